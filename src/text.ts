@@ -1,0 +1,74 @@
+/** Line-oriented helpers over a file's text. Offsets are string indices; lines are 1-based. */
+
+export function lineNumberAt(text: string, offset: number): number {
+  let line = 1;
+  const end = Math.min(offset, text.length);
+  for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** `path:line` of an offset, for messages. */
+export function locate(path: string, text: string, offset: number): string {
+  return `${path}:${lineNumberAt(text, offset)}`;
+}
+
+export function lineStartAt(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1;
+}
+
+/** Offset just past the line's newline (or the end of the text on the last line). */
+export function nextLineStart(text: string, offset: number): number {
+  const newline = text.indexOf('\n', offset);
+  return newline === -1 ? text.length : newline + 1;
+}
+
+/** Offset of the line's end, before its `\r\n` or `\n`. */
+export function lineEndAt(text: string, offset: number): number {
+  let end = text.indexOf('\n', offset);
+  if (end === -1) end = text.length;
+  if (end > 0 && text[end - 1] === '\r') end--;
+  return end;
+}
+
+/** Column (0-based) of an offset in its line. */
+export function columnAt(text: string, offset: number): number {
+  return offset - lineStartAt(text, offset);
+}
+
+/** The leading whitespace of the line holding `offset`. */
+export function indentationAt(text: string, offset: number): string {
+  const start = lineStartAt(text, offset);
+  return /^[ \t]*/.exec(text.slice(start))?.[0] ?? '';
+}
+
+/** The file's line ending: CRLF when its first line ends so, else LF. */
+export function eolOf(text: string): '\n' | '\r\n' {
+  const newline = text.indexOf('\n');
+  return newline > 0 && text[newline - 1] === '\r' ? '\r\n' : '\n';
+}
+
+/** Text lines joined with the file's own line ending, each line terminated. */
+export function linesFor(text: string, lines: readonly string[]): string {
+  const eol = eolOf(text);
+  return lines.map((line) => line + eol).join('');
+}
+
+/**
+ * The indentation step the file uses (2 or 4 usually): the most common positive difference
+ * between the indentation of consecutive non-blank, non-comment lines.
+ */
+export function indentStepOf(text: string): number {
+  const counts = new Map<number, number>();
+  let previous = 0;
+  for (const line of text.split(/\r?\n/)) {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('{%') || trimmed.startsWith('{#')) continue;
+    const indent = line.length - line.trimStart().length;
+    if (indent > previous) counts.set(indent - previous, (counts.get(indent - previous) ?? 0) + 1);
+    previous = indent;
+  }
+  let best = 2;
+  let bestCount = 0;
+  for (const [step, count] of counts) if (count > bestCount || (count === bestCount && step < best)) [best, bestCount] = [step, count];
+  return best;
+}

@@ -1,0 +1,212 @@
+/**
+ * Style-preserving text edits on YAML nodes of a parsed template.
+ *
+ * Every helper returns TextEdits against the original text: the new text copies the
+ * surrounding style (indentation, block or flow, quoting, line endings) and nothing outside
+ * the edited span changes. A shape the helpers cannot edit safely raises UnrecognisedShape,
+ * which the engine reports as the fix's "unrecognised" state.
+ */
+import { isMap, isPair, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import type { ParsedTemplate } from './template-yaml.js';
+import { columnAt, eolOf, indentStepOf, lineStartAt, locate, nextLineStart } from './text.js';
+import type { TextEdit } from './types.js';
+
+/** Thrown by patch code (and these helpers) when a file's shape is not one it can fix safely. */
+export class UnrecognisedShape extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnrecognisedShape';
+  }
+}
+
+type Range = [number, number, number];
+
+function rangeOf(node: YamlNode | Pair): Range {
+  if (isPair(node)) {
+    const key = node.key as YamlNode | null;
+    const value = node.value as YamlNode | null;
+    const start = key?.range?.[0] ?? value?.range?.[0] ?? 0;
+    const end = (value ?? key)?.range ?? [start, start, start];
+    return [start, end[1], end[2]];
+  }
+  const range = node.range;
+  if (!range) throw new UnrecognisedShape('a YAML node has no source position');
+  return [range[0], range[1], range[2]];
+}
+
+/** `path:line` of a node, for messages. */
+export function where(tpl: ParsedTemplate, node: YamlNode | Pair): string {
+  return locate(tpl.path, tpl.text, rangeOf(node)[0]);
+}
+
+/** One indentation step of the file, as spaces. */
+export function indentUnit(tpl: ParsedTemplate): string {
+  return ' '.repeat(indentStepOf(tpl.text));
+}
+
+/** Offset where the line after the node's last value line starts. */
+export function endOfNodeLines(tpl: ParsedTemplate, node: YamlNode | Pair): number {
+  const valueEnd = rangeOf(node)[1];
+  return valueEnd > 0 && tpl.text[valueEnd - 1] === '\n' ? valueEnd : nextLineStart(tpl.text, valueEnd);
+}
+
+function onlyWhitespaceBefore(text: string, offset: number): boolean {
+  return text.slice(lineStartAt(text, offset), offset).trim() === '';
+}
+
+/** Refuses to edit inside a node that contains Jinja control flow: an insertion could land inside a loop or branch. */
+function assertNoJinjaStatements(tpl: ParsedTemplate, node: YamlNode, what: string): void {
+  const [start, end] = rangeOf(node);
+  const inside = tpl.jinja.find((span) => span.kind === 'statement' && span.start >= start && span.start < end);
+  if (inside) throw new UnrecognisedShape(`${what} at ${where(tpl, node)} is built by a Jinja '{% ${inside.body} %}' block`);
+}
+
+/** Builds the inserted text for `lines` at `offset` in the file's line ending, minding a missing final newline. */
+function insertLines(tpl: ParsedTemplate, offset: number, lines: readonly string[]): TextEdit {
+  const eol = eolOf(tpl.text);
+  const atEndWithoutNewline = offset === tpl.text.length && tpl.text.length > 0 && !tpl.text.endsWith('\n');
+  const body = lines.join(eol);
+  const text = atEndWithoutNewline ? eol + body : body + eol;
+  return { path: tpl.path, start: offset, end: offset, text };
+}
+
+/** Quotes a new scalar the way an existing sibling is quoted (plain when there is no sibling). */
+export function quoteLike(sample: YamlNode | null | undefined, value: string): string {
+  const type = isScalar(sample) ? sample.type : 'PLAIN';
+  if (type === 'QUOTE_DOUBLE') return JSON.stringify(value);
+  if (type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`;
+  return value;
+}
+
+export function pairOf(map: YAMLMap, key: string): Pair<Scalar, YamlNode | null> | undefined {
+  return map.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === key) as Pair<Scalar, YamlNode | null> | undefined;
+}
+
+/** The map under `key`, undefined when absent; UnrecognisedShape when present but not a map. */
+export function mapAt(tpl: ParsedTemplate, map: YAMLMap, key: string): YAMLMap | undefined {
+  const pair = pairOf(map, key);
+  if (!pair || pair.value === null) return undefined;
+  if (!isMap(pair.value)) throw new UnrecognisedShape(`'${key}' at ${where(tpl, pair)} is not a mapping`);
+  return pair.value;
+}
+
+/** The sequence under `key`, undefined when absent; UnrecognisedShape when present but not a sequence. */
+export function seqAt(tpl: ParsedTemplate, map: YAMLMap, key: string): YAMLSeq | undefined {
+  const pair = pairOf(map, key);
+  if (!pair || pair.value === null) return undefined;
+  if (!isSeq(pair.value)) throw new UnrecognisedShape(`'${key}' at ${where(tpl, pair)} is not a list`);
+  return pair.value;
+}
+
+/** Replaces a node's value text (not its trailing comment). */
+export function replaceNode(tpl: ParsedTemplate, node: YamlNode, text: string): TextEdit {
+  const [start, valueEnd] = rangeOf(node);
+  let end = valueEnd;
+  // Block scalars and block collections end after their last newline; keep that newline.
+  while (end > start && (tpl.text[end - 1] === '\n' || tpl.text[end - 1] === '\r')) end--;
+  return { path: tpl.path, start, end, text };
+}
+
+/** Appends items (already quoted/formatted scalars) to a block or flow sequence, in its style. */
+export function appendToSeq(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly string[]): TextEdit {
+  assertNoJinjaStatements(tpl, seq, 'the list');
+  const last = seq.items.at(-1) as YamlNode | undefined;
+  if (seq.flow) {
+    const [start, valueEnd] = rangeOf(seq);
+    const close = tpl.text.lastIndexOf(']', valueEnd);
+    if (close < start) throw new UnrecognisedShape(`flow list at ${where(tpl, seq)} has no closing bracket`);
+    if (!last) return { path: tpl.path, start: close, end: close, text: items.join(', ') };
+    const lastEnd = rangeOf(last)[1];
+    // Multi-line flow lists put each item on its own line; follow that.
+    const between = tpl.text.slice(rangeOf(seq.items[0] as YamlNode)[0], lastEnd);
+    if (between.includes('\n')) {
+      const indent = ' '.repeat(columnAt(tpl.text, rangeOf(last)[0]));
+      return { path: tpl.path, start: lastEnd, end: lastEnd, text: items.map((item) => `,${eolOf(tpl.text)}${indent}${item}`).join('') };
+    }
+    return { path: tpl.path, start: lastEnd, end: lastEnd, text: items.map((item) => `, ${item}`).join('') };
+  }
+  if (!last) throw new UnrecognisedShape(`empty block list at ${where(tpl, seq)}`);
+  const lastStart = rangeOf(last)[0];
+  const lineStart = lineStartAt(tpl.text, lastStart);
+  const prefix = tpl.text.slice(lineStart, lastStart);
+  const dash = /^(\s*)-(\s+)$/.exec(prefix);
+  if (!dash) throw new UnrecognisedShape(`list item at ${where(tpl, last)} does not start its own line`);
+  return insertLines(
+    tpl,
+    endOfNodeLines(tpl, last),
+    items.map((item) => `${dash[1]}-${dash[2]}${item}`),
+  );
+}
+
+/**
+ * Inserts `key: …` lines into a block map: `lines[0]` is the `key: value` line, later lines are
+ * its nested block, indented relative to the key (use indentUnit). Inserted after `afterKey`'s
+ * entry when given and present, else after the last entry.
+ */
+export function insertIntoMap(tpl: ParsedTemplate, map: YAMLMap, lines: readonly string[], afterKey?: string): TextEdit {
+  if (map.flow) {
+    if (lines.length !== 1) throw new UnrecognisedShape(`flow mapping at ${where(tpl, map)} cannot take a nested block`);
+    const [, valueEnd] = rangeOf(map);
+    const close = tpl.text.lastIndexOf('}', valueEnd);
+    const last = map.items.at(-1);
+    if (!last) return { path: tpl.path, start: close, end: close, text: lines[0] ?? '' };
+    const lastEnd = rangeOf(last)[1];
+    return { path: tpl.path, start: lastEnd, end: lastEnd, text: `, ${lines[0]}` };
+  }
+  assertNoJinjaStatements(tpl, map, 'the mapping');
+  const anchor = (afterKey !== undefined ? pairOf(map, afterKey) : undefined) ?? map.items.at(-1);
+  const first = map.items[0];
+  if (!anchor || !first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
+  const indent = ' '.repeat(columnAt(tpl.text, rangeOf(first)[0]));
+  return insertLines(
+    tpl,
+    endOfNodeLines(tpl, anchor),
+    lines.map((line) => indent + line),
+  );
+}
+
+/** Removes one entry of a block or flow map, with its lines (and trailing comment). */
+export function removeFromMap(tpl: ParsedTemplate, map: YAMLMap, key: string): TextEdit {
+  const index = map.items.findIndex((pair) => isScalar(pair.key) && String(pair.key.value) === key);
+  const pair = map.items[index];
+  if (!pair) throw new UnrecognisedShape(`no '${key}' in the mapping at ${where(tpl, map)}`);
+  return removeItem(tpl, map.flow ?? false, map.items, index, pair);
+}
+
+/** Removes the item at `index` from a block or flow sequence. */
+export function removeFromSeq(tpl: ParsedTemplate, seq: YAMLSeq, index: number): TextEdit {
+  const item = seq.items[index] as YamlNode | undefined;
+  if (!item) throw new UnrecognisedShape(`no item ${index} in the list at ${where(tpl, seq)}`);
+  return removeItem(tpl, seq.flow ?? false, seq.items as YamlNode[], index, item);
+}
+
+function removeItem(tpl: ParsedTemplate, flow: boolean, siblings: readonly (YamlNode | Pair)[], index: number, item: YamlNode | Pair): TextEdit {
+  const [start, valueEnd] = rangeOf(item);
+  if (flow) {
+    const next = siblings[index + 1];
+    const previous = siblings[index - 1];
+    // Take the separator on one side: "a, b, c" minus b is "a, c".
+    if (next) return { path: tpl.path, start, end: rangeOf(next)[0], text: '' };
+    if (previous) return { path: tpl.path, start: rangeOf(previous)[1], end: valueEnd, text: '' };
+    return { path: tpl.path, start, end: valueEnd, text: '' };
+  }
+  const lineStart = lineStartAt(tpl.text, start);
+  const prefix = tpl.text.slice(lineStart, start);
+  if (!/^\s*(-\s+)?$/.test(prefix)) throw new UnrecognisedShape(`entry at ${where(tpl, item)} shares its line with other content`);
+  if (/-\s+$/.test(prefix) && !isPair(item)) {
+    // A sequence item: its dash goes with it.
+  } else if (/-\s+$/.test(prefix)) {
+    // The first key of a mapping inside a list item ("- name: x"): keep the dash for the next key.
+    const next = siblings[index + 1];
+    if (!next) throw new UnrecognisedShape(`entry at ${where(tpl, item)} is the only key of its list item`);
+    return { path: tpl.path, start, end: rangeOf(next)[0], text: '' };
+  }
+  // Comment lines around the entry stay: they may describe the section, and removing a
+  // comment the user wrote is not ours to decide. A comment on the entry's own line goes with it.
+  return { path: tpl.path, start: lineStart, end: endOfNodeLines(tpl, item), text: '' };
+}
+
+/** True when the node's lines start on a line of their own (block style, no content before). */
+export function startsOwnLine(tpl: ParsedTemplate, node: YamlNode | Pair): boolean {
+  return onlyWhitespaceBefore(tpl.text, rangeOf(node)[0]);
+}
