@@ -65,6 +65,8 @@ export interface Patch {
   readonly why: string;
   /** Where and why this fix departs from the report's snippet, with the fact it rests on; null when it follows the report. */
   readonly departsFromReport: string | null;
+  /** Longer notes for docs/fixes.md (Markdown): design choices, facts relied on, what the user must still do. */
+  readonly details?: string;
   /** Globs (picomatch, repo-relative) of every file the module may read; the engine loads only these. */
   readonly files: readonly string[];
   check(repo: RepoView): CheckResult;
