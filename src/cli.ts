@@ -1,0 +1,168 @@
+/**
+ * The command line: parse flags, run the engine in one mode, print, return the exit code.
+ * Exit codes: 0 done or nothing to do; 1 fixes pending (--check only); 2 error.
+ */
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { allPatches } from '../patches/index.js';
+import { applyFixes, DEFAULT_BRANCH } from './apply.js';
+import { candidateGlobs, EngineError, planFixes } from './engine.js';
+import { EditConflictError } from './edits.js';
+import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
+import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
+import { YamlTemplateError } from './template-yaml.js';
+import type { Patch } from './types.js';
+
+/** The package version, from the package.json above this module (src/ when run from source, dist/src/ when built). */
+function packageVersion(): string {
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'openclaw-fix' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return '0.0.0';
+}
+
+const VERSION = packageVersion();
+
+export interface Io {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
+
+/** Splits `--only 2,1 --only 9` into ['2', '1', '9']. */
+function listOption(value: unknown): string[] {
+  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return values.flatMap((item) => String(item).split(',')).map((item) => item.trim()).filter(Boolean);
+}
+
+function matchesSelector(patch: Patch, selector: string): boolean {
+  return selector === patch.id || (patch.bug !== null && selector === String(patch.bug)) || (patch.bug === null && selector === 'extra');
+}
+
+/** The patches --only/--skip leave, in priority order; an unknown selector is an error, not a no-op. */
+export function selectPatches(patches: readonly Patch[], only: string[], skip: string[]): Patch[] {
+  for (const selector of [...only, ...skip]) {
+    if (!patches.some((patch) => matchesSelector(patch, selector))) {
+      throw new UserError(`unknown fix '${selector}': use a bug number, 'extra' or an id from --list`);
+    }
+  }
+  return patches.filter(
+    (patch) => (only.length === 0 || only.some((s) => matchesSelector(patch, s))) && !skip.some((s) => matchesSelector(patch, s)),
+  );
+}
+
+function listText(patches: readonly Patch[]): string {
+  return (
+    patches
+      .map((patch) => `${String(patch.priority).padStart(2)}. ${(patch.bug === null ? 'extra' : `bug ${patch.bug}`).padEnd(6)} ${patch.id.padEnd(34)} ${patch.title}`)
+      .join('\n') + '\n'
+  );
+}
+
+/** One line, naming what is wrong: the only form errors take. */
+export function errorLine(error: unknown): string {
+  if (error instanceof UserError || error instanceof YamlTemplateError || error instanceof EngineError || error instanceof EditConflictError) {
+    return error.message;
+  }
+  if (error instanceof GitCommandError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  return `internal error: ${message.split('\n')[0]}`;
+}
+
+export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
+  let usageError: string | undefined;
+  let helpShown = false;
+  const parser = yargs([...argv])
+    .scriptName('openclaw-fix')
+    .usage(
+      '$0 [options]\n\nRepairs the OpenClaw Ansible deployment repo: one commit per fix from the deployment bug report, in its priority order.\nWithout a mode it is a dry run: it prints each fix and its diff and changes nothing.',
+    )
+    .option('repo', { type: 'string', default: '.', describe: 'the deployment repo (a git clone)', requiresArg: true })
+    .option('dry-run', { type: 'boolean', describe: 'print each fix and its unified diff; change nothing (default)' })
+    .option('apply', { type: 'boolean', describe: 'commit the fixes on a new branch; your branch and work tree stay as they are' })
+    .option('check', { type: 'boolean', describe: 'exit 1 when any fix is pending or unrecognised, 0 when all are in place' })
+    .conflicts('apply', ['dry-run', 'check'])
+    .conflicts('check', 'dry-run')
+    .option('only', { type: 'string', array: true, describe: 'run only these fixes: bug numbers, ids or "extra" (comma-separated)' })
+    .option('skip', { type: 'string', array: true, describe: 'leave these fixes out' })
+    .option('branch', { type: 'string', default: DEFAULT_BRANCH, describe: 'branch --apply writes', requiresArg: true })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (see docs/cli.md)' })
+    .option('color', { type: 'boolean', describe: 'colour the output (default: only on a terminal without NO_COLOR)' })
+    .option('list', { type: 'boolean', default: false, describe: 'list the fixes in apply order and exit' })
+    .example('$0', 'show what would change in the current repo')
+    .example('$0 --apply', 'commit the fixes on openclaw-fix/deployment-bugs')
+    .example('$0 --check --json', 'for CI: exit 1 while fixes are pending')
+    .example('$0 --only 2,1 --dry-run', 'only the two egress start-up fixes')
+    .epilogue('Exit codes: 0 done or nothing to do, 1 fixes pending (--check), 2 error.')
+    .version(VERSION)
+    .help()
+    .alias('h', 'help')
+    .strict()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      usageError = message ?? error?.message ?? 'invalid arguments';
+    });
+  // yargs prints --help/--version itself; route that output through our streams.
+  let printed = '';
+  let args: Awaited<ReturnType<typeof parser.parseAsync>>;
+  try {
+    args = await parser.parseAsync([...argv], {}, (_error, _argv, output) => {
+      if (output) {
+        printed = output;
+        helpShown = true;
+      }
+    });
+  } catch (error) {
+    usageError ??= error instanceof Error ? error.message : String(error);
+    args = {} as typeof args;
+  }
+  if (usageError) {
+    io.stderr.write(`openclaw-fix: ${usageError} (see --help)\n`);
+    return 2;
+  }
+  if (helpShown) {
+    io.stdout.write(printed.endsWith('\n') ? printed : `${printed}\n`);
+    return 0;
+  }
+
+  const json = Boolean(args.json);
+  const mode: Mode = args.apply ? 'apply' : args.check ? 'check' : 'dry-run';
+  try {
+    const patches = selectPatches(allPatches, listOption(args.only), listOption(args.skip));
+    if (args.list) {
+      io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
+      return 0;
+    }
+    const git = await Git.open(resolveRepo(String(args.repo), io.cwd));
+    const style = useColor(args.color as boolean | undefined, io.stdout, io.env) && !json ? COLOR : PLAIN;
+
+    if (mode === 'apply') {
+      const result = await applyFixes({ git, patches, branch: String(args.branch) });
+      io.stdout.write(json ? `${JSON.stringify(toJson(mode, git.root, result.plan, VERSION, result), null, 2)}\n` : formatText(mode, git.root, result.plan, style, result));
+      return 0;
+    }
+    const { files } = await loadWorkTreeFiles(git, candidateGlobs(patches));
+    const plan = planFixes(files, patches);
+    io.stdout.write(json ? `${JSON.stringify(toJson(mode, git.root, plan, VERSION), null, 2)}\n` : formatText(mode, git.root, plan, style));
+    if (mode === 'check') return plan.outcomes.some((outcome) => outcome.state === 'needs-fix' || outcome.state === 'unrecognised') ? 1 : 0;
+    return 0;
+  } catch (error) {
+    const line = errorLine(error);
+    if (json) io.stdout.write(`${JSON.stringify({ tool: 'openclaw-fix', version: VERSION, mode, error: line })}\n`);
+    io.stderr.write(`openclaw-fix: ${line}\n`);
+    return 2;
+  }
+}
+
+function resolveRepo(repo: string, cwd: string): string {
+  return repo.startsWith('/') ? repo : `${cwd}/${repo}`;
+}

@@ -1,0 +1,233 @@
+/**
+ * Everything openclaw-fix asks of git. simple-git for the porcelain questions; a small spawn
+ * wrapper for the plumbing that needs standard input (hash-object, update-index, commit-tree),
+ * which simple-git does not feed.
+ */
+import { spawn } from 'node:child_process';
+import { lstat, readFile, realpath } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { gitPathspecFor, matchesAny } from './repo-view.js';
+
+/** A problem with the user's repository or environment: one line, exit code 2. */
+export class UserError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+export interface GitRunOptions {
+  readonly input?: string | Buffer;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class Git {
+  readonly porcelain: SimpleGit;
+
+  private constructor(readonly root: string) {
+    this.porcelain = simpleGit({ baseDir: root });
+  }
+
+  /** Opens the repository containing `dir`; UserError when there is none. */
+  static async open(dir: string): Promise<Git> {
+    const absolute = resolve(dir);
+    try {
+      const stats = await lstat(absolute);
+      if (!stats.isDirectory()) throw new UserError(`${absolute} is not a directory`);
+    } catch (error) {
+      if (error instanceof UserError) throw error;
+      throw new UserError(`${absolute} does not exist`);
+    }
+    let top: string;
+    try {
+      top = (await runGit(absolute, ['rev-parse', '--show-toplevel'])).trim();
+    } catch {
+      throw new UserError(`${absolute} is not a git repository (run openclaw-fix inside a clone of the deployment repo)`);
+    }
+    if (!top) throw new UserError(`${absolute} is a bare git repository; run openclaw-fix in a clone with a work tree`);
+    return new Git(top);
+  }
+
+  run(args: readonly string[], options: GitRunOptions = {}): Promise<string> {
+    return runGit(this.root, args, options);
+  }
+
+  /** The commit HEAD points at, or undefined in a repository with no commits. */
+  async head(): Promise<string | undefined> {
+    try {
+      return (await this.run(['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'])).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The checked-out branch's short name, or undefined when HEAD is detached. */
+  async currentBranch(): Promise<string | undefined> {
+    try {
+      return (await this.run(['symbolic-ref', '--quiet', '--short', 'HEAD'])).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** `git status --porcelain` lines: tracked changes and untracked, unignored files. */
+  async dirtyEntries(): Promise<string[]> {
+    const out = await this.run(['status', '--porcelain=v1', '--untracked-files=normal']);
+    return out.split('\n').filter((line) => line.trim() !== '');
+  }
+
+  async branchCommit(branch: string): Promise<string | undefined> {
+    try {
+      return (await this.run(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`])).trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Path of a file under the git directory (works in linked worktrees). */
+  async gitPath(name: string): Promise<string> {
+    const path = (await this.run(['rev-parse', '--git-path', name])).trim();
+    return isAbsolute(path) ? path : join(this.root, path);
+  }
+
+  async isValidBranchName(branch: string): Promise<boolean> {
+    try {
+      await this.run(['check-ref-format', '--branch', branch]);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** True when git knows who commits (user.name/user.email or the environment). */
+  async hasIdentity(): Promise<boolean> {
+    try {
+      await this.run(['var', 'GIT_COMMITTER_IDENT']);
+      await this.run(['var', 'GIT_AUTHOR_IDENT']);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+export class GitCommandError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`git ${args[0] ?? ''} failed${exitCode === null ? '' : ` (exit ${exitCode})`}: ${stderr.trim().split('\n')[0] ?? ''}`);
+    this.name = 'GitCommandError';
+  }
+}
+
+export function runGit(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('git', args, {
+      cwd,
+      env: { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', (error) => reject(error.message.includes('ENOENT') ? new UserError('git is not installed or not on PATH') : error));
+    child.on('close', (code) => {
+      if (code === 0) resolvePromise(Buffer.concat(stdout).toString('utf8'));
+      else reject(new GitCommandError(args, code, Buffer.concat(stderr).toString('utf8')));
+    });
+    child.stdin.on('error', () => undefined); // git may exit before reading all input; the exit code tells
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** A candidate file: its text, and for files read from a commit, its mode there. */
+export interface LoadedFiles {
+  readonly files: Map<string, string>;
+  readonly modes: Map<string, string>;
+}
+
+/** Loads the files matching `globs` from the work tree (tracked and untracked-unignored). */
+export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Promise<LoadedFiles> {
+  const out = await git.run(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...globs.map(gitPathspecFor)]);
+  const paths = [...new Set(out.split('\0').filter((path) => path !== '' && matchesAny(path, globs)))].sort();
+  const files = new Map<string, string>();
+  const modes = new Map<string, string>();
+  const realRoot = await realpath(git.root);
+  for (const path of paths) {
+    const full = join(git.root, path);
+    let stats;
+    try {
+      stats = await lstat(full);
+    } catch {
+      continue; // listed in the index but deleted in the work tree
+    }
+    if (stats.isSymbolicLink()) {
+      const target = await realpath(full).catch(() => undefined);
+      if (!target || relative(realRoot, target).startsWith('..') || isAbsolute(relative(realRoot, target))) {
+        throw new UserError(`${path} is a symlink that points outside the repository; openclaw-fix will not read or edit through it`);
+      }
+      continue; // its target is a file of the repo and is loaded under its own name
+    }
+    if (!stats.isFile()) continue;
+    try {
+      files.set(path, await readFile(full, 'utf8'));
+    } catch (error) {
+      throw new UserError(`${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    modes.set(path, stats.mode & 0o111 ? '100755' : '100644');
+  }
+  return { files, modes };
+}
+
+/** Loads the files matching `globs` from a commit, with one `cat-file --batch` for all blobs. */
+export async function loadCommitFiles(git: Git, commit: string, globs: readonly string[]): Promise<LoadedFiles> {
+  const listing = await git.run(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...globs.map(gitPathspecFor)]);
+  const entries: { mode: string; sha: string; path: string }[] = [];
+  for (const record of listing.split('\0')) {
+    const match = /^(\d{6}) (\w+) ([0-9a-f]+)\t(.*)$/s.exec(record);
+    if (!match || match[2] !== 'blob') continue;
+    const [, mode = '', , sha = '', path = ''] = match;
+    if (!matchesAny(path, globs)) continue;
+    entries.push({ mode, sha, path });
+  }
+  const files = new Map<string, string>();
+  const modes = new Map<string, string>();
+  if (entries.length === 0) return { files, modes };
+  const batch = await runGitBuffer(git.root, ['cat-file', '--batch'], entries.map((entry) => entry.sha).join('\n') + '\n');
+  let offset = 0;
+  for (const entry of entries) {
+    const headerEnd = batch.indexOf(10, offset);
+    const header = batch.subarray(offset, headerEnd).toString('utf8');
+    const size = Number(header.split(' ')[2]);
+    const content = batch.subarray(headerEnd + 1, headerEnd + 1 + size);
+    offset = headerEnd + 1 + size + 1;
+    if (entry.mode === '120000') {
+      const target = content.toString('utf8');
+      const resolved = relative('.', join(entry.path, '..', target));
+      if (isAbsolute(target) || resolved.startsWith('..' + sep) || resolved === '..') {
+        throw new UserError(`${entry.path} is a symlink that points outside the repository; openclaw-fix will not read or edit through it`);
+      }
+      continue;
+    }
+    files.set(entry.path, content.toString('utf8'));
+    modes.set(entry.path, entry.mode);
+  }
+  return { files, modes };
+}
+
+function runGitBuffer(cwd: string, args: readonly string[], input: string): Promise<Buffer> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('git', args, { cwd, env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise(Buffer.concat(stdout)) : reject(new GitCommandError(args, code, Buffer.concat(stderr).toString('utf8')))));
+    child.stdin.end(input);
+  });
+}

@@ -1,0 +1,120 @@
+/** The engine keeps every byte outside the edited spans: comments, CRLF, missing final newline, Jinja. */
+import { describe, expect, it } from 'vitest';
+import { bug7 } from '../patches/bug7-litellm-egress-dependency.js';
+import { applyEditsToText, EditConflictError } from '../src/edits.js';
+import { planFixes, unifiedDiff } from '../src/engine.js';
+import { maskJinja, scanJinja } from '../src/jinja-mask.js';
+import { parseYamlTemplate, YamlTemplateError } from '../src/template-yaml.js';
+
+const PATH = 'roles/openclaw-config/templates/docker-compose.yml.j2';
+
+const COMPOSE = `---
+# {{ ansible_managed }}
+# ---- services ----------------------------------------------------------
+services:
+  redis:
+    image: "{{ redis_image }}"   # pinned in group_vars
+  litellm:
+    image: {{ litellm_image }}
+    depends_on:
+      redis:
+        condition: service_healthy
+      openclaw-egress:
+        condition: service_healthy    # ← unnecessary for startup
+    healthcheck:
+      test: ["CMD-SHELL", "docker ps --format '{{ '{{' }}.Names{{ '}}' }}' | grep -q litellm"]
+{% if litellm_extra_env is defined %}
+    environment: {{ litellm_extra_env | to_json }}
+{% endif %}
+  openclaw-egress:
+    build: ./build/smokescreen
+`;
+
+const EXPECTED = COMPOSE.replace('      openclaw-egress:\n        condition: service_healthy    # ← unnecessary for startup\n', '');
+
+function fixOnce(text: string): string {
+  const plan = planFixes(new Map([[PATH, text]]), [bug7]);
+  expect(plan.pending.map((outcome) => outcome.patch.id)).toEqual([bug7.id]);
+  return plan.result.get(PATH) ?? '';
+}
+
+describe('byte preservation through the engine', () => {
+  it('removes only the egress dependency lines and keeps comments and Jinja escapes', () => {
+    expect(fixOnce(COMPOSE)).toBe(EXPECTED);
+  });
+
+  it('keeps CRLF line endings everywhere', () => {
+    const crlf = COMPOSE.replace(/\n/g, '\r\n');
+    expect(fixOnce(crlf)).toBe(EXPECTED.replace(/\n/g, '\r\n'));
+  });
+
+  it('keeps a missing final newline', () => {
+    const noFinalNewline = COMPOSE.trimEnd();
+    expect(fixOnce(noFinalNewline)).toBe(EXPECTED.trimEnd());
+  });
+
+  it('is a no-op on the result: the second run reports fixed and changes nothing', () => {
+    const plan = planFixes(new Map([[PATH, EXPECTED]]), [bug7]);
+    expect(plan.outcomes[0]?.state).toBe('fixed');
+    expect(plan.result.get(PATH)).toBe(EXPECTED);
+  });
+
+  it('prints a git-style unified diff of the fix', () => {
+    const plan = planFixes(new Map([[PATH, COMPOSE]]), [bug7]);
+    const diff = unifiedDiff(plan.pending[0]!);
+    expect(diff).toContain(`--- a/${PATH}`);
+    expect(diff).toContain(`+++ b/${PATH}`);
+    expect(diff).toContain('-      openclaw-egress:');
+    expect(diff.split('\n').filter((line) => line.startsWith('+') && !line.startsWith('+++'))).toEqual([]);
+  });
+});
+
+describe('Jinja masking', () => {
+  it('keeps every offset and newline, and reads {{ "{{" }} escapes as one expression', () => {
+    const spans = scanJinja(COMPOSE);
+    const masked = maskJinja(COMPOSE, spans);
+    expect(masked.length).toBe(COMPOSE.length);
+    expect(masked.split('\n').length).toBe(COMPOSE.split('\n').length);
+    expect(spans.filter((span) => span.body === "'{{'")).toHaveLength(1);
+    expect(masked).not.toMatch(/[{}]{2}|\{%|%\}/);
+  });
+
+  it('turns block tags alone on a line into YAML comments so loops parse', () => {
+    const text = 'items:\n{% for x in xs %}\n  - "{{ x }}"\n{% endfor %}\n';
+    const tpl = parseYamlTemplate('t.yml.j2', text);
+    const comment = (tag: string) => '#'.padEnd(tag.length, ' ');
+    expect(tpl.masked).toBe(`items:\n${comment('{% for x in xs %}')}\n  - "_______"\n${comment('{% endfor %}')}\n`);
+    expect(tpl.documents[0]?.toJS()).toEqual({ items: ['_______'] });
+  });
+
+  it('names the file and line of an unclosed or unbalanced tag', () => {
+    expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\nb: {{ x\n')).toThrow(new YamlTemplateError('a.yml.j2', 2, "unclosed Jinja expression '{{'"));
+    expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\n{% if x %}\nb: 2\n')).toThrow(/a\.yml\.j2:2: '\{% if %\}' is never closed/);
+    expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\n{% endfor %}\n')).toThrow(/a\.yml\.j2:2: .*without an opening tag/);
+  });
+
+  it('names the file and line of malformed YAML', () => {
+    expect(() => parseYamlTemplate('b.yml', 'a:\n  - x\n y: [\n')).toThrow(/^b\.yml:\d+: not valid YAML/);
+  });
+});
+
+describe('edit application', () => {
+  it('refuses overlapping edits', () => {
+    expect(() =>
+      applyEditsToText('f', 'abcdef', [
+        { path: 'f', start: 1, end: 4, text: 'X' },
+        { path: 'f', start: 3, end: 5, text: 'Y' },
+      ]),
+    ).toThrow(EditConflictError);
+  });
+
+  it('applies edits in offset order whatever order they come in', () => {
+    expect(
+      applyEditsToText('f', 'abcdef', [
+        { path: 'f', start: 4, end: 5, text: 'E' },
+        { path: 'f', start: 0, end: 1, text: 'A' },
+        { path: 'f', start: 2, end: 2, text: '+' },
+      ]),
+    ).toBe('Ab+cdEf');
+  });
+});
