@@ -185,7 +185,9 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
 
 /** Loads the files matching `globs` from a commit, with one `cat-file --batch` for all blobs. */
 export async function loadCommitFiles(git: Git, commit: string, globs: readonly string[]): Promise<LoadedFiles> {
-  const listing = await git.run(['ls-tree', '-r', '-z', '--full-tree', commit, '--', ...globs.map(gitPathspecFor)]);
+  // ls-tree takes only literal path prefixes (no `:(glob)` magic), and the globs start with
+  // `**/`: list the tree's paths (names only, no blob is read) and let picomatch select.
+  const listing = await git.run(['ls-tree', '-r', '-z', '--full-tree', commit]);
   const entries: { mode: string; sha: string; path: string }[] = [];
   for (const record of listing.split('\0')) {
     const match = /^(\d{6}) (\w+) ([0-9a-f]+)\t(.*)$/s.exec(record);

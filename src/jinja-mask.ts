@@ -124,9 +124,16 @@ export function maskJinja(text: string, spans: readonly JinjaSpan[] = scanJinja(
   const chars = text.split('');
   for (const span of spans) {
     const standalone = span.kind !== 'expression' && isAloneOnItsLines(text, span, spans);
+    let lineIndent = false; // inside the leading whitespace of a continuation line
     for (let i = span.start; i < span.end; i++) {
-      if (chars[i] === '\n' || chars[i] === '\r') continue;
-      if (standalone) chars[i] = i === span.start || chars[i - 1] === '\n' ? '#' : ' ';
+      if (chars[i] === '\n' || chars[i] === '\r') {
+        lineIndent = true;
+        continue;
+      }
+      if (lineIndent && (chars[i] === ' ' || chars[i] === '\t')) continue; // keep the indentation YAML reads
+      const firstOnLine = i === span.start || lineIndent;
+      lineIndent = false;
+      if (standalone) chars[i] = firstOnLine ? '#' : ' ';
       else chars[i] = '_';
     }
   }

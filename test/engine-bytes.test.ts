@@ -87,6 +87,13 @@ describe('Jinja masking', () => {
     expect(tpl.documents[0]?.toJS()).toEqual({ items: ['_______'] });
   });
 
+  it('keeps the indentation of a multi-line expression inside a block scalar', () => {
+    const text = "fact:\n  files: >-\n    {{ ['a']\n       + ['b'] }}\nnext: 1\n";
+    const tpl = parseYamlTemplate('tasks.yml', text);
+    expect(tpl.masked.split('\n')[3]).toMatch(/^ {7}_+$/);
+    expect(Object.keys(tpl.documents[0]?.toJS() as object)).toEqual(['fact', 'next']);
+  });
+
   it('names the file and line of an unclosed or unbalanced tag', () => {
     expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\nb: {{ x\n')).toThrow(new YamlTemplateError('a.yml.j2', 2, "unclosed Jinja expression '{{'"));
     expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\n{% if x %}\nb: 2\n')).toThrow(/a\.yml\.j2:2: '\{% if %\}' is never closed/);
