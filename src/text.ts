@@ -65,7 +65,10 @@ export function indentStepOf(text: string): number {
     if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('{%') || trimmed.startsWith('{#')) continue;
     const indent = line.length - line.trimStart().length;
     if (indent > previous) counts.set(indent - previous, (counts.get(indent - previous) ?? 0) + 1);
-    previous = indent;
+    // A list item's content sits after its dash: `- name: x` nests its keys at the dash's
+    // column + 2, which is the dash width, not the file's indentation step.
+    const dash = /^-[ \t]+/.exec(trimmed);
+    previous = dash ? indent + dash[0].length : indent;
   }
   let best = 2;
   let bestCount = 0;

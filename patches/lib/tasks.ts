@@ -1,0 +1,228 @@
+/**
+ * Ansible task files (tasks/, handlers/) for the patch modules: find tasks wherever they sit
+ * (top level or inside block/rescue/always), tell which module a task runs, and insert or
+ * replace whole tasks in the file's own style.
+ *
+ * New tasks are written by the modules as lines with a 2-space indentation step, the first
+ * line starting with `- ` at column 0; `reindentTask` moves them to the column of the task they
+ * go beside and converts the step to the file's own (4-space files get 4-space nesting).
+ */
+import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
+import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
+import { eolOf, indentStepOf, lineStartAt } from '../../src/text.js';
+import type { TextEdit } from '../../src/types.js';
+import { endOfNodeLines, UnrecognisedShape, where } from '../../src/yaml-edit.js';
+
+export interface TaskFile {
+  readonly tpl: ParsedTemplate;
+  /** The top-level task list. */
+  readonly list: YAMLSeq;
+}
+
+export type TaskSection = 'tasks' | 'block' | 'rescue' | 'always';
+
+export interface Task {
+  readonly file: TaskFile;
+  readonly map: YAMLMap;
+  /** The list holding the task, and its position there. */
+  readonly seq: YAMLSeq;
+  readonly index: number;
+  readonly section: TaskSection;
+  /** The block task this one sits in, if any. */
+  readonly parent: Task | undefined;
+  readonly name: string | undefined;
+  /** The module key as written (`ansible.builtin.command`, `command`), undefined for a block. */
+  readonly module: string | undefined;
+  /** The module's short name (`command`). */
+  readonly shortModule: string | undefined;
+}
+
+/** Task keywords: every other key of a task is its module (or a legacy `local_action`/`action`). */
+const TASK_KEYWORDS = new Set([
+  'name', 'when', 'tags', 'register', 'notify', 'listen', 'loop', 'loop_control', 'args', 'vars', 'environment',
+  'become', 'become_user', 'become_method', 'become_flags', 'changed_when', 'failed_when', 'ignore_errors',
+  'ignore_unreachable', 'no_log', 'delegate_to', 'delegate_facts', 'run_once', 'retries', 'delay', 'until',
+  'block', 'rescue', 'always', 'check_mode', 'diff', 'any_errors_fatal', 'timeout', 'throttle', 'collections',
+  'module_defaults', 'debugger', 'connection', 'port', 'remote_user', 'async', 'poll', 'max_fail_percentage',
+]);
+
+/** Parses a task or handler file; UnrecognisedShape when it is not a list of tasks. */
+export function readTaskFile(path: string, text: string): TaskFile {
+  const tpl = parseYamlTemplate(path, text);
+  const list = tpl.documents[0]?.contents;
+  if (!isSeq(list)) throw new UnrecognisedShape(`${path} is not a list of tasks`);
+  return { tpl, list };
+}
+
+/** The module key of a task map, as written; undefined for a block or an unknown shape. */
+export function moduleOf(map: YAMLMap): string | undefined {
+  for (const pair of map.items) {
+    if (!isScalar(pair.key)) continue;
+    const key = String(pair.key.value);
+    if (!TASK_KEYWORDS.has(key) && !key.startsWith('with_')) return key;
+  }
+  return undefined;
+}
+
+export function shortModuleName(module: string): string {
+  return module.slice(module.lastIndexOf('.') + 1);
+}
+
+function scalarValue(map: YAMLMap, key: string): string | undefined {
+  const pair = map.items.find((item) => isScalar(item.key) && String(item.key.value) === key);
+  return pair && isScalar(pair.value) ? String(pair.value.value) : undefined;
+}
+
+/** Every task of the file, depth first: a block comes before the tasks inside it. */
+export function tasksOf(file: TaskFile): Task[] {
+  const found: Task[] = [];
+  const visit = (seq: YAMLSeq, section: TaskSection, parent: Task | undefined): void => {
+    seq.items.forEach((item, index) => {
+      if (!isMap(item)) return;
+      const module = moduleOf(item);
+      const task: Task = {
+        file,
+        map: item,
+        seq,
+        index,
+        section,
+        parent,
+        name: scalarValue(item, 'name'),
+        module,
+        shortModule: module === undefined ? undefined : shortModuleName(module),
+      };
+      found.push(task);
+      for (const nested of ['block', 'rescue', 'always'] as const) {
+        const pair = item.items.find((p) => isScalar(p.key) && p.key.value === nested);
+        if (pair && isSeq(pair.value)) visit(pair.value, nested, task);
+      }
+    });
+  };
+  visit(file.list, 'tasks', undefined);
+  return found;
+}
+
+/** True when the file names modules fully qualified (`ansible.builtin.copy`); true for a file with no module yet. */
+export function fqcnStyle(file: TaskFile): boolean {
+  const modules = tasksOf(file).flatMap((task) => (task.module ? [task.module] : []));
+  if (modules.length === 0) return true;
+  return modules.filter((module) => module.includes('.')).length * 2 >= modules.length;
+}
+
+/** The key to write for a module in this file's style: `ansible.builtin.copy` or `copy`. */
+export function moduleKey(file: TaskFile, short: string, collection = 'ansible.builtin'): string {
+  return fqcnStyle(file) ? `${collection}.${short}` : short;
+}
+
+/** The original source of a task, Jinja included. */
+export function taskSource(task: Task): string {
+  const [start, end] = task.map.range ?? [0, 0];
+  return task.file.tpl.text.slice(start, end);
+}
+
+/** Column of the task's dash and the width from the dash to its first key (usually 2). */
+function dashOf(task: Task): { column: number; width: number; lineStart: number } {
+  const { text } = task.file.tpl;
+  const start = task.map.range?.[0] ?? 0;
+  const lineStart = lineStartAt(text, start);
+  const dash = /^([ \t]*)-([ \t]+)$/.exec(text.slice(lineStart, start));
+  if (!dash) throw new UnrecognisedShape(`task at ${where(task.file.tpl, task.map)} does not start its own list item line`);
+  return { column: (dash[1] ?? '').length, width: 1 + (dash[2] ?? '').length, lineStart };
+}
+
+const BLOCK_SCALAR_HEADER = /:\s*[|>][-+0-9]*\s*(#.*)?$/;
+
+/**
+ * Re-indents task lines written with a 2-space step (first line `- …` at column 0) to start at
+ * `column`, using `step` spaces per nesting level and `dashWidth` from a dash to its content.
+ * Block scalar bodies keep their relative indentation.
+ */
+export function reindentTask(lines: readonly string[], column: number, step: number, dashWidth = 2): string[] {
+  // input indentation → output indentation, for the levels currently open
+  let known = new Map<number, number>([[0, column]]);
+  let scalar: { keyIndent: number; delta: number | undefined } | undefined;
+  const out: string[] = [];
+  for (const line of lines) {
+    const content = line.trimStart();
+    const indent = line.length - content.length;
+    if (content === '') {
+      out.push('');
+      continue;
+    }
+    if (scalar && indent > scalar.keyIndent) {
+      if (scalar.delta === undefined) {
+        const parent = Math.max(...[...known.keys()].filter((level) => level <= scalar!.keyIndent));
+        scalar.delta = (known.get(parent) ?? column) + step - indent;
+      }
+      out.push(' '.repeat(indent + scalar.delta) + content);
+      continue;
+    }
+    scalar = undefined;
+    let target = known.get(indent);
+    if (target === undefined) {
+      const parent = Math.max(...[...known.keys()].filter((level) => level < indent));
+      target = (known.get(parent) ?? column) + step;
+    }
+    known = new Map([...known].filter(([level]) => level <= indent));
+    known.set(indent, target);
+    if (content.startsWith('- ')) known.set(indent + 2, target + dashWidth);
+    if (BLOCK_SCALAR_HEADER.test(content)) scalar = { keyIndent: indent, delta: undefined };
+    out.push(' '.repeat(target) + (content.startsWith('- ') ? '-' + ' '.repeat(dashWidth - 1) + content.slice(2) : content));
+  }
+  return out;
+}
+
+/** True when the tasks of this list are separated by blank lines. */
+function blankLineBetweenTasks(task: Task): boolean {
+  const { text } = task.file.tpl;
+  const items = task.seq.items.filter(isMap);
+  for (let i = 1; i < items.length; i++) {
+    const previousEnd = (items[i - 1] as YamlNode).range?.[1] ?? 0;
+    const nextStart = (items[i] as YamlNode).range?.[0] ?? 0;
+    if (/\n[ \t]*\r?\n/.test(text.slice(Math.max(0, previousEnd - 1), nextStart))) return true;
+  }
+  return false;
+}
+
+function taskBlockText(anchor: Task, tasks: readonly (readonly string[])[]): { body: string; separator: string; eol: string } {
+  const { tpl } = anchor.file;
+  const eol = eolOf(tpl.text);
+  const dash = dashOf(anchor);
+  const step = indentStepOf(tpl.text);
+  const rendered = tasks.map((lines) => reindentTask(lines, dash.column, step, dash.width).join(eol) + eol);
+  const separator = blankLineBetweenTasks(anchor) ? eol : '';
+  return { body: rendered.join(separator), separator, eol };
+}
+
+/** Inserts whole tasks right after `anchor` (at its level), in the file's style. */
+export function insertTasksAfter(anchor: Task, tasks: readonly (readonly string[])[]): TextEdit {
+  const { tpl } = anchor.file;
+  const { body, separator, eol } = taskBlockText(anchor, tasks);
+  const offset = endOfNodeLines(tpl, anchor.map);
+  const needsNewline = offset === tpl.text.length && tpl.text.length > 0 && !tpl.text.endsWith('\n');
+  return { path: tpl.path, start: offset, end: offset, text: (needsNewline ? eol : '') + separator + body };
+}
+
+/** Inserts whole tasks right before `anchor` (above the comment lines that describe it). */
+export function insertTasksBefore(anchor: Task, tasks: readonly (readonly string[])[]): TextEdit {
+  const { tpl } = anchor.file;
+  const { body, separator } = taskBlockText(anchor, tasks);
+  let offset = dashOf(anchor).lineStart;
+  // Comment lines directly above a task describe it: keep them with it.
+  while (offset > 0) {
+    const previousStart = lineStartAt(tpl.text, offset - 1);
+    if (!/^[ \t]*#/.test(tpl.text.slice(previousStart, offset))) break;
+    offset = previousStart;
+  }
+  return { path: tpl.path, start: offset, end: offset, text: body + separator };
+}
+
+/** Replaces a task (its dash line through its last line) with whole tasks. */
+export function replaceTask(task: Task, tasks: readonly (readonly string[])[]): TextEdit {
+  const { tpl } = task.file;
+  const { body } = taskBlockText(task, tasks);
+  const start = dashOf(task).lineStart;
+  const end = endOfNodeLines(tpl, task.map);
+  const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
+  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? body.replace(/\r?\n$/, '') : body };
+}
