@@ -3,6 +3,8 @@
  * it to the list; the engine sorts by `priority` and checks the numbers are unique.
  */
 import type { Patch } from '../src/types.js';
+import { bug4 } from './bug4-gateway-no-direct-egress.js';
 import { bug7 } from './bug7-litellm-egress-dependency.js';
+import { extraTelegramEgress } from './extra-telegram-egress-allowlist.js';
 
-export const allPatches: readonly Patch[] = [bug7].sort((a, b) => a.priority - b.priority);
+export const allPatches: readonly Patch[] = [bug4, bug7, extraTelegramEgress].sort((a, b) => a.priority - b.priority);

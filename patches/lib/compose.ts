@@ -2,10 +2,10 @@
  * Finding the deployment's Compose templates and their services, shared by the patch modules
  * that edit them. Files are found by what they contain, not by fixed paths or line numbers.
  */
-import { isMap, type YAMLMap } from 'yaml';
-import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
+import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { RepoView } from '../../src/types.js';
-import { mapAt, pairOf, UnrecognisedShape } from '../../src/yaml-edit.js';
+import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
 /** Every role template that may be a Compose file (base or overlay). */
 export const COMPOSE_TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}', '**/roles/*/files/*.{yml,yaml}'];
@@ -22,8 +22,9 @@ export function readCompose(path: string, text: string): ComposeFile | undefined
   const tpl = parseYamlTemplate(path, text);
   const root = tpl.documents[0]?.contents;
   if (!isMap(root)) return undefined;
-  const services = mapAt(tpl, root, 'services');
-  return services ? { tpl, root, services } : undefined;
+  // Compose requires `services` to be a mapping: a list there is other YAML (the Smokescreen ACL's `services: []`).
+  const services = pairOf(root, 'services')?.value;
+  return isMap(services) ? { tpl, root, services } : undefined;
 }
 
 /** Every Compose file among the role templates, in path order. */
@@ -48,4 +49,102 @@ export function composeDefining(repo: RepoView, serviceName: string): ComposeFil
 /** The service's mapping; UnrecognisedShape when the entry is not a mapping. */
 export function serviceMap(compose: ComposeFile, serviceName: string): YAMLMap | undefined {
   return mapAt(compose.tpl, compose.services, serviceName);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A service's `command:` as arguments with offsets (appended for the egress fixes, Bugs 1 and 2)
+
+/** One argument of a service's `command`, with the offsets of its text in the original file. */
+export interface CommandArg {
+  /** The argument as the container gets it, Jinja left as written (`--listen-port={{ p }}`). */
+  readonly value: string;
+  /** Offsets of the argument's text (inside the quotes of a quoted item). */
+  readonly start: number;
+  readonly end: number;
+  /** The list item holding it (list form), or the whole string scalar (string form). */
+  readonly node: Scalar;
+  readonly hasJinja: boolean;
+}
+
+export interface ServiceCommand {
+  readonly form: 'list' | 'string';
+  readonly pair: Pair<Scalar, YamlNode | null>;
+  /** The list (list form) or the scalar (string form). */
+  readonly node: YAMLSeq | Scalar;
+  readonly args: readonly CommandArg[];
+}
+
+/** A command flag found in the arguments: `--name=value`, `--name value` (and single-dash spellings). */
+export interface CommandFlag {
+  readonly flag: CommandArg;
+  /** The argument carrying the value: `flag` itself for `--name=value`, the next one otherwise. */
+  readonly valueArg: CommandArg | undefined;
+  readonly value: string | undefined;
+  /** Offsets of the value's text. */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+}
+
+function scalarText(tpl: ParsedTemplate, node: Scalar): { text: string; start: number; end: number } | undefined {
+  const [start, end] = node.range ?? [0, 0];
+  const source = tpl.text.slice(start, end);
+  if (node.type === 'PLAIN') return source.includes('\n') ? undefined : { text: source, start, end };
+  if (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') {
+    const inner = source.slice(1, -1);
+    // Escapes would make source offsets differ from the value's: not ours to guess.
+    if (inner.includes('\n') || (node.type === 'QUOTE_DOUBLE' && inner.includes('\\')) || (node.type === 'QUOTE_SINGLE' && inner.includes("''"))) return undefined;
+    return { text: inner, start: start + 1, end: end - 1 };
+  }
+  return undefined;
+}
+
+/**
+ * The service's `command` as arguments with offsets; undefined when it has none. A list with
+ * items that are not single-line scalars, a block scalar, or a string with quotes or escapes
+ * inside is UnrecognisedShape (Compose would split such a string shell-style).
+ */
+export function serviceCommand(tpl: ParsedTemplate, service: YAMLMap): ServiceCommand | undefined {
+  const pair = pairOf(service, 'command');
+  if (!pair || pair.value === null) return undefined;
+  const node = pair.value;
+  if (isSeq(node)) {
+    const args = node.items.map((item) => {
+      if (!isScalar(item)) throw new UnrecognisedShape(`command item at ${where(tpl, item as YamlNode)} is not a plain string`);
+      const text = scalarText(tpl, item);
+      if (!text) throw new UnrecognisedShape(`command item at ${where(tpl, item)} is a multi-line or escaped string`);
+      return { value: text.text, start: text.start, end: text.end, node: item, hasJinja: hasJinja(tpl, item) };
+    });
+    return { form: 'list', pair, node, args };
+  }
+  if (isScalar(node)) {
+    const text = scalarText(tpl, node);
+    if (!text || /["'\\]/.test(text.text)) throw new UnrecognisedShape(`command at ${where(tpl, node)} is a string Compose would split shell-style (quotes, escapes or several lines)`);
+    const args: CommandArg[] = [];
+    // Jinja expressions count as part of one argument even when they contain blanks.
+    const tokens = /(?:\{\{.*?\}\}|\S)+/g;
+    for (const match of text.text.matchAll(tokens)) {
+      const start = text.start + match.index;
+      const end = start + match[0].length;
+      args.push({ value: match[0], start, end, node, hasJinja: tpl.jinja.some((span) => span.start < end && span.end > start) });
+    }
+    return { form: 'string', pair, node, args };
+  }
+  throw new UnrecognisedShape(`command at ${where(tpl, node)} is neither a list nor a string`);
+}
+
+/** Finds `--name` (any of the spellings Go's flag parsers accept) among the command's arguments. */
+export function commandFlag(command: ServiceCommand, name: string): CommandFlag | undefined {
+  const spellings = [`--${name}`, `-${name}`];
+  for (const [index, arg] of command.args.entries()) {
+    const inline = spellings.find((spelling) => arg.value.startsWith(`${spelling}=`));
+    if (inline) {
+      const valueStart = arg.start + inline.length + 1;
+      return { flag: arg, valueArg: arg, value: arg.value.slice(inline.length + 1), valueStart, valueEnd: arg.end };
+    }
+    if (spellings.includes(arg.value)) {
+      const next = command.args[index + 1];
+      return { flag: arg, valueArg: next, value: next?.value, valueStart: next?.start ?? arg.end, valueEnd: next?.end ?? arg.end };
+    }
+  }
+  return undefined;
 }

@@ -1,0 +1,165 @@
+/**
+ * Whether the deployment uses Telegram, and the Smokescreen egress allow-list: the list of
+ * hosts the ACL template renders into `default.allowed_domains`, where it comes from (a group
+ * var looped over by `{% for domain in <var> %}`, or literal items) and what it renders to.
+ * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
+ */
+import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
+import { loadVars, renderYaml, type Vars } from '../../src/render.js';
+import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
+import { locate } from '../../src/text.js';
+import type { RepoView } from '../../src/types.js';
+import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
+
+export const TELEGRAM_API_HOST = 'api.telegram.org';
+
+/** Variable files loadVars reads (role defaults, group_vars/all), plus the task files that configure channels. */
+export const VARS_GLOBS = ['**/group_vars/**/*.{yml,yaml}', '**/roles/*/defaults/main.{yml,yaml}'];
+export const TASK_GLOBS = ['**/roles/*/tasks/*.{yml,yaml}'];
+/** Role templates: the ACL is found among them by content. */
+export const ACL_TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}'];
+
+const ROLE_DEFAULTS = /(^|\/)roles\/[^/]+\/defaults\/main\.ya?ml$/;
+const GROUP_VARS_ALL = /(^|\/)group_vars\/all(\.ya?ml|\/[^/]+\.ya?ml)$/;
+const VAULT_HEADER = '$ANSIBLE_VAULT;';
+
+/** The view's files as a map, for loadVars and the renderer. */
+function filesOf(repo: RepoView): Map<string, string> {
+  return new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
+}
+
+export function repoVars(repo: RepoView): Vars {
+  return loadVars(filesOf(repo));
+}
+
+function truthy(value: unknown): boolean {
+  if (typeof value === 'string') return ['yes', 'on', '1', 'true', 'y'].includes(value.trim().toLowerCase());
+  return Boolean(value);
+}
+
+export interface TelegramUse {
+  readonly enabled: boolean;
+  /** Why we think so, `file:line` where there is one. */
+  readonly evidence: string;
+}
+
+/**
+ * Telegram is enabled when `telegram_enabled` is true in the repo's vars; when no such variable
+ * exists, when a role's tasks configure `channels.telegram` (they then run unconditionally).
+ */
+export function telegramUse(repo: RepoView): TelegramUse {
+  const vars = repoVars(repo);
+  if ('telegram_enabled' in vars) {
+    const definedAt = varDefinitions(repo, 'telegram_enabled').at(-1);
+    const at = definedAt ? ` at ${locate(definedAt.tpl.path, definedAt.tpl.text, definedAt.offset)}` : '';
+    return { enabled: truthy(vars.telegram_enabled), evidence: `telegram_enabled: ${String(vars.telegram_enabled)}${at}` };
+  }
+  for (const path of repo.glob(...TASK_GLOBS)) {
+    const text = repo.read(path) ?? '';
+    const offset = text.search(/\bchannels\.telegram\b/);
+    if (offset !== -1) return { enabled: true, evidence: `${locate(path, text, offset)} configures channels.telegram` };
+  }
+  return { enabled: false, evidence: 'no telegram_enabled variable and no task configures channels.telegram' };
+}
+
+interface VarDefinition {
+  readonly tpl: ParsedTemplate;
+  readonly root: YAMLMap;
+  readonly offset: number;
+}
+
+/** The files that define `name` at top level, in loadVars' precedence order (the last one wins). */
+export function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
+  const paths = repo.paths;
+  const ordered = [...paths.filter((p) => ROLE_DEFAULTS.test(p)), ...paths.filter((p) => GROUP_VARS_ALL.test(p))];
+  const found: VarDefinition[] = [];
+  for (const path of ordered) {
+    const text = repo.read(path) ?? '';
+    if (text.startsWith(VAULT_HEADER)) continue;
+    const tpl = parseYamlTemplate(path, text);
+    const root = tpl.documents[0]?.contents;
+    if (!isMap(root)) continue;
+    const pair = pairOf(root, name);
+    if (pair) found.push({ tpl, root, offset: (pair.key.range ?? [0])[0] });
+  }
+  return found;
+}
+
+/** True when the Smokescreen domain list lets `host` through: the host itself or a `*.suffix` wildcard above it. */
+export function domainsCover(domains: readonly string[], host: string): boolean {
+  return domains.some((domain) => domain === host || (domain.startsWith('*.') && host.endsWith(domain.slice(1))));
+}
+
+export type AllowListSource =
+  /** `{% for domain in <var> %}` in the template; the list is the variable's value in `tpl`. */
+  | { readonly kind: 'variable'; readonly variable: string; readonly tpl: ParsedTemplate; readonly list: YAMLSeq }
+  /** Literal items in the template itself. */
+  | { readonly kind: 'literal'; readonly tpl: ParsedTemplate; readonly list: YAMLSeq };
+
+export interface EgressAllowList {
+  readonly acl: ParsedTemplate;
+  /** `default.allowed_domains` of the ACL rendered with the repo's vars. */
+  readonly rendered: readonly string[];
+  readonly source: AllowListSource;
+}
+
+const FOR_LOOP = /^for\s+\w+\s+in\s+(.+?)\s*$/;
+
+interface AclList {
+  readonly tpl: ParsedTemplate;
+  readonly allowed: YAMLSeq;
+  /** Offset just after the `allowed_domains` key: a `{% for %}` line before the first item belongs to the list. */
+  readonly from: number;
+}
+
+/** The Smokescreen ACL template: the one role template with a `default` rule holding `allowed_domains`. */
+function findAclTemplate(repo: RepoView): AclList | undefined {
+  const matches: AclList[] = [];
+  for (const path of repo.glob(...ACL_TEMPLATE_GLOBS)) {
+    const text = repo.read(path) ?? '';
+    if (!/^\s*allowed_domains\s*:/m.test(text)) continue;
+    const tpl = parseYamlTemplate(path, text);
+    const root = tpl.documents[0]?.contents;
+    if (!isMap(root)) continue;
+    const rule = mapAt(tpl, root, 'default');
+    const allowedPair = rule ? pairOf(rule, 'allowed_domains') : undefined;
+    if (!rule || !allowedPair) continue;
+    if (!isSeq(allowedPair.value)) throw new UnrecognisedShape(`default.allowed_domains at ${where(tpl, allowedPair)} is not a list`);
+    matches.push({ tpl, allowed: allowedPair.value, from: allowedPair.key.range?.[1] ?? 0 });
+  }
+  if (matches.length > 1) throw new UnrecognisedShape(`more than one egress ACL template: ${matches.map((m) => m.tpl.path).join(', ')}`);
+  return matches[0];
+}
+
+/**
+ * The egress allow-list, or undefined when the repo has no Smokescreen ACL template.
+ * UnrecognisedShape when the list's source cannot be edited safely (a loop over an expression,
+ * a variable defined only in the vault or as Jinja).
+ */
+export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
+  const found = findAclTemplate(repo);
+  if (!found) return undefined;
+  const { tpl, allowed, from } = found;
+  const rendered = renderedAllowList(repo, tpl);
+  const end = allowed.range?.[2] ?? from;
+  const loops = tpl.jinja.filter((span) => span.kind === 'statement' && span.start >= from && span.start < end && span.body.startsWith('for '));
+  if (loops.length === 0) return { acl: tpl, rendered, source: { kind: 'literal', tpl, list: allowed } };
+  const loop = loops[0]!;
+  const variable = FOR_LOOP.exec(loop.body)?.[1];
+  if (loops.length > 1 || !variable || !/^[A-Za-z_]\w*$/.test(variable)) {
+    throw new UnrecognisedShape(`the allowed_domains loop at ${locate(tpl.path, tpl.text, loop.start)} does not loop over one variable ('{% ${loop.body} %}')`);
+  }
+  const definition = varDefinitions(repo, variable).at(-1);
+  if (!definition) throw new UnrecognisedShape(`${variable}, looped over at ${locate(tpl.path, tpl.text, loop.start)}, is not defined in group_vars/all or role defaults`);
+  const pair = pairOf(definition.root, variable)!;
+  if (!isSeq(pair.value)) {
+    throw new UnrecognisedShape(`${variable} at ${where(definition.tpl, pair)} is not a literal list`);
+  }
+  return { acl: tpl, rendered, source: { kind: 'variable', variable, tpl: definition.tpl, list: pair.value } };
+}
+
+function renderedAllowList(repo: RepoView, acl: ParsedTemplate): string[] {
+  const rendered = renderYaml(acl.path, acl.text, repoVars(repo)) as { default?: { allowed_domains?: unknown } } | null;
+  const domains = rendered?.default?.allowed_domains;
+  return Array.isArray(domains) ? domains.map((domain) => String(domain)) : [];
+}
