@@ -3,8 +3,10 @@
  * it to the list; the engine sorts by `priority` and checks the numbers are unique.
  */
 import type { Patch } from '../src/types.js';
+import { bug1 } from './bug1-egress-tcp-healthcheck.js';
+import { bug2 } from './bug2-egress-writable-run.js';
 import { bug4 } from './bug4-gateway-no-direct-egress.js';
 import { bug7 } from './bug7-litellm-egress-dependency.js';
 import { extraTelegramEgress } from './extra-telegram-egress-allowlist.js';
 
-export const allPatches: readonly Patch[] = [bug4, bug7, extraTelegramEgress].sort((a, b) => a.priority - b.priority);
+export const allPatches: readonly Patch[] = [bug2, bug1, bug4, bug7, extraTelegramEgress].sort((a, b) => a.priority - b.priority);
