@@ -226,3 +226,24 @@ export function replaceTask(task: Task, tasks: readonly (readonly string[])[]): 
   const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
   return { path: tpl.path, start, end, text: keepsNoFinalNewline ? body.replace(/\r?\n$/, '') : body };
 }
+
+/** True when the tasks of the list holding `task` are separated by blank lines (new nested tasks can follow suit). */
+export function tasksSeparatedByBlankLines(task: Task): boolean {
+  return blankLineBetweenTasks(task);
+}
+
+/**
+ * Replaces a run of consecutive tasks of one list, from `first`'s dash line through `last`'s
+ * last line (comments between them included), with whole tasks in the file's style.
+ */
+export function replaceTaskRun(first: Task, last: Task, tasks: readonly (readonly string[])[]): TextEdit {
+  if (first.seq !== last.seq || first.index > last.index) {
+    throw new UnrecognisedShape(`tasks at ${where(first.file.tpl, first.map)} and ${where(last.file.tpl, last.map)} are not a run of one list`);
+  }
+  const { tpl } = first.file;
+  const { body } = taskBlockText(first, tasks);
+  const start = dashOf(first).lineStart;
+  const end = endOfNodeLines(tpl, last.map);
+  const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
+  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? body.replace(/\r?\n$/, '') : body };
+}
