@@ -1,0 +1,162 @@
+/**
+ * Bug 9 in effect: the maintenance role pulls exactly the images its rendered scripts
+ * `docker run`, with community.docker.docker_image, beside the task that installs the script —
+ * and the result is a task file real Ansible accepts.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { bug9, canonicalImage } from '../patches/bug9-backup-images-prepulled.js';
+import { dockerRuns } from '../patches/lib/shell.js';
+import { readTaskFile, tasksOf } from '../patches/lib/tasks.js';
+import { planFixes } from '../src/engine.js';
+import { loadVars, renderTemplate, type Vars } from '../src/render.js';
+import { fixtureFiles, tempDir } from './helpers.js';
+
+const TASKS = 'roles/maintenance/tasks/main.yml';
+const SCRIPT = 'roles/maintenance/templates/backup.sh.j2';
+
+function fix(files: Map<string, string>): Map<string, string> {
+  const plan = planFixes(files, [bug9]);
+  expect(plan.outcomes[0]?.state).toBe('needs-fix');
+  expect(planFixes(plan.result, [bug9]).outcomes[0]?.state).toBe('fixed');
+  return new Map(plan.result);
+}
+
+/**
+ * Images the scripts run once Ansible has rendered them: each rendered script is RUN by bash with
+ * a fake `docker` that logs its command lines, and the logged `docker run`s name the images.
+ */
+function imagesRunByRenderedScripts(files: ReadonlyMap<string, string>, scripts: readonly string[], vars: Vars): string[] {
+  const work = tempDir('maintenance-scripts-');
+  const log = join(work, 'docker.log');
+  mkdirSync(join(work, 'bin'));
+  writeFileSync(join(work, 'bin', 'docker'), '#!/bin/sh\nprintf "%s\\n" "docker $*" >> "$DOCKER_LOG"\n');
+  chmodSync(join(work, 'bin', 'docker'), 0o755);
+  writeFileSync(log, '');
+  for (const path of scripts) {
+    const script = join(work, 'script.sh');
+    writeFileSync(script, renderTemplate(files.get(path) ?? '', { ...vars, openclaw_base_dir: work }));
+    const run = spawnSync('bash', [script], { cwd: work, encoding: 'utf8', env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH ?? ''}`, DOCKER_LOG: log } });
+    expect(run.status, `${path}: ${run.stderr}`).toBe(0);
+  }
+  const images = dockerRuns(readFileSync(log, 'utf8')).map((run) => run.image?.value ?? 'none');
+  return [...new Set(images.map(canonicalImage))].sort();
+}
+
+/** What the task file's docker_image tasks pull once rendered (loops expanded), with each task's position. */
+function pulls(text: string, vars: Vars): { index: number; image: string }[] {
+  const ITEM = '@@item@@';
+  const rendered = parseYaml(renderTemplate(text, { ...vars, item: ITEM })) as Record<string, unknown>[];
+  return rendered.flatMap((task, index) => {
+    const args = task['community.docker.docker_image'] as { name?: string; source?: string } | undefined;
+    if (!args || args.source !== 'pull') return [];
+    const items = (task.loop as string[] | undefined) ?? [ITEM];
+    return items.map((item) => ({ index, image: canonicalImage(String(args.name).replace(ITEM, item)) }));
+  });
+}
+
+function ansible(args: string[], cwd: string): { status: number | null; output: string } {
+  const run = spawnSync(args[0] ?? '', args.slice(1), {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(cwd, '.ansible-home'), ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_ROLES_PATH: join(cwd, 'roles') },
+    timeout: 120_000,
+  });
+  if (run.error) throw new Error(`cannot run ${args[0]}: ${run.error.message}`);
+  return { status: run.status, output: `${run.stdout}\n${run.stderr}` };
+}
+
+describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
+  it('on the fixture: one docker_image pull per image the rendered script runs, right after the task that installs it', () => {
+    const files = fixtureFiles();
+    const vars = loadVars(files);
+    const runImages = imagesRunByRenderedScripts(files, [SCRIPT], vars);
+    expect(runImages).toEqual(['library/alpine:3.21']);
+    expect(pulls(files.get(TASKS) ?? '', vars)).toEqual([]);
+
+    const fixed = fix(files);
+    const found = pulls(fixed.get(TASKS) ?? '', vars);
+    expect(found.map((pull) => pull.image).sort()).toEqual(runImages);
+    const tasks = tasksOf(readTaskFile(TASKS, fixed.get(TASKS) ?? ''));
+    expect(found[0]?.index).toBe(tasks.findIndex((task) => task.name === 'Install backup script') + 1);
+    expect(fixed.get('requirements.yml')).toBe(files.get('requirements.yml'));
+  });
+
+  it('real Ansible knows the module and accepts a play using the fixed role (ansible-doc, --syntax-check)', () => {
+    expect(ansible(['ansible-doc', '-t', 'module', 'community.docker.docker_image'], tempDir()).status).toBe(0);
+    const fixed = fix(fixtureFiles());
+    const work = tempDir('maintenance-play-');
+    for (const [path, text] of fixed) {
+      if (!path.startsWith('roles/maintenance/')) continue;
+      mkdirSync(dirname(join(work, path)), { recursive: true });
+      writeFileSync(join(work, path), text);
+    }
+    writeFileSync(join(work, 'playbook.yml'), '- hosts: localhost\n  gather_facts: false\n  roles:\n    - maintenance\n');
+    const check = ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work);
+    expect(check.status, check.output).toBe(0);
+    // The check is real: a misspelt module is refused.
+    writeFileSync(join(work, TASKS), (fixed.get(TASKS) ?? '').replace('community.docker.docker_image:', 'community.docker.docker_imag:'));
+    expect(ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work).status).not.toBe(0);
+  });
+
+  it('variant: roles under ansible/, 4-space tasks, CRLF, an image from a Jinja variable and one from a shell variable in a second script', () => {
+    const files = new Map([...fixtureFiles()].map(([path, text]) => [path.startsWith('roles/') ? `ansible/${path}` : path, text]));
+    const script = `ansible/${SCRIPT}`;
+    files.set(script, (files.get(script) ?? '').replace(/alpine:3\.21 tar -czf "\/backup\/redis/, '"{{ backup_image }}" tar -czf "/backup/redis'));
+    files.set(
+      'ansible/roles/maintenance/files/prune.sh',
+      '#!/bin/sh\nPRUNE_IMAGE=docker.io/library/busybox:1.36\ndocker run --rm --network none \\\n  -v /var/lib/openclaw:/data \\\n  "$PRUNE_IMAGE" find /data -mtime +30 -delete\n',
+    );
+    const tasks = `ansible/${TASKS}`;
+    const fourSpaces = (files.get(tasks) ?? '').replace(/^( +)/gm, '$1$1').replace(/^- /gm, '-   ');
+    const withPrune = `${fourSpaces}\n-   name: Install prune script\n    ansible.builtin.copy:\n        src: prune.sh\n        dest: /usr/local/bin/openclaw-prune\n        mode: "0750"\n`;
+    files.set(tasks, withPrune.replace(/\n/g, '\r\n'));
+    files.set('group_vars/all/vars.yml', `${files.get('group_vars/all/vars.yml') ?? ''}backup_image: alpine:3.20\n`);
+
+    const fixed = fix(files);
+    const after = fixed.get(tasks) ?? '';
+    expect(after.replace(/\r\n/g, '')).not.toContain('\n');
+    expect(after).toContain('\r\n-   name: "Pull {{ backup_image }} for backup.sh"\r\n    community.docker.docker_image:\r\n        name: "{{ backup_image }}"\r\n        source: pull\r\n');
+    const vars = loadVars(fixed);
+    const runImages = imagesRunByRenderedScripts(fixed, [script, 'ansible/roles/maintenance/files/prune.sh'], vars);
+    expect(runImages).toEqual(['library/alpine:3.20', 'library/alpine:3.21', 'library/busybox:1.36']);
+    const found = pulls(after, vars);
+    expect(found.map((pull) => pull.image).sort()).toEqual(runImages);
+    const order = tasksOf(readTaskFile(tasks, after)).map((task) => task.name);
+    expect(found.find((pull) => pull.image.includes('busybox'))?.index).toBe(order.indexOf('Install prune script') + 1);
+    expect(found.filter((pull) => pull.image.includes('alpine')).map((pull) => pull.index)).toEqual([1, 2]);
+  });
+
+  it('already pulled in a loop is fixed; a new image in the script needs a pull for that image only', () => {
+    const files = fixtureFiles();
+    const looped = (files.get(TASKS) ?? '').replace(
+      '- name: Schedule nightly backup',
+      '- name: Pull helper images\n  community.docker.docker_image:\n    name: "{{ item }}"\n    source: pull\n  loop:\n    - alpine:3.21\n    - redis:7.4-alpine\n\n- name: Schedule nightly backup',
+    );
+    files.set(TASKS, looped);
+    expect(planFixes(files, [bug9]).outcomes[0]?.state).toBe('fixed');
+
+    files.set(SCRIPT, `${files.get(SCRIPT) ?? ''}docker run --rm -v openclaw_openclaw-data:/data:ro busybox:1.36 du -sh /data\n`);
+    const fixed = fix(files);
+    const before = pulls(looped, loadVars(fixed)).map((pull) => pull.image);
+    const after = pulls(fixed.get(TASKS) ?? '', loadVars(fixed)).map((pull) => pull.image);
+    expect(after.filter((image) => !before.includes(image))).toEqual(['library/busybox:1.36']);
+    expect(after).toHaveLength(before.length + 1);
+  });
+
+  it('adds community.docker to requirements.yml when missing, and refuses an image it cannot resolve', () => {
+    const files = fixtureFiles();
+    files.set('requirements.yml', '---\ncollections:\n  - name: ansible.posix\n    version: ">=1.5.0"\n');
+    const fixed = fix(files);
+    expect((parseYaml(fixed.get('requirements.yml') ?? '') as { collections: { name: string }[] }).collections.map((c) => c.name)).toEqual(['ansible.posix', 'community.docker']);
+
+    const unresolved = fixtureFiles();
+    unresolved.set(SCRIPT, '#!/bin/sh\ndocker run --rm "$IMAGE" true\n');
+    const plan = planFixes(unresolved, [bug9]);
+    expect(plan.outcomes[0]?.state).toBe('unrecognised');
+    expect(plan.outcomes[0]?.reason).toContain(`${SCRIPT}:2`);
+  });
+});
