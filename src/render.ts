@@ -1,23 +1,76 @@
 /**
- * Rendering the repo's Jinja templates the way Ansible would, with nunjucks: used to prove a
- * fix in effect (tests, `verify`) on the rendered output rather than on template text.
+ * Rendering the repo's Jinja templates the way Ansible's `template` module would, with
+ * nunjucks: used to prove a fix in effect (tests, `verify`) on the rendered output rather than
+ * on template text. test/ansible-crosscheck.test.ts renders every role template with both and
+ * requires the same bytes; the differences nunjucks cannot close are listed in KNOWN_DIFFERENCES.
  */
 import nunjucks from 'nunjucks';
 import { parse as parseYaml } from 'yaml';
+import { scanJinja, type JinjaSpan } from './jinja-mask.js';
 import { parseYamlTemplate } from './template-yaml.js';
 
 export type Vars = Record<string, unknown>;
 
 const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;';
+/** Ansible's value of `ansible_managed` when ansible.cfg does not set one. */
+export const DEFAULT_ANSIBLE_MANAGED = 'Ansible managed';
+
+/**
+ * Where nunjucks output can still differ from Ansible's, on purpose kept narrow. JavaScript has
+ * one number type, so a YAML float with an integral value (`max_budget: 100.0`) renders as `100`
+ * where Python prints `100.0`; the parsed value is the same. Every other value prints as
+ * Python's `str()` would (True, None, ['a', 1], {'k': 'v'}).
+ */
+export const KNOWN_DIFFERENCES = ['an integral float (100.0) renders as 100'] as const;
 
 function truthy(value: unknown): boolean {
   if (typeof value === 'string') return ['yes', 'on', '1', 'true', 'y'].includes(value.trim().toLowerCase());
   return Boolean(value);
 }
 
-/** A nunjucks environment with the Ansible filters the deployment's templates use. */
-export function ansibleEnvironment(): nunjucks.Environment {
-  const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: false, trimBlocks: true, lstripBlocks: false });
+/** Python's repr() of a string: single quotes unless the text holds one and no double quote. */
+function pythonStringRepr(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  const escaped = text.replace(/[\\\n\r\t]/g, (ch) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[ch] ?? ch);
+  return quote + (quote === "'" ? escaped.replace(/'/g, "\\'") : escaped) + quote;
+}
+
+function pythonRepr(value: unknown): string {
+  if (typeof value === 'string') return pythonStringRepr(value);
+  if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
+  if (value && typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`;
+  return pythonStr(value);
+}
+
+/** What Jinja's `{{ value }}` prints under Ansible: Python's str(). */
+function pythonStr(value: unknown): string {
+  if (value === undefined) return '';
+  if (value === null) return 'None';
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  if (value instanceof nunjucks.runtime.SafeString) return value.toString();
+  return pythonRepr(value);
+}
+
+/** Jinja options a template may set on its first line (`#jinja2: lstrip_blocks: True`), as Ansible reads them. */
+interface JinjaOptions {
+  trimBlocks: boolean;
+  lstripBlocks: boolean;
+}
+
+/**
+ * A nunjucks environment with the Ansible filters and lookups the deployment's templates use.
+ * `onVaultLookup` hears every `vault_*` name a template looks up that has no value.
+ */
+export function ansibleEnvironment(options: Partial<JinjaOptions> = {}, onVaultLookup?: (name: string) => void): nunjucks.Environment {
+  const env = new nunjucks.Environment(null, {
+    autoescape: false,
+    throwOnUndefined: false,
+    trimBlocks: options.trimBlocks ?? true,
+    lstripBlocks: options.lstripBlocks ?? false,
+  });
   env.addFilter('bool', truthy);
   env.addFilter('to_json', (value: unknown) => JSON.stringify(value));
   env.addFilter('to_nice_json', (value: unknown) => JSON.stringify(value, null, 4));
@@ -28,19 +81,100 @@ export function ansibleEnvironment(): nunjucks.Environment {
   env.addFilter('quote', (value: unknown) => `'${String(value).replace(/'/g, `'"'"'`)}'`);
   env.addFilter('int', (value: unknown) => Number.parseInt(String(value), 10) || 0);
   env.addFilter('float', (value: unknown) => Number.parseFloat(String(value)) || 0);
-  env.addFilter('string', (value: unknown) => String(value));
+  env.addFilter('string', (value: unknown) => pythonStr(value));
   env.addFilter('ternary', (value: unknown, yes: unknown, no: unknown) => (truthy(value) ? yes : no));
   env.addFilter('regex_replace', (value: unknown, pattern: string, replacement = '') => String(value).replace(new RegExp(pattern, 'g'), replacement.replace(/\\(\d)/g, '$$$1')));
   env.addFilter('b64encode', (value: unknown) => Buffer.from(String(value)).toString('base64'));
+  env.addFilter('d', (value: unknown, fallback: unknown, boolean = false) => ((boolean ? !value : value === undefined) ? fallback : value));
+  env.addFilter(PYTHON_STR_FILTER, pythonStr);
+  // lookup('vars', name): a vault variable without a value gets the same placeholder as in loadVars.
+  const lookup = function (this: { ctx: Vars }, plugin: unknown, ...terms: unknown[]): unknown {
+    if (plugin !== 'vars') throw new Error(`lookup('${String(plugin)}') is not supported by the renderer (only lookup('vars', …))`);
+    const names = terms.filter((term): term is string => typeof term === 'string');
+    const values = names.map((name) => {
+      if (name in this.ctx) return this.ctx[name];
+      if (name.startsWith('vault_')) {
+        onVaultLookup?.(name);
+        return vaultPlaceholder(name);
+      }
+      throw new Error(`lookup('vars', '${name}'): no variable found with this name`);
+    });
+    return values.length === 1 ? values[0] : values.map(pythonStr).join(',');
+  };
+  env.addGlobal('lookup', lookup);
   return env;
 }
 
+const PYTHON_STR_FILTER = '__ansible_str';
+const JINJA2_OVERRIDE = '#jinja2:';
+
+/** Reads Ansible's `#jinja2:` first-line override; returns the options and the text without that line. */
+function templateOverrides(text: string): { options: Partial<JinjaOptions>; body: string } {
+  if (!text.startsWith(JINJA2_OVERRIDE)) return { options: {}, body: text };
+  const eol = text.indexOf('\n');
+  const line = text.slice(JINJA2_OVERRIDE.length, eol === -1 ? text.length : eol);
+  const options: Partial<JinjaOptions> = {};
+  for (const pair of line.split(',')) {
+    const [key = '', value = ''] = pair.split(/:(.*)/s).map((part) => part.trim());
+    const flag = value === 'True' ? true : value === 'False' ? false : undefined;
+    if (key === 'trim_blocks' && flag !== undefined) options.trimBlocks = flag;
+    else if (key === 'lstrip_blocks' && flag !== undefined) options.lstripBlocks = flag;
+    else throw new Error(`#jinja2: override '${pair.trim()}' is not supported by the renderer`);
+  }
+  return { options, body: eol === -1 ? '' : text.slice(eol + 1) };
+}
+
+function countTrailingNewlines(text: string): number {
+  let count = 0;
+  while (count < text.length && text[text.length - 1 - count] === '\n') count++;
+  return count;
+}
+
 /**
- * Ansible renders templates with trim_blocks on: the newline after a block tag is removed.
- * nunjucks' trimBlocks does the same, so the output matches `ansible -m template` byte for byte.
+ * Rewrites a template so nunjucks prints what Jinja prints: comments are removed with the
+ * newline trim_blocks takes after them (nunjucks trims only after block tags), and every
+ * `{{ expr }}` goes through Python's str() (True, None, lists).
  */
-export function renderTemplate(text: string, vars: Vars, env = ansibleEnvironment()): string {
-  return env.renderString(text, vars);
+function jinjaCompatible(text: string, trimBlocks: boolean): string {
+  const spans: JinjaSpan[] = scanJinja(text);
+  let out = '';
+  let cursor = 0;
+  for (const span of spans) {
+    const source = text.slice(span.start, span.end);
+    const open = /^..[-+]?/.exec(source)?.[0] ?? '';
+    const close = /[-+]?..$/.exec(source)?.[0] ?? '';
+    if (span.kind === 'comment') {
+      let before = text.slice(cursor, span.start);
+      if (open.endsWith('-')) before = before.replace(/\s+$/, '');
+      out += before;
+      cursor = span.end;
+      if (close.startsWith('-')) while (cursor < text.length && /\s/.test(text[cursor] ?? '')) cursor++;
+      else if (trimBlocks && text[cursor] === '\n') cursor++;
+      continue;
+    }
+    out += text.slice(cursor, span.start);
+    out += span.kind === 'expression' && span.body !== '' ? `${open} (${span.body}) | ${PYTHON_STR_FILTER} ${close}` : source;
+    cursor = span.end;
+  }
+  return out + text.slice(cursor);
+}
+
+/**
+ * Renders a template as `ansible -m template` does: line endings become `\n` (the module's
+ * newline_sequence), trim_blocks on and lstrip_blocks off unless the first line says
+ * `#jinja2: …`, one final newline dropped by Jinja and the template's trailing newlines then
+ * restored by Ansible. Pass `env` only to render with a custom environment as is.
+ */
+export function renderTemplate(text: string, vars: Vars, env?: nunjucks.Environment): string {
+  const dataNewlines = countTrailingNewlines(text);
+  const { options, body } = templateOverrides(text);
+  let source = body.replace(/\r\n?/g, '\n');
+  if (source.endsWith('\n')) source = source.slice(0, -1); // Jinja's keep_trailing_newline=False
+  const environment = env ?? ansibleEnvironment(options);
+  let result = environment.renderString(jinjaCompatible(source, options.trimBlocks ?? true), vars);
+  const missing = dataNewlines - countTrailingNewlines(result);
+  if (missing > 0) result += '\n'.repeat(missing);
+  return result;
 }
 
 /** Placeholder for a variable that lives in an encrypted vault: tests and verify never see secrets. */
@@ -48,14 +182,32 @@ export function vaultPlaceholder(name: string): string {
   return `VAULT-PLACEHOLDER-${name}`;
 }
 
+/** `[defaults] ansible_managed` from the repo's ansible.cfg (the one nearest the root), else Ansible's default. */
+export function ansibleManaged(files: ReadonlyMap<string, string>): string {
+  const cfg = [...files.keys()].filter((path) => /(^|\/)ansible\.cfg$/.test(path)).sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))[0];
+  if (cfg === undefined) return DEFAULT_ANSIBLE_MANAGED;
+  let section = '';
+  for (const line of (files.get(cfg) ?? '').split(/\r?\n/)) {
+    const header = /^\s*\[([^\]]+)\]/.exec(line);
+    if (header) section = header[1]?.trim() ?? '';
+    const entry = /^\s*ansible_managed\s*[=:]\s*(.*?)\s*$/.exec(line);
+    if (section === 'defaults' && entry) return entry[1] ?? '';
+  }
+  return DEFAULT_ANSIBLE_MANAGED;
+}
+
+const ROLE_TEMPLATE = /(^|\/)roles\/[^/]+\/templates\/.+\.j2$/;
+
 /**
  * The variables a play would see for the templates: role defaults, then group_vars/all (later
- * wins, as in Ansible's precedence). Vault-encrypted files are skipped; every `vault_*` name the
- * repo references gets a placeholder. String values that are themselves Jinja (`"{{ vault_x }}"`)
- * are resolved, a few passes deep, like Ansible's lazy templating.
+ * wins, as in Ansible's precedence), read as YAML 1.1 like Ansible does (`yes` is true).
+ * Vault-encrypted files are skipped; every `vault_*` name the repo references — literally, or
+ * through `lookup('vars', 'vault_' ~ …)` in a role template — gets a placeholder.
+ * `ansible_managed` is the repo's ansible.cfg value. String values that are themselves Jinja
+ * (`"{{ vault_x }}"`) are resolved, a few passes deep, like Ansible's lazy templating.
  */
 export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {}): Vars {
-  const vars: Vars = {};
+  const vars: Vars = { ansible_managed: ansibleManaged(files) };
   for (const name of referencedVaultNames(files)) vars[name] = vaultPlaceholder(name);
   const sources = [...files.keys()].sort();
   const defaults = sources.filter((path) => /(^|\/)roles\/[^/]+\/defaults\/main\.ya?ml$/.test(path));
@@ -63,11 +215,24 @@ export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {
   for (const path of [...defaults, ...groupAll]) {
     const text = files.get(path) ?? '';
     if (text.startsWith(ANSIBLE_VAULT_HEADER)) continue;
-    const data: unknown = parseYaml(text);
+    const data: unknown = parseYaml(text, { version: '1.1' });
     if (data && typeof data === 'object' && !Array.isArray(data)) Object.assign(vars, data);
   }
   Object.assign(vars, overrides);
-  return resolveLazyVars(vars);
+  const resolved = resolveLazyVars(vars);
+  // Vault names built at render time (`lookup('vars', 'vault_' ~ model.key_env | lower)`):
+  // render the role templates once and give each name looked up a placeholder too.
+  const looked = new Set<string>();
+  const probe = ansibleEnvironment({}, (name) => looked.add(name));
+  for (const path of sources.filter((p) => ROLE_TEMPLATE.test(p))) {
+    try {
+      renderTemplate(files.get(path) ?? '', resolved, probe);
+    } catch {
+      // a template that does not render is reported by whoever renders it for real
+    }
+  }
+  for (const name of looked) if (!(name in resolved)) resolved[name] = vaultPlaceholder(name);
+  return resolved;
 }
 
 function referencedVaultNames(files: ReadonlyMap<string, string>): Set<string> {
@@ -78,11 +243,26 @@ function referencedVaultNames(files: ReadonlyMap<string, string>): Set<string> {
 
 function resolveLazyVars(vars: Vars): Vars {
   const env = ansibleEnvironment();
+  // Like Ansible, a value that is one expression (`"{{ other_list }}"`) keeps its type.
+  let captured: unknown;
+  env.addFilter('__capture', (value: unknown) => {
+    captured = value;
+    return '';
+  });
   const resolve = (value: unknown, context: Vars): unknown => {
-    if (typeof value === 'string' && (value.includes('{{') || value.includes('{%'))) return env.renderString(value, context);
-    if (Array.isArray(value)) return value.map((item) => resolve(item, context));
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, context)]));
-    return value;
+    if (typeof value !== 'string' || !(value.includes('{{') || value.includes('{%'))) {
+      if (Array.isArray(value)) return value.map((item) => resolve(item, context));
+      if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, context)]));
+      return value;
+    }
+    const spans = scanJinja(value);
+    const only = spans.length === 1 ? spans[0] : undefined;
+    if (only?.kind === 'expression' && only.start === 0 && only.end === value.length) {
+      captured = undefined;
+      env.renderString(`{{ (${only.body}) | __capture }}`, context);
+      return captured === undefined ? value : captured; // not resolvable yet: a later pass may be
+    }
+    return renderTemplate(value, context, env);
   };
   let current = vars;
   for (let pass = 0; pass < 5; pass++) {
