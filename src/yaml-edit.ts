@@ -199,11 +199,33 @@ function removeItem(tpl: ParsedTemplate, flow: boolean, siblings: readonly (Yaml
     // The first key of a mapping inside a list item ("- name: x"): keep the dash for the next key.
     const next = siblings[index + 1];
     if (!next) throw new UnrecognisedShape(`entry at ${where(tpl, item)} is the only key of its list item`);
+    assertRemovable(tpl, item, start, rangeOf(next)[0]);
+    if (keptCommentLines(tpl.text, start, rangeOf(next)[0]) !== '') throw new UnrecognisedShape(`entry at ${where(tpl, item)} has comment lines inside it`);
     return { path: tpl.path, start, end: rangeOf(next)[0], text: '' };
   }
   // Comment lines around the entry stay: they may describe the section, and removing a
-  // comment the user wrote is not ours to decide. A comment on the entry's own line goes with it.
-  return { path: tpl.path, start: lineStart, end: endOfNodeLines(tpl, item), text: '' };
+  // comment the user wrote is not ours to decide. A comment on the entry's own line goes with it;
+  // full-line comments inside the entry stay where they were.
+  const end = endOfNodeLines(tpl, item);
+  assertRemovable(tpl, item, lineStart, end);
+  return { path: tpl.path, start: lineStart, end, text: keptCommentLines(tpl.text, lineStart, end) };
+}
+
+/** Removing lines that hold Jinja statements could unbalance `{% if %}`/`{% for %}`: refuse. */
+function assertRemovable(tpl: ParsedTemplate, item: YamlNode | Pair, start: number, end: number): void {
+  if (tpl.jinja.some((span) => span.kind !== 'expression' && span.start < end && span.end > start)) {
+    throw new UnrecognisedShape(`entry at ${where(tpl, item)} contains Jinja statements or comments`);
+  }
+}
+
+/** The full-line comments among the lines of [start, end), each with its line ending. */
+export function keptCommentLines(text: string, start: number, end: number): string {
+  let kept = '';
+  for (let at = start; at < end; at = nextLineStart(text, at)) {
+    const line = text.slice(at, Math.min(nextLineStart(text, at), end));
+    if (line.trimStart().startsWith('#')) kept += line;
+  }
+  return kept;
 }
 
 /** True when the node's lines start on a line of their own (block style, no content before). */

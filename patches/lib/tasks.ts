@@ -11,7 +11,7 @@ import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap, type YAMLS
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { eolOf, indentStepOf, lineStartAt } from '../../src/text.js';
 import type { TextEdit } from '../../src/types.js';
-import { endOfNodeLines, UnrecognisedShape, where } from '../../src/yaml-edit.js';
+import { endOfNodeLines, keptCommentLines, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
 export interface TaskFile {
   readonly tpl: ParsedTemplate;
@@ -223,8 +223,7 @@ export function replaceTask(task: Task, tasks: readonly (readonly string[])[]): 
   const { body } = taskBlockText(task, tasks);
   const start = dashOf(task).lineStart;
   const end = endOfNodeLines(tpl, task.map);
-  const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
-  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? body.replace(/\r?\n$/, '') : body };
+  return replacementEdit(tpl, start, end, body);
 }
 
 /** True when the tasks of the list holding `task` are separated by blank lines (new nested tasks can follow suit). */
@@ -244,6 +243,16 @@ export function replaceTaskRun(first: Task, last: Task, tasks: readonly (readonl
   const { body } = taskBlockText(first, tasks);
   const start = dashOf(first).lineStart;
   const end = endOfNodeLines(tpl, last.map);
+  return replacementEdit(tpl, start, end, body);
+}
+
+/**
+ * Replaces [start, end) with new task text. Full-line comments the user wrote inside the
+ * replaced tasks are not ours to drop: they stay, above the new tasks.
+ */
+function replacementEdit(tpl: ParsedTemplate, start: number, end: number, body: string): TextEdit {
+  const comments = keptCommentLines(tpl.text, start, end);
+  const text = (comments && !comments.endsWith('\n') ? comments + eolOf(tpl.text) : comments) + body;
   const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
-  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? body.replace(/\r?\n$/, '') : body };
+  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? text.replace(/\r?\n$/, '') : text };
 }
