@@ -1,0 +1,295 @@
+/**
+ * What every verify check reads: the repo's variables, its role files found by role and
+ * content, templates rendered the way Ansible renders them, Ansible task lists, and the
+ * `file:line` of a rendered value in its template. Independent of the patch modules: it shares
+ * only the renderer and the YAML-with-Jinja parser with them.
+ */
+import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+import { UserError } from '../git.js';
+import { loadVars, renderTemplate, renderYaml, type Vars } from '../render.js';
+import { createRepoView } from '../repo-view.js';
+import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../template-yaml.js';
+import { lineNumberAt } from '../text.js';
+import type { RepoView } from '../types.js';
+
+export type Dict = Record<string, unknown>;
+
+export function isDict(value: unknown): value is Dict {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Ansible's truthiness of a literal flag (`true`, `yes`, `"True"`). */
+export function isTrue(value: unknown): boolean {
+  if (typeof value === 'string') return ['yes', 'on', 'true', 'y', '1'].includes(value.trim().toLowerCase());
+  return value === true || value === 1;
+}
+
+/** A rendered YAML template: its parsed data, and the masked parse of the template for line numbers. */
+export interface RenderedYaml {
+  readonly path: string;
+  readonly tpl: ParsedTemplate;
+  readonly data: unknown;
+}
+
+/** A task (or handler, or block) of an Ansible task file, with the blocks around it. */
+export interface Task {
+  readonly path: string;
+  readonly line: number;
+  readonly data: Dict;
+  /** The module key as written (`ansible.builtin.command`), undefined for a block. */
+  readonly module: string | undefined;
+  /** The module's arguments: a free-form string or a mapping. */
+  readonly args: unknown;
+  /** Which list of its parent it sits in. */
+  readonly section: 'tasks' | 'block' | 'rescue' | 'always';
+  readonly parent: Task | undefined;
+}
+
+const TASK_KEYWORDS = new Set([
+  'name', 'when', 'tags', 'register', 'no_log', 'args', 'loop', 'loop_control', 'become', 'become_user', 'become_method',
+  'changed_when', 'failed_when', 'ignore_errors', 'ignore_unreachable', 'notify', 'listen', 'vars', 'environment',
+  'delegate_to', 'delegate_facts', 'run_once', 'retries', 'delay', 'until', 'block', 'rescue', 'always', 'check_mode',
+  'diff', 'any_errors_fatal', 'timeout', 'throttle', 'collections', 'module_defaults', 'debugger', 'connection',
+  'remote_user', 'port', 'async', 'poll',
+]);
+
+/** `ansible.builtin.command` → `command`; `community.docker.docker_image` → `docker_image`. */
+export function shortModule(module: string | undefined): string {
+  return (module ?? '').replace(/^(ansible\.(builtin|legacy)|community\.docker)\./, '');
+}
+
+export class VerifyContext {
+  readonly view: RepoView;
+  readonly vars: Vars;
+  private readonly yamlCache = new Map<string, RenderedYaml>();
+  private readonly taskCache = new Map<string, Task[]>();
+
+  constructor(readonly files: ReadonlyMap<string, string>) {
+    this.view = createRepoView(files);
+    this.vars = loadVars(files);
+  }
+
+  read(path: string): string {
+    return this.files.get(path) ?? '';
+  }
+
+  /** Every file under a role's templates/ or files/, wherever the roles live. */
+  roleAssets(role = '*'): string[] {
+    return this.view.glob(`**/roles/${role}/templates/**`, `**/roles/${role}/files/**`);
+  }
+
+  /** Renders a template file's text; a template that does not render is an error of the repo. */
+  render(path: string, extra: Vars = {}): string {
+    try {
+      return renderTemplate(this.read(path), { ...this.vars, ...extra });
+    } catch (error) {
+      if (error instanceof YamlTemplateError) throw error;
+      throw new UserError(`${path}: cannot render the template: ${firstLine(error)}`);
+    }
+  }
+
+  /** Renders a string from a task (a path, a command); Jinja that needs Ansible's runtime is left as written. */
+  renderLoose(text: string): string {
+    if (!text.includes('{{') && !text.includes('{%')) return text;
+    try {
+      return renderTemplate(text, this.vars);
+    } catch {
+      return text;
+    }
+  }
+
+  renderYaml(path: string): RenderedYaml {
+    let rendered = this.yamlCache.get(path);
+    if (!rendered) {
+      const text = this.read(path);
+      const tpl = parseYamlTemplate(path, text);
+      let data: unknown;
+      try {
+        data = renderYaml(path, text, this.vars);
+      } catch (error) {
+        if (error instanceof YamlTemplateError) throw error;
+        throw new UserError(`${path}: the rendered template is not valid YAML or does not render: ${firstLine(error)}`);
+      }
+      rendered = { path, tpl, data };
+      this.yamlCache.set(path, rendered);
+    }
+    return rendered;
+  }
+
+  /** Role templates and files that are YAML (by name), rendered. */
+  yamlAssets(filter: (text: string, path: string) => boolean): RenderedYaml[] {
+    return this.roleAssets()
+      .filter((path) => /\.ya?ml(\.j2)?$/.test(path) && filter(this.read(path), path))
+      .map((path) => this.renderYaml(path));
+  }
+
+  /** Every task of a role's task (or handler) files, flattened, blocks included. */
+  roleTasks(role: string, dir: 'tasks' | 'handlers' = 'tasks'): Task[] {
+    return this.view.roleFiles(role, `${dir}/**/*.{yml,yaml}`).flatMap((path) => this.taskFile(path));
+  }
+
+  /** Tasks of every role. */
+  allTasks(): Task[] {
+    return this.view.glob('**/roles/*/tasks/**/*.{yml,yaml}').flatMap((path) => this.taskFile(path));
+  }
+
+  taskFile(path: string): Task[] {
+    let tasks = this.taskCache.get(path);
+    if (!tasks) {
+      tasks = parseTasks(path, this.read(path));
+      this.taskCache.set(path, tasks);
+    }
+    return tasks;
+  }
+}
+
+export function roleOf(path: string): string | undefined {
+  return /(?:^|\/)roles\/([^/]+)\//.exec(path)?.[1];
+}
+
+/** The role's root directory in the repo (`ansible/roles/maintenance`). */
+export function roleRoot(path: string): string | undefined {
+  return /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+/** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */
+export function parseTasks(path: string, text: string): Task[] {
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1' });
+  const error = doc.errors[0];
+  if (error) throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
+  const tasks: Task[] = [];
+  const walk = (node: unknown, data: unknown, section: Task['section'], parent: Task | undefined): void => {
+    if (!isSeq(node) || !Array.isArray(data)) return;
+    node.items.forEach((item, index) => {
+      const itemData: unknown = data[index];
+      if (!isMap(item) || !isDict(itemData)) return;
+      const module = Object.keys(itemData).find((key) => !TASK_KEYWORDS.has(key) && !key.startsWith('with_'));
+      const task: Task = {
+        path,
+        line: lineNumberAt(text, item.range?.[0] ?? 0),
+        data: itemData,
+        module,
+        args: module === undefined ? undefined : itemData[module],
+        section,
+        parent,
+      };
+      tasks.push(task);
+      for (const key of ['block', 'rescue', 'always'] as const) {
+        const child = item.items.find((pair) => isScalar(pair.key) && pair.key.value === key);
+        if (child) walk(child.value, itemData[key], key, task);
+      }
+    });
+  };
+  walk(doc.contents, doc.toJS({ maxAliasCount: -1 }), 'tasks', undefined);
+  return tasks;
+}
+
+/** A module argument, from the module's mapping or the task's `args:`. */
+export function taskArg(task: Task, key: string): unknown {
+  if (isDict(task.args) && key in task.args) return task.args[key];
+  const args = task.data.args;
+  return isDict(args) ? args[key] : undefined;
+}
+
+const SHELL_MODULES = new Set(['command', 'shell', 'raw', 'script']);
+
+/**
+ * What a command-running task runs, as text: the free form, `cmd`, or `argv` joined with
+ * spaces. `docker_container_exec` counts: its process is visible on the host too.
+ */
+export function commandOf(task: Task): string | undefined {
+  const module = shortModule(task.module);
+  if (SHELL_MODULES.has(module)) {
+    if (typeof task.args === 'string') return task.args;
+    const cmd = taskArg(task, 'cmd') ?? taskArg(task, '_raw_params');
+    if (typeof cmd === 'string') return cmd;
+    const argv = taskArg(task, 'argv');
+    if (Array.isArray(argv)) return argv.map(String).join(' ');
+    return undefined;
+  }
+  if (module === 'docker_container_exec') {
+    const command = taskArg(task, 'command');
+    if (typeof command === 'string') return command;
+    const argv = taskArg(task, 'argv');
+    if (Array.isArray(argv)) return argv.map(String).join(' ');
+  }
+  return undefined;
+}
+
+/** `no_log: true` on the task or on a block around it. */
+export function hasNoLog(task: Task): boolean {
+  for (let current: Task | undefined = task; current; current = current.parent) {
+    if ('no_log' in current.data) return isTrue(current.data.no_log);
+  }
+  return false;
+}
+
+/** Every string inside a value (task data), depth first. */
+export function stringsIn(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(stringsIn);
+  if (isDict(value)) return Object.values(value).flatMap(stringsIn);
+  return [];
+}
+
+/** True when a Jinja expression or statement in `text` uses one of the variables. */
+export function jinjaUses(text: string, names: ReadonlySet<string>): boolean {
+  for (const match of text.matchAll(/\{\{([\s\S]*?)\}\}|\{%([\s\S]*?)%\}/g)) {
+    const body = match[1] ?? match[2] ?? '';
+    for (const identifier of body.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) if (names.has(identifier)) return true;
+  }
+  return false;
+}
+
+/**
+ * `path:line` of the value at `keys` in a YAML template, or of the deepest ancestor the
+ * template has (a list built by a `{% for %}` loop has one item in the template: every
+ * rendered index maps to it).
+ */
+export function locateKeys(tpl: ParsedTemplate, keys: readonly (string | number)[]): string {
+  let node: YamlNode | null | undefined = tpl.documents[0]?.contents as YamlNode | null | undefined;
+  let offset = node?.range?.[0] ?? 0;
+  for (const key of keys) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+      if (!pair) break;
+      offset = (pair.key as YamlNode).range?.[0] ?? offset;
+      node = pair.value as YamlNode | null;
+    } else if (isSeq(node) && typeof key === 'number' && node.items.length > 0) {
+      const item = node.items[Math.min(key, node.items.length - 1)] as YamlNode | null;
+      offset = item?.range?.[0] ?? offset;
+      node = item;
+    } else break;
+  }
+  return `${tpl.path}:${lineNumberAt(tpl.text, offset)}`;
+}
+
+/**
+ * The template line that produced line `renderedLine` of a rendered text file (Dockerfile,
+ * shell script). Without block tags lines match one to one; otherwise the template line whose
+ * literal text (Jinja removed) fits the rendered line, nearest to it.
+ */
+export function templateLine(template: string, rendered: string, renderedLine: number): number {
+  const templateLines = template.split(/\r?\n/);
+  const renderedText = rendered.split('\n')[renderedLine - 1] ?? '';
+  if (!/\{%|\{#/.test(template)) return renderedLine;
+  let best = renderedLine;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  templateLines.forEach((line, index) => {
+    const parts = line.split(/\{\{[\s\S]*?\}\}/);
+    if (/\{%|\{#/.test(line) || parts.join('').trim() === '') return;
+    let cursor = 0;
+    for (const part of parts) {
+      const found = renderedText.indexOf(part, cursor);
+      if (found === -1) return;
+      cursor = found + part.length;
+    }
+    const distance = Math.abs(index + 1 - renderedLine);
+    if (distance < bestDistance) [best, bestDistance] = [index + 1, distance];
+  });
+  return best;
+}

@@ -1,0 +1,295 @@
+/**
+ * Properties of the Ansible tasks: the Telegram token never on a command line (bug 6), the
+ * config role's restart handlers safe on a first run (bug 8), and every image the maintenance
+ * scripts run pulled at deploy time (bug 9).
+ */
+import { basename } from 'node:path';
+import { lineNumberAt } from '../text.js';
+import { commandOf, hasNoLog, isDict, isTrue, jinjaUses, shortModule, stringsIn, taskArg, templateLine, type Task, type VerifyContext } from './context.js';
+import { firstFailure, notApplicable, ok, type Outcome } from './outcome.js';
+import { programOf, splitCommands, substitutedFiles, type SimpleCommand } from './shell.js';
+import { findStack } from './stack.js';
+
+const at = (task: Task): string => `${task.path}:${task.line}`;
+const label = (task: Task): string => (typeof task.data.name === 'string' ? `'${task.data.name}'` : `the ${task.module ?? 'block'} task`);
+
+/** A task's own fields, without the tasks nested in its block/rescue/always. */
+function ownStrings(task: Task): string[] {
+  return Object.entries(task.data)
+    .filter(([key]) => !['block', 'rescue', 'always'].includes(key))
+    .flatMap(([, value]) => stringsIn(value));
+}
+
+// ---- bug 6 ------------------------------------------------------------------------------
+
+const TOKEN_NAME = /^\w*(telegram\w*token|tg_\w*token)\w*$/i;
+
+/**
+ * The variables that hold the Telegram token: names that say so (`telegram_bot_token`,
+ * `vault_telegram_bot_token`) and any variable whose value resolves to the same secret.
+ */
+function tokenVariables(ctx: VerifyContext, tasks: readonly Task[]): Set<string> {
+  const names = new Set<string>();
+  for (const name of Object.keys(ctx.vars)) if (TOKEN_NAME.test(name)) names.add(name);
+  for (const text of tasks.flatMap(ownStrings)) for (const identifier of text.match(/[A-Za-z_]\w*/g) ?? []) if (TOKEN_NAME.test(identifier)) names.add(identifier);
+  const secrets = new Set([...names].map((name) => ctx.vars[name]).filter((value) => typeof value === 'string' && value !== ''));
+  for (const [name, value] of Object.entries(ctx.vars)) if (secrets.has(value)) names.add(name);
+  return names;
+}
+
+/**
+ * True when two paths from tasks name the same file: the same Jinja source (a registered
+ * `{{ tmp.path }}` only exists at run time), or the same non-empty rendering.
+ */
+function samePath(ctx: VerifyContext, a: string, b: string): boolean {
+  const source = (text: string): string => text.replace(/\{\{\s*([\s\S]*?)\s*\}\}/g, '{{$1}}').trim();
+  if (source(a) === source(b) && source(a) !== '') return true;
+  const rendered = ctx.renderLoose(a);
+  return rendered !== '' && rendered === ctx.renderLoose(b);
+}
+
+/** `rm` or `file: state=absent` of `path` (as written in the task that wrote it). */
+function removes(ctx: VerifyContext, task: Task, path: string): boolean {
+  const module = shortModule(task.module);
+  if (module === 'file') {
+    const target = taskArg(task, 'path') ?? taskArg(task, 'dest') ?? taskArg(task, 'name');
+    const state = taskArg(task, 'state') ?? (typeof task.args === 'string' && /\bstate=absent\b/.test(task.args) ? 'absent' : undefined);
+    const freeForm = typeof task.args === 'string' ? /\b(?:path|dest|name)=(\S+)/.exec(task.args)?.[1] : undefined;
+    return state === 'absent' && samePath(ctx, String(target ?? freeForm ?? ''), path);
+  }
+  const command = commandOf(task);
+  if (!command) return false;
+  return splitCommands(command.replace(/\{\{\s*([\s\S]*?)\s*\}\}/g, (jinja) => jinja.replace(/\s+/g, ''))).some((simple) => programOf(simple).name === 'rm' && programOf(simple).args.some((arg) => samePath(ctx, arg, path)));
+}
+
+/** True when a block around the task (the task inside its block: or rescue:) removes `path` in its always:. */
+function removedInAlways(ctx: VerifyContext, task: Task, all: readonly Task[]): boolean {
+  for (let current: Task = task; current.parent; current = current.parent) {
+    const block = current.parent;
+    if (current.section === 'always') continue;
+    if (all.some((other) => other.parent === block && other.section === 'always' && removes(ctx, other, writtenPath(task)))) return true;
+  }
+  return false;
+}
+
+/** The `dest` a task writes, as written (Jinja and all). */
+function writtenPath(writer: Task): string {
+  return String(taskArg(writer, 'dest') ?? '');
+}
+
+/** `docker cp SRC CONTAINER:PATH` → PATH when SRC is one of `sources`. */
+function containerCopies(ctx: VerifyContext, tasks: readonly Task[], sources: ReadonlySet<string>): string[] {
+  const targets: string[] = [];
+  for (const task of tasks) {
+    const command = commandOf(task);
+    if (!command) continue;
+    for (const simple of splitCommands(ctx.renderLoose(command))) {
+      const { name, args } = programOf(simple);
+      const words = args[0] === 'container' ? args.slice(1) : args;
+      if (name !== 'docker' || words[0] !== 'cp') continue;
+      const [source, target] = words.slice(1).filter((word) => !word.startsWith('-'));
+      if (source && target && sources.has(source) && target.includes(':')) targets.push(target.slice(target.indexOf(':') + 1));
+    }
+  }
+  return targets;
+}
+
+export function checkTelegramToken(ctx: VerifyContext): Outcome {
+  const tasks = ctx.roleTasks('openclaw-integrate');
+  if (tasks.length === 0) return notApplicable('no openclaw-integrate role tasks');
+  const names = tokenVariables(ctx, tasks);
+  const touching = tasks.filter((task) => ownStrings(task).some((text) => jinjaUses(text, names)));
+  if (touching.length === 0) return notApplicable('the openclaw-integrate role does not use a Telegram token variable');
+  const problems: string[] = [];
+  for (const task of tasks) {
+    const command = commandOf(task);
+    if (command && jinjaUses(command, names)) problems.push(`${label(task)} puts the Telegram token on a command line, visible in the host's process table (${at(task)})`);
+  }
+  for (const task of touching) if (!hasNoLog(task)) problems.push(`${label(task)} uses the Telegram token without no_log: true (${at(task)})`);
+
+  // Files the token is written to on the host: removed in an always: whatever happens.
+  const writers = touching.filter((task) => ['copy', 'template'].includes(shortModule(task.module)) && jinjaUses(String(taskArg(task, 'content') ?? ''), names));
+  for (const writer of writers) {
+    if (!removedInAlways(ctx, writer, tasks)) problems.push(`the host file ${writtenPath(writer)} that ${label(writer)} writes the token to is not removed in an always: section of a block around it (${at(writer)})`);
+  }
+  // `sh -c '… "$(cat token-file)"'` puts the token into the inner process's argv.
+  const hostFiles = writers.map(writtenPath);
+  const tokenFiles = [...hostFiles, ...containerCopies(ctx, tasks, new Set(hostFiles.map((file) => ctx.renderLoose(file))))];
+  const tokenBasenames = new Set(tokenFiles.map((file) => basename(ctx.renderLoose(file))).filter(Boolean));
+  for (const task of tasks) {
+    const command = commandOf(task);
+    if (!command) continue;
+    const candidates = [...substitutedFiles(command.replace(/\{\{\s*([\s\S]*?)\s*\}\}/g, (jinja) => jinja.replace(/\s+/g, ''))), ...substitutedFiles(ctx.renderLoose(command))];
+    const substituted = candidates.find((file) => tokenFiles.some((tokenFile) => samePath(ctx, file, tokenFile)) || tokenBasenames.has(basename(file)));
+    if (substituted) problems.push(`${label(task)} substitutes the token file ${substituted} into a command's arguments with $(cat …), so the token is in that process's argv (${at(task)})`);
+  }
+  return firstFailure(problems, ok(`no command line carries the Telegram token; ${touching.length} task(s) that use it have no_log${writers.length ? '; its host file is removed in always:' : ''}`));
+}
+
+// ---- bug 8 ------------------------------------------------------------------------------
+
+/** The services (or containers) a command restarts; undefined when it restarts nothing; [] for "all". */
+function restarted(command: SimpleCommand): string[] | undefined {
+  const { name, args } = programOf(command);
+  let rest: readonly string[];
+  if (name === 'docker' && args[0] === 'compose') rest = args.slice(1);
+  else if (name === 'docker-compose') rest = args;
+  else if (name === 'docker' && (args[0] === 'restart' || (args[0] === 'container' && args[1] === 'restart'))) rest = args.slice(args[0] === 'container' ? 1 : 0);
+  else return undefined;
+  const at = rest.indexOf('restart');
+  if (at === -1) return undefined;
+  const targets: string[] = [];
+  for (let i = at + 1; i < rest.length; i++) {
+    const word = rest[i] ?? '';
+    if (word === '-t' || word === '--timeout') i++;
+    else if (!word.startsWith('-')) targets.push(word);
+  }
+  return targets;
+}
+
+/** A command that asks whether a container exists or runs: docker ps / inspect / compose ps. */
+function isExistenceCheck(command: SimpleCommand): boolean {
+  const text = command.words.join(' ');
+  if (/\$\(\s*docker[ -]/.test(text)) return /\b(ps|inspect|ls)\b/.test(text);
+  const { name, args } = programOf(command);
+  const words = name === 'docker' && args[0] === 'container' ? args.slice(1) : args;
+  if (name === 'docker') return ['ps', 'inspect', 'ls'].includes(words[0] ?? '') || (words[0] === 'compose' && words.includes('ps'));
+  if (name === 'docker-compose') return words.includes('ps');
+  return false;
+}
+
+const SHELL_SYNTAX = /(^|\s)(if|then|fi)(\s|;|$)|&&|\|\||[|;`]|\$\(/;
+
+function mentions(commands: readonly SimpleCommand[], names: readonly string[]): boolean {
+  const text = commands.map((command) => command.words.join(' ')).join(' ');
+  return names.some((name) => new RegExp(`(^|[^\\w-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`).test(text));
+}
+
+export function checkHandlersFirstRun(ctx: VerifyContext): Outcome {
+  const handlers = ctx.roleTasks('openclaw-config', 'handlers');
+  const stack = findStack(ctx);
+  const containerOf = (service: string): string | undefined => {
+    const definition = stack?.base.services[service];
+    return isDict(definition) && typeof definition.container_name === 'string' ? definition.container_name : undefined;
+  };
+  const roleTasks = [...handlers, ...ctx.roleTasks('openclaw-config')];
+  const problems: string[] = [];
+  let restarters = 0;
+  for (const handler of handlers) {
+    const raw = commandOf(handler);
+    if (!raw) continue;
+    const script = ctx.renderLoose(raw);
+    const commands = splitCommands(script);
+    const index = commands.findIndex((command) => restarted(command) !== undefined);
+    if (index === -1) continue;
+    restarters++;
+    const restart = commands[index] as SimpleCommand;
+    const targets = restarted(restart) ?? [];
+    const names = [...targets, ...targets.map(containerOf).filter((name): name is string => name !== undefined)];
+    const what = `handler ${label(handler)} (${at(handler)})`;
+    if (handler.data.failed_when === false || String(handler.data.failed_when).trim().toLowerCase() === 'false') {
+      problems.push(`${what} uses failed_when: false, which also hides a real restart failure; check that the container exists first`);
+      continue;
+    }
+    if (isTrue(handler.data.ignore_errors)) {
+      problems.push(`${what} uses ignore_errors, which also hides a real restart failure; check that the container exists first`);
+      continue;
+    }
+    if (shortModule(handler.module) === 'command' && SHELL_SYNTAX.test(raw)) {
+      problems.push(`${what} uses shell syntax with the command module, which runs no shell`);
+      continue;
+    }
+    const next = commands[index + 1];
+    if (restart.operator === '||' && next && (['true', ':'].includes(programOf(next).name) || (programOf(next).name === 'exit' && (programOf(next).args[0] ?? '0') === '0'))) {
+      problems.push(`${what} turns a failed restart into success`);
+      continue;
+    }
+    // In the script: an existence check that names the service, and the restart conditional on it.
+    const before = commands.slice(0, index);
+    const checkAt = before.findIndex(isExistenceCheck);
+    const conditional = restart.words[0] === 'then' || commands[index - 1]?.operator === '&&';
+    if (checkAt !== -1 && conditional && mentions(before.slice(checkAt), names)) continue;
+    // Or a `when:` on a result registered by an existence check (docker ps, docker_container_info).
+    const when = stringsIn(handler.data.when).join(' ');
+    const guarded = roleTasks.some((task) => {
+      const register = task.data.register;
+      if (typeof register !== 'string' || !new RegExp(`\\b${register}\\b`).test(when)) return false;
+      if (shortModule(task.module) === 'docker_container_info') return names.includes(ctx.renderLoose(String(taskArg(task, 'name') ?? '')));
+      const command = commandOf(task);
+      const checks = command ? splitCommands(ctx.renderLoose(command)) : [];
+      return checks.some(isExistenceCheck) && mentions(checks, names);
+    });
+    if (!guarded) problems.push(`${what} restarts ${targets.join(', ') || 'every service'} without checking that the container exists, so it fails on a first run`);
+  }
+  if (restarters === 0) return notApplicable('no openclaw-config handler restarts a Compose service');
+  return firstFailure(problems, ok(`${restarters} restart handler(s) check that the container exists first`));
+}
+
+// ---- bug 9 ------------------------------------------------------------------------------
+
+const RUN_BOOLEAN_LONG = new Set(['rm', 'detach', 'interactive', 'tty', 'init', 'privileged', 'read-only', 'publish-all', 'no-healthcheck', 'oom-kill-disable', 'quiet', 'sig-proxy']);
+const RUN_BOOLEAN_SHORT = new Set(['d', 'i', 't', 'P', 'q']);
+
+/** The image of a `docker run` / `docker container run`, undefined for another command. */
+function runImage(command: SimpleCommand): string | undefined {
+  const { name, args } = programOf(command);
+  if (name !== 'docker') return undefined;
+  const words = args[0] === 'container' ? args.slice(1) : args;
+  if (words[0] !== 'run') return undefined;
+  for (let i = 1; i < words.length; i++) {
+    const word = words[i] ?? '';
+    if (word.startsWith('--')) {
+      if (!word.includes('=') && !RUN_BOOLEAN_LONG.has(word.slice(2))) i++;
+    } else if (word.startsWith('-') && word.length > 1) {
+      const letters = [...word.slice(1)];
+      if (!letters.every((letter) => RUN_BOOLEAN_SHORT.has(letter)) && word.length === 2) i++;
+    } else return word;
+  }
+  return undefined;
+}
+
+/** `alpine` → `docker.io/library/alpine:latest`, so differently written references compare equal. */
+function normaliseImage(reference: string): string {
+  let ref = reference.trim();
+  const lastSlash = ref.lastIndexOf('/');
+  if (!ref.includes('@') && !ref.slice(lastSlash + 1).includes(':')) ref += ':latest';
+  const first = ref.split('/')[0] ?? '';
+  if (!ref.includes('/') || !(first.includes('.') || first.includes(':') || first === 'localhost')) ref = `docker.io/${ref.includes('/') ? ref : `library/${ref}`}`;
+  return ref;
+}
+
+export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
+  const scripts = ctx
+    .roleAssets('maintenance')
+    .filter((path) => !/\.ya?ml(\.j2)?$/.test(path) && /docker\s+(container\s+)?run\b/.test(ctx.read(path)));
+  if (scripts.length === 0) return notApplicable('no maintenance script runs a container');
+  const pulled = new Map<string, Task>();
+  for (const task of ctx.roleTasks('maintenance')) {
+    if (shortModule(task.module) !== 'docker_image') continue;
+    const name = ctx.renderLoose(String(taskArg(task, 'name') ?? ''));
+    const tag = taskArg(task, 'tag');
+    const reference = tag !== undefined && !name.slice(name.lastIndexOf('/') + 1).includes(':') ? `${name}:${ctx.renderLoose(String(tag))}` : name;
+    if (ctx.renderLoose(String(taskArg(task, 'source') ?? '')) === 'pull') pulled.set(normaliseImage(reference), task);
+  }
+  const problems: string[] = [];
+  const images = new Set<string>();
+  const missing = new Map<string, string[]>();
+  for (const script of scripts) {
+    const rendered = script.endsWith('.j2') ? ctx.render(script) : ctx.read(script);
+    for (const command of splitCommands(rendered)) {
+      const image = runImage(command);
+      if (image === undefined) continue;
+      const where = `${script}:${templateLine(ctx.read(script), rendered, lineNumberAt(rendered, command.start))}`;
+      if (image.includes('$')) {
+        problems.push(`docker run uses the image ${image}, a shell variable verify cannot resolve (${where})`);
+        continue;
+      }
+      images.add(image);
+      if (!pulled.has(normaliseImage(image))) missing.set(image, [...(missing.get(image) ?? []), where]);
+    }
+  }
+  for (const [image, runs] of missing) {
+    problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull in the maintenance role`);
+  }
+  return firstFailure(problems, ok(`every image the maintenance scripts run (${[...images].join(', ')}) is pulled at deploy time`));
+}
