@@ -9,8 +9,12 @@ import { applyFixes, DEFAULT_BRANCH } from './apply.js';
 import { candidateGlobs, EngineError, planFixes } from './engine.js';
 import { EditConflictError } from './edits.js';
 import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
+import { patchSeries } from './patch-series.js';
+import { preparePublish, publishedText } from './push.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
+import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import { YamlTemplateError } from './template-yaml.js';
+import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo } from './verify/index.js';
 import type { Patch } from './types.js';
 
 /** The package version, from the package.json above this module (src/ when run from source, dist/src/ when built). */
@@ -77,7 +81,10 @@ export function errorLine(error: unknown): string {
   return `internal error: ${message.split('\n')[0]}`;
 }
 
-export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
+export async function main(argv: readonly string[], givenIo: Io = defaultIo()): Promise<number> {
+  // Every byte printed goes through the redaction of the repo's plain-text secrets (src/secrets.ts).
+  const secrets: string[] = [];
+  const io = redactingIo(givenIo, secrets);
   let usageError: string | undefined;
   let helpShown = false;
   const parser = yargs([...argv])
@@ -94,13 +101,29 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
     .option('only', { type: 'string', array: true, describe: 'run only these fixes: bug numbers, ids or "extra" (comma-separated)' })
     .option('skip', { type: 'string', array: true, describe: 'leave these fixes out' })
     .option('branch', { type: 'string', default: DEFAULT_BRANCH, describe: 'branch --apply writes', requiresArg: true })
+    // -- bot mode and patch series (src/push.ts, src/github.ts, src/patch-series.ts) --
+    .option('push', { type: 'boolean', describe: "with --apply: push the fix branch (force-updates only the tool's own branch)" })
+    .option('remote', { type: 'string', default: 'origin', describe: 'the remote --push pushes to', requiresArg: true })
+    .option('pr', { type: 'boolean', describe: 'with --apply --push: open or update the pull request (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)' })
+    .option('format', { choices: ['text', 'patch'], default: 'text', describe: 'patch: with --dry-run, write the fixes as an mbox series for git am' })
+    .check((argv) => {
+      if (argv.push && !argv.apply) throw new Error('--push goes with --apply');
+      if (argv.pr && !argv.push) throw new Error('--pr goes with --apply --push');
+      if (argv.format === 'patch' && (argv.apply || argv.check || argv.json)) throw new Error('--format patch goes with --dry-run only');
+      return true;
+    })
+    // -- end bot mode --
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (see docs/cli.md)' })
     .option('color', { type: 'boolean', describe: 'colour the output (default: only on a terminal without NO_COLOR)' })
     .option('list', { type: 'boolean', default: false, describe: 'list the fixes in apply order and exit' })
+    .command('verify', "check each bug's property on the rendered templates of the work tree (exit 0: all hold, 1: one fails)")
+    .example('$0 verify', 'one line per bug: ok, or what is wrong at file:line')
     .example('$0', 'show what would change in the current repo')
     .example('$0 --apply', 'commit the fixes on openclaw-fix/deployment-bugs')
     .example('$0 --check --json', 'for CI: exit 1 while fixes are pending')
     .example('$0 --only 2,1 --dry-run', 'only the two egress start-up fixes')
+    .example('$0 --apply --push --pr', 'bot: push the fix branch and open or update its pull request')
+    .example('$0 --format patch > fixes.mbox', 'the fixes as a patch series for git am')
     .epilogue('Exit codes: 0 done or nothing to do, 1 fixes pending (--check), 2 error.')
     .version(VERSION)
     .help()
@@ -137,17 +160,33 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   const json = Boolean(args.json);
   const mode: Mode = args.apply ? 'apply' : args.check ? 'check' : 'dry-run';
   try {
+    // -- verify (src/verify/): proves the properties on the work tree; runs no fix --
+    if (args._[0] === 'verify') {
+      if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
+      return await runVerify(await openRepo(resolveRepo(String(args.repo), io.cwd), secrets), json, io);
+    }
     const patches = selectPatches(allPatches, listOption(args.only), listOption(args.skip));
     if (args.list) {
       io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
       return 0;
     }
-    const git = await Git.open(resolveRepo(String(args.repo), io.cwd));
+    const git = await openRepo(resolveRepo(String(args.repo), io.cwd), secrets);
     const style = useColor(args.color as boolean | undefined, io.stdout, io.env) && !json ? COLOR : PLAIN;
 
     if (mode === 'apply') {
-      const result = await applyFixes({ git, patches, branch: String(args.branch) });
-      io.stdout.write(json ? `${JSON.stringify(toJson(mode, git.root, result.plan, VERSION, result), null, 2)}\n` : formatText(mode, git.root, result.plan, style, result));
+      // --push/--pr are checked before anything is written, and run after the branch is.
+      const publish = args.push ? await preparePublish({ git, remote: String(args.remote), pr: Boolean(args.pr), env: io.env, version: VERSION }) : undefined;
+      const result = await applyFixes({ git, patches, branch: String(args.branch), verify: applyVerifier(git) });
+      if (!json) io.stdout.write(formatText(mode, git.root, result.plan, style, result));
+      const published = publish && result.commits.length > 0 ? await publish(result) : undefined;
+      if (json) io.stdout.write(`${JSON.stringify({ ...(toJson(mode, git.root, result.plan, VERSION, result) as object), ...published }, null, 2)}\n`);
+      else if (published) io.stdout.write(publishedText(published));
+      return 0;
+    }
+    if (args.format === 'patch') {
+      const series = await patchSeries(git, patches);
+      io.stdout.write(series.mbox);
+      for (const note of series.notes) io.stderr.write(`openclaw-fix: ${note}\n`);
       return 0;
     }
     const { files } = await loadWorkTreeFiles(git, candidateGlobs(patches));
@@ -163,6 +202,32 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   }
 }
 
+/** Opens the repository and learns its plain-text secrets before anything is printed. */
+async function openRepo(dir: string, secrets: string[]): Promise<Git> {
+  const git = await Git.open(dir);
+  try {
+    secrets.push(...secretValues((await loadWorkTreeFiles(git, SECRET_SOURCE_GLOBS)).files));
+  } catch {
+    // a file that cannot be read is reported by the run itself, which then reads nothing from it
+  }
+  return git;
+}
+
+function redactingIo(io: Io, secrets: readonly string[]): Io {
+  const redacting = (stream: Io['stdout']): Io['stdout'] => ({ write: (text: string) => stream.write(redactSecrets(text, secrets)), isTTY: stream.isTTY });
+  return { ...io, stdout: redacting(io.stdout), stderr: redacting(io.stderr) };
+}
+
 function resolveRepo(repo: string, cwd: string): string {
   return repo.startsWith('/') ? repo : `${cwd}/${repo}`;
+}
+
+// -- verify --
+async function runVerify(git: Git, json: boolean, io: Io): Promise<number> {
+  const { files } = await loadWorkTreeFiles(git, VERIFY_GLOBS);
+  const report = await verifyRepo(files);
+  const passed = verifyPassed(report);
+  const document = { tool: 'openclaw-fix', version: VERSION, mode: 'verify', repo: git.root, passed, checks: report.checks };
+  io.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : report.checks.map((check) => `${verifyLine(check)}\n`).join(''));
+  return passed ? 0 : 1;
 }

@@ -4,10 +4,12 @@
  * which simple-git does not feed.
  */
 import { spawn } from 'node:child_process';
-import { lstat, readFile, realpath } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { lstat, mkdtemp, readFile, realpath } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { gitPathspecFor, matchesAny } from './repo-view.js';
+import { gitPathspecsFor, matchesAny } from './repo-view.js';
 
 /** A problem with the user's repository or environment: one line, exit code 2. */
 export class UserError extends Error {
@@ -127,7 +129,8 @@ export function runGit(cwd: string, args: readonly string[], options: GitRunOpti
   return new Promise((resolvePromise, reject) => {
     const child = spawn('git', args, {
       cwd,
-      env: { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      // No optional locks: `git status` would otherwise refresh and rewrite the user's index.
+      env: { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];
@@ -152,7 +155,14 @@ export interface LoadedFiles {
 
 /** Loads the files matching `globs` from the work tree (tracked and untracked-unignored). */
 export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Promise<LoadedFiles> {
-  const out = await git.run(['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...globs.map(gitPathspecFor)]);
+  // Tracked and untracked files in two processes at once: on a big repo each costs about the
+  // same (index matching; the untracked-file walk), and one process does them one after the other.
+  const pathspecs = gitPathspecsFor(globs);
+  const listings = await Promise.all([
+    git.run(['ls-files', '-z', '--cached', '--', ...pathspecs]),
+    git.run(['ls-files', '-z', '--others', '--exclude-standard', '--', ...pathspecs]),
+  ]);
+  const out = listings.join('');
   const paths = [...new Set(out.split('\0').filter((path) => path !== '' && matchesAny(path, globs)))].sort();
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
@@ -185,15 +195,28 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
 
 /** Loads the files matching `globs` from a commit, with one `cat-file --batch` for all blobs. */
 export async function loadCommitFiles(git: Git, commit: string, globs: readonly string[]): Promise<LoadedFiles> {
-  // ls-tree takes only literal path prefixes (no `:(glob)` magic), and the globs start with
-  // `**/`: list the tree's paths (names only, no blob is read) and let picomatch select.
-  const listing = await git.run(['ls-tree', '-r', '-z', '--full-tree', commit]);
+  // ls-tree takes no `:(glob)` pathspecs, and listing the whole tree to filter it here cost
+  // ~0.3 s and ~30 MB on a 50,000-file repo (npm run bench). Read the commit into a throw-away
+  // index instead and let ls-files select the candidates; picomatch then filters exactly.
+  const scratch = await mkdtemp(join(tmpdir(), 'openclaw-fix-list-'));
+  // Also removed when a signal handler exits the process mid-way (process.exit skips finally).
+  const removeScratch = (): void => rmSync(scratch, { recursive: true, force: true });
+  process.once('exit', removeScratch);
+  let listing: string;
+  try {
+    const env = { GIT_INDEX_FILE: join(scratch, 'index') };
+    await git.run(['-c', 'core.splitIndex=false', 'read-tree', commit], { env });
+    listing = await git.run(['ls-files', '--stage', '-z', '--', ...gitPathspecsFor(globs)], { env });
+  } finally {
+    process.removeListener('exit', removeScratch);
+    removeScratch();
+  }
   const entries: { mode: string; sha: string; path: string }[] = [];
   for (const record of listing.split('\0')) {
-    const match = /^(\d{6}) (\w+) ([0-9a-f]+)\t(.*)$/s.exec(record);
-    if (!match || match[2] !== 'blob') continue;
-    const [, mode = '', , sha = '', path = ''] = match;
-    if (!matchesAny(path, globs)) continue;
+    const match = /^(\d{6}) ([0-9a-f]+) \d\t(.*)$/s.exec(record);
+    if (!match) continue;
+    const [, mode = '', sha = '', path = ''] = match;
+    if (mode === '160000' || !matchesAny(path, globs)) continue; // 160000: a submodule, not a file
     entries.push({ mode, sha, path });
   }
   const files = new Map<string, string>();
@@ -223,7 +246,7 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
 
 function runGitBuffer(cwd: string, args: readonly string[], input: string): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', args, { cwd, env: { ...process.env, LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { cwd, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));

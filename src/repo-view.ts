@@ -39,3 +39,55 @@ export function createRepoView(files: ReadonlyMap<string, string>): RepoView {
     roleFiles: (role, pattern) => glob(`**/roles/${role}/${pattern}`),
   };
 }
+
+/**
+ * Git pathspecs selecting at least every path one of the picomatch globs matches, few and
+ * narrow: on a 50,000-file repo each `:(glob)**\/…` pathspec costs git ~3 ms, and one widened
+ * to `**` lists the whole tree (npm run bench). Brace alternatives within a segment become one
+ * superset glob (`*.{yml,yaml}` → `*.y*ml`), alternatives spanning segments are expanded, and
+ * a pathspec another one already covers is dropped. picomatch filters the listing exactly;
+ * anything still outside git's syntax (extglobs, ranges) falls back to gitPathspecFor.
+ */
+export function gitPathspecsFor(patterns: readonly string[]): string[] {
+  const globs = [...new Set(patterns.flatMap(narrowBraces))];
+  const kept = globs.filter((glob, index) => !globs.some((other, otherIndex) => otherIndex !== index && covers(other, glob) && (!covers(glob, other) || otherIndex < index)));
+  return [...new Set(kept.map((glob) => (/[{}()]/.test(glob) ? gitPathspecFor(glob) : `:(glob)${glob}`)))];
+}
+
+/** Replaces the innermost brace groups: one segment → `prefix*suffix`; spanning segments → one pattern per alternative. */
+function narrowBraces(pattern: string): string[] {
+  const group = /\{([^{}]*)\}/.exec(pattern);
+  if (!group) return [pattern];
+  const alternatives = (group[1] ?? '').split(',');
+  if (alternatives.length < 2) return [pattern]; // `{a}` or a range: left to gitPathspecFor
+  const before = pattern.slice(0, group.index);
+  const after = pattern.slice(group.index + group[0].length);
+  if (alternatives.some((alternative) => alternative.includes('/'))) return alternatives.flatMap((alternative) => narrowBraces(`${before}${alternative}${after}`));
+  return narrowBraces(`${before}${supersetGlob(alternatives)}${after}`);
+}
+
+/** One glob segment matching every alternative: their common prefix and suffix around a `*`. */
+function supersetGlob(alternatives: readonly string[]): string {
+  const first = alternatives[0] ?? '';
+  if (alternatives.every((alternative) => alternative === first)) return first;
+  const shortest = Math.min(...alternatives.map((alternative) => alternative.length));
+  let prefix = 0;
+  while (prefix < shortest && alternatives.every((alternative) => alternative[prefix] === first[prefix])) prefix++;
+  let suffix = 0;
+  while (suffix < shortest - prefix && alternatives.every((alternative) => alternative.at(-1 - suffix) === first.at(-1 - suffix))) suffix++;
+  return `${first.slice(0, prefix)}*${suffix > 0 ? first.slice(-suffix) : ''}`;
+}
+
+/** True when every path `inner` matches is matched by `outer` (decided segment by segment; false when unsure). */
+function covers(outer: string, inner: string): boolean {
+  const coversSegments = (outerSegments: readonly string[], innerSegments: readonly string[]): boolean => {
+    const [outerHead, ...outerTail] = outerSegments;
+    const [innerHead, ...innerTail] = innerSegments;
+    if (outerHead === undefined) return innerHead === undefined;
+    if (outerHead === '**') return coversSegments(outerTail, innerSegments) || (innerHead !== undefined && coversSegments(outerSegments, innerTail));
+    if (innerHead === undefined || innerHead === '**' || /[{}()]/.test(outerHead + innerHead)) return false;
+    const segmentCovered = outerHead === innerHead || outerHead === '*' || (!/[*?[\]\\]/.test(innerHead) && matcher(outerHead)(innerHead));
+    return segmentCovered && coversSegments(outerTail, innerTail);
+  };
+  return coversSegments(outer.split('/'), inner.split('/'));
+}

@@ -1,0 +1,59 @@
+/**
+ * `--dry-run --format patch`: the fixes as an mbox patch series on stdout, one patch per fix
+ * in apply order with the commit messages `--apply` writes, so that `git am` on the same base
+ * gives the tree `--apply` commits.
+ *
+ * The commits are built exactly as `--apply` builds them (src/apply.ts) but no ref points at
+ * them; `git format-patch` then writes the series from the dangling tip. Only unreachable
+ * objects are added: the user's refs, index and work tree are not touched.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildUnreachableFixCommits } from './apply.js';
+import type { Plan } from './engine.js';
+import type { Git } from './git.js';
+import { fixLabel } from './report.js';
+import type { Patch } from './types.js';
+
+export interface PatchSeries {
+  readonly mbox: string;
+  readonly plan: Plan;
+  readonly base: string;
+  /** What the user should know that is not in the series (one line each, for stderr). */
+  readonly notes: readonly string[];
+}
+
+export async function patchSeries(git: Git, patches: readonly Patch[]): Promise<PatchSeries> {
+  const { plan, base, commits } = await buildUnreachableFixCommits(git, patches);
+  const notes = plan.outcomes
+    .filter((outcome) => outcome.state === 'unrecognised')
+    .map((outcome) => `not in the series: ${fixLabel(outcome)} (${outcome.patch.title}): ${outcome.reason}`);
+  if ((await git.dirtyEntries()).length > 0) notes.push(`the series is built from HEAD (${base.slice(0, 12)}); uncommitted changes are not in it`);
+  const tip = commits.at(-1)?.sha;
+  if (!tip) return { mbox: '', plan, base, notes: [...notes, 'nothing to fix: the series is empty'] };
+
+  // `git am` strips the CR of every CRLF line it reads from an mbox (unless run with
+  // --keep-cr), so a text diff of a CRLF file would not apply, or would apply without its CRs.
+  // Files holding a CR travel as binary patches instead, which keep every byte.
+  const withCarriageReturns = [...new Set(plan.pending.flatMap((outcome) => outcome.files.filter((change) => change.after.includes('\r') || change.before?.includes('\r')).map((change) => change.path)))];
+  const scratch = mkdtempSync(join(tmpdir(), 'openclaw-fix-patch-'));
+  try {
+    const attributes = join(scratch, 'attributes');
+    writeFileSync(attributes, withCarriageReturns.map((path) => `${attributePattern(path)} binary\n`).join(''));
+    const mbox = await git.run([
+      // The user's diff and format settings must not make a series `git am` cannot apply.
+      ...['-c', `core.attributesFile=${attributes}`, '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'diff.relative=false'],
+      'format-patch', '--stdout', '--binary', '--no-cover-letter', '--no-attach', '--no-signoff', '--no-notes', '--no-ext-diff', `--base=${base}`, `${base}..${tip}`,
+    ]);
+    return { mbox, plan, base, notes };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A gitattributes pattern matching exactly `path`: glob characters escaped, C-quoted when it holds a space or quote. */
+function attributePattern(path: string): string {
+  const pattern = `/${path.replace(/[\\*?[\]!#]/g, (char) => `\\${char}`)}`;
+  return /[\s"]/.test(pattern) ? `"${pattern.replace(/[\\"]/g, (char) => `\\${char}`)}"` : pattern;
+}

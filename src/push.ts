@@ -1,0 +1,131 @@
+/**
+ * `--apply --push [--remote NAME] [--pr]`: publishes the fix branch `--apply` just wrote.
+ *
+ * The remote branch is force-updated only when it is the tool's own: every commit on it since
+ * it forked from the base carries the `Openclaw-Fix:` trailer. The push then leases exactly
+ * the tip that was checked (`--force-with-lease=<branch>:<sha>`, or `<branch>:` when it must
+ * not exist yet), so a commit someone pushes in between is never overwritten. Nothing here
+ * rewrites the local branch: whatever fails, it stays as `--apply` left it.
+ */
+import { foreignCommits, type ApplyResult } from './apply.js';
+import { Git, GitCommandError, UserError } from './git.js';
+import { upsertPullRequest, redactSecrets, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
+import { pullRequestBody, pullRequestTitle } from './pr-body.js';
+
+export interface PushOutcome {
+  readonly remote: string;
+  readonly branch: string;
+  /** 'created': new on the remote; 'updated': fast-forward; 'force-updated': the tool's old branch replaced. */
+  readonly status: 'created' | 'updated' | 'force-updated' | 'up-to-date';
+  readonly tip: string;
+  readonly previousRemoteTip: string | null;
+}
+
+export interface PublishOptions {
+  readonly git: Git;
+  readonly remote: string;
+  /** Open or update the pull request too. */
+  readonly pr: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  readonly version: string;
+}
+
+export interface Published {
+  readonly push: PushOutcome;
+  readonly pullRequest: PullRequestOutcome | null;
+}
+
+/**
+ * Checks what can be checked before `--apply` writes anything (the remote exists; for --pr a
+ * token and an owner/name), and returns the step that publishes the branch once it is built.
+ */
+export async function preparePublish(options: PublishOptions): Promise<(result: ApplyResult) => Promise<Published>> {
+  const { git, remote } = options;
+  const remoteUrl = await configuredRemoteUrl(git, remote);
+  const target: GitHubTarget | undefined = options.pr ? resolveGitHubTarget(options.env, remoteUrl) : undefined;
+  return async (result) => {
+    const tip = result.commits.at(-1)?.sha;
+    if (!tip) throw new UserError('internal error: nothing to publish');
+    const push = await pushFixBranch(git, remote, result.branch, tip, result.base, options.env);
+    if (!target) return { push, pullRequest: null };
+    const pullRequest = await upsertPullRequest(target, {
+      head: result.branch,
+      base: result.baseBranch,
+      title: pullRequestTitle(result.plan),
+      body: pullRequestBody(result, options.version),
+      userAgent: `openclaw-fix/${options.version}`,
+    }).catch((error: unknown) => {
+      if (error instanceof UserError) throw new UserError(`${error.message}; branch ${result.branch} is pushed to ${remote} and intact locally`);
+      throw error;
+    });
+    return { push, pullRequest };
+  };
+}
+
+/** The remote's configured (push) URL as written in the config, before any insteadOf rewriting. */
+async function configuredRemoteUrl(git: Git, remote: string): Promise<string> {
+  for (const key of [`remote.${remote}.pushurl`, `remote.${remote}.url`]) {
+    const value = (await git.run(['config', '--get', key]).catch(() => '')).trim();
+    if (value) return value;
+  }
+  throw new UserError(`there is no remote '${remote}' in this repository (git remote -v lists them); pass --remote NAME`);
+}
+
+export async function pushFixBranch(git: Git, remote: string, branch: string, tip: string, base: string, env: NodeJS.ProcessEnv = {}): Promise<PushOutcome> {
+  const remoteRef = `refs/heads/${branch}`;
+  const keepsLocal = `the fix branch ${branch} is committed locally and intact`;
+  const failure = (what: string, error: unknown): UserError => {
+    const lines = error instanceof GitCommandError ? error.stderr.split('\n').filter((line) => line.trim()) : [];
+    const detail = (lines.find((line) => /^(fatal|error|remote|\s*!)/.test(line)) ?? lines[0] ?? (error instanceof Error ? error.message : String(error))).trim();
+    return new UserError(redactSecrets(`${what}: ${detail.replace(/^(fatal|error): /, '')}; ${keepsLocal}`, env));
+  };
+
+  let previousRemoteTip: string | null;
+  try {
+    const listing = await git.run(['ls-remote', '--heads', remote, remoteRef]);
+    previousRemoteTip = listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0] ?? null;
+  } catch (error) {
+    throw failure(`cannot read remote '${remote}'`, error);
+  }
+  const outcome = { remote, branch, tip, previousRemoteTip };
+  if (previousRemoteTip === tip) return { ...outcome, status: 'up-to-date' };
+
+  let status: PushOutcome['status'] = 'created';
+  if (previousRemoteTip) {
+    try {
+      // Bring the remote branch's commits in without writing any ref (not even FETCH_HEAD or
+      // a remote-tracking branch), to read their trailers.
+      await git.run(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--refmap=', remote, remoteRef]);
+    } catch (error) {
+      throw failure(`cannot fetch ${remote}/${branch} to check it is openclaw-fix's own`, error);
+    }
+    const foreign = await foreignCommits(git, previousRemoteTip, base);
+    if (!foreign || foreign.length > 0) {
+      const why = foreign ? `has ${foreign.length} commit${foreign.length === 1 ? '' : 's'} openclaw-fix did not make (first: ${foreign[0]?.slice(0, 12)})` : 'shares no history with the base';
+      throw new UserError(`remote branch ${remote}/${branch} ${why}, so it was not pushed; pass --branch with another name; ${keepsLocal}`);
+    }
+    const fastForward = await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(() => true, () => false);
+    status = fastForward ? 'updated' : 'force-updated';
+  }
+
+  try {
+    await git.run(['push', `--force-with-lease=${remoteRef}:${previousRemoteTip ?? ''}`, remote, `${tip}:${remoteRef}`]);
+  } catch (error) {
+    if (error instanceof GitCommandError && /\(stale info\)/.test(error.stderr)) {
+      throw new UserError(`remote branch ${remote}/${branch} changed while openclaw-fix was running, so nothing was pushed; re-run it; ${keepsLocal}`);
+    }
+    throw failure(`git push to '${remote}' failed`, error);
+  }
+  return { ...outcome, status };
+}
+
+export function publishedText(published: Published): string {
+  const { push, pullRequest } = published;
+  const pushed =
+    push.status === 'up-to-date'
+      ? `Branch ${push.branch} on ${push.remote} is already up to date.`
+      : `Pushed ${push.branch} to ${push.remote} (${push.status === 'created' ? 'new branch' : push.status === 'updated' ? 'fast-forward' : "force-updated: it was openclaw-fix's own"}).`;
+  if (!pullRequest) return `${pushed}\n`;
+  const verb = pullRequest.action === 'created' ? 'Opened' : pullRequest.action === 'updated' ? 'Updated' : 'Left unchanged';
+  return `${pushed}\n${verb} pull request #${pullRequest.number}: ${pullRequest.url}\n`;
+}

@@ -1,0 +1,129 @@
+/**
+ * `--format patch`: the series `git am` turns into exactly the tree `--apply` commits, with the
+ * same messages, written without touching the user's refs, index or work tree.
+ */
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bug7 } from '../patches/bug7-litellm-egress-dependency.js';
+import { applyFixes } from '../src/apply.js';
+import { main, type Io } from '../src/cli.js';
+import { Git } from '../src/git.js';
+import { patchSeries } from '../src/patch-series.js';
+import type { Patch } from '../src/types.js';
+import { fixtureGitRepo, git, tempDir } from './helpers.js';
+
+const BRANCH = 'openclaw-fix/deployment-bugs';
+const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
+
+async function run(repo: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd: repo };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+/** Refs, HEAD, index and work tree: what the series must leave alone. */
+function snapshot(repo: string): string {
+  return [
+    git(repo, 'for-each-ref', '--format=%(refname) %(objectname)'),
+    git(repo, 'symbolic-ref', 'HEAD'),
+    git(repo, 'status', '--porcelain', '--untracked-files=all'),
+    git(repo, 'ls-files', '-s', '--debug'),
+  ].join('\n--\n');
+}
+
+/** `git am` of `mbox` on a fresh clone of `repo` at `base`; returns the clone. Plain `git am`, no --keep-cr. */
+function amOnFreshClone(repo: string, base: string, mbox: string): string {
+  const clone = join(tempDir(), 'clone');
+  git(repo, 'clone', '-q', repo, clone);
+  git(clone, 'checkout', '-q', '--detach', base);
+  const series = join(clone, '..', 'series.mbox');
+  writeFileSync(series, mbox);
+  git(clone, 'am', '-q', series);
+  return clone;
+}
+
+/** Subject and body of each commit in base..tip, oldest first (one element per commit). */
+function messages(repo: string, range: string): string[] {
+  return git(repo, 'log', '--reverse', '--format=%B%x00', range).split('\0\n').filter((message) => message.trim() !== '');
+}
+
+describe('--format patch', () => {
+  it('writes an mbox that git am turns into the tree and messages --apply commits, changing nothing', async () => {
+    const repo = fixtureGitRepo();
+    const base = git(repo, 'rev-parse', 'HEAD').trim();
+    const before = snapshot(repo);
+
+    const series = await run(repo, ['--dry-run', '--format', 'patch']);
+    expect(series.code).toBe(0);
+    expect(series.stderr).toBe('');
+    expect(snapshot(repo)).toBe(before);
+
+    const applied = await run(repo, ['--apply']);
+    expect(applied.code).toBe(0);
+    const commitCount = Number(git(repo, 'rev-list', '--count', `${base}..${BRANCH}`).trim());
+    expect(commitCount).toBeGreaterThan(0);
+    // One patch per fix, in apply order.
+    expect(series.stdout.match(/^From [0-9a-f]{40} /gm)).toHaveLength(commitCount);
+    expect(series.stdout).toContain(`base-commit: ${base}`);
+
+    const clone = amOnFreshClone(repo, base, series.stdout);
+    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${BRANCH}^{tree}`));
+    expect(messages(clone, `${base}..HEAD`)).toEqual(messages(repo, `${base}..${BRANCH}`));
+  });
+
+  it('keeps file modes, CRLF endings, a missing final newline and new files exact', async () => {
+    const repo = fixtureGitRepo();
+    // The Compose file bug 7 edits: executable, CRLF, no final newline.
+    const composePath = join(repo, COMPOSE);
+    writeFileSync(composePath, readFileSync(composePath, 'utf8').replace(/\n/g, '\r\n').replace(/\r\n$/, ''));
+    chmodSync(composePath, 0o755);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'CRLF, executable, no final newline');
+    const base = git(repo, 'rev-parse', 'HEAD').trim();
+    // A fix that creates a file (as the Smokescreen entrypoint fix does), with CRLF and no final newline.
+    const createsFile: Patch = {
+      id: 'test-creates-file',
+      bug: null,
+      priority: 99,
+      scope: 'test',
+      title: 'add a notes file',
+      problem: 'no notes',
+      why: 'tests new files',
+      departsFromReport: null,
+      files: ['NOTES.txt'],
+      check: (view) =>
+        view.read('NOTES.txt') === undefined
+          ? { state: 'needs-fix', reason: 'NOTES.txt missing', edits: [{ path: 'NOTES.txt', start: 0, end: 0, text: 'first\r\nsecond' }] }
+          : { state: 'fixed', reason: 'NOTES.txt present' },
+    };
+    const patches = [bug7, createsFile];
+
+    const gitRepo = await Git.open(repo);
+    const before = snapshot(repo);
+    const { mbox } = await patchSeries(gitRepo, patches);
+    expect(snapshot(repo)).toBe(before);
+    const result = await applyFixes({ git: gitRepo, patches, branch: BRANCH });
+    expect(result.commits.map((commit) => commit.patchId)).toEqual([bug7.id, createsFile.id]);
+    // The property is about files the fixes really touch.
+    expect(git(repo, 'diff', '--name-only', base, BRANCH).trim().split('\n')).toEqual(['NOTES.txt', COMPOSE]);
+    expect(git(repo, 'ls-tree', BRANCH, COMPOSE)).toMatch(/^100755 /);
+    expect(git(repo, 'cat-file', 'blob', `${BRANCH}:${COMPOSE}`)).toMatch(/\r\n[^\n]*[^\r\n]$/);
+
+    const clone = amOnFreshClone(repo, base, mbox);
+    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${BRANCH}^{tree}`));
+    expect(messages(clone, `${base}..HEAD`)).toEqual(messages(repo, `${base}..${BRANCH}`));
+  });
+
+  it('is refused with --apply, --check or --json, and says so on one line', async () => {
+    const repo = fixtureGitRepo();
+    for (const mode of ['--apply', '--check', '--json']) {
+      const result = await run(repo, [mode, '--format', 'patch']);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^openclaw-fix: --format patch goes with --dry-run only \(see --help\)\n$/);
+    }
+  });
+});
