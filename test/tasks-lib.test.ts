@@ -48,4 +48,12 @@ describe('inserting tasks', () => {
     expect(apply('t.yml', text, insertTasksAfter(b!, [['- name: n', '  command: z']]))).toBe(text + '\r\n- name: n\r\n  command: z\r\n');
     expect(a?.name).toBe('a');
   });
+
+  it('handles a task whose dash line carries a comment and keeps that comment when replacing it', () => {
+    const text = '- name: a\n  command: x\n- # why b runs\n  name: b\n  command: y\n';
+    const file = readTaskFile('t.yml', text);
+    const [a, b] = tasksOf(file);
+    expect(apply('t.yml', text, insertTasksAfter(a!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n- name: n\n  command: z\n- # why b runs\n  name: b\n  command: y\n');
+    expect(apply('t.yml', text, replaceTask(b!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n# why b runs\n- name: n\n  command: z\n');
+  });
 });

@@ -121,13 +121,27 @@ export function taskSource(task: Task): string {
 }
 
 /** Column of the task's dash and the width from the dash to its first key (usually 2). */
-function dashOf(task: Task): { column: number; width: number; lineStart: number } {
+function dashOf(task: Task): { column: number; width: number; lineStart: number; comment: string | undefined } {
   const { text } = task.file.tpl;
   const start = task.map.range?.[0] ?? 0;
   const lineStart = lineStartAt(text, start);
   const dash = /^([ \t]*)-([ \t]+)$/.exec(text.slice(lineStart, start));
-  if (!dash) throw new UnrecognisedShape(`task at ${where(task.file.tpl, task.map)} does not start its own list item line`);
-  return { column: (dash[1] ?? '').length, width: 1 + (dash[2] ?? '').length, lineStart };
+  if (dash) return { column: (dash[1] ?? '').length, width: 1 + (dash[2] ?? '').length, lineStart, comment: undefined };
+  // `- # about this task` with the first key on a later line (comment lines may sit between).
+  if (text.slice(lineStart, start).trim() === '') {
+    const keyColumn = start - lineStart;
+    for (let at = lineStart; at > 0; ) {
+      const previous = lineStartAt(text, at - 1);
+      const line = text.slice(previous, at).replace(/\r?\n$/, '');
+      const alone = /^([ \t]*)-[ \t]*(#.*)?$/.exec(line);
+      if (alone && (alone[1] ?? '').length < keyColumn) {
+        return { column: (alone[1] ?? '').length, width: keyColumn - (alone[1] ?? '').length, lineStart: previous, comment: alone[2] };
+      }
+      if (line.trim() !== '' && !line.trim().startsWith('#')) break;
+      at = previous;
+    }
+  }
+  throw new UnrecognisedShape(`task at ${where(task.file.tpl, task.map)} does not start its own list item line`);
 }
 
 const BLOCK_SCALAR_HEADER = /:\s*[|>][-+0-9]*\s*(#.*)?$/;
@@ -221,9 +235,9 @@ export function insertTasksBefore(anchor: Task, tasks: readonly (readonly string
 export function replaceTask(task: Task, tasks: readonly (readonly string[])[]): TextEdit {
   const { tpl } = task.file;
   const { body } = taskBlockText(task, tasks);
-  const start = dashOf(task).lineStart;
+  const dash = dashOf(task);
   const end = endOfNodeLines(tpl, task.map);
-  return replacementEdit(tpl, start, end, body);
+  return replacementEdit(tpl, dash, end, body);
 }
 
 /** True when the tasks of the list holding `task` are separated by blank lines (new nested tasks can follow suit). */
@@ -241,17 +255,20 @@ export function replaceTaskRun(first: Task, last: Task, tasks: readonly (readonl
   }
   const { tpl } = first.file;
   const { body } = taskBlockText(first, tasks);
-  const start = dashOf(first).lineStart;
+  const dash = dashOf(first);
   const end = endOfNodeLines(tpl, last.map);
-  return replacementEdit(tpl, start, end, body);
+  return replacementEdit(tpl, dash, end, body);
 }
 
 /**
  * Replaces [start, end) with new task text. Full-line comments the user wrote inside the
  * replaced tasks are not ours to drop: they stay, above the new tasks.
  */
-function replacementEdit(tpl: ParsedTemplate, start: number, end: number, body: string): TextEdit {
-  const comments = keptCommentLines(tpl.text, start, end);
+function replacementEdit(tpl: ParsedTemplate, dash: ReturnType<typeof dashOf>, end: number, body: string): TextEdit {
+  const start = dash.lineStart;
+  // A comment on the dash line (`- # why`) is kept too, as a line of its own.
+  const dashComment = dash.comment ? ' '.repeat(dash.column) + dash.comment + eolOf(tpl.text) : '';
+  const comments = dashComment + keptCommentLines(tpl.text, start, end);
   const text = (comments && !comments.endsWith('\n') ? comments + eolOf(tpl.text) : comments) + body;
   const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
   return { path: tpl.path, start, end, text: keepsNoFinalNewline ? text.replace(/\r?\n$/, '') : text };
