@@ -9,7 +9,7 @@ import type { ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, eolOf } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { pairOf, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, composeDefining, serviceCommand, serviceMap, type ServiceCommand } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, type ServiceCommand } from './lib/compose.js';
 import {
   addApkPackage,
   DOCKERFILE_GLOBS,
@@ -383,13 +383,11 @@ export const bug1: Patch = {
   files: [...COMPOSE_TEMPLATE_GLOBS, ...DOCKERFILE_GLOBS, ...SCRIPT_GLOBS],
 
   check(repo): CheckResult {
-    const compose = composeDefining(repo, EGRESS);
-    if (!compose) return { state: 'not-applicable', reason: `no Compose template defines ${EGRESS}` };
-    const { tpl } = compose;
-    const egress = serviceMap(compose, EGRESS);
-    if (!egress) return { state: 'unrecognised', reason: `service ${EGRESS} in ${tpl.path} is not a mapping` };
+    const found = serviceToCheck(repo, EGRESS);
+    if ('state' in found) return found;
+    const { tpl, pair: servicePair, service: egress } = found;
     const healthcheckPair = pairOf(egress, 'healthcheck');
-    if (!healthcheckPair || !healthcheckPair.value) return { state: 'not-applicable', reason: `${EGRESS} has no healthcheck (${where(tpl, pairOf(compose.services, EGRESS)!)})` };
+    if (!healthcheckPair || !healthcheckPair.value) return { state: 'not-applicable', reason: `${EGRESS} has no healthcheck (${where(tpl, servicePair)})` };
     if (!isMap(healthcheckPair.value)) return { state: 'unrecognised', reason: `healthcheck of ${EGRESS} at ${where(tpl, healthcheckPair)} is not a mapping` };
     const command = serviceCommand(tpl, egress);
     const listen = listenAddress(command);

@@ -11,7 +11,7 @@ import type { ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, lineStartAt } from '../src/text.js';
 import type { CheckResult, Patch, TextEdit } from '../src/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, composeDefining, serviceCommand, serviceMap } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck } from './lib/compose.js';
 
 const EGRESS = 'openclaw-egress';
 export const STATS_SOCKET_FLAG = 'stats-socket-dir';
@@ -124,12 +124,9 @@ export const bug2: Patch = {
   files: COMPOSE_TEMPLATE_GLOBS,
 
   check(repo): CheckResult {
-    const compose = composeDefining(repo, EGRESS);
-    if (!compose) return { state: 'not-applicable', reason: `no Compose template defines ${EGRESS}` };
-    const { tpl } = compose;
-    const egress = serviceMap(compose, EGRESS);
-    if (!egress) return { state: 'unrecognised', reason: `service ${EGRESS} in ${tpl.path} is not a mapping` };
-    const servicePair = pairOf(compose.services, EGRESS)!;
+    const found = serviceToCheck(repo, EGRESS);
+    if ('state' in found) return found;
+    const { tpl, pair: servicePair, service: egress } = found;
 
     const tmpfs = tmpfsState(tpl, egress);
     const runAdded = tmpfs.edit !== undefined;

@@ -23,6 +23,7 @@ import {
   type ParsedDockerfile,
   type ShellPart,
 } from './lib/dockerfile.js';
+import { roleDirOf } from './lib/roles.js';
 import { insertTasksAfter, moduleKey, readTaskFile, tasksOf, type Task } from './lib/tasks.js';
 
 /** File name of the entrypoint in the role's files/ and in the image's build context. */
@@ -320,12 +321,6 @@ function placeCopy(site: BuildStage, source: string): { edit: TextEdit; split: b
 // ---------------------------------------------------------------------------------------------
 // The tasks that deploy the Dockerfile and the entrypoint
 
-function roleDirOf(path: string): string {
-  const match = /^(.*?roles\/[^/]+\/)/.exec(path);
-  if (!match) throw new UnrecognisedShape(`${path} is not inside an Ansible role`);
-  return match[1]!;
-}
-
 interface ModuleArgs {
   readonly task: Task;
   readonly args: YAMLMap;
@@ -459,7 +454,7 @@ export const bug3: Patch = {
     const df = smokescreenDockerfile(repo);
     if (!df) return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
     const site = analyseBuildStage(df);
-    const roleDir = roleDirOf(df.path);
+    const roleDir = `${roleDirOf(df.path)}/`;
     const existingCopy = copyOverMain(site);
     const fileName = existingCopy ? posix.basename(existingCopy.source) : ENTRYPOINT_FILE_NAME;
 

@@ -10,6 +10,7 @@ import { parseYamlTemplate, sourceOf, type ParsedTemplate } from '../src/templat
 import { eolOf, lineEndAt, lineStartAt, locate, nextLineStart } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { endOfNodeLines, mapAt, pairOf, quoteLike, removeFromMap, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
+import { roleDirOf } from './lib/roles.js';
 
 /** The group var that supplies the budget window for models that do not set their own. */
 export const BUDGET_DURATION_VAR = 'litellm_budget_duration';
@@ -230,8 +231,7 @@ function definesVar(repo: RepoView, name: string): boolean {
 
 /** Appends the documented default to the owning role's defaults, in that file's style. */
 function addDefault(repo: RepoView, templatePath: string): VarPlan {
-  const roleDir = /^(.*?roles\/[^/]+)\/templates\//.exec(templatePath)?.[1];
-  if (roleDir === undefined) throw new UnrecognisedShape(`${templatePath} is not in a role's templates/ folder`);
+  const roleDir = roleDirOf(templatePath);
   const existing = repo.glob(`${roleDir}/defaults/main.{yml,yaml}`)[0];
   const path = existing ?? `${roleDir}/defaults/main.yml`;
   const text = existing ? (repo.read(existing) ?? '') : '';

@@ -3,14 +3,14 @@
  * pathspecs dropped) for speed on big repos: they must still find every file a module's globs
  * match, wherever the roles live and whatever the extension spelling.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { candidateGlobs } from '../src/engine.js';
 import { Git, loadCommitFiles, loadWorkTreeFiles } from '../src/git.js';
 import { matchesAny } from '../src/repo-view.js';
-import { fixtureGitRepo, git, readTree } from './helpers.js';
+import { commitAll, fixtureGitRepo, git, readTree, writeFiles } from './helpers.js';
 
 describe('candidate listing', () => {
   it('finds exactly the files the globs match, in the work tree and in a commit', async () => {
@@ -25,12 +25,8 @@ describe('candidate listing', () => {
       'vendor/roles/x/templates/readme.md',
       'docs/playbook-notes.md',
     ];
-    for (const path of extra) {
-      mkdirSync(dirname(join(repo, path)), { recursive: true });
-      writeFileSync(join(repo, path), `# ${path}\n`);
-    }
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-q', '-m', 'more shapes');
+    writeFiles(repo, extra.map((path) => [path, `# ${path}\n`]));
+    commitAll(repo, 'more shapes');
     writeFileSync(join(repo, 'untracked.playbook.yml'), '- hosts: all\n');
 
     const globs = candidateGlobs(allPatches);

@@ -5,49 +5,21 @@
  * states, and the rendered Dockerfile and task file it leaves.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { bug3, ENTRYPOINT_FILE_NAME, entrypointDefects, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
 import { parseDockerfile, shellParts } from '../patches/lib/dockerfile.js';
 import { planFixes, runCheck } from '../src/engine.js';
-import { checkSmokescreenEntrypoint, standinDir } from '../src/go-check.js';
+import { checkSmokescreenEntrypoint } from '../src/go-check.js';
 import { loadVars, renderTemplate } from '../src/render.js';
-import { fixtureFiles, tempDir } from './helpers.js';
+import { fixtureFiles, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from './helpers.js';
 
 const ROLE = 'roles/openclaw-config';
 const DOCKERFILE = `${ROLE}/templates/Dockerfile.smokescreen.j2`;
 const TASKS = `${ROLE}/tasks/main.yml`;
 const ENTRYPOINT = `${ROLE}/files/${ENTRYPOINT_FILE_NAME}`;
-
-/** The report's Bug 3 snippet, verbatim. It must keep failing the check: StartWithConfig returns nothing. */
-const REPORT_SNIPPET = `// custom-main.go — use as build target instead of .
-package main
-
-import (
-    "net/http"
-    "github.com/stripe/smokescreen/cmd"
-    "github.com/stripe/smokescreen/pkg/smokescreen"
-)
-
-func main() {
-    conf, err := cmd.NewConfiguration(nil, nil)
-    if err != nil {
-        panic(err)
-    }
-    // Return empty role → falls back to "default" ACL policy
-    conf.RoleFromRequest = func(req *http.Request) (string, error) {
-        return "default", nil
-    }
-    if err := smokescreen.StartWithConfig(conf, nil); err != nil {
-        panic(err)
-    }
-}
-`;
-
-/** Upstream v0.0.4's main.go as the stand-in replicates it: compiles, refuses clients without TLS. */
-const UPSTREAM_MAIN = readFileSync(join(standinDir(), 'main.go'), 'utf8');
 
 function fixedFiles(files = fixtureFiles()): ReadonlyMap<string, string> {
   return planFixes(files, [bug3]).result;
@@ -80,17 +52,17 @@ describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
   });
 
   it('regression: the report\'s snippet does not compile against v0.0.4\'s API', async () => {
-    const result = await checkSmokescreenEntrypoint(REPORT_SNIPPET);
+    const result = await checkSmokescreenEntrypoint(REPORT_BUG3_ENTRYPOINT);
     expect(result.status).toBe('compile-error');
     expect(result.detail).toContain('smokescreen.StartWithConfig(conf, nil) (no value) used as value');
-    expect(entrypointDefects(REPORT_SNIPPET).join('\n')).toContain('does not compile');
+    expect(entrypointDefects(REPORT_BUG3_ENTRYPOINT).join('\n')).toContain('does not compile');
   });
 
   it('detects an entrypoint that compiles but still requires TLS (upstream\'s main.go)', async () => {
-    const result = await checkSmokescreenEntrypoint(UPSTREAM_MAIN);
+    const result = await checkSmokescreenEntrypoint(UPSTREAM_SMOKESCREEN_MAIN);
     expect(result.status).toBe('refuses-plain-http');
     expect(result.detail).toContain('refused with HTTP 407');
-    expect(entrypointDefects(UPSTREAM_MAIN)).toEqual([expect.stringContaining('plain-HTTP clients get HTTP 407')]);
+    expect(entrypointDefects(UPSTREAM_SMOKESCREEN_MAIN)).toEqual([expect.stringContaining('plain-HTTP clients get HTTP 407')]);
   });
 
   it('accepts the other documented way: ("", nil) for clients without a certificate', async () => {
@@ -102,7 +74,7 @@ describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
 
   it('detects a certificate client losing its role, and a nil config dereferenced on --help', async () => {
     // The report's snippet made to compile: every client, certificate or not, gets "default".
-    const compiles = REPORT_SNIPPET.replace(/if err := (smokescreen\.StartWithConfig\(conf, nil\)); err != nil \{\n\s*panic\(err\)\n\s*\}/, '$1');
+    const compiles = REPORT_BUG3_ENTRYPOINT.replace(/if err := (smokescreen\.StartWithConfig\(conf, nil\)); err != nil \{\n\s*panic\(err\)\n\s*\}/, '$1');
     expect(await checkSmokescreenEntrypoint(compiles)).toMatchObject({ status: 'loses-cert-role', detail: expect.stringContaining('role "default"') });
 
     const noNilCheck = SMOKESCREEN_ENTRYPOINT_GO.replace(/\tif conf == nil \{[\s\S]*?\n\t\}\n/, '');
@@ -205,22 +177,18 @@ describe('bug 3 module', () => {
     const files = fixedFiles();
     const work = tempDir('openclaw-fix-bug3-ansible-');
     const role = join(work, 'roles', 'openclaw-config');
-    const write = (path: string, text: string): void => {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, text);
-    };
     // The role's two egress build tasks as the fix leaves them; the handler only reports.
     const tasks = (parseYaml(files.get(TASKS)!) as Record<string, unknown>[]).filter((task) => /Smokescreen (Dockerfile|entrypoint)/.test(String(task.name)));
     expect(tasks.map((task) => task.name)).toEqual(['Render Smokescreen Dockerfile', 'Copy Smokescreen entrypoint']);
-    write(join(role, 'tasks', 'main.yml'), stringifyYaml(tasks));
-    write(join(role, 'handlers', 'main.yml'), '- name: rebuild egress\n  ansible.builtin.debug:\n    msg: rebuild\n');
-    write(join(role, 'templates', 'Dockerfile.smokescreen.j2'), files.get(DOCKERFILE)!);
-    write(join(role, 'files', ENTRYPOINT_FILE_NAME), files.get(ENTRYPOINT)!);
+    writeFileMakingDirs(join(role, 'tasks', 'main.yml'), stringifyYaml(tasks));
+    writeFileMakingDirs(join(role, 'handlers', 'main.yml'), '- name: rebuild egress\n  ansible.builtin.debug:\n    msg: rebuild\n');
+    writeFileMakingDirs(join(role, 'templates', 'Dockerfile.smokescreen.j2'), files.get(DOCKERFILE)!);
+    writeFileMakingDirs(join(role, 'files', ENTRYPOINT_FILE_NAME), files.get(ENTRYPOINT)!);
     const base = join(work, 'deploy');
     mkdirSync(join(base, 'build', 'smokescreen'), { recursive: true });
-    write(join(work, 'vars.json'), JSON.stringify({ ...loadVars(files), openclaw_base_dir: base }));
-    write(join(work, 'play.yml'), '- hosts: localhost\n  connection: local\n  gather_facts: false\n  vars_files: [vars.json]\n  roles: [openclaw-config]\n');
-    write(join(work, 'ansible.cfg'), `[defaults]\ninterpreter_python = /usr/bin/python3\nlocal_tmp = ${join(work, 'tmp')}\nretry_files_enabled = False\nroles_path = ${join(work, 'roles')}\n`);
+    writeFileMakingDirs(join(work, 'vars.json'), JSON.stringify({ ...loadVars(files), openclaw_base_dir: base }));
+    writeFileMakingDirs(join(work, 'play.yml'), '- hosts: localhost\n  connection: local\n  gather_facts: false\n  vars_files: [vars.json]\n  roles: [openclaw-config]\n');
+    writeFileMakingDirs(join(work, 'ansible.cfg'), `[defaults]\ninterpreter_python = /usr/bin/python3\nlocal_tmp = ${join(work, 'tmp')}\nretry_files_enabled = False\nroles_path = ${join(work, 'roles')}\n`);
     const run = spawnSync('ansible-playbook', ['-i', 'localhost,', 'play.yml'], {
       cwd: work,
       encoding: 'utf8',
@@ -252,7 +220,7 @@ describe('bug 3 module', () => {
 
   it('repairs a custom entrypoint that does not compile (the report\'s), keeping its name, task and COPY', () => {
     const files = fixtureFiles();
-    files.set(`${ROLE}/files/main.go`, REPORT_SNIPPET);
+    files.set(`${ROLE}/files/main.go`, REPORT_BUG3_ENTRYPOINT);
     files.set(DOCKERFILE, files.get(DOCKERFILE)!.replace('\nRUN CGO_ENABLED=0', '\nCOPY main.go .\nRUN CGO_ENABLED=0'));
     files.set(
       TASKS,
@@ -271,7 +239,7 @@ describe('bug 3 module', () => {
 
   it('repairs a custom entrypoint that still requires TLS, and moves a COPY that comes before the checkout', () => {
     const files = fixtureFiles();
-    files.set(ENTRYPOINT, UPSTREAM_MAIN);
+    files.set(ENTRYPOINT, UPSTREAM_SMOKESCREEN_MAIN);
     files.set(DOCKERFILE, files.get(DOCKERFILE)!.replace('WORKDIR /src\n', `WORKDIR /src\nCOPY ${ENTRYPOINT_FILE_NAME} ./main.go\n`));
     const check = runCheck(bug3, files);
     expect(check.state).toBe('needs-fix');

@@ -1,10 +1,12 @@
-/** Shared test utilities: fixture loading and real git repositories in temp dirs. */
+/** Shared test utilities: fixture loading, real git repositories in temp dirs, and running the CLI in-process. */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import { main, type Io } from '../src/cli.js';
 
 export const FIXTURE_REPO = fileURLToPath(new URL('../fixtures/deployment-repo', import.meta.url));
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -56,7 +58,134 @@ export function fixtureGitRepo(source = FIXTURE_REPO): string {
   git(dir, 'config', 'user.name', 'Test');
   git(dir, 'config', 'user.email', 'test@example.com');
   git(dir, 'config', 'commit.gpgsign', 'false');
-  git(dir, 'add', '-A');
-  git(dir, 'commit', '-q', '-m', 'initial deployment repo');
+  commitAll(dir, 'initial deployment repo');
   return dir;
 }
+
+/** Writes `text` at `path`, creating the directories above it. */
+export function writeFileMakingDirs(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+/** Writes each repo-relative path → text under `dir`. */
+export function writeFiles(dir: string, files: Iterable<readonly [string, string]>): void {
+  for (const [path, text] of files) writeFileMakingDirs(join(dir, path), text);
+}
+
+/** A git repo (one commit on `main`, as fixtureGitRepo) holding exactly `files`. */
+export function gitRepoOf(files: Iterable<readonly [string, string]>): string {
+  const source = tempDir('openclaw-fix-src-');
+  writeFiles(source, files);
+  return fixtureGitRepo(source);
+}
+
+/** Stages everything in the work tree and commits it. */
+export function commitAll(repo: string, message: string): void {
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', message);
+}
+
+/** The branch `--apply` writes when no --branch is given: a user-visible name, so spelt out here, not imported. */
+export const DEFAULT_FIX_BRANCH = 'openclaw-fix/deployment-bugs';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI's `main` in-process in `cwd` with only `env` as its environment, capturing both streams. */
+export async function runCli(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, isTTY = false): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    stdout: { write: (text: string) => (stdout += text), isTTY },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: { ...env },
+    cwd,
+  };
+  const code = await main(args, io);
+  return { code, stdout, stderr };
+}
+
+/** git without optional locks, so that reading the repo's state never refreshes (rewrites) the index. */
+function gitWithoutLocks(repo: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } });
+}
+
+export function sha256(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Every path under `dir` with a hash of its bytes and its mode (symlinks by target), .git excluded. */
+export function treeHashes(dir: string): string {
+  const out: string[] = [];
+  const walk = (current: string): void => {
+    for (const entry of readdirSync(current, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.name === '.git') continue;
+      const full = join(current, entry.name);
+      const rel = relative(dir, full);
+      if (entry.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(full)}`);
+      else if (entry.isDirectory()) walk(full);
+      else out.push(`${rel} ${sha256(readFileSync(full))} ${(statSync(full).mode & 0o777).toString(8)}`);
+    }
+  };
+  walk(dir);
+  return out.join('\n');
+}
+
+/**
+ * Everything of the user's that a run must leave alone, for comparing before and after: refs
+ * (one `refname objectname` line each), HEAD, status, staged entries and unstaged changes.
+ * `strict` also takes the index file's bytes, every work-tree file's bytes and mode, and what
+ * the git dir holds besides objects and logs — read without optional locks, so that taking the
+ * snapshot never rewrites the index itself.
+ */
+export function snapshot(repo: string, { strict = false }: { strict?: boolean } = {}): string {
+  const gitDir = join(repo, '.git');
+  const read = strict ? gitWithoutLocks : git;
+  const parts = [
+    read(repo, 'for-each-ref', '--format=%(refname) %(objectname)'),
+    readFileSync(join(gitDir, 'HEAD'), 'utf8'),
+    read(repo, 'status', '--porcelain', '--untracked-files=all'),
+    read(repo, 'ls-files', '-s'),
+    read(repo, 'diff'),
+  ];
+  if (strict) {
+    parts.push(
+      existsSync(join(gitDir, 'index')) ? sha256(readFileSync(join(gitDir, 'index'))) : 'no index',
+      treeHashes(repo),
+      readdirSync(gitDir).filter((name) => name !== 'objects' && name !== 'logs').sort().join(' '),
+    );
+  }
+  return parts.join('\n--\n');
+}
+
+/** The report's Bug 3 entrypoint snippet, verbatim. It must keep failing: v0.0.4's StartWithConfig returns nothing, so this does not compile. */
+export const REPORT_BUG3_ENTRYPOINT = `// custom-main.go — use as build target instead of .
+package main
+
+import (
+    "net/http"
+    "github.com/stripe/smokescreen/cmd"
+    "github.com/stripe/smokescreen/pkg/smokescreen"
+)
+
+func main() {
+    conf, err := cmd.NewConfiguration(nil, nil)
+    if err != nil {
+        panic(err)
+    }
+    // Return empty role → falls back to "default" ACL policy
+    conf.RoleFromRequest = func(req *http.Request) (string, error) {
+        return "default", nil
+    }
+    if err := smokescreen.StartWithConfig(conf, nil); err != nil {
+        panic(err)
+    }
+}
+`;
+
+/** Upstream v0.0.4's main.go as the Go stand-in (test/go-standin) replicates it: compiles, refuses plain-HTTP clients. */
+export const UPSTREAM_SMOKESCREEN_MAIN = readFileSync(join(PROJECT_ROOT, 'test', 'go-standin', 'main.go'), 'utf8');

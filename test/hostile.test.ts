@@ -3,85 +3,20 @@
  * error is exit 2 and ONE line on stderr naming the problem, and the repository — refs, HEAD,
  * index file, status, work-tree bytes — is exactly as before. The tool never prints a secret.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { main, type Io } from '../src/cli.js';
-import { FIXTURE_REPO, fixtureGitRepo, git, PROJECT_ROOT, tempDir } from './helpers.js';
+import { commitAll, DEFAULT_FIX_BRANCH, FIXTURE_REPO, fixtureGitRepo, git, PROJECT_ROOT, runCli, sha256, snapshot, tempDir, treeHashes, type CliResult } from './helpers.js';
 
-const BRANCH = 'openclaw-fix/deployment-bugs';
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(cwd: string, args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
-/** git without optional locks, so taking a snapshot never refreshes (rewrites) the index. */
-function quietGit(repo: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd: repo, encoding: 'utf8', env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } });
-}
-
-function sha(bytes: Buffer | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Every path under `dir` with a hash of its bytes (symlinks by target), .git excluded. */
-function treeHashes(dir: string): string {
-  const out: string[] = [];
-  const walk = (current: string): void => {
-    for (const entry of readdirSync(current, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      if (entry.name === '.git') continue;
-      const full = join(current, entry.name);
-      const rel = relative(dir, full);
-      if (entry.isSymbolicLink()) out.push(`${rel} -> ${readlinkSync(full)}`);
-      else if (entry.isDirectory()) walk(full);
-      else out.push(`${rel} ${sha(readFileSync(full))} ${(statSync(full).mode & 0o777).toString(8)}`);
-    }
-  };
-  walk(dir);
-  return out.join('\n');
-}
-
-/** Refs, HEAD, index bytes, status, staged entries, work-tree bytes and what the git dir holds besides objects. */
-function snapshot(repo: string): string {
-  const gitDir = join(repo, '.git');
-  const headFile = readFileSync(join(gitDir, 'HEAD'), 'utf8');
-  const index = existsSync(join(gitDir, 'index')) ? sha(readFileSync(join(gitDir, 'index'))) : 'no index';
-  const gitDirEntries = readdirSync(gitDir).filter((name) => name !== 'objects' && name !== 'logs').sort();
-  return [
-    quietGit(repo, 'for-each-ref', '--format=%(refname) %(objectname)'),
-    headFile,
-    index,
-    quietGit(repo, 'status', '--porcelain', '--untracked-files=all'),
-    quietGit(repo, 'ls-files', '-s'),
-    treeHashes(repo),
-    gitDirEntries.join(' '),
-  ].join('\n--\n');
-}
-
 /** The one-line error contract: exit 2, a single `openclaw-fix: …` line matching `pattern`, nothing on stdout. */
-function expectOneLineError(result: RunResult, pattern: RegExp): void {
+function expectOneLineError(result: CliResult, pattern: RegExp): void {
   expect(result.code, result.stderr).toBe(2);
   expect(result.stderr).toMatch(/^openclaw-fix: [^\n]+\n$/);
   expect(result.stderr).toMatch(pattern);
   expect(result.stdout).toBe('');
-}
-
-function commitAll(repo: string, message: string): void {
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-q', '-m', message);
 }
 
 describe('hostile repositories: one line, exit 2, nothing touched', () => {
@@ -90,7 +25,7 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     cpSync(FIXTURE_REPO, dir, { recursive: true });
     const before = treeHashes(dir);
     for (const args of [[], ['--apply'], ['verify']]) {
-      expectOneLineError(await run(dir, args), /is not a git repository/);
+      expectOneLineError(await runCli(dir, args), /is not a git repository/);
     }
     expect(treeHashes(dir)).toBe(before);
   });
@@ -99,9 +34,9 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     const repo = tempDir();
     cpSync(FIXTURE_REPO, repo, { recursive: true });
     git(repo, 'init', '-q', '-b', 'main');
-    const before = snapshot(repo);
-    expectOneLineError(await run(repo, ['--apply']), /has no commits yet; commit the deployment repo first/);
-    expect(snapshot(repo)).toBe(before);
+    const before = snapshot(repo, { strict: true });
+    expectOneLineError(await runCli(repo, ['--apply']), /has no commits yet; commit the deployment repo first/);
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('a dirty work tree (--apply)', async () => {
@@ -110,29 +45,29 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     // A touched but unchanged file: a plain `git status` would refresh and rewrite the index.
     const later = new Date(Date.now() + 60_000);
     utimesSync(join(repo, 'playbook.yml'), later, later);
-    const before = snapshot(repo);
-    expectOneLineError(await run(repo, ['--apply']), new RegExp(`uncommitted changes \\(1 path, first: ${COMPOSE.replace(/\./g, '\\.')}\\)`));
-    expect(snapshot(repo)).toBe(before);
+    const before = snapshot(repo, { strict: true });
+    expectOneLineError(await runCli(repo, ['--apply']), new RegExp(`uncommitted changes \\(1 path, first: ${COMPOSE.replace(/\./g, '\\.')}\\)`));
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('a detached HEAD (--apply)', async () => {
     const repo = fixtureGitRepo();
     git(repo, 'checkout', '-q', '--detach');
-    const before = snapshot(repo);
-    expectOneLineError(await run(repo, ['--apply']), /HEAD is detached/);
-    expect(snapshot(repo)).toBe(before);
+    const before = snapshot(repo, { strict: true });
+    expectOneLineError(await runCli(repo, ['--apply']), /HEAD is detached/);
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('the fix branch exists with commits the tool did not make', async () => {
     const repo = fixtureGitRepo();
-    git(repo, 'branch', BRANCH);
-    git(repo, 'checkout', '-q', BRANCH);
+    git(repo, 'branch', DEFAULT_FIX_BRANCH);
+    git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
     writeFileSync(join(repo, 'NOTES.md'), 'mine\n');
     commitAll(repo, 'my own work');
     git(repo, 'checkout', '-q', 'main');
-    const before = snapshot(repo);
-    expectOneLineError(await run(repo, ['--apply']), new RegExp(`branch ${BRANCH} exists and has 1 commit openclaw-fix did not make`));
-    expect(snapshot(repo)).toBe(before);
+    const before = snapshot(repo, { strict: true });
+    expectOneLineError(await runCli(repo, ['--apply']), new RegExp(`branch ${DEFAULT_FIX_BRANCH} exists and has 1 commit openclaw-fix did not make`));
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('malformed YAML in a target file names the file and line', async () => {
@@ -140,11 +75,11 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     const text = readFileSync(join(repo, COMPOSE), 'utf8').replace('    container_name: openclaw-redis\n', '    container_name: openclaw-redis\n   restart: always\n');
     writeFileSync(join(repo, COMPOSE), text);
     commitAll(repo, 'broken indentation');
-    const before = snapshot(repo);
+    const before = snapshot(repo, { strict: true });
     for (const args of [[], ['--check'], ['--apply'], ['verify']]) {
-      expectOneLineError(await run(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`));
+      expectOneLineError(await runCli(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`));
     }
-    expect(snapshot(repo)).toBe(before);
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('unbalanced Jinja in a target file names the file, the line and the tag', async () => {
@@ -152,11 +87,11 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     const text = readFileSync(join(repo, COMPOSE), 'utf8').replace('  redis:\n', '  redis:\n{% if redis_enabled %}\n');
     writeFileSync(join(repo, COMPOSE), text);
     commitAll(repo, 'unclosed if');
-    const before = snapshot(repo);
+    const before = snapshot(repo, { strict: true });
     for (const args of [[], ['--apply']]) {
-      expectOneLineError(await run(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+: '\\{% if %\\}' is never closed`));
+      expectOneLineError(await runCli(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+: '\\{% if %\\}' is never closed`));
     }
-    expect(snapshot(repo)).toBe(before);
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('a symlink pointing outside the repository is refused, never read through', async () => {
@@ -166,22 +101,22 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     rmSync(join(repo, COMPOSE));
     symlinkSync(outside, join(repo, COMPOSE));
     commitAll(repo, 'compose lives elsewhere');
-    const before = snapshot(repo);
-    const outsideBefore = sha(readFileSync(outside));
+    const before = snapshot(repo, { strict: true });
+    const outsideBefore = sha256(readFileSync(outside));
     for (const args of [[], ['--apply']]) {
-      expectOneLineError(await run(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')} is a symlink that points outside the repository`));
+      expectOneLineError(await runCli(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')} is a symlink that points outside the repository`));
     }
-    expect(snapshot(repo)).toBe(before);
-    expect(sha(readFileSync(outside))).toBe(outsideBefore);
+    expect(snapshot(repo, { strict: true })).toBe(before);
+    expect(sha256(readFileSync(outside))).toBe(outsideBefore);
   });
 
   it('another run holding the lock: refused, and its lock is left alone', async () => {
     const repo = fixtureGitRepo();
     const lock = join(repo, '.git', 'openclaw-fix.lock');
     writeFileSync(lock, '12345\n');
-    const before = snapshot(repo);
-    expectOneLineError(await run(repo, ['--apply']), /another openclaw-fix run is working on this repository/);
-    expect(snapshot(repo)).toBe(before);
+    const before = snapshot(repo, { strict: true });
+    expectOneLineError(await runCli(repo, ['--apply']), /another openclaw-fix run is working on this repository/);
+    expect(snapshot(repo, { strict: true })).toBe(before);
     expect(readFileSync(lock, 'utf8')).toBe('12345\n');
   });
 });
@@ -191,39 +126,39 @@ describe('hostile repositories that are not errors', () => {
     const repo = fixtureGitRepo();
     git(repo, 'rm', '-q', COMPOSE);
     git(repo, 'commit', '-q', '-m', 'no compose template');
-    const before = snapshot(repo);
-    const result = await run(repo, ['--json']);
+    const before = snapshot(repo, { strict: true });
+    const result = await runCli(repo, ['--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const fixes = (JSON.parse(result.stdout) as { fixes: { id: string; state: string; reason: string }[] }).fixes;
     const byId = new Map(fixes.map((fix) => [fix.id, fix]));
     for (const id of ['egress-writable-run', 'litellm-no-egress-dependency']) expect(byId.get(id)?.state, byId.get(id)?.reason).toBe('not-applicable');
     expect(fixes.some((fix) => fix.state === 'needs-fix')).toBe(true); // e.g. the Telegram token task is still fixed
-    expect(snapshot(repo)).toBe(before);
+    expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
   it('a read-only target file: --apply still works, because it never writes the work tree', async () => {
     const repo = fixtureGitRepo();
     chmodSync(join(repo, COMPOSE), 0o444);
-    const before = snapshot(repo);
-    const result = await run(repo, ['--apply']);
+    const before = snapshot(repo, { strict: true });
+    const result = await runCli(repo, ['--apply']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     // The branch carries the fix; the user's read-only file is untouched, mode and bytes.
-    expect(git(repo, 'diff', '--stat', `main..${BRANCH}`, '--', COMPOSE)).toMatch(/1 file changed/);
-    expect(snapshot(repo).replace(new RegExp(`^refs/heads/${BRANCH} \\w+\\n`, 'm'), '')).toBe(before);
+    expect(git(repo, 'diff', '--stat', `main..${DEFAULT_FIX_BRANCH}`, '--', COMPOSE)).toMatch(/1 file changed/);
+    expect(snapshot(repo, { strict: true }).replace(new RegExp(`^refs/heads/${DEFAULT_FIX_BRANCH} \\w+\\n`, 'm'), '')).toBe(before);
     expect(statSync(join(repo, COMPOSE)).mode & 0o777).toBe(0o444);
   });
 
   it('two runs at once: one writes the branch, the other is refused or finds it done; no lock is left', async () => {
     const repo = fixtureGitRepo();
-    const results = await Promise.all([run(repo, ['--apply']), run(repo, ['--apply'])]);
+    const results = await Promise.all([runCli(repo, ['--apply']), runCli(repo, ['--apply'])]);
     expect(results.some((result) => result.code === 0)).toBe(true);
     for (const result of results) {
       if (result.code !== 0) expectOneLineError(result, /another openclaw-fix run is working on this repository/);
     }
     expect(existsSync(join(repo, '.git', 'openclaw-fix.lock'))).toBe(false);
-    expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${BRANCH}`).trim()).not.toBe('');
+    expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${DEFAULT_FIX_BRANCH}`).trim()).not.toBe('');
   });
 });
 
@@ -244,7 +179,7 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     const repo = fixtureGitRepo();
     const scratchTmp = tempDir('openclaw-fix-tmp-');
     const marker = join(tempDir(), 'holding');
-    const before = snapshot(repo);
+    const before = snapshot(repo, { strict: true });
     const child = spawn(process.execPath, [join(build, 'bin', 'openclaw-fix.js'), '--apply'], {
       cwd: repo,
       env: { ...process.env, OPENCLAW_FIX_TEST_HOLD: marker, TMPDIR: scratchTmp },
@@ -266,7 +201,7 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     expect(code).toBe(2);
     expect(stdout).toBe('');
     expect(stderr).toMatch(/^openclaw-fix: interrupted by SIGINT; no branch was written\n$/);
-    expect(snapshot(repo)).toBe(before); // no branch, no lock, no scratch ref, index untouched
+    expect(snapshot(repo, { strict: true })).toBe(before); // no branch, no lock, no scratch ref, index untouched
     // openclaw-fix-go is verify's Go build cache, shared by design between runs; nothing else may stay.
     expect(readdirSync(scratchTmp).filter((name) => name !== 'openclaw-fix-go')).toEqual([]);
   }, 90_000);
@@ -292,10 +227,10 @@ describe('secrets in the repo are never printed', () => {
   it('not in a dry run, --json, --check, verify, --apply output or its commit messages', async () => {
     const repo = repoWithSecrets();
     for (const args of [[], ['--json'], ['--check'], ['verify'], ['verify', '--json'], ['--apply'], ['--apply', '--json', '--branch', 'second']]) {
-      const result = await run(repo, args);
+      const result = await runCli(repo, args);
       expect(leaks(result.stdout + result.stderr), `openclaw-fix ${args.join(' ')}`).toEqual([]);
     }
-    expect(leaks(git(repo, 'log', '--format=%B', `main..${BRANCH}`))).toEqual([]);
+    expect(leaks(git(repo, 'log', '--format=%B', `main..${DEFAULT_FIX_BRANCH}`))).toEqual([]);
   });
 
   it('not in an error line about the file that holds it', async () => {
@@ -304,7 +239,7 @@ describe('secrets in the repo are never printed', () => {
     writeFileSync(vars, readFileSync(vars, 'utf8').replace(`litellm_master_key: "${KEY_IN_GROUP_VARS}"`, `litellm_master_key: "${KEY_IN_GROUP_VARS}\n  broken: [`));
     commitAll(repo, 'broken vars');
     for (const args of [[], ['--apply'], ['verify']]) {
-      const result = await run(repo, args);
+      const result = await runCli(repo, args);
       expect(result.code).toBe(2);
       expect(leaks(result.stdout + result.stderr), `openclaw-fix ${args.join(' ')}: ${result.stderr}`).toEqual([]);
     }

@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { bug9, canonicalImage } from '../patches/bug9-backup-images-prepulled.js';
@@ -13,7 +13,7 @@ import { dockerRuns } from '../patches/lib/shell.js';
 import { readTaskFile, tasksOf } from '../patches/lib/tasks.js';
 import { planFixes } from '../src/engine.js';
 import { loadVars, renderTemplate, type Vars } from '../src/render.js';
-import { fixtureFiles, tempDir } from './helpers.js';
+import { fixtureFiles, tempDir, writeFiles } from './helpers.js';
 
 const TASKS = 'roles/maintenance/tasks/main.yml';
 const SCRIPT = 'roles/maintenance/templates/backup.sh.j2';
@@ -89,11 +89,7 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     expect(ansible(['ansible-doc', '-t', 'module', 'community.docker.docker_image'], tempDir()).status).toBe(0);
     const fixed = fix(fixtureFiles());
     const work = tempDir('maintenance-play-');
-    for (const [path, text] of fixed) {
-      if (!path.startsWith('roles/maintenance/')) continue;
-      mkdirSync(dirname(join(work, path)), { recursive: true });
-      writeFileSync(join(work, path), text);
-    }
+    writeFiles(work, [...fixed].filter(([path]) => path.startsWith('roles/maintenance/')));
     writeFileSync(join(work, 'playbook.yml'), '- hosts: localhost\n  gather_facts: false\n  roles:\n    - maintenance\n');
     const check = ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work);
     expect(check.status, check.output).toBe(0);

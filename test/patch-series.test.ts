@@ -7,32 +7,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bug7 } from '../patches/bug7-litellm-egress-dependency.js';
 import { applyFixes } from '../src/apply.js';
-import { main, type Io } from '../src/cli.js';
 import { Git } from '../src/git.js';
 import { patchSeries } from '../src/patch-series.js';
 import type { Patch } from '../src/types.js';
-import { fixtureGitRepo, git, tempDir } from './helpers.js';
+import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, snapshot, tempDir } from './helpers.js';
 
-const BRANCH = 'openclaw-fix/deployment-bugs';
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
-
-async function run(repo: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd: repo };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
-
-/** Refs, HEAD, index and work tree: what the series must leave alone. */
-function snapshot(repo: string): string {
-  return [
-    git(repo, 'for-each-ref', '--format=%(refname) %(objectname)'),
-    git(repo, 'symbolic-ref', 'HEAD'),
-    git(repo, 'status', '--porcelain', '--untracked-files=all'),
-    git(repo, 'ls-files', '-s', '--debug'),
-  ].join('\n--\n');
-}
 
 /** `git am` of `mbox` on a fresh clone of `repo` at `base`; returns the clone. Plain `git am`, no --keep-cr. */
 function amOnFreshClone(repo: string, base: string, mbox: string): string {
@@ -54,24 +34,24 @@ describe('--format patch', () => {
   it('writes an mbox that git am turns into the tree and messages --apply commits, changing nothing', async () => {
     const repo = fixtureGitRepo();
     const base = git(repo, 'rev-parse', 'HEAD').trim();
-    const before = snapshot(repo);
+    const before = snapshot(repo, { strict: true });
 
-    const series = await run(repo, ['--dry-run', '--format', 'patch']);
+    const series = await runCli(repo, ['--dry-run', '--format', 'patch']);
     expect(series.code).toBe(0);
     expect(series.stderr).toBe('');
-    expect(snapshot(repo)).toBe(before);
+    expect(snapshot(repo, { strict: true })).toBe(before);
 
-    const applied = await run(repo, ['--apply']);
+    const applied = await runCli(repo, ['--apply']);
     expect(applied.code).toBe(0);
-    const commitCount = Number(git(repo, 'rev-list', '--count', `${base}..${BRANCH}`).trim());
+    const commitCount = Number(git(repo, 'rev-list', '--count', `${base}..${DEFAULT_FIX_BRANCH}`).trim());
     expect(commitCount).toBeGreaterThan(0);
     // One patch per fix, in apply order.
     expect(series.stdout.match(/^From [0-9a-f]{40} /gm)).toHaveLength(commitCount);
     expect(series.stdout).toContain(`base-commit: ${base}`);
 
     const clone = amOnFreshClone(repo, base, series.stdout);
-    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${BRANCH}^{tree}`));
-    expect(messages(clone, `${base}..HEAD`)).toEqual(messages(repo, `${base}..${BRANCH}`));
+    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${DEFAULT_FIX_BRANCH}^{tree}`));
+    expect(messages(clone, `${base}..HEAD`)).toEqual(messages(repo, `${base}..${DEFAULT_FIX_BRANCH}`));
   });
 
   it('keeps file modes, CRLF endings, a missing final newline and new files exact', async () => {
@@ -80,8 +60,7 @@ describe('--format patch', () => {
     const composePath = join(repo, COMPOSE);
     writeFileSync(composePath, readFileSync(composePath, 'utf8').replace(/\n/g, '\r\n').replace(/\r\n$/, ''));
     chmodSync(composePath, 0o755);
-    git(repo, 'add', '-A');
-    git(repo, 'commit', '-q', '-m', 'CRLF, executable, no final newline');
+    commitAll(repo, 'CRLF, executable, no final newline');
     const base = git(repo, 'rev-parse', 'HEAD').trim();
     // A fix that creates a file (as the Smokescreen entrypoint fix does), with CRLF and no final newline.
     const createsFile: Patch = {
@@ -102,25 +81,25 @@ describe('--format patch', () => {
     const patches = [bug7, createsFile];
 
     const gitRepo = await Git.open(repo);
-    const before = snapshot(repo);
+    const before = snapshot(repo, { strict: true });
     const { mbox } = await patchSeries(gitRepo, patches);
-    expect(snapshot(repo)).toBe(before);
-    const result = await applyFixes({ git: gitRepo, patches, branch: BRANCH });
+    expect(snapshot(repo, { strict: true })).toBe(before);
+    const result = await applyFixes({ git: gitRepo, patches, branch: DEFAULT_FIX_BRANCH });
     expect(result.commits.map((commit) => commit.patchId)).toEqual([bug7.id, createsFile.id]);
     // The property is about files the fixes really touch.
-    expect(git(repo, 'diff', '--name-only', base, BRANCH).trim().split('\n')).toEqual(['NOTES.txt', COMPOSE]);
-    expect(git(repo, 'ls-tree', BRANCH, COMPOSE)).toMatch(/^100755 /);
-    expect(git(repo, 'cat-file', 'blob', `${BRANCH}:${COMPOSE}`)).toMatch(/\r\n[^\n]*[^\r\n]$/);
+    expect(git(repo, 'diff', '--name-only', base, DEFAULT_FIX_BRANCH).trim().split('\n')).toEqual(['NOTES.txt', COMPOSE]);
+    expect(git(repo, 'ls-tree', DEFAULT_FIX_BRANCH, COMPOSE)).toMatch(/^100755 /);
+    expect(git(repo, 'cat-file', 'blob', `${DEFAULT_FIX_BRANCH}:${COMPOSE}`)).toMatch(/\r\n[^\n]*[^\r\n]$/);
 
     const clone = amOnFreshClone(repo, base, mbox);
-    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${BRANCH}^{tree}`));
-    expect(messages(clone, `${base}..HEAD`)).toEqual(messages(repo, `${base}..${BRANCH}`));
+    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${DEFAULT_FIX_BRANCH}^{tree}`));
+    expect(messages(clone, `${base}..HEAD`)).toEqual(messages(repo, `${base}..${DEFAULT_FIX_BRANCH}`));
   });
 
   it('is refused with --apply, --check or --json, and says so on one line', async () => {
     const repo = fixtureGitRepo();
     for (const mode of ['--apply', '--check', '--json']) {
-      const result = await run(repo, [mode, '--format', 'patch']);
+      const result = await runCli(repo, [mode, '--format', 'patch']);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(/^openclaw-fix: --format patch goes with --dry-run only \(see --help\)\n$/);

@@ -7,28 +7,12 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main, type Io } from '../src/cli.js';
 import { parseGitHubRemote } from '../src/github.js';
-import { fixtureGitRepo, git, tempDir } from './helpers.js';
+import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 
-const BRANCH = 'openclaw-fix/deployment-bugs';
 const TOKEN = 'ghs_not-a-real-token-7f3c9a';
 /** The remote URL the tests configure; git is redirected to the bare repo with url.<bare>.insteadOf. */
 const GITHUB_URL = 'https://github.com/acme/deploy.git';
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env, cwd: repo };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 /** The fixture as a clone whose `origin` is a bare repository holding `main`. */
 function repoWithBareOrigin(): { repo: string; bare: string } {
@@ -46,68 +30,67 @@ const remoteTip = (bare: string, branch: string): string => git(bare, 'for-each-
 
 function commitOnMain(repo: string, file: string): string {
   writeFileSync(join(repo, file), `${file}\n`);
-  git(repo, 'add', file);
-  git(repo, 'commit', '-q', '-m', `docs: ${file}`);
+  commitAll(repo, `docs: ${file}`);
   return git(repo, 'rev-parse', 'HEAD').trim();
 }
 
 describe('--apply --push', () => {
   it('creates the branch on the remote, then force-updates only its own branch after the base moved', async () => {
     const { repo, bare } = repoWithBareOrigin();
-    const first = await run(repo, ['--apply', '--push']);
+    const first = await runCli(repo, ['--apply', '--push']);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain(`Pushed ${BRANCH} to origin (new branch).`);
-    const firstTip = git(repo, 'rev-parse', BRANCH).trim();
-    expect(remoteTip(bare, BRANCH)).toBe(firstTip);
+    expect(first.stdout).toContain(`Pushed ${DEFAULT_FIX_BRANCH} to origin (new branch).`);
+    const firstTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
+    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(firstTip);
     // No local ref but the fix branch (and the remote-tracking refs git keeps anyway) was written.
-    expect(git(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads').trim().split('\n').sort()).toEqual([`refs/heads/main`, `refs/heads/${BRANCH}`]);
+    expect(git(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads').trim().split('\n').sort()).toEqual([`refs/heads/main`, `refs/heads/${DEFAULT_FIX_BRANCH}`]);
 
     const remoteMainBefore = remoteTip(bare, 'main');
     const newBase = commitOnMain(repo, 'NOTES.md');
-    const second = await run(repo, ['--apply', '--push']);
+    const second = await runCli(repo, ['--apply', '--push']);
     expect(second.stderr).toBe('');
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("force-updated: it was openclaw-fix's own");
-    const secondTip = git(repo, 'rev-parse', BRANCH).trim();
+    const secondTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
     expect(secondTip).not.toBe(firstTip);
-    expect(remoteTip(bare, BRANCH)).toBe(secondTip);
-    expect(git(bare, 'merge-base', BRANCH, newBase).trim()).toBe(newBase);
+    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(secondTip);
+    expect(git(bare, 'merge-base', DEFAULT_FIX_BRANCH, newBase).trim()).toBe(newBase);
     // Only the tool's branch moved on the remote.
     expect(remoteTip(bare, 'main')).toBe(remoteMainBefore);
   });
 
   it('refuses a remote branch of that name that has commits it did not make, and leaves both branches as they were', async () => {
     const { repo, bare } = repoWithBareOrigin();
-    expect((await run(repo, ['--apply', '--push'])).code).toBe(0);
+    expect((await runCli(repo, ['--apply', '--push'])).code).toBe(0);
     // Someone else adds a commit to the branch on the remote.
     const other = join(tempDir(), 'other');
-    git(repo, 'clone', '-q', '-b', BRANCH, bare, other);
+    git(repo, 'clone', '-q', '-b', DEFAULT_FIX_BRANCH, bare, other);
     commitOnMain(other, 'THEIRS.md');
-    git(other, 'push', '-q', 'origin', BRANCH);
-    const theirTip = remoteTip(bare, BRANCH);
+    git(other, 'push', '-q', 'origin', DEFAULT_FIX_BRANCH);
+    const theirTip = remoteTip(bare, DEFAULT_FIX_BRANCH);
 
     commitOnMain(repo, 'NOTES.md');
-    const result = await run(repo, ['--apply', '--push']);
+    const result = await runCli(repo, ['--apply', '--push']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^openclaw-fix: remote branch origin/${BRANCH} has 1 commit openclaw-fix did not make \\(first: [0-9a-f]{12}\\), so it was not pushed; .*\\n$`));
-    expect(remoteTip(bare, BRANCH)).toBe(theirTip);
+    expect(result.stderr).toMatch(new RegExp(`^openclaw-fix: remote branch origin/${DEFAULT_FIX_BRANCH} has 1 commit openclaw-fix did not make \\(first: [0-9a-f]{12}\\), so it was not pushed; .*\\n$`));
+    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(theirTip);
     // The local fix branch is built and intact: every commit on it is the tool's.
-    const ownCommits = git(repo, 'rev-list', '--count', '--grep=^Openclaw-Fix: ', `main..${BRANCH}`).trim();
+    const ownCommits = git(repo, 'rev-list', '--count', '--grep=^Openclaw-Fix: ', `main..${DEFAULT_FIX_BRANCH}`).trim();
     expect(ownCommits).not.toBe('0');
-    expect(git(repo, 'rev-list', '--count', `main..${BRANCH}`).trim()).toBe(ownCommits);
+    expect(git(repo, 'rev-list', '--count', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe(ownCommits);
   });
 
   it('needs --apply, and an unknown remote is one line before anything is written', async () => {
     const { repo } = repoWithBareOrigin();
-    const withoutApply = await run(repo, ['--push']);
+    const withoutApply = await runCli(repo, ['--push']);
     expect(withoutApply.code).toBe(2);
     expect(withoutApply.stderr).toBe('openclaw-fix: --push goes with --apply (see --help)\n');
-    expect((await run(repo, ['--apply', '--pr'])).stderr).toBe('openclaw-fix: --pr goes with --apply --push (see --help)\n');
-    const unknownRemote = await run(repo, ['--apply', '--push', '--remote', 'upstream']);
+    expect((await runCli(repo, ['--apply', '--pr'])).stderr).toBe('openclaw-fix: --pr goes with --apply --push (see --help)\n');
+    const unknownRemote = await runCli(repo, ['--apply', '--push', '--remote', 'upstream']);
     expect(unknownRemote.code).toBe(2);
     expect(unknownRemote.stderr).toBe("openclaw-fix: there is no remote 'upstream' in this repository (git remote -v lists them); pass --remote NAME\n");
-    expect(git(repo, 'branch', '--list', BRANCH)).toBe('');
+    expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
   });
 });
 
@@ -200,7 +183,7 @@ async function fakeGitHub(): Promise<FakeGitHub> {
   return server;
 }
 
-const shortShas = (repo: string): string[] => git(repo, 'log', '--format=%H', `main..${BRANCH}`).trim().split('\n').map((sha) => sha.slice(0, 12));
+const shortShas = (repo: string): string[] => git(repo, 'log', '--format=%H', `main..${DEFAULT_FIX_BRANCH}`).trim().split('\n').map((sha) => sha.slice(0, 12));
 
 describe('--apply --push --pr', () => {
   it('opens one pull request, and a re-run after the base moved updates it instead of opening a second', async () => {
@@ -209,17 +192,17 @@ describe('--apply --push --pr', () => {
     // No GITHUB_REPOSITORY: owner/name come from the push remote's URL.
     const env = { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url };
 
-    const first = await run(repo, ['--apply', '--push', '--pr'], env);
+    const first = await runCli(repo, ['--apply', '--push', '--pr'], env);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toContain('Opened pull request #1: https://github.example/acme/deploy/pull/1');
     expect(github.requests.map((request) => `${request.method} ${request.path}`)).toEqual([
-      `GET /repos/acme/deploy/pulls?head=${encodeURIComponent(`acme:${BRANCH}`)}&state=open&per_page=100`,
+      `GET /repos/acme/deploy/pulls?head=${encodeURIComponent(`acme:${DEFAULT_FIX_BRANCH}`)}&state=open&per_page=100`,
       'POST /repos/acme/deploy/pulls',
     ]);
     for (const request of github.requests) expect(request.headers.authorization).toBe(`token ${TOKEN}`);
     const created = github.requests[1]?.body ?? {};
-    expect(created).toMatchObject({ head: BRANCH, base: 'main' });
+    expect(created).toMatchObject({ head: DEFAULT_FIX_BRANCH, base: 'main' });
     expect(String(created.title)).toMatch(/^openclaw-fix: fix deployment bugs \d/);
     const body = String(created.body);
     expect(body).toContain('| Bug | Fix | State | Commit |');
@@ -227,11 +210,11 @@ describe('--apply --push --pr', () => {
     expect(body).toContain('| bug 7 | let LiteLLM start without waiting for the egress proxy | fixed in this pull request |');
     expect(body).toMatch(/# Expected: HTTP 407/);
     expect(body).not.toMatch(/# Expected: HTTP 403/);
-    expect(remoteTip(bare, BRANCH)).toBe(git(repo, 'rev-parse', BRANCH).trim());
+    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim());
 
     commitOnMain(repo, 'NOTES.md');
     github.requests.length = 0;
-    const second = await run(repo, ['--apply', '--push', '--pr', '--json'], env);
+    const second = await runCli(repo, ['--apply', '--push', '--pr', '--json'], env);
     expect(second.stderr).toBe('');
     expect(second.code).toBe(0);
     const doc = JSON.parse(second.stdout) as { push: { status: string }; pullRequest: { action: string; number: number } };
@@ -260,38 +243,38 @@ describe('--apply --push --pr', () => {
       const github = await fakeGitHub();
       let apiUrl = github.url;
       if (failure.status) {
-        const errors = failure.status === 422 ? [{ resource: 'PullRequest', code: 'custom', message: `No commits between main and ${BRANCH}` }] : undefined;
+        const errors = failure.status === 422 ? [{ resource: 'PullRequest', code: 'custom', message: `No commits between main and ${DEFAULT_FIX_BRANCH}` }] : undefined;
         github.failWith = { status: failure.status, on: failure.on ?? 'any', body: { message: failure.message, ...(errors ? { errors } : {}), documentation_url: 'https://docs.github.com/rest' } };
       } else {
         await github.stop(); // nothing listens on that port any more
         apiUrl = github.url;
       }
-      const result = await run(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: apiUrl, GITHUB_REPOSITORY: 'acme/deploy' });
+      const result = await runCli(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: apiUrl, GITHUB_REPOSITORY: 'acme/deploy' });
       expect(result.code).toBe(2);
       const lines = result.stderr.split('\n').filter(Boolean);
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatch(/^openclaw-fix: /);
       expect(lines[0]).toMatch(failure.line);
-      expect(lines[0]).toMatch(new RegExp(`branch ${BRANCH} is pushed to origin and intact locally$`));
+      expect(lines[0]).toMatch(new RegExp(`branch ${DEFAULT_FIX_BRANCH} is pushed to origin and intact locally$`));
       expect(`${result.stdout}${result.stderr}`).not.toContain(TOKEN);
-      const localTip = git(repo, 'rev-parse', BRANCH).trim();
-      expect(remoteTip(bare, BRANCH)).toBe(localTip);
-      expect(git(repo, 'rev-list', '--count', `main..${BRANCH}`).trim()).not.toBe('0');
+      const localTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
+      expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(localTip);
+      expect(git(repo, 'rev-list', '--count', `main..${DEFAULT_FIX_BRANCH}`).trim()).not.toBe('0');
       for (const request of github.requests) expect(request.headers.authorization).toBe(`token ${TOKEN}`);
     });
   }
 
   it('without GITHUB_TOKEN or an owner/name it stops before writing anything', async () => {
     const { repo, bare } = repoWithBareOrigin();
-    const noToken = await run(repo, ['--apply', '--push', '--pr'], {});
+    const noToken = await runCli(repo, ['--apply', '--push', '--pr'], {});
     expect(noToken.code).toBe(2);
     expect(noToken.stderr).toMatch(/^openclaw-fix: --pr needs a token in GITHUB_TOKEN .*nothing was written\n$/);
     git(repo, 'remote', 'set-url', 'origin', bare);
-    const noRepository = await run(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: TOKEN });
+    const noRepository = await runCli(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: TOKEN });
     expect(noRepository.code).toBe(2);
     expect(noRepository.stderr).toMatch(/^openclaw-fix: cannot tell the GitHub repository from the remote URL .*; set GITHUB_REPOSITORY=owner\/name; nothing was written\n$/);
-    expect(git(repo, 'branch', '--list', BRANCH)).toBe('');
-    expect(remoteTip(bare, BRANCH)).toBe('');
+    expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe('');
   });
 });
 

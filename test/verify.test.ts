@@ -5,17 +5,16 @@
  * check it should, with a message saying what and where. Then the CLI's exit codes on real
  * git repos, and --apply refusing to write a branch that does not verify.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { applyFixes } from '../src/apply.js';
-import { main, type Io } from '../src/cli.js';
 import { planFixes } from '../src/engine.js';
 import { Git, UserError } from '../src/git.js';
 import type { Patch } from '../src/types.js';
 import { applyProblems, applyVerifier, verifyRepo, type VerifyCheck, type VerifyReport } from '../src/verify/index.js';
-import { fixtureFiles, fixtureGitRepo, git, PROJECT_ROOT, tempDir } from './helpers.js';
+import { DEFAULT_FIX_BRANCH, fixtureFiles, fixtureGitRepo, git, gitRepoOf, REPORT_BUG3_ENTRYPOINT, runCli, snapshot, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 const DOCKERFILE = 'roles/openclaw-config/templates/Dockerfile.smokescreen.j2';
@@ -42,8 +41,7 @@ function edit(files: Files, path: string, from: string | RegExp, to: string): Fi
 }
 
 /** Upstream's v0.0.4 entrypoint (the stand-in replica) with missing roles allowed: plain HTTP gets the default rule. */
-const UPSTREAM_MAIN = readFileSync(join(PROJECT_ROOT, 'test/go-standin/main.go'), 'utf8');
-const GOOD_ENTRYPOINT = UPSTREAM_MAIN.replace('conf.RoleFromRequest = defaultRoleFromRequest', 'conf.RoleFromRequest = defaultRoleFromRequest\n\t\tconf.AllowMissingRole = true');
+const GOOD_ENTRYPOINT = UPSTREAM_SMOKESCREEN_MAIN.replace('conf.RoleFromRequest = defaultRoleFromRequest', 'conf.RoleFromRequest = defaultRoleFromRequest\n\t\tconf.AllowMissingRole = true');
 
 /** The fixture with every property made true by hand, independently of the patch modules. */
 function fixedByHand(): Files {
@@ -227,8 +225,8 @@ const BREAKAGES: Breakage[] = [
   ['egress-plain-http-role', 'checkout and build chained in one RUN', (f) => edit(edit(f, DOCKERFILE, 'COPY main.go ./main.go\nRUN CGO', '    && CGO'), DOCKERFILE, 'git checkout {{ smokescreen_commit }}\n', 'git checkout {{ smokescreen_commit }} \\\n'), /nothing is copied over main\.go before go build/],
   ['egress-plain-http-role', 'no task deploys the entrypoint', (f) => edit(f, CONFIG_TASKS, /\n- name: Install the Smokescreen entrypoint[\s\S]*?tags: \[config, egress\]\n/, ''), /no task deploys main\.go into the build context \(\/opt\/openclaw\/build\/smokescreen\/\)/],
   ['egress-plain-http-role', 'the deployed file is not in the repo', (f) => new Map([...f].filter(([path]) => path !== ENTRYPOINT)), /deploys smokescreen-main\.go, which is not in the repo/],
-  ['egress-plain-http-role', "the report's entrypoint (does not compile)", (f) => new Map(f).set(ENTRYPOINT, REPORT_ENTRYPOINT), /compile-error: .*used as value/],
-  ['egress-plain-http-role', "upstream's entrypoint (requires TLS)", (f) => new Map(f).set(ENTRYPOINT, UPSTREAM_MAIN), /refuses-plain-http/],
+  ['egress-plain-http-role', "the report's entrypoint (does not compile)", (f) => new Map(f).set(ENTRYPOINT, REPORT_BUG3_ENTRYPOINT), /compile-error: .*used as value/],
+  ['egress-plain-http-role', "upstream's entrypoint (requires TLS)", (f) => new Map(f).set(ENTRYPOINT, UPSTREAM_SMOKESCREEN_MAIN), /refuses-plain-http/],
   ['litellm-budget-where-read', "the report's move into model_info", (f) => edit(f, LITELLM, '      max_budget: {{ model.max_budget }}\n      budget_duration: 30d\n      rpm: {{ model.rpm }}\n', '      rpm: {{ model.rpm }}\n    model_info:\n      max_budget: {{ model.max_budget }}\n'), /max_budget is only in model_info, where LiteLLM never reads it: the model has no cap \(.*litellm-config\.yaml\.j2:11\)/],
   ['litellm-budget-where-read', 'no budget_duration', (f) => edit(f, LITELLM, '      budget_duration: 30d\n', ''), /anthropic\/claude-opus-4-6, .*: max_budget has no budget_duration beside it .*:10/],
   ['litellm-budget-where-read', 'rpm dropped', (f) => edit(f, LITELLM, '      rpm: {{ model.rpm }}\n', ''), /limit it to rpm 60, but LiteLLM reads no rpm/],
@@ -251,29 +249,6 @@ const BREAKAGES: Breakage[] = [
   ['acl-services-list', 'services as a map', (f) => edit(f, ACL, 'services: []', 'services: {}'), /services renders as a mapping.*smokescreen-acl\.yaml\.j2:6/],
 ];
 
-/** The report's Bug 3 snippet: StartWithConfig's result used as an error does not compile on v0.0.4. */
-const REPORT_ENTRYPOINT = `package main
-
-import (
-    "net/http"
-    "github.com/stripe/smokescreen/cmd"
-    "github.com/stripe/smokescreen/pkg/smokescreen"
-)
-
-func main() {
-    conf, err := cmd.NewConfiguration(nil, nil)
-    if err != nil {
-        panic(err)
-    }
-    conf.RoleFromRequest = func(req *http.Request) (string, error) {
-        return "default", nil
-    }
-    if err := smokescreen.StartWithConfig(conf, nil); err != nil {
-        panic(err)
-    }
-}
-`;
-
 describe('each property, broken in each way, fails its check with a clear message', () => {
   const fixed = fixedByHand();
   it.each(BREAKAGES)('%s: %s', async (id, _how, breakIt, message) => {
@@ -290,50 +265,25 @@ describe('each property, broken in each way, fails its check with a clear messag
 
 // ---- the CLI ------------------------------------------------------------------------------
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(cwd: string, args: string[]): Promise<RunResult> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd };
-  return { code: await main(args, io), stdout, stderr };
-}
-
-/** A git repo (one commit on main) holding `files`. */
-function gitRepoOf(files: Files): string {
-  const source = tempDir('openclaw-fix-verify-src-');
-  for (const [path, text] of files) {
-    mkdirSync(dirname(join(source, path)), { recursive: true });
-    writeFileSync(join(source, path), text);
-  }
-  return fixtureGitRepo(source);
-}
-
-const state = (repo: string): string => [git(repo, 'for-each-ref'), git(repo, 'status', '--porcelain', '--untracked-files=all'), git(repo, 'diff')].join('\n--\n');
-
 describe('openclaw-fix verify', () => {
   it('exits 1 on the unfixed fixture with one line per check, and changes nothing', async () => {
     const repo = fixtureGitRepo();
-    const before = state(repo);
-    const result = await run(repo, ['verify']);
+    const before = snapshot(repo);
+    const result = await runCli(repo, ['verify']);
     expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines.map((line) => line.split(':')[0])).toEqual(['bug 2', 'bug 1', 'bug 3', 'bug 5', 'bug 4', 'bug 6', 'bug 7', 'bug 8', 'bug 9', 'extra acl-services-list']);
     expect(lines[0]).toBe(`bug 2: /run is not on a tmpfs in the egress service (${COMPOSE}:117)`);
     expect(result.stderr).toBe('');
-    expect(state(repo)).toBe(before);
+    expect(snapshot(repo)).toBe(before);
   });
 
   it('exits 0 on a repo where every property holds; --json says the same', async () => {
     const repo = gitRepoOf(fixedByHand());
-    const result = await run(repo, ['verify', '--repo', repo]);
+    const result = await runCli(repo, ['verify', '--repo', repo]);
     expect(result.stdout).toBe(['bug 2', 'bug 1', 'bug 3', 'bug 5', 'bug 4', 'bug 6', 'bug 7', 'bug 8', 'bug 9', 'extra acl-services-list'].map((label) => `${label}: ok\n`).join(''));
     expect(result.code).toBe(0);
-    const json = await run(repo, ['verify', '--json']);
+    const json = await runCli(repo, ['verify', '--json']);
     const doc = JSON.parse(json.stdout) as { mode: string; passed: boolean; checks: VerifyCheck[] };
     expect(json.code).toBe(0);
     expect(doc).toMatchObject({ mode: 'verify', passed: true });
@@ -343,7 +293,7 @@ describe('openclaw-fix verify', () => {
   it('verifies the work tree, uncommitted edits included', async () => {
     const repo = gitRepoOf(fixedByHand());
     writeFileSync(join(repo, ACL), (fixedByHand().get(ACL) ?? '').replace('services: []', 'services: {}'));
-    const result = await run(repo, ['verify']);
+    const result = await runCli(repo, ['verify']);
     expect(result.code).toBe(1);
     expect(result.stdout).toContain('extra acl-services-list: services renders as a mapping');
     expect(result.stdout).toContain('bug 2: ok');
@@ -351,17 +301,17 @@ describe('openclaw-fix verify', () => {
 
   it('exits 2 with one line on an error: not a git repo, malformed YAML, a flag verify does not take', async () => {
     const notRepo = tempDir();
-    const outside = await run(notRepo, ['verify']);
+    const outside = await runCli(notRepo, ['verify']);
     expect(outside).toMatchObject({ code: 2, stdout: '' });
     expect(outside.stderr).toMatch(/^openclaw-fix: .* is not a git repository .*\n$/);
 
     const repo = gitRepoOf(edit(fixedByHand(), COMPOSE, '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n      - /run', '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n     - /run'));
-    const malformed = await run(repo, ['verify']);
+    const malformed = await runCli(repo, ['verify']);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toMatch(new RegExp(`^openclaw-fix: ${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`));
     expect(malformed.stderr.trimEnd().split('\n')).toHaveLength(1);
 
-    expect((await run(repo, ['verify', '--apply'])).code).toBe(2);
+    expect((await runCli(repo, ['verify', '--apply'])).code).toBe(2);
   });
 });
 
@@ -404,12 +354,12 @@ describe('--apply runs verify on the planned result', () => {
   it('refuses to write the branch when a property that held before fails after', async () => {
     const files = edit(fixtureFiles(), COMPOSE, '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n', '      redis:\n        condition: service_healthy\n');
     const repo = gitRepoOf(files);
-    const before = state(repo);
+    const before = snapshot(repo);
     const gitRepo = await Git.open(repo);
     const attempt = applyFixes({ git: gitRepo, patches: [dropsGatewayDependency], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
     await expect(attempt).rejects.toThrow(UserError);
     await expect(attempt).rejects.toThrow(/no branch was written: bug 7 held before the fixes and fails after them: the gateway no longer waits for openclaw-egress/);
-    expect(state(repo)).toBe(before);
+    expect(snapshot(repo)).toBe(before);
   });
 
   it('refuses a committed fix whose own property does not hold afterwards', async () => {
@@ -422,10 +372,10 @@ describe('--apply runs verify on the planned result', () => {
 
   it('--only 7 on the fixture still applies: the bugs it leaves alone failed before too', async () => {
     const repo = fixtureGitRepo();
-    const result = await run(repo, ['--apply', '--only', '7']);
+    const result = await runCli(repo, ['--apply', '--only', '7']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(git(repo, 'log', '--format=%s', 'main..openclaw-fix/deployment-bugs').trim()).toBe('fix(compose): let LiteLLM start without waiting for the egress proxy (bug 7)');
+    expect(git(repo, 'log', '--format=%s', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe('fix(compose): let LiteLLM start without waiting for the egress proxy (bug 7)');
   });
 
   it('applyProblems: committed fixes must be ok (or not checked), held properties must keep holding', () => {

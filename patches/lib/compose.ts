@@ -4,7 +4,7 @@
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
-import type { RepoView } from '../../src/types.js';
+import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
 /** Every role template that may be a Compose file (base or overlay). */
@@ -49,6 +49,27 @@ export function composeDefining(repo: RepoView, serviceName: string): ComposeFil
 /** The service's mapping; UnrecognisedShape when the entry is not a mapping. */
 export function serviceMap(compose: ComposeFile, serviceName: string): YAMLMap | undefined {
   return mapAt(compose.tpl, compose.services, serviceName);
+}
+
+/** A service a check works on: the Compose file that defines it, its entry (for file:line) and its mapping. */
+export interface DefinedService {
+  readonly compose: ComposeFile;
+  readonly tpl: ParsedTemplate;
+  readonly pair: Pair<Scalar, YamlNode | null>;
+  readonly service: YAMLMap;
+}
+
+/**
+ * The service `serviceName` for a check, or the result that ends the check: not-applicable when
+ * no Compose template defines it, unrecognised when its entry is empty. (A service defined twice
+ * or not a mapping throws UnrecognisedShape, as composeDefining and serviceMap do.)
+ */
+export function serviceToCheck(repo: RepoView, serviceName: string): DefinedService | CheckResult {
+  const compose = composeDefining(repo, serviceName);
+  if (!compose) return { state: 'not-applicable', reason: `no Compose template defines ${serviceName}` };
+  const service = serviceMap(compose, serviceName);
+  if (!service) return { state: 'unrecognised', reason: `service ${serviceName} in ${compose.tpl.path} is not a mapping` };
+  return { compose, tpl: compose.tpl, pair: pairOf(compose.services, serviceName)!, service };
 }
 
 // ---------------------------------------------------------------------------------------------

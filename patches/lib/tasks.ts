@@ -186,8 +186,8 @@ export function reindentTask(lines: readonly string[], column: number, step: num
   return out;
 }
 
-/** True when the tasks of this list are separated by blank lines. */
-function blankLineBetweenTasks(task: Task): boolean {
+/** True when the tasks of the list holding `task` are separated by blank lines (new tasks follow suit). */
+export function tasksSeparatedByBlankLines(task: Task): boolean {
   const { text } = task.file.tpl;
   const items = task.seq.items.filter(isMap);
   for (let i = 1; i < items.length; i++) {
@@ -204,7 +204,7 @@ function taskBlockText(anchor: Task, tasks: readonly (readonly string[])[]): { b
   const dash = dashOf(anchor);
   const step = indentStepOf(tpl.text);
   const rendered = tasks.map((lines) => reindentTask(lines, dash.column, step, dash.width).join(eol) + eol);
-  const separator = blankLineBetweenTasks(anchor) ? eol : '';
+  const separator = tasksSeparatedByBlankLines(anchor) ? eol : '';
   return { body: rendered.join(separator), separator, eol };
 }
 
@@ -238,11 +238,6 @@ export function replaceTask(task: Task, tasks: readonly (readonly string[])[]): 
   const dash = dashOf(task);
   const end = endOfNodeLines(tpl, task.map);
   return replacementEdit(tpl, dash, end, body);
-}
-
-/** True when the tasks of the list holding `task` are separated by blank lines (new nested tasks can follow suit). */
-export function tasksSeparatedByBlankLines(task: Task): boolean {
-  return blankLineBetweenTasks(task);
 }
 
 /**
