@@ -19,6 +19,13 @@ export interface ApplyOptions {
   readonly branch: string;
   /** Checks the fixed files before anything is written; returns problems (empty = fine). */
   readonly verify?: (plan: Plan) => Promise<readonly string[]>;
+  /**
+   * The tip of the fix branch on the remote `--push` publishes to, its commits already in the
+   * object database (src/push.ts peekRemoteBranch). When the local branch does not carry the
+   * fixes but this does, the local branch is pointed at it instead of at new commits, so a bot
+   * in a fresh clone publishes nothing new.
+   */
+  readonly remoteTip?: { readonly name: string; readonly sha: string };
 }
 
 export interface AppliedCommit {
@@ -28,7 +35,8 @@ export interface AppliedCommit {
 }
 
 export interface ApplyResult {
-  readonly status: 'nothing-to-do' | 'created' | 'rebuilt';
+  /** 'up-to-date': the branch already carried exactly these fixes on HEAD; nothing was written. */
+  readonly status: 'nothing-to-do' | 'created' | 'rebuilt' | 'up-to-date';
   readonly plan: Plan;
   readonly branch: string;
   /** The commit the fixes were built on (HEAD). */
@@ -38,6 +46,8 @@ export interface ApplyResult {
   readonly commits: readonly AppliedCommit[];
   /** The fix branch's previous tip when it was rebuilt. */
   readonly previousTip?: string;
+  /** `<remote>/<branch>` when the branch now points at that remote branch's commits (see ApplyOptions.remoteTip). */
+  readonly adoptedFrom?: string;
 }
 
 /** Runs `fn` with a lock file in the git dir, so two runs on one repo cannot interleave. */
@@ -116,7 +126,16 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
       throw new UserError(`the fixed repository fails verification, so no branch was written: ${problems.join('; ')}`);
     }
 
-    const commits = await buildCommits(git, head, plan, loaded.modes);
+    const built = await buildCommits(git, head, plan, loaded.modes);
+    // A re-run on an unchanged base must not churn the branch (new timestamps, new shas, a
+    // force-push and a pull request update for nothing): keep commits that carry exactly these fixes.
+    if (previousTip) {
+      const kept = await sameFixCommits(git, head, previousTip, built);
+      if (kept) return { status: 'up-to-date', ...nothing, commits: kept };
+    }
+    const remote = options.remoteTip;
+    const adopted = remote && remote.sha !== previousTip ? await sameFixCommits(git, head, remote.sha, built) : undefined;
+    const commits = adopted ?? built;
     await holdBeforeRefForTests();
     const tip = commits.at(-1)?.sha ?? head;
     try {
@@ -128,7 +147,13 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
       throw error;
     }
     cleanup.refWritten = true;
-    return { status: previousTip ? 'rebuilt' : 'created', ...nothing, commits, ...(previousTip ? { previousTip } : {}) };
+    return {
+      status: previousTip ? 'rebuilt' : 'created',
+      ...nothing,
+      commits,
+      ...(previousTip ? { previousTip } : {}),
+      ...(adopted && remote ? { adoptedFrom: `${remote.name}/${branch}` } : {}),
+    };
   });
 }
 
@@ -169,6 +194,53 @@ export async function foreignCommits(git: Git, tip: string, head: string): Promi
     .map((line) => line.split('\0'))
     .filter(([, trailer]) => !trailer?.trim())
     .map(([sha]) => sha ?? '');
+}
+
+/**
+ * `tip`'s commits when they are exactly `built` in substance: a linear chain whose first parent
+ * is `head`, one commit per fix, each with the same tree and the same message (subject, body,
+ * `Openclaw-Fix:` trailer) as the freshly built one. Author, committer and dates may differ.
+ * undefined when anything differs (the base moved, a fix was added, dropped or changed).
+ */
+async function sameFixCommits(git: Git, head: string, tip: string, built: readonly AppliedCommit[]): Promise<AppliedCommit[] | undefined> {
+  if (built.length === 0) return undefined;
+  const chain = (await git.run(['rev-list', '--reverse', '--parents', `${head}..${tip}`]).catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '));
+  if (chain.length !== built.length) return undefined;
+  let parent = head;
+  for (const [sha, ...parents] of chain) {
+    if (parents.length !== 1 || parents[0] !== parent || !sha) return undefined;
+    parent = sha;
+  }
+  const existing = chain.map(([sha]) => sha ?? '');
+  const objects = await readCommitObjects(git, [...existing, ...built.map((commit) => commit.sha)]);
+  const same = existing.every((sha, index) => {
+    const old = objects.get(sha);
+    const fresh = objects.get(built[index]?.sha ?? '');
+    return old !== undefined && fresh !== undefined && old.tree === fresh.tree && old.message === fresh.message;
+  });
+  return same ? existing.map((sha, index) => ({ patchId: built[index]?.patchId ?? '', sha, subject: built[index]?.subject ?? '' })) : undefined;
+}
+
+/** Tree and raw message of each commit, read with one `git cat-file --batch`. */
+async function readCommitObjects(git: Git, shas: readonly string[]): Promise<Map<string, { tree: string; message: string }>> {
+  // Sizes in the batch output count bytes: parse the bytes, not the decoded string.
+  const out = Buffer.from(await git.run(['cat-file', '--batch'], { input: shas.join('\n') + '\n' }), 'utf8');
+  const objects = new Map<string, { tree: string; message: string }>();
+  let offset = 0;
+  for (const sha of shas) {
+    const headerEnd = out.indexOf(10, offset);
+    const [, type = '', size = ''] = out.subarray(offset, headerEnd).toString('utf8').split(' ');
+    if (type !== 'commit') return objects; // 'missing': the caller then sees the commit as different
+    const body = out.subarray(headerEnd + 1, headerEnd + 1 + Number(size)).toString('utf8');
+    offset = headerEnd + 1 + Number(size) + 1;
+    const split = body.indexOf('\n\n');
+    const headers = split === -1 ? body : body.slice(0, split);
+    objects.set(sha, { tree: /^tree ([0-9a-f]+)$/m.exec(headers)?.[1] ?? '', message: split === -1 ? '' : body.slice(split + 2) });
+  }
+  return objects;
 }
 
 /**

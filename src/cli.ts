@@ -12,6 +12,7 @@ import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
 import { patchSeries } from './patch-series.js';
 import { preparePublish, publishedText } from './push.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
+import { matchesAny } from './repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import { YamlTemplateError } from './template-yaml.js';
 import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo } from './verify/index.js';
@@ -163,33 +164,41 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     // -- verify (src/verify/): proves the properties on the work tree; runs no fix --
     if (args._[0] === 'verify') {
       if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
-      return await runVerify(await openRepo(resolveRepo(String(args.repo), io.cwd), secrets), json, io);
+      return await runVerify(await Git.open(resolveRepo(String(args.repo), io.cwd)), secrets, json, io);
     }
     const patches = selectPatches(allPatches, listOption(args.only), listOption(args.skip));
     if (args.list) {
       io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
       return 0;
     }
-    const git = await openRepo(resolveRepo(String(args.repo), io.cwd), secrets);
+    const git = await Git.open(resolveRepo(String(args.repo), io.cwd));
     const style = useColor(args.color as boolean | undefined, io.stdout, io.env) && !json ? COLOR : PLAIN;
 
+    if (mode === 'apply' || args.format === 'patch') {
+      // Both read HEAD, not the work tree: the secrets are learned from the work tree first
+      // (for --apply it is clean, so it holds what HEAD holds).
+      await learnWorkTreeSecrets(git, secrets);
+    }
     if (mode === 'apply') {
       // --push/--pr are checked before anything is written, and run after the branch is.
-      const publish = args.push ? await preparePublish({ git, remote: String(args.remote), pr: Boolean(args.pr), env: io.env, version: VERSION }) : undefined;
-      const result = await applyFixes({ git, patches, branch: String(args.branch), verify: applyVerifier(git) });
+      const branch = String(args.branch);
+      const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION }) : undefined;
+      const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
       if (!json) io.stdout.write(formatText(mode, git.root, result.plan, style, result));
-      const published = publish && result.commits.length > 0 ? await publish(result) : undefined;
+      const published = prepared && result.commits.length > 0 ? await prepared.publish(result) : undefined;
       if (json) io.stdout.write(`${JSON.stringify({ ...(toJson(mode, git.root, result.plan, VERSION, result) as object), ...published }, null, 2)}\n`);
       else if (published) io.stdout.write(publishedText(published));
       return 0;
     }
     if (args.format === 'patch') {
-      const series = await patchSeries(git, patches);
-      io.stdout.write(series.mbox);
+      // patchSeries refuses a series that holds a secret, so it is printed as built: redacting
+      // a diff line would make `git am` apply different content (a corrupted series).
+      const series = await patchSeries(git, patches, secrets);
+      givenIo.stdout.write(series.mbox);
       for (const note of series.notes) io.stderr.write(`openclaw-fix: ${note}\n`);
       return 0;
     }
-    const { files } = await loadWorkTreeFiles(git, candidateGlobs(patches));
+    const files = await loadWorkTreeWithSecrets(git, candidateGlobs(patches), secrets);
     const plan = planFixes(files, patches);
     io.stdout.write(json ? `${JSON.stringify(toJson(mode, git.root, plan, VERSION), null, 2)}\n` : formatText(mode, git.root, plan, style));
     if (mode === 'check') return plan.outcomes.some((outcome) => outcome.state === 'needs-fix' || outcome.state === 'unrecognised') ? 1 : 0;
@@ -202,15 +211,24 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
   }
 }
 
-/** Opens the repository and learns its plain-text secrets before anything is printed. */
-async function openRepo(dir: string, secrets: string[]): Promise<Git> {
-  const git = await Git.open(dir);
+/** Learns the work tree's plain-text secrets before anything about the repo is printed. */
+async function learnWorkTreeSecrets(git: Git, secrets: string[]): Promise<void> {
   try {
     secrets.push(...secretValues((await loadWorkTreeFiles(git, SECRET_SOURCE_GLOBS)).files));
   } catch {
     // a file that cannot be read is reported by the run itself, which then reads nothing from it
   }
-  return git;
+}
+
+/**
+ * The work-tree files matching `globs`, listed and read together with the secret sources in
+ * one pass (each listing of the work tree costs a walk of the index and of the untracked
+ * files), the secrets learned before the caller prints anything.
+ */
+async function loadWorkTreeWithSecrets(git: Git, globs: readonly string[], secrets: string[]): Promise<Map<string, string>> {
+  const { files } = await loadWorkTreeFiles(git, [...new Set([...globs, ...SECRET_SOURCE_GLOBS])]);
+  secrets.push(...secretValues(new Map([...files].filter(([path]) => matchesAny(path, SECRET_SOURCE_GLOBS)))));
+  return new Map([...files].filter(([path]) => matchesAny(path, globs)));
 }
 
 function redactingIo(io: Io, secrets: readonly string[]): Io {
@@ -223,8 +241,8 @@ function resolveRepo(repo: string, cwd: string): string {
 }
 
 // -- verify --
-async function runVerify(git: Git, json: boolean, io: Io): Promise<number> {
-  const { files } = await loadWorkTreeFiles(git, VERIFY_GLOBS);
+async function runVerify(git: Git, secrets: string[], json: boolean, io: Io): Promise<number> {
+  const files = await loadWorkTreeWithSecrets(git, VERIFY_GLOBS, secrets);
   const report = await verifyRepo(files);
   const passed = verifyPassed(report);
   const document = { tool: 'openclaw-fix', version: VERSION, mode: 'verify', repo: git.root, passed, checks: report.checks };

@@ -8,7 +8,7 @@
  * a client with a TLS certificate and prints one machine-readable line; this module reads it.
  */
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,10 @@ export type EntrypointStatus =
   | 'mishandles-help'
   /** The program ended without reaching StartWithConfig (crash, early exit, or it never starts the proxy). */
   | 'did-not-start'
+  /**
+   * Nothing could be compiled: the Go toolchain is not installed, or the stand-in module is
+   * missing from the installation. verify reports 'not checked' with the detail, never a pass.
+   */
   | 'go-missing';
 
 export interface EntrypointCheck {
@@ -67,20 +71,52 @@ interface ProcessResult {
   timedOut: boolean;
 }
 
+/** Where standinDir looks: test/go-standin next to src/ (source) or next to dist/ (built). */
+const STANDIN_CANDIDATES = ['../test/go-standin', '../../test/go-standin'];
+
+/** The stand-in module's directory, or undefined when the installation lacks it. */
+function findStandinDir(): string | undefined {
+  return STANDIN_CANDIDATES.map((relative) => fileURLToPath(new URL(relative, import.meta.url))).find((dir) => existsSync(join(dir, 'go.mod')));
+}
+
 /** The stand-in module's directory: test/go-standin next to src/ (source) or next to dist/ (built). */
 export function standinDir(): string {
-  const candidates = ['../test/go-standin', '../../test/go-standin'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
-  const found = candidates.find((dir) => existsSync(join(dir, 'go.mod')));
-  if (!found) throw new Error(`the Smokescreen stand-in module is missing (looked in ${candidates.join(', ')})`);
+  const found = findStandinDir();
+  if (!found) throw new Error(`the Smokescreen stand-in module is missing (looked for ${STANDIN_CANDIDATES.join(', ')} beside ${fileURLToPath(new URL('.', import.meta.url))})`);
   return found;
+}
+
+/**
+ * The build cache shared by every run: $TMPDIR/openclaw-fix-go, so only the first run pays for
+ * compiling the stand-in's dependencies. Go's build cache is safe for concurrent use (entries
+ * are written to temporary files and renamed into place, and cmd/go locks what it must), so
+ * two runs at once share it without harm. Go runs what it finds there, so a directory this
+ * user does not own alone (another user's, in a shared /tmp) is not used: undefined then, and
+ * the caller builds with a private cache.
+ */
+function sharedGoDir(): string | undefined {
+  const shared = join(tmpdir(), 'openclaw-fix-go');
+  try {
+    mkdirSync(shared, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+  }
+  try {
+    const stats = lstatSync(shared);
+    const ownUid = process.getuid?.();
+    if (!stats.isDirectory() || (ownUid !== undefined && stats.uid !== ownUid) || (stats.mode & 0o022) !== 0) return undefined;
+  } catch {
+    return undefined;
+  }
+  return shared;
 }
 
 /**
  * The environment for `go`: no network (GOPROXY=off, vendored dependencies), a writable build
  * cache even where HOME is not, and a static build like the Dockerfile's.
  */
-function goEnvironment(): NodeJS.ProcessEnv {
-  const shared = join(tmpdir(), 'openclaw-fix-go');
+function goEnvironment(privateDir: string): NodeJS.ProcessEnv {
+  const shared = sharedGoDir() ?? privateDir;
   return {
     ...process.env,
     GOCACHE: process.env.GOCACHE ?? join(shared, 'cache'),
@@ -145,11 +181,18 @@ function judgeReplay(replay: ReplayResult): EntrypointCheck {
  * `--version`, which must exit 0. The temporary build directory is always removed.
  */
 export async function checkSmokescreenEntrypoint(goSource: string): Promise<EntrypointCheck> {
-  const env = goEnvironment();
+  const standin = findStandinDir();
+  if (!standin) {
+    return {
+      status: 'go-missing',
+      detail: `the Smokescreen v0.0.4 stand-in module (test/go-standin) is missing from this openclaw-fix installation; reinstall openclaw-fix`,
+    };
+  }
   const work = mkdtempSync(join(tmpdir(), 'openclaw-fix-entrypoint-'));
+  const env = goEnvironment(join(work, 'go'));
   try {
     const module = join(work, 'smokescreen');
-    cpSync(standinDir(), module, { recursive: true });
+    cpSync(standin, module, { recursive: true });
     writeFileSync(join(module, 'main.go'), goSource);
     const binary = join(work, 'smokescreen-bin');
 

@@ -12,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildUnreachableFixCommits } from './apply.js';
 import type { Plan } from './engine.js';
-import type { Git } from './git.js';
+import { loadCommitFiles, UserError, type Git } from './git.js';
 import { fixLabel } from './report.js';
+import { holdsSecret, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import type { Patch } from './types.js';
 
 export interface PatchSeries {
@@ -24,7 +25,13 @@ export interface PatchSeries {
   readonly notes: readonly string[];
 }
 
-export async function patchSeries(git: Git, patches: readonly Patch[]): Promise<PatchSeries> {
+/**
+ * The series, or a UserError when it would hold one of `secrets` (or of HEAD's plain-text
+ * secrets, which uncommitted edits may have removed from the work tree): the CLI prints
+ * everything else redacted, but a redacted diff line is a corrupted series — `git am` would
+ * commit `<redacted>` — so the series is either printed byte for byte or not at all.
+ */
+export async function patchSeries(git: Git, patches: readonly Patch[], secrets: readonly string[] = []): Promise<PatchSeries> {
   const { plan, base, commits } = await buildUnreachableFixCommits(git, patches);
   const notes = plan.outcomes
     .filter((outcome) => outcome.state === 'unrecognised')
@@ -46,10 +53,36 @@ export async function patchSeries(git: Git, patches: readonly Patch[]): Promise<
       ...['-c', `core.attributesFile=${attributes}`, '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'diff.relative=false'],
       'format-patch', '--stdout', '--binary', '--no-cover-letter', '--no-attach', '--no-signoff', '--no-notes', '--no-ext-diff', `--base=${base}`, `${base}..${tip}`,
     ]);
+    const allSecrets = [...secrets, ...secretValues((await loadCommitFiles(git, base, SECRET_SOURCE_GLOBS)).files)];
+    const holder = secretHolder(mbox, plan, withCarriageReturns, allSecrets);
+    if (holder) {
+      throw new UserError(
+        `${holder}: the patch series would contain a secret value from the repo's variables, and it is never printed (redacting it would corrupt the series); nothing was printed: run openclaw-fix --apply to commit the fixes on a branch instead`,
+      );
+    }
     return { mbox, plan, base, notes };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Where the first secret in the series is: the file whose diff holds it, or the commit message
+ * that does. Files sent as binary patches (base85 of their bytes) are judged by their content.
+ */
+function secretHolder(mbox: string, plan: Plan, binaryPaths: readonly string[], secrets: readonly string[]): string | undefined {
+  if (secrets.length === 0) return undefined;
+  const binary = plan.pending.flatMap((outcome) => outcome.files).find((change) => binaryPaths.includes(change.path) && holdsSecret(`${change.before ?? ''}\n${change.after}`, secrets));
+  if (binary) return binary.path;
+  if (!holdsSecret(mbox, secrets)) return undefined;
+  const paths = [...new Set(plan.pending.flatMap((outcome) => outcome.files.map((change) => change.path)))].sort((a, b) => b.length - a.length);
+  let where = 'a commit message';
+  for (const line of mbox.split('\n')) {
+    if (/^From [0-9a-f]{40,64} /.test(line)) where = 'a commit message';
+    else if (line.startsWith('diff --git ')) where = paths.find((path) => line.endsWith(` b/${path}`) || line.endsWith(` "b/${path}"`)) ?? line.slice('diff --git '.length);
+    if (holdsSecret(line, secrets)) return where;
+  }
+  return 'the series';
 }
 
 /** A gitattributes pattern matching exactly `path`: glob characters escaped, C-quoted when it holds a space or quote. */

@@ -24,6 +24,8 @@ export interface PushOutcome {
 export interface PublishOptions {
   readonly git: Git;
   readonly remote: string;
+  /** The fix branch: its remote tip is read (and its commits fetched) before `--apply` runs. */
+  readonly branch: string;
   /** Open or update the pull request too. */
   readonly pr: boolean;
   readonly env: NodeJS.ProcessEnv;
@@ -35,15 +37,28 @@ export interface Published {
   readonly pullRequest: PullRequestOutcome | null;
 }
 
+export interface PreparedPublish {
+  /**
+   * The fix branch's tip on the remote, its commits fetched, for ApplyOptions.remoteTip: a
+   * bot's fresh clone has no local fix branch, and must not rebuild (new shas, a force-push, a
+   * pull request update) what the remote already carries. Undefined when the remote has no
+   * such branch or cannot be read now (the push step then says why).
+   */
+  readonly remoteTip?: { readonly name: string; readonly sha: string };
+  readonly publish: (result: ApplyResult) => Promise<Published>;
+}
+
 /**
  * Checks what can be checked before `--apply` writes anything (the remote exists; for --pr a
- * token and an owner/name), and returns the step that publishes the branch once it is built.
+ * token and an owner/name), reads the remote fix branch, and returns the step that publishes
+ * the branch once it is built.
  */
-export async function preparePublish(options: PublishOptions): Promise<(result: ApplyResult) => Promise<Published>> {
+export async function preparePublish(options: PublishOptions): Promise<PreparedPublish> {
   const { git, remote } = options;
   const remoteUrl = await configuredRemoteUrl(git, remote);
   const target: GitHubTarget | undefined = options.pr ? resolveGitHubTarget(options.env, remoteUrl) : undefined;
-  return async (result) => {
+  const remoteSha = await peekRemoteBranch(git, remote, options.branch);
+  const publish = async (result: ApplyResult): Promise<Published> => {
     const tip = result.commits.at(-1)?.sha;
     if (!tip) throw new UserError('internal error: nothing to publish');
     const push = await pushFixBranch(git, remote, result.branch, tip, result.base, options.env);
@@ -60,6 +75,25 @@ export async function preparePublish(options: PublishOptions): Promise<(result: 
     });
     return { push, pullRequest };
   };
+  return { ...(remoteSha ? { remoteTip: { name: remote, sha: remoteSha } } : {}), publish };
+}
+
+/** The remote branch's tip with its commits fetched (no ref written), or undefined when absent or unreadable. */
+async function peekRemoteBranch(git: Git, remote: string, branch: string): Promise<string | undefined> {
+  const remoteRef = `refs/heads/${branch}`;
+  try {
+    const listing = await git.run(['ls-remote', '--heads', remote, remoteRef]);
+    const tip = listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0];
+    if (tip) await fetchWithoutRefs(git, remote, remoteRef);
+    return tip;
+  } catch {
+    return undefined; // pushFixBranch reads the remote again and reports what is wrong
+  }
+}
+
+/** Brings a remote branch's commits in without writing any ref (not even FETCH_HEAD or a remote-tracking branch). */
+function fetchWithoutRefs(git: Git, remote: string, remoteRef: string): Promise<string> {
+  return git.run(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--refmap=', remote, remoteRef]);
 }
 
 /** The remote's configured (push) URL as written in the config, before any insteadOf rewriting. */
@@ -93,9 +127,8 @@ export async function pushFixBranch(git: Git, remote: string, branch: string, ti
   let status: PushOutcome['status'] = 'created';
   if (previousRemoteTip) {
     try {
-      // Bring the remote branch's commits in without writing any ref (not even FETCH_HEAD or
-      // a remote-tracking branch), to read their trailers.
-      await git.run(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--refmap=', remote, remoteRef]);
+      // To read their trailers.
+      await fetchWithoutRefs(git, remote, remoteRef);
     } catch (error) {
       throw failure(`cannot fetch ${remote}/${branch} to check it is openclaw-fix's own`, error);
     }

@@ -85,8 +85,11 @@ export function formatText(mode: Mode, repo: string, plan: Plan, style: Style, a
   if (mode === 'dry-run' && counts.needsFix > 0) out.push('Run with --apply to commit each fix on its own branch; this run changed nothing.');
   if (mode === 'check' && counts.needsFix > 0) out.push('Fixes are pending (exit 1).');
   if (mode === 'apply' && apply) {
+    const commits = `${apply.commits.length} commit${apply.commits.length === 1 ? '' : 's'}`;
     if (apply.status === 'nothing-to-do') out.push('Nothing to do: every fix is already in place. No branch was written.');
-    else out.push(`${apply.status === 'rebuilt' ? 'Rebuilt' : 'Created'} branch ${style.bold(apply.branch)} with ${apply.commits.length} commit${apply.commits.length === 1 ? '' : 's'} on ${apply.baseBranch} (${apply.base.slice(0, 12)}); your branch and work tree are unchanged.`);
+    else if (apply.status === 'up-to-date') out.push(`Branch ${style.bold(apply.branch)} is up to date: its ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes. Nothing was written.`);
+    else if (apply.adoptedFrom) out.push(`${apply.status === 'rebuilt' ? 'Moved' : 'Created'} branch ${style.bold(apply.branch)} at ${apply.adoptedFrom}, whose ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes; your branch and work tree are unchanged.`);
+    else out.push(`${apply.status === 'rebuilt' ? 'Rebuilt' : 'Created'} branch ${style.bold(apply.branch)} with ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}); your branch and work tree are unchanged.`);
   } else if (counts.needsFix === 0) {
     out.push('Nothing to do: every recognised fix is already in place.');
   }
@@ -117,7 +120,17 @@ export function toJson(mode: Mode, repo: string, plan: Plan, version: string, ap
       commit: commitOf.get(outcome.patch.id) ?? null,
     })),
     ...(apply
-      ? { apply: { status: apply.status, branch: apply.branch, base: apply.base, baseBranch: apply.baseBranch, previousTip: apply.previousTip ?? null, commits: apply.commits } }
+      ? {
+          apply: {
+            status: apply.status,
+            branch: apply.branch,
+            base: apply.base,
+            baseBranch: apply.baseBranch,
+            previousTip: apply.previousTip ?? null,
+            adoptedFrom: apply.adoptedFrom ?? null,
+            commits: apply.commits,
+          },
+        }
       : {}),
   };
 }

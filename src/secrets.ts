@@ -33,11 +33,21 @@ export function secretValues(files: ReadonlyMap<string, string>): string[] {
   return [...secrets].sort((a, b) => b.length - a.length);
 }
 
+/** The ways a secret shows up in printed text: as written, and as JSON escapes it. */
+function printedForms(secret: string): Set<string> {
+  return new Set([secret, JSON.stringify(secret).slice(1, -1)]);
+}
+
 /** The text with every secret (as written, and as JSON would escape it) replaced by `<redacted>`. */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
-    for (const form of new Set([secret, JSON.stringify(secret).slice(1, -1)])) out = out.split(form).join('<redacted>');
+    for (const form of printedForms(secret)) out = out.split(form).join('<redacted>');
   }
   return out;
+}
+
+/** True when `text` holds a secret in a form redactSecrets would replace. */
+export function holdsSecret(text: string, secrets: readonly string[]): boolean {
+  return secrets.some((secret) => [...printedForms(secret)].some((form) => text.includes(form)));
 }
