@@ -7,21 +7,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { main, type Io } from '../src/cli.js';
 import { Git } from '../src/git.js';
 import { patchSeries } from '../src/patch-series.js';
-import { fixtureGitRepo, git, tempDir } from './helpers.js';
+import { fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 
 const KEY_IN_GROUP_VARS = 'sk-fake-litellm-SECRET-in-group-vars';
 const TOKEN_IN_VAULT = '7391046628:AAF-fake-telegram-SECRET-in-vault';
 
-async function run(repo: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd: repo };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 /** The fixture with an unencrypted vault file: secrets the CLI knows, none of them near a fix. */
 function repoWithVaultSecrets(): string {
@@ -49,14 +41,14 @@ describe('--format patch with secrets in the repo', () => {
   it('refuses a series that would hold a secret: one line naming the file, exit 2, nothing on stdout', async () => {
     const repo = repoWithVaultSecrets();
     withKeyInDiffContext(repo);
-    const result = await run(repo, ['--format', 'patch']);
+    const result = await runCli(repo, ['--format', 'patch']);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^openclaw-fix: group_vars\/all\/vars\.yml: the patch series would contain a secret value [^\n]*run openclaw-fix --apply [^\n]*\n$/);
     expect(result.stderr).not.toContain(KEY_IN_GROUP_VARS);
     expect(result.stdout + result.stderr).not.toContain('<redacted>');
     // The series really would have carried the key: the same commits, made by --apply, do.
-    expect((await run(repo, ['--apply'])).code).toBe(0);
+    expect((await runCli(repo, ['--apply'])).code).toBe(0);
     expect(git(repo, 'format-patch', '--stdout', 'main..openclaw-fix/deployment-bugs')).toContain(`litellm_master_key: "${KEY_IN_GROUP_VARS}"`);
   });
 
@@ -65,7 +57,7 @@ describe('--format patch with secrets in the repo', () => {
     withKeyInDiffContext(repo);
     const vars = join(repo, 'group_vars/all/vars.yml');
     writeFileSync(vars, readFileSync(vars, 'utf8').replace(KEY_IN_GROUP_VARS, '{{ vault_litellm_master_key }}')); // uncommitted
-    const result = await run(repo, ['--format', 'patch']);
+    const result = await runCli(repo, ['--format', 'patch']);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr).toMatch(/^openclaw-fix: group_vars\/all\/vars\.yml: the patch series would contain a secret value/);
@@ -75,7 +67,7 @@ describe('--format patch with secrets in the repo', () => {
   it('prints a series without a secret byte for byte, and git am of it gives the tree --apply commits', async () => {
     const repo = repoWithVaultSecrets();
     const base = git(repo, 'rev-parse', 'HEAD').trim();
-    const printed = await run(repo, ['--format', 'patch']);
+    const printed = await runCli(repo, ['--format', 'patch']);
     expect(printed.code).toBe(0);
     expect(printed.stderr).toBe('');
     expect(printed.stdout).not.toContain(TOKEN_IN_VAULT);
@@ -87,7 +79,7 @@ describe('--format patch with secrets in the repo', () => {
     git(clone, 'checkout', '-q', '--detach', base);
     writeFileSync(join(clone, '..', 'series.mbox'), printed.stdout);
     git(clone, 'am', '-q', join(clone, '..', 'series.mbox'));
-    expect((await run(repo, ['--apply'])).code).toBe(0);
+    expect((await runCli(repo, ['--apply'])).code).toBe(0);
     expect(git(clone, 'rev-parse', 'HEAD^{tree}').trim()).toBe(git(repo, 'rev-parse', 'openclaw-fix/deployment-bugs^{tree}').trim());
   });
 });

@@ -9,8 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { main, type Io } from '../src/cli.js';
-import { fixtureGitRepo, git, tempDir } from './helpers.js';
+import { fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 
 const BRANCH = 'openclaw-fix/deployment-bugs';
 const GITHUB_URL = 'https://github.com/acme/deploy.git';
@@ -22,13 +21,6 @@ interface ApplyDoc {
   pullRequest?: { action: string; number: number };
 }
 
-async function run(repo: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env, cwd: repo };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 /**
  * Runs `fn` as if at `date`: the commits --apply builds then carry that date, so a re-run's
@@ -54,12 +46,12 @@ const reflogLength = (repo: string): number => git(repo, 'reflog', 'show', '--fo
 describe('--apply on an unchanged base', () => {
   it('leaves its own branch alone when it carries exactly these fixes: up-to-date, exit 0, no ref written', async () => {
     const repo = fixtureGitRepo();
-    const first = await at('2030-01-01T00:00:00Z', () => run(repo, ['--apply']));
+    const first = await at('2030-01-01T00:00:00Z', () => runCli(repo, ['--apply']));
     expect(first.code).toBe(0);
     const tip = tipOf(repo, BRANCH);
     const reflog = reflogLength(repo);
 
-    const again = await at('2030-01-08T00:00:00Z', () => run(repo, ['--apply', '--json']));
+    const again = await at('2030-01-08T00:00:00Z', () => runCli(repo, ['--apply', '--json']));
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
     const doc = JSON.parse(again.stdout) as ApplyDoc;
@@ -69,7 +61,7 @@ describe('--apply on an unchanged base', () => {
     expect(tipOf(repo, BRANCH)).toBe(tip);
     expect(reflogLength(repo)).toBe(reflog); // not even a same-value update-ref
 
-    const text = await at('2030-01-09T00:00:00Z', () => run(repo, ['--apply']));
+    const text = await at('2030-01-09T00:00:00Z', () => runCli(repo, ['--apply']));
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`Branch ${BRANCH} is up to date: its \\d+ commits on main \\([0-9a-f]{12}\\) already carry exactly these fixes\\. Nothing was written\\.`));
     expect(tipOf(repo, BRANCH)).toBe(tip);
@@ -77,11 +69,11 @@ describe('--apply on an unchanged base', () => {
 
   it('rebuilds when the fixes differ: a fix added or dropped, or a commit whose tree is not the fix', async () => {
     const repo = fixtureGitRepo();
-    await at('2030-01-01T00:00:00Z', () => run(repo, ['--apply', '--only', '7']));
+    await at('2030-01-01T00:00:00Z', () => runCli(repo, ['--apply', '--only', '7']));
     const onlySeven = tipOf(repo, BRANCH);
-    const all = JSON.parse((await at('2030-01-02T00:00:00Z', () => run(repo, ['--apply', '--json']))).stdout) as ApplyDoc;
+    const all = JSON.parse((await at('2030-01-02T00:00:00Z', () => runCli(repo, ['--apply', '--json']))).stdout) as ApplyDoc;
     expect(all.apply).toMatchObject({ status: 'rebuilt', previousTip: onlySeven });
-    const back = JSON.parse((await at('2030-01-03T00:00:00Z', () => run(repo, ['--apply', '--json', '--only', '7']))).stdout) as ApplyDoc;
+    const back = JSON.parse((await at('2030-01-03T00:00:00Z', () => runCli(repo, ['--apply', '--json', '--only', '7']))).stdout) as ApplyDoc;
     expect(back.apply.status).toBe('rebuilt');
     expect(back.apply.commits.map((commit) => commit.patchId)).toEqual(['litellm-no-egress-dependency']);
 
@@ -92,7 +84,7 @@ describe('--apply on an unchanged base', () => {
     git(repo, 'commit', '-q', '--amend', '--no-edit');
     git(repo, 'checkout', '-q', 'main');
     const amended = tipOf(repo, BRANCH);
-    const rebuilt = JSON.parse((await at('2030-01-04T00:00:00Z', () => run(repo, ['--apply', '--json', '--only', '7']))).stdout) as ApplyDoc;
+    const rebuilt = JSON.parse((await at('2030-01-04T00:00:00Z', () => runCli(repo, ['--apply', '--json', '--only', '7']))).stdout) as ApplyDoc;
     expect(rebuilt.apply).toMatchObject({ status: 'rebuilt', previousTip: amended });
     expect(git(repo, 'ls-tree', '--name-only', BRANCH, 'EXTRA.md').trim()).toBe('');
   });
@@ -149,7 +141,7 @@ describe('--apply --push --pr on an unchanged base', () => {
     const repo = cloneWithOrigin(bare);
     const github = await fakeGitHub();
     const env = { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url };
-    const first = await at('2030-01-01T00:00:00Z', () => run(repo, ['--apply', '--push', '--pr'], env));
+    const first = await at('2030-01-01T00:00:00Z', () => runCli(repo, ['--apply', '--push', '--pr'], env));
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
     const remoteTip = git(bare, 'rev-parse', BRANCH).trim();
@@ -157,7 +149,7 @@ describe('--apply --push --pr on an unchanged base', () => {
 
     // The same clone, a week later.
     github.requests.length = 0;
-    const again = await at('2030-01-08T00:00:00Z', () => run(repo, ['--apply', '--push', '--pr', '--json'], env));
+    const again = await at('2030-01-08T00:00:00Z', () => runCli(repo, ['--apply', '--push', '--pr', '--json'], env));
     expect(again.stderr).toBe('');
     expect(again.code).toBe(0);
     const doc = JSON.parse(again.stdout) as ApplyDoc;
@@ -173,7 +165,7 @@ describe('--apply --push --pr on an unchanged base', () => {
     git(fresh, 'remote', 'set-url', 'origin', GITHUB_URL);
     git(fresh, 'config', `url.${bare}.insteadOf`, GITHUB_URL);
     github.requests.length = 0;
-    const ci = await at('2030-01-15T00:00:00Z', () => run(fresh, ['--apply', '--push', '--pr', '--json'], env));
+    const ci = await at('2030-01-15T00:00:00Z', () => runCli(fresh, ['--apply', '--push', '--pr', '--json'], env));
     expect(ci.stderr).toBe('');
     expect(ci.code).toBe(0);
     const ciDoc = JSON.parse(ci.stdout) as ApplyDoc;

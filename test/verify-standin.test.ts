@@ -4,8 +4,7 @@
  * as they do without Go, instead of failing with an `internal error`.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { main, type Io } from '../src/cli.js';
-import { fixtureGitRepo, git } from './helpers.js';
+import { fixtureGitRepo, git, runCli } from './helpers.js';
 
 // The stand-in is found with existsSync(<dir>/go.mod): hide it from src/go-check.ts.
 vi.mock('node:fs', async (importOriginal) => {
@@ -14,23 +13,16 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...actual, existsSync, default: { ...actual, existsSync } };
 });
 
-async function run(repo: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd: repo };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 describe('the Go stand-in missing from the installation', () => {
   it('--apply still verifies and commits, and verify says bug 3 was not checked, with the reason', async () => {
     const repo = fixtureGitRepo();
-    const applied = await run(repo, ['--apply']);
+    const applied = await runCli(repo, ['--apply']);
     expect(applied.stderr).toBe('');
     expect(applied.code).toBe(0);
     git(repo, 'checkout', '-q', 'openclaw-fix/deployment-bugs');
 
-    const verified = await run(repo, ['verify']);
+    const verified = await runCli(repo, ['verify']);
     expect(verified.stderr).toBe('');
     expect(verified.stdout).not.toMatch(/internal error/);
     expect(verified.stdout).toMatch(/^bug 3: not checked \(.*the Smokescreen v0\.0\.4 stand-in module \(test\/go-standin\) is missing from this openclaw-fix installation; reinstall openclaw-fix\)$/m);

@@ -7,26 +7,18 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { main, type Io } from '../src/cli.js';
 import { Git } from '../src/git.js';
-import { fixtureGitRepo } from './helpers.js';
+import { fixtureGitRepo, runCli } from './helpers.js';
 
 const SECRET = 'sk-untracked-SECRET-in-host-vars';
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 
-async function run(repo: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) }, env: {}, cwd: repo };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
-}
 
 /** One CLI run, with the arguments of every `git ls-files` it spawned. */
 async function withLsFilesCalls(repo: string, args: string[]): Promise<{ calls: string[][]; result: Awaited<ReturnType<typeof run>> }> {
   const spy = vi.spyOn(Git.prototype, 'run');
   try {
-    const result = await run(repo, args);
+    const result = await runCli(repo, args);
     return { calls: spy.mock.calls.map(([gitArgs]) => [...gitArgs]).filter((gitArgs) => gitArgs[0] === 'ls-files'), result };
   } finally {
     spy.mockRestore();
