@@ -3,10 +3,12 @@
  * on the result of the ones before it, applies their edits and proves each fix converged.
  * No git, no file system: callers load the files and decide what to do with the plan.
  */
-import { createTwoFilesPatch } from 'diff';
+import { createTwoFilesPatch, diffArrays } from 'diff';
 import { applyEdits } from './edits.js';
 import { createRepoView } from './repo-view.js';
-import { parseYamlTemplate, YamlTemplateError } from './template-yaml.js';
+import { isMap, isSeq, visit, type Node as YamlNode } from 'yaml';
+import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from './template-yaml.js';
+import { columnAt, locate } from './text.js';
 import type { CheckResult, FixState, Patch, TextEdit } from './types.js';
 import { UnrecognisedShape } from './yaml-edit.js';
 
@@ -67,15 +69,23 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
   assertUniquePriorities(patches);
   let files = new Map(initial);
   const outcomes: FixOutcome[] = [];
+  const originalLines = new OriginalLines();
   for (const patch of [...patches].sort((a, b) => a.priority - b.priority)) {
     const result = runCheck(patch, files);
     const base = { patch, state: result.state, reason: result.reason, changes: result.changes ?? [], notes: result.notes ?? [] };
     if (result.state !== 'needs-fix') {
-      outcomes.push({ ...base, files: [] });
+      // Nothing of this fix is committed: its reason is for the user's own files, not for the
+      // text the fixes before it left (whose diffs and commits number lines their own way).
+      outcomes.push({ ...base, reason: originalLines.translate(result.reason), files: [] });
       continue;
     }
     const edits: readonly TextEdit[] = result.edits ?? [];
     if (edits.length === 0) throw new EngineError(`patch ${patch.id} reports needs-fix but returned no edits`);
+    const shared = editOfSharedAnchor(files, edits);
+    if (shared) {
+      outcomes.push({ ...base, state: 'unrecognised', reason: originalLines.translate(shared), changes: [], files: [] });
+      continue;
+    }
     const changed = applyEdits(files, edits);
     const next = new Map(files);
     const fileChanges: FileChange[] = [];
@@ -94,9 +104,100 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
       throw new EngineError(`patch ${patch.id} did not converge: after its edits it reports ${recheck.state} (${recheck.reason}); nothing was written`);
     }
     files = next;
+    for (const change of fileChanges) originalLines.record(change);
     outcomes.push({ ...base, files: fileChanges.sort((a, b) => a.path.localeCompare(b.path)) });
   }
   return { outcomes, result: files, pending: outcomes.filter((outcome) => outcome.state === 'needs-fix') };
+}
+
+/**
+ * An edit inside a YAML node that carries an anchor (`&backends`) used by an alias elsewhere
+ * (`*backends`, `<<: *backends`) would change every use of it, not only the one the fix is
+ * about. Returns the reason naming both places, or undefined when no edit does that.
+ */
+function editOfSharedAnchor(files: ReadonlyMap<string, string>, edits: readonly TextEdit[]): string | undefined {
+  for (const [path, fileEdits] of groupByPath(edits)) {
+    const text = files.get(path);
+    if (text === undefined || !YAML_FILE.test(path)) continue;
+    let tpl: ParsedTemplate;
+    try {
+      tpl = parseYamlTemplate(path, text);
+    } catch (error) {
+      if (error instanceof YamlTemplateError) continue; // the engine's parse check speaks for such a file
+      throw error;
+    }
+    const aliases = new Map<string, number>();
+    const anchored: { name: string; start: number; end: number; node: YamlNode }[] = [];
+    for (const doc of tpl.documents) {
+      visit(doc, {
+        Alias(_, alias) {
+          if (!aliases.has(alias.source)) aliases.set(alias.source, alias.range?.[0] ?? 0);
+        },
+        Node(_, node) {
+          if (node.anchor && node.range) anchored.push({ name: node.anchor, start: node.range[0], end: node.range[1], node });
+        },
+      });
+    }
+    for (const anchor of anchored) {
+      const aliasAt = aliases.get(anchor.name);
+      if (aliasAt === undefined) continue;
+      const column = columnAt(text, anchor.start);
+      const inside = fileEdits.find((edit) =>
+        edit.start === edit.end
+          ? (edit.start > anchor.start && edit.start < anchor.end) ||
+            // An insertion where the anchored block ends belongs to it when indented like its content.
+            (edit.start === anchor.end && (isMap(anchor.node) || isSeq(anchor.node)) && !anchor.node.flow && /^ */.exec(edit.text)![0].length >= column)
+          : edit.start < anchor.end && edit.end > anchor.start,
+      );
+      if (inside) {
+        return `the edit at ${locate(path, text, inside.start)} changes &${anchor.name} (${locate(path, text, anchor.start)}), which *${anchor.name} at ${locate(path, text, aliasAt)} also uses; editing it would change that use too`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Line numbers of the files as loaded, for lines of the text the fixes have produced so far:
+ * `translate` rewrites each `path:line` of a reason to the user's line (one an earlier fix added
+ * keeps the number it has, having no counterpart).
+ */
+class OriginalLines {
+  /** Per changed file: current line (index + 1) → line in the file as loaded, 0 for an added line. */
+  private readonly maps = new Map<string, number[]>();
+
+  record(change: FileChange): void {
+    const beforeLines = (change.before ?? '').split('\n');
+    const previous = this.maps.get(change.path) ?? (change.before === undefined ? [] : beforeLines.map((_, index) => index + 1));
+    const next: number[] = [];
+    let oldIndex = 0;
+    for (const part of diffArrays(change.before === undefined ? [] : beforeLines, change.after.split('\n'))) {
+      for (let i = 0; i < part.value.length; i++) {
+        if (part.removed) oldIndex++;
+        else if (part.added) next.push(0);
+        else next.push(previous[oldIndex++] ?? 0);
+      }
+    }
+    this.maps.set(change.path, next);
+  }
+
+  translate(reason: string): string {
+    let translated = reason;
+    for (const [path, map] of this.maps) {
+      const mention = new RegExp(`(^|[^\\w./-])(${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}):(\\d+)`, 'g');
+      translated = translated.replace(mention, (whole, lead: string, file: string, line: string) => {
+        const original = map[Number(line) - 1];
+        return original ? `${lead}${file}:${original}` : whole;
+      });
+    }
+    return translated;
+  }
+}
+
+function groupByPath(edits: readonly TextEdit[]): Map<string, TextEdit[]> {
+  const byPath = new Map<string, TextEdit[]>();
+  for (const edit of edits) byPath.set(edit.path, [...(byPath.get(edit.path) ?? []), edit]);
+  return byPath;
 }
 
 function assertUniquePriorities(patches: readonly Patch[]): void {

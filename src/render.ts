@@ -132,17 +132,38 @@ function countTrailingNewlines(text: string): number {
 
 /**
  * Rewrites a template so nunjucks prints what Jinja prints: comments are removed with the
- * newline trim_blocks takes after them (nunjucks trims only after block tags), and every
- * `{{ expr }}` goes through Python's str() (True, None, lists).
+ * newline trim_blocks takes after them (nunjucks trims only after block tags), `{% raw %}`
+ * blocks print their text with Jinja's whitespace rules, and every `{{ expr }}` goes through
+ * Python's str() (True, None, lists).
  */
-function jinjaCompatible(text: string, trimBlocks: boolean): string {
+function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOptions): string {
   const spans: JinjaSpan[] = scanJinja(text);
   let out = '';
   let cursor = 0;
-  for (const span of spans) {
+  for (let index = 0; index < spans.length; index++) {
+    const span = spans[index] as JinjaSpan;
     const source = text.slice(span.start, span.end);
     const open = /^..[-+]?/.exec(source)?.[0] ?? '';
     const close = /[-+]?..$/.exec(source)?.[0] ?? '';
+    const endRaw = span.kind === 'statement' && /^raw\b/.test(span.body) ? spans[index + 1] : undefined;
+    if (endRaw) {
+      // nunjucks trims the newline after {% raw %} and keeps the one after {% endraw %}; Jinja
+      // does the opposite (its trim_blocks applies to endraw only). Print the literal as a string.
+      let before = text.slice(cursor, span.start);
+      if (open.endsWith('-')) before = before.replace(/\s+$/, '');
+      else if (lstripBlocks && !open.endsWith('+')) before = before.replace(/(^|\n)[ \t]+$/, '$1');
+      let literal = text.slice(span.end, endRaw.start);
+      if (close.startsWith('-')) literal = literal.replace(/^\s+/, '');
+      const endSource = text.slice(endRaw.start, endRaw.end);
+      if (/^\{%-/.test(endSource)) literal = literal.replace(/\s+$/, '');
+      else if (lstripBlocks && !/^\{%\+/.test(endSource)) literal = literal.replace(/(^|\n)[ \t]+$/, '$1');
+      out += before + nunjucksStringExpression(literal);
+      cursor = endRaw.end;
+      if (/-%\}$/.test(endSource)) while (cursor < text.length && /\s/.test(text[cursor] ?? '')) cursor++;
+      else if (trimBlocks && text[cursor] === '\n') cursor++;
+      index++;
+      continue;
+    }
     if (span.kind === 'comment') {
       let before = text.slice(cursor, span.start);
       if (open.endsWith('-')) before = before.replace(/\s+$/, '');
@@ -159,6 +180,12 @@ function jinjaCompatible(text: string, trimBlocks: boolean): string {
   return out + text.slice(cursor);
 }
 
+/** `{{ "…" }}` printing `literal` as is. */
+function nunjucksStringExpression(literal: string): string {
+  const escaped = literal.replace(/[\\"\n\r\t]/g, (ch) => ({ '\\': '\\\\', '"': '\\"', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[ch] ?? ch);
+  return `{{ "${escaped}" }}`;
+}
+
 /**
  * Renders a template as `ansible -m template` does: line endings become `\n` (the module's
  * newline_sequence), trim_blocks on and lstrip_blocks off unless the first line says
@@ -171,7 +198,7 @@ export function renderTemplate(text: string, vars: Vars, env?: nunjucks.Environm
   let source = body.replace(/\r\n?/g, '\n');
   if (source.endsWith('\n')) source = source.slice(0, -1); // Jinja's keep_trailing_newline=False
   const environment = env ?? ansibleEnvironment(options);
-  let result = environment.renderString(jinjaCompatible(source, options.trimBlocks ?? true), vars);
+  let result = environment.renderString(jinjaCompatible(source, { trimBlocks: options.trimBlocks ?? true, lstripBlocks: options.lstripBlocks ?? false }), vars);
   const missing = dataNewlines - countTrailingNewlines(result);
   if (missing > 0) result += '\n'.repeat(missing);
   return result;
@@ -273,8 +300,11 @@ function resolveLazyVars(vars: Vars): Vars {
   return current;
 }
 
-/** Renders a YAML template and parses the result into plain data. */
+/**
+ * Renders a YAML template and parses the result into plain data, `<<: *anchor` merge keys
+ * resolved as Compose, Ansible and LiteLLM's YAML readers resolve them.
+ */
 export function renderYaml(path: string, text: string, vars: Vars): unknown {
   parseYamlTemplate(path, text); // refuses malformed input with file:line before rendering
-  return parseYaml(renderTemplate(text, vars));
+  return parseYaml(renderTemplate(text, vars), { merge: true });
 }

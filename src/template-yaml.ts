@@ -2,7 +2,7 @@
  * Parse a YAML file that may contain Jinja (an Ansible template or a task file) into `yaml`
  * Documents whose node ranges are offsets into the ORIGINAL text.
  */
-import { parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { maskJinja, scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
 import { lineNumberAt } from './text.js';
 
@@ -45,7 +45,71 @@ export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
       throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
     }
   }
-  return { path, text, masked, jinja, documents: list };
+  const template: ParsedTemplate = { path, text, masked, jinja, documents: list };
+  for (const doc of list) recordMergeKeys(template, doc);
+  return template;
+}
+
+/** A key a mapping gets through a `<<` merge key rather than writing it itself. */
+export interface InheritedKey {
+  readonly template: ParsedTemplate;
+  /** The `<<: *anchor` entry it comes through. */
+  readonly merge: Pair;
+  /** The entry that defines it, in the merged mapping. */
+  readonly source: Pair;
+}
+
+/** For each mapping with a `<<` entry, the keys it inherits (own keys excluded): filled at parse. */
+const inheritedKeys = new WeakMap<YAMLMap, ReadonlyMap<string, InheritedKey>>();
+
+/**
+ * The entry `key` that `map` inherits through a `<<` merge key (as Compose, Ansible and LiteLLM
+ * read them), or undefined. A key the mapping writes itself is not inherited: it wins.
+ */
+export function inheritedKey(map: YAMLMap, key: string): InheritedKey | undefined {
+  return inheritedKeys.get(map)?.get(key);
+}
+
+function keyName(pair: Pair): string | undefined {
+  return isScalar(pair.key) ? String(pair.key.value) : undefined;
+}
+
+function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
+  const collect = (map: YAMLMap, into: Map<string, Pair>, seen: Set<YAMLMap>): void => {
+    if (seen.has(map)) return;
+    seen.add(map);
+    // Own keys first; then merged mappings in order, the first one to define a key winning.
+    for (const pair of map.items) {
+      const name = keyName(pair);
+      if (name !== undefined && name !== '<<' && !into.has(name)) into.set(name, pair);
+    }
+    for (const pair of map.items) {
+      if (keyName(pair) !== '<<') continue;
+      const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+      for (const source of sources) {
+        const target = isAlias(source) ? source.resolve(doc) : source;
+        if (isMap(target)) collect(target, into, seen);
+      }
+    }
+  };
+  visit(doc, {
+    Map(_, map) {
+      const merges = map.items.filter((pair) => keyName(pair) === '<<');
+      if (merges.length === 0) return;
+      const own = new Set(map.items.map(keyName));
+      const inherited = new Map<string, InheritedKey>();
+      for (const merge of merges) {
+        const all = new Map<string, Pair>();
+        const sources = isSeq(merge.value) ? merge.value.items : [merge.value];
+        for (const source of sources) {
+          const target = isAlias(source) ? source.resolve(doc) : source;
+          if (isMap(target)) collect(target, all, new Set([map]));
+        }
+        for (const [name, source] of all) if (!own.has(name) && !inherited.has(name)) inherited.set(name, { template, merge, source });
+      }
+      inheritedKeys.set(map, inherited);
+    },
+  });
 }
 
 /** The original source of a node (Jinja included), without trailing comments. */

@@ -7,7 +7,7 @@
  * which the engine reports as the fix's "unrecognised" state.
  */
 import { isMap, isPair, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import type { ParsedTemplate } from './template-yaml.js';
+import { inheritedKey, type ParsedTemplate } from './template-yaml.js';
 import { columnAt, eolOf, indentStepOf, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from './types.js';
 
@@ -78,8 +78,20 @@ export function quoteLike(sample: YamlNode | null | undefined, value: string): s
   return value;
 }
 
+/**
+ * The entry `key` of the mapping, undefined when it has none. A key the mapping inherits through
+ * a `<<: *anchor` merge key is UnrecognisedShape: reading it as absent would make a fix add the
+ * key (overriding the inherited value), and editing it would change every mapping that merges it.
+ */
 export function pairOf(map: YAMLMap, key: string): Pair<Scalar, YamlNode | null> | undefined {
-  return map.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === key) as Pair<Scalar, YamlNode | null> | undefined;
+  const own = map.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === key) as Pair<Scalar, YamlNode | null> | undefined;
+  if (own) return own;
+  const inherited = inheritedKey(map, key);
+  if (inherited) {
+    const tpl = inherited.template;
+    throw new UnrecognisedShape(`'${key}' of the mapping at ${where(tpl, map)} comes from the merge key at ${where(tpl, inherited.merge)} (defined at ${where(tpl, inherited.source)}); editing it there would change every mapping that merges it`);
+  }
+  return undefined;
 }
 
 /** The map under `key`, undefined when absent; UnrecognisedShape when present but not a map. */

@@ -7,7 +7,7 @@
  * line starting with `- ` at column 0; `reindentTask` moves them to the column of the task they
  * go beside and converts the step to the file's own (4-space files get 4-space nesting).
  */
-import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, YAMLSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { eolOf, indentStepOf, lineStartAt } from '../../src/text.js';
 import type { TextEdit } from '../../src/types.js';
@@ -46,10 +46,14 @@ const TASK_KEYWORDS = new Set([
   'module_defaults', 'debugger', 'connection', 'port', 'remote_user', 'async', 'poll', 'max_fail_percentage',
 ]);
 
-/** Parses a task or handler file; UnrecognisedShape when it is not a list of tasks. */
+/**
+ * Parses a task or handler file; UnrecognisedShape when it is not a list of tasks. An empty
+ * file (nothing, `---`, only comments) is a valid one without tasks, as Ansible reads it.
+ */
 export function readTaskFile(path: string, text: string): TaskFile {
   const tpl = parseYamlTemplate(path, text);
-  const list = tpl.documents[0]?.contents;
+  const list = tpl.documents[0]?.contents ?? null;
+  if (list === null || (isScalar(list) && list.value === null)) return { tpl, list: new YAMLSeq() };
   if (!isSeq(list)) throw new UnrecognisedShape(`${path} is not a list of tasks`);
   return { tpl, list };
 }
