@@ -258,6 +258,14 @@ function normaliseImage(reference: string): string {
   return ref;
 }
 
+/** `NAME=value` (optionally after export/readonly) with a literal value, as [NAME, value]. */
+function constantAssignment(command: SimpleCommand): [string, string] | undefined {
+  const words = ['export', 'readonly'].includes(command.words[0] ?? '') ? command.words.slice(1) : command.words;
+  const match = words.length === 1 ? /^([A-Za-z_]\w*)=(.*)$/.exec(words[0] ?? '') : null;
+  if (!match || /[$`]/.test(match[2] ?? '')) return undefined;
+  return [match[1] ?? '', match[2] ?? ''];
+}
+
 export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
   const scripts = ctx
     .roleAssets('maintenance')
@@ -276,9 +284,14 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
   const missing = new Map<string, string[]>();
   for (const script of scripts) {
     const rendered = script.endsWith('.j2') ? ctx.render(script) : ctx.read(script);
+    const constants = new Map<string, string>(); // IMAGE="alpine:3.21" set by the script itself
     for (const command of splitCommands(rendered)) {
-      const image = runImage(command);
-      if (image === undefined) continue;
+      const assignment = constantAssignment(command);
+      if (assignment) constants.set(assignment[0], assignment[1]);
+      const written = runImage(command);
+      if (written === undefined) continue;
+      const reference = /^\$\{?([A-Za-z_]\w*)\}?$/.exec(written);
+      const image = (reference && constants.get(reference[1] ?? '')) ?? written;
       const where = `${script}:${templateLine(ctx.read(script), rendered, lineNumberAt(rendered, command.start))}`;
       if (image.includes('$')) {
         problems.push(`docker run uses the image ${image}, a shell variable verify cannot resolve (${where})`);
