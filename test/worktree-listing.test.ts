@@ -8,14 +8,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Git } from '../src/git.js';
-import { fixtureGitRepo, runCli } from './helpers.js';
+import { fixtureGitRepo, runCli, type CliResult } from './helpers.js';
 
 const SECRET = 'sk-untracked-SECRET-in-host-vars';
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 
-
 /** One CLI run, with the arguments of every `git ls-files` it spawned. */
-async function withLsFilesCalls(repo: string, args: string[]): Promise<{ calls: string[][]; result: Awaited<ReturnType<typeof run>> }> {
+async function withLsFilesCalls(repo: string, args: string[]): Promise<{ calls: string[][]; result: CliResult }> {
   const spy = vi.spyOn(Git.prototype, 'run');
   try {
     const result = await runCli(repo, args);
