@@ -1,6 +1,6 @@
 /**
- * `--apply`: one commit per fix on a new branch, built with git plumbing and a temporary index,
- * so the user's branch, HEAD, index and work tree are never touched. The only visible write is
+ * `--apply`: one commit per fix on a new branch, built with one `git fast-import` that writes
+ * no ref, so the user's branch, HEAD, index and work tree are never touched. The only visible write is
  * the final compare-and-swap `update-ref` of the fix branch: until then an interruption leaves
  * nothing behind but unreachable objects, and after it the branch is complete.
  */
@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { openSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { commitMessage, TRAILER } from './commit-message.js';
 import { candidateGlobs, planFixes, type Plan } from './engine.js';
-import { Git, GitCommandError, loadCommitFiles, UserError } from './git.js';
+import { catFileBatch, Git, GitCommandError, loadCommitFiles, UserError, type LoadedFiles } from './git.js';
 import type { Patch } from './types.js';
 
 export const DEFAULT_BRANCH = 'openclaw-fix/deployment-bugs';
@@ -110,8 +110,7 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
   }
 
   return withLock(git, async (cleanup): Promise<ApplyResult> => {
-    const loaded = await loadCommitFiles(git, head, candidateGlobs(options.patches));
-    const plan = planFixes(loaded.files, options.patches);
+    const { loaded, plan } = await planAt(git, head, options.patches);
     const nothing = { plan, branch, base: head, baseBranch, commits: [] };
     if (plan.pending.length === 0) return { status: 'nothing-to-do', ...nothing };
 
@@ -224,18 +223,13 @@ async function sameFixCommits(git: Git, head: string, tip: string, built: readon
   return same ? existing.map((sha, index) => ({ patchId: built[index]?.patchId ?? '', sha, subject: built[index]?.subject ?? '' })) : undefined;
 }
 
-/** Tree and raw message of each commit, read with one `git cat-file --batch`. */
+/** Tree and raw message of each commit (a missing one is left out: the caller then sees it as different). */
 async function readCommitObjects(git: Git, shas: readonly string[]): Promise<Map<string, { tree: string; message: string }>> {
-  // Sizes in the batch output count bytes: parse the bytes, not the decoded string.
-  const out = Buffer.from(await git.run(['cat-file', '--batch'], { input: shas.join('\n') + '\n' }), 'utf8');
   const objects = new Map<string, { tree: string; message: string }>();
-  let offset = 0;
-  for (const sha of shas) {
-    const headerEnd = out.indexOf(10, offset);
-    const [, type = '', size = ''] = out.subarray(offset, headerEnd).toString('utf8').split(' ');
-    if (type !== 'commit') return objects; // 'missing': the caller then sees the commit as different
-    const body = out.subarray(headerEnd + 1, headerEnd + 1 + Number(size)).toString('utf8');
-    offset = headerEnd + 1 + Number(size) + 1;
+  for (const [index, object] of (await catFileBatch(git, shas)).entries()) {
+    const sha = shas[index];
+    if (object.type !== 'commit' || sha === undefined) continue;
+    const body = object.content.toString('utf8');
     const split = body.indexOf('\n\n');
     const headers = split === -1 ? body : body.slice(0, split);
     objects.set(sha, { tree: /^tree ([0-9a-f]+)$/m.exec(headers)?.[1] ?? '', message: split === -1 ? '' : body.slice(split + 2) });
@@ -250,9 +244,14 @@ async function readCommitObjects(git: Git, shas: readonly string[]): Promise<Map
 export async function buildUnreachableFixCommits(git: Git, patches: readonly Patch[]): Promise<{ plan: Plan; base: string; commits: AppliedCommit[] }> {
   const head = await git.head();
   if (!head) throw new UserError(`${git.root} has no commits yet; commit the deployment repo first`);
-  const loaded = await loadCommitFiles(git, head, candidateGlobs(patches));
-  const plan = planFixes(loaded.files, patches);
+  const { loaded, plan } = await planAt(git, head, patches);
   return { plan, base: head, commits: await buildCommits(git, head, plan, loaded.modes) };
+}
+
+/** The candidate files of `commit` and the plan the patches make of them. */
+async function planAt(git: Git, commit: string, patches: readonly Patch[]): Promise<{ loaded: LoadedFiles; plan: Plan }> {
+  const loaded = await loadCommitFiles(git, commit, candidateGlobs(patches));
+  return { loaded, plan: planFixes(loaded.files, patches) };
 }
 
 const zeroOid = (like: string): string => '0'.repeat(like.length);

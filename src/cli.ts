@@ -3,6 +3,7 @@
  * Exit codes: 0 done or nothing to do; 1 fixes pending (--check only); 2 error.
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
@@ -164,14 +165,14 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     // -- verify (src/verify/): proves the properties on the work tree; runs no fix --
     if (args._[0] === 'verify') {
       if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
-      return await runVerify(await Git.open(resolveRepo(String(args.repo), io.cwd)), secrets, json, io);
+      return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io);
     }
     const patches = selectPatches(allPatches, listOption(args.only), listOption(args.skip));
     if (args.list) {
       io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
       return 0;
     }
-    const git = await Git.open(resolveRepo(String(args.repo), io.cwd));
+    const git = await Git.open(resolve(io.cwd, String(args.repo)));
     const style = useColor(args.color as boolean | undefined, io.stdout, io.env) && !json ? COLOR : PLAIN;
 
     if (mode === 'apply' || args.format === 'patch') {
@@ -205,7 +206,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     return 0;
   } catch (error) {
     const line = errorLine(error);
-    if (json) io.stdout.write(`${JSON.stringify({ tool: 'openclaw-fix', version: VERSION, mode, error: line })}\n`);
+    if (json) io.stdout.write(`${JSON.stringify({ tool: 'openclaw-fix', version: VERSION, mode: args._?.[0] === 'verify' ? 'verify' : mode, error: line })}\n`);
     io.stderr.write(`openclaw-fix: ${line}\n`);
     return 2;
   }
@@ -234,10 +235,6 @@ async function loadWorkTreeWithSecrets(git: Git, globs: readonly string[], secre
 function redactingIo(io: Io, secrets: readonly string[]): Io {
   const redacting = (stream: Io['stdout']): Io['stdout'] => ({ write: (text: string) => stream.write(redactSecrets(text, secrets)), isTTY: stream.isTTY });
   return { ...io, stdout: redacting(io.stdout), stderr: redacting(io.stderr) };
-}
-
-function resolveRepo(repo: string, cwd: string): string {
-  return repo.startsWith('/') ? repo : `${cwd}/${repo}`;
 }
 
 // -- verify --

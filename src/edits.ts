@@ -36,14 +36,8 @@ export function applyEditsToText(path: string, original: string, edits: readonly
  * a path that is not in `files` is created (its edits must be insertions at offset 0).
  */
 export function applyEdits(files: ReadonlyMap<string, string>, edits: readonly TextEdit[]): Map<string, string> {
-  const byPath = new Map<string, TextEdit[]>();
-  for (const edit of edits) {
-    const list = byPath.get(edit.path) ?? [];
-    list.push(edit);
-    byPath.set(edit.path, list);
-  }
   const changed = new Map<string, string>();
-  for (const [path, list] of byPath) {
+  for (const [path, list] of groupByPath(edits)) {
     const original = files.get(path);
     if (original === undefined && list.some((edit) => edit.start !== 0 || edit.end !== 0)) {
       throw new EditConflictError(`${path}: edits a file that does not exist`);
@@ -51,4 +45,11 @@ export function applyEdits(files: ReadonlyMap<string, string>, edits: readonly T
     changed.set(path, applyEditsToText(path, original ?? '', list));
   }
   return changed;
+}
+
+/** The edits of each file, in the order given. */
+export function groupByPath(edits: readonly TextEdit[]): Map<string, TextEdit[]> {
+  const byPath = new Map<string, TextEdit[]>();
+  for (const edit of edits) byPath.set(edit.path, [...(byPath.get(edit.path) ?? []), edit]);
+  return byPath;
 }

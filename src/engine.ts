@@ -4,7 +4,7 @@
  * No git, no file system: callers load the files and decide what to do with the plan.
  */
 import { createTwoFilesPatch, diffArrays } from 'diff';
-import { applyEdits } from './edits.js';
+import { applyEdits, groupByPath } from './edits.js';
 import { createRepoView } from './repo-view.js';
 import { isMap, isSeq, visit, type Node as YamlNode } from 'yaml';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from './template-yaml.js';
@@ -192,12 +192,6 @@ class OriginalLines {
     }
     return translated;
   }
-}
-
-function groupByPath(edits: readonly TextEdit[]): Map<string, TextEdit[]> {
-  const byPath = new Map<string, TextEdit[]>();
-  for (const edit of edits) byPath.set(edit.path, [...(byPath.get(edit.path) ?? []), edit]);
-  return byPath;
 }
 
 function assertUniquePriorities(patches: readonly Patch[]): void {

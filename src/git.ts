@@ -101,17 +101,6 @@ export class Git {
       return false;
     }
   }
-
-  /** True when git knows who commits (user.name/user.email or the environment). */
-  async hasIdentity(): Promise<boolean> {
-    try {
-      await this.run(['var', 'GIT_COMMITTER_IDENT']);
-      await this.run(['var', 'GIT_AUTHOR_IDENT']);
-      return true;
-    } catch {
-      return false;
-    }
-  }
 }
 
 export class GitCommandError extends Error {
@@ -125,7 +114,12 @@ export class GitCommandError extends Error {
   }
 }
 
-export function runGit(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<string> {
+export async function runGit(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<string> {
+  return (await runGitBuffer(cwd, args, options)).toString('utf8');
+}
+
+/** Runs git and resolves with its raw standard output (byte counts matter for cat-file --batch). */
+function runGitBuffer(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn('git', args, {
       cwd,
@@ -139,12 +133,38 @@ export function runGit(cwd: string, args: readonly string[], options: GitRunOpti
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     child.on('error', (error) => reject(error.message.includes('ENOENT') ? new UserError('git is not installed or not on PATH') : error));
     child.on('close', (code) => {
-      if (code === 0) resolvePromise(Buffer.concat(stdout).toString('utf8'));
+      if (code === 0) resolvePromise(Buffer.concat(stdout));
       else reject(new GitCommandError(args, code, Buffer.concat(stderr).toString('utf8')));
     });
     child.stdin.on('error', () => undefined); // git may exit before reading all input; the exit code tells
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** One object read by `git cat-file --batch`; `content` is empty for a missing object. */
+export interface BatchObject {
+  readonly type: string;
+  readonly content: Buffer;
+}
+
+/** Reads many objects with one `git cat-file --batch`, in the order asked. */
+export async function catFileBatch(git: Git, shas: readonly string[]): Promise<BatchObject[]> {
+  if (shas.length === 0) return [];
+  const out = await runGitBuffer(git.root, ['cat-file', '--batch'], { input: shas.join('\n') + '\n' });
+  const objects: BatchObject[] = [];
+  let offset = 0;
+  for (let index = 0; index < shas.length; index++) {
+    const headerEnd = out.indexOf(10, offset);
+    const [, type = '', size] = out.subarray(offset, headerEnd).toString('utf8').split(' ');
+    if (size === undefined) {
+      objects.push({ type: 'missing', content: Buffer.alloc(0) }); // "<sha> missing"
+      offset = headerEnd + 1;
+      continue;
+    }
+    objects.push({ type, content: out.subarray(headerEnd + 1, headerEnd + 1 + Number(size)) });
+    offset = headerEnd + 1 + Number(size) + 1;
+  }
+  return objects;
 }
 
 /** A candidate file: its text, and for files read from a commit, its mode there. */
@@ -221,15 +241,9 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
   }
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
-  if (entries.length === 0) return { files, modes };
-  const batch = await runGitBuffer(git.root, ['cat-file', '--batch'], entries.map((entry) => entry.sha).join('\n') + '\n');
-  let offset = 0;
-  for (const entry of entries) {
-    const headerEnd = batch.indexOf(10, offset);
-    const header = batch.subarray(offset, headerEnd).toString('utf8');
-    const size = Number(header.split(' ')[2]);
-    const content = batch.subarray(headerEnd + 1, headerEnd + 1 + size);
-    offset = headerEnd + 1 + size + 1;
+  const blobs = await catFileBatch(git, entries.map((entry) => entry.sha));
+  for (const [index, entry] of entries.entries()) {
+    const content = blobs[index]?.content ?? Buffer.alloc(0);
     if (entry.mode === '120000') {
       const target = content.toString('utf8');
       const resolved = relative('.', join(entry.path, '..', target));
@@ -242,17 +256,4 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
     modes.set(entry.path, entry.mode);
   }
   return { files, modes };
-}
-
-function runGitBuffer(cwd: string, args: readonly string[], input: string): Promise<Buffer> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', args, { cwd, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(Buffer.concat(stdout)) : reject(new GitCommandError(args, code, Buffer.concat(stderr).toString('utf8')))));
-    child.stdin.end(input);
-  });
 }

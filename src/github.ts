@@ -74,13 +74,13 @@ export function resolveGitHubTarget(env: NodeJS.ProcessEnv, remoteUrl: string): 
   }
   const parsed = parseGitHubRemote(remoteUrl);
   if (!parsed) {
-    throw new UserError(`cannot tell the GitHub repository from the remote URL '${redactSecrets(remoteUrl, env)}'; set GITHUB_REPOSITORY=owner/name; nothing was written`);
+    throw new UserError(`cannot tell the GitHub repository from the remote URL '${redactCredentials(remoteUrl, env)}'; set GITHUB_REPOSITORY=owner/name; nothing was written`);
   }
   return { apiUrl, token, ...parsed };
 }
 
 /** Removes the token and any user:password@ in URLs from a message before it is shown. */
-export function redactSecrets(text: string, env: NodeJS.ProcessEnv): string {
+export function redactCredentials(text: string, env: NodeJS.ProcessEnv): string {
   let safe = text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1***@');
   for (const name of ['GITHUB_TOKEN', 'GH_TOKEN']) {
     const secret = env[name]?.trim();
@@ -133,7 +133,7 @@ export async function upsertPullRequest(target: GitHubTarget, content: PullReque
     const { data } = await octokit.request('POST /repos/{owner}/{repo}/pulls', { owner, repo, head: content.head, base: content.base, title: content.title, body: content.body });
     return { action: 'created', number: data.number, url: data.html_url };
   } catch (error) {
-    throw new UserError(redactSecrets(apiErrorLine(error, step, target), { GITHUB_TOKEN: target.token }));
+    throw new UserError(redactCredentials(apiErrorLine(error, step, target), { GITHUB_TOKEN: target.token }));
   }
 }
 

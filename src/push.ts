@@ -9,7 +9,7 @@
  */
 import { foreignCommits, type ApplyResult } from './apply.js';
 import { Git, GitCommandError, UserError } from './git.js';
-import { upsertPullRequest, redactSecrets, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
+import { upsertPullRequest, redactCredentials, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
 import { pullRequestBody, pullRequestTitle } from './pr-body.js';
 
 export interface PushOutcome {
@@ -82,13 +82,18 @@ export async function preparePublish(options: PublishOptions): Promise<PreparedP
 async function peekRemoteBranch(git: Git, remote: string, branch: string): Promise<string | undefined> {
   const remoteRef = `refs/heads/${branch}`;
   try {
-    const listing = await git.run(['ls-remote', '--heads', remote, remoteRef]);
-    const tip = listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0];
+    const tip = await remoteBranchTip(git, remote, remoteRef);
     if (tip) await fetchWithoutRefs(git, remote, remoteRef);
     return tip;
   } catch {
     return undefined; // pushFixBranch reads the remote again and reports what is wrong
   }
+}
+
+/** The tip of `remoteRef` on the remote, undefined when it has no such branch. */
+async function remoteBranchTip(git: Git, remote: string, remoteRef: string): Promise<string | undefined> {
+  const listing = await git.run(['ls-remote', '--heads', remote, remoteRef]);
+  return listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0];
 }
 
 /** Brings a remote branch's commits in without writing any ref (not even FETCH_HEAD or a remote-tracking branch). */
@@ -111,13 +116,12 @@ export async function pushFixBranch(git: Git, remote: string, branch: string, ti
   const failure = (what: string, error: unknown): UserError => {
     const lines = error instanceof GitCommandError ? error.stderr.split('\n').filter((line) => line.trim()) : [];
     const detail = (lines.find((line) => /^(fatal|error|remote|\s*!)/.test(line)) ?? lines[0] ?? (error instanceof Error ? error.message : String(error))).trim();
-    return new UserError(redactSecrets(`${what}: ${detail.replace(/^(fatal|error): /, '')}; ${keepsLocal}`, env));
+    return new UserError(redactCredentials(`${what}: ${detail.replace(/^(fatal|error): /, '')}; ${keepsLocal}`, env));
   };
 
   let previousRemoteTip: string | null;
   try {
-    const listing = await git.run(['ls-remote', '--heads', remote, remoteRef]);
-    previousRemoteTip = listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0] ?? null;
+    previousRemoteTip = (await remoteBranchTip(git, remote, remoteRef)) ?? null;
   } catch (error) {
     throw failure(`cannot read remote '${remote}'`, error);
   }

@@ -75,6 +75,9 @@ function keyName(pair: Pair): string | undefined {
 }
 
 function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
+  /** The mappings a `<<` entry merges: `<<: *a` or `<<: [*a, *b]`. */
+  const mergedMaps = (merge: Pair): YAMLMap[] =>
+    (isSeq(merge.value) ? merge.value.items : [merge.value]).map((source) => (isAlias(source) ? source.resolve(doc) : source)).filter((target): target is YAMLMap => isMap(target));
   const collect = (map: YAMLMap, into: Map<string, Pair>, seen: Set<YAMLMap>): void => {
     if (seen.has(map)) return;
     seen.add(map);
@@ -84,12 +87,7 @@ function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
       if (name !== undefined && name !== '<<' && !into.has(name)) into.set(name, pair);
     }
     for (const pair of map.items) {
-      if (keyName(pair) !== '<<') continue;
-      const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
-      for (const source of sources) {
-        const target = isAlias(source) ? source.resolve(doc) : source;
-        if (isMap(target)) collect(target, into, seen);
-      }
+      if (keyName(pair) === '<<') for (const target of mergedMaps(pair)) collect(target, into, seen);
     }
   };
   visit(doc, {
@@ -100,11 +98,7 @@ function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
       const inherited = new Map<string, InheritedKey>();
       for (const merge of merges) {
         const all = new Map<string, Pair>();
-        const sources = isSeq(merge.value) ? merge.value.items : [merge.value];
-        for (const source of sources) {
-          const target = isAlias(source) ? source.resolve(doc) : source;
-          if (isMap(target)) collect(target, all, new Set([map]));
-        }
+        for (const target of mergedMaps(merge)) collect(target, all, new Set([map]));
         for (const [name, source] of all) if (!own.has(name) && !inherited.has(name)) inherited.set(name, { template, merge, source });
       }
       inheritedKeys.set(map, inherited);
