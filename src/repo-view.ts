@@ -22,7 +22,7 @@ export function matchesAny(path: string, patterns: readonly string[]): boolean {
  * magic knows `*`, `**` and `?` but not braces or extglobs, so from the first segment that
  * uses those on, the pathspec widens to `**`; picomatch then filters exactly.
  */
-export function gitPathspecFor(pattern: string): string {
+function gitPathspecFor(pattern: string): string {
   const segments = pattern.split('/');
   const first = segments.findIndex((segment) => /[{}()!+@]/.test(segment));
   const kept = first === -1 ? segments : [...segments.slice(0, first), '**'];
