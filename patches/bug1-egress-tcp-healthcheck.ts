@@ -4,21 +4,21 @@
  * listen port over TCP with a bounded `nc -z -w`, and install `netcat-openbsd` in the runtime
  * stage of the Smokescreen image; drop `curl` there when nothing else in the image uses it.
  */
-import { isMap, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Scalar, type YAMLMap } from 'yaml';
-import type { ParsedTemplate } from '../src/template-yaml.js';
+import { isMap, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, eolOf } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { pairOf, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, type ServiceCommand } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, scalarSource, serviceCommand, serviceToCheck, type ServiceCommand } from './lib/compose.js';
 import {
   addApkPackage,
   DOCKERFILE_GLOBS,
   findApkAdds,
   isPackage,
-  parseDockerfile,
   removeApkPackage,
   runtimeStage,
   shellParts,
+  smokescreenDockerfile,
   whereIn,
   type ApkAdd,
   type DockerStage,
@@ -44,11 +44,6 @@ interface NcProbe {
   readonly port: string;
   /** `-w` seconds, undefined when unbounded. */
   readonly timeout: number | undefined;
-}
-
-/** Words of a command line, a Jinja expression counting as one word. */
-function words(command: string): string[] {
-  return [...command.matchAll(/(?:\{\{.*?\}\}|\S)+/g)].map((match) => match[0]);
 }
 
 /** OpenBSD nc options that take an argument. */
@@ -90,7 +85,7 @@ function parseShellProbe(command: string): { probe: NcProbe | undefined; alwaysS
   const alwaysSucceeds = /(\|\||;)\s*(exit\s+0|true|:)\s*$/.test(command);
   const stripped = command.replace(/\s*\|\|\s*exit\s+1\s*$/, '').replace(/^\s*exec\s+/, '');
   if (/[|&;`$<>()]/.test(stripped.replace(/\{\{.*?\}\}/g, ''))) return { probe: undefined, alwaysSucceeds };
-  return { probe: parseNcProbe(words(stripped)), alwaysSucceeds };
+  return { probe: parseNcProbe(commandLineWords(stripped).map(({ word }) => word)), alwaysSucceeds };
 }
 
 /** Seconds of a Compose duration (`5s`, `1m30s`, `500ms`); undefined when unreadable. */
@@ -99,13 +94,6 @@ function durationSeconds(text: string): number | undefined {
   if (parts.length === 0 || parts.map((part) => part[0]).join('') !== text.trim()) return undefined;
   const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001, us: 0.000001, ns: 0.000000001 };
   return parts.reduce((sum, part) => sum + Number(part[1]) * unit[part[2]!]!, 0);
-}
-
-/** Scalar text as written, without quotes. */
-function scalarSource(tpl: ParsedTemplate, node: Scalar): string {
-  const [start, end] = node.range ?? [0, 0];
-  const source = tpl.text.slice(start, end);
-  return node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
 }
 
 /** True when `value` written plain reads back as that same string in flow and block lists (not a number, bool, Jinja or indicator); YAML 1.1 booleans are refused too. */
@@ -231,21 +219,13 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
 // ---------------------------------------------------------------------------------------------
 // The image
 
-/** The Dockerfile template that builds Smokescreen, found by content; undefined when there is none. */
-function smokescreenDockerfile(repo: RepoView): ParsedDockerfile | undefined {
-  const candidates = repo.glob(...DOCKERFILE_GLOBS).filter((path) => /smokescreen/i.test(repo.read(path) ?? ''));
-  const upstream = candidates.filter((path) => /stripe\/smokescreen/.test(repo.read(path) ?? ''));
-  const chosen = upstream.length > 0 ? upstream : candidates;
-  if (chosen.length > 1) throw new UnrecognisedShape(`more than one Dockerfile template builds Smokescreen: ${chosen.join(', ')}`);
-  const path = chosen[0];
-  return path === undefined ? undefined : parseDockerfile(path, repo.read(path)!);
-}
-
 const CURL_WORD = /(^|[^A-Za-z0-9_-])curl([^A-Za-z0-9_-]|$)/;
 
-/** Where, besides the apk list that installs it, the image or the deployment runs curl in the egress container. */
-function curlUses(df: ParsedDockerfile, stage: DockerStage, repo: RepoView, egressNames: readonly string[], egressSources: readonly string[]): string[] {
+/** Where, besides the `apk add` lists (`apks`) that install it, the image or the deployment runs curl in the egress container. */
+function curlUses(df: ParsedDockerfile, stage: DockerStage, apks: readonly ApkAdd[], repo: RepoView, egressNames: readonly string[], egressSources: readonly string[]): string[] {
   const uses: string[] = [];
+  // In `apk add … curl` curl is a package name, not a use.
+  const apkAddStarts = new Set(apks.map((apk) => apk.part.start));
   for (const instruction of stage.instructions) {
     if (!['RUN', 'CMD', 'ENTRYPOINT', 'HEALTHCHECK'].includes(instruction.keyword)) continue;
     if (instruction.keyword !== 'RUN' || instruction.execForm || instruction.heredoc) {
@@ -253,10 +233,7 @@ function curlUses(df: ParsedDockerfile, stage: DockerStage, repo: RepoView, egre
       continue;
     }
     for (const part of shellParts(df, instruction)) {
-      const values = part.words.map((word) => word.value);
-      const isApkAdd = values[0] === 'apk' && values.includes('add');
-      // In `apk add … curl` curl is a package name, not a use.
-      if (!isApkAdd && values.some((value) => CURL_WORD.test(value))) uses.push(`RUN at ${whereIn(df, part.start)}`);
+      if (!apkAddStarts.has(part.start) && part.words.some((word) => CURL_WORD.test(word.value))) uses.push(`RUN at ${whereIn(df, part.start)}`);
     }
   }
   for (const source of egressSources) if (CURL_WORD.test(source)) uses.push(`the ${EGRESS} service's command or entrypoint`);
@@ -297,7 +274,7 @@ function checkImage(df: ParsedDockerfile, repo: RepoView, egressNames: readonly 
   const apks = findApkAdds(df, stage).filter((apk) => apk.packages.length > 0);
   const netcat = apks.flatMap((apk) => apk.packages.filter((word) => isPackage(word, NETCAT)));
   const curls = apks.flatMap((apk) => apk.packages.filter((word) => isPackage(word, CURL)).map((word) => ({ apk, word })));
-  const uses = curls.length > 0 ? curlUses(df, stage, repo, egressNames, egressSources) : [];
+  const uses = curls.length > 0 ? curlUses(df, stage, apks, repo, egressNames, egressSources) : [];
 
   const edits: TextEdit[] = [];
   const changes: string[] = [];
@@ -400,7 +377,7 @@ export const bug1: Patch = {
     const egressSources = ['command', 'entrypoint']
       .map((key) => pairOf(egress, key)?.value)
       .filter((node): node is YamlNode => node !== undefined && node !== null)
-      .map((node) => tpl.text.slice(node.range![0], node.range![1]));
+      .map((node) => sourceOf(tpl, node));
     const df = smokescreenDockerfile(repo);
     const image = df
       ? checkImage(df, repo, egressNames, egressSources)

@@ -7,11 +7,11 @@
  * hardening and the issue asks for it, so it is made in the Compose file's own style.
  */
 import { isScalar, isSeq, type Node as YamlNode, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import type { ParsedTemplate } from '../src/template-yaml.js';
+import { sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, lineStartAt } from '../src/text.js';
 import type { CheckResult, Patch, TextEdit } from '../src/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, scalarSource, serviceCommand, serviceToCheck } from './lib/compose.js';
 
 const EGRESS = 'openclaw-egress';
 export const STATS_SOCKET_FLAG = 'stats-socket-dir';
@@ -38,10 +38,7 @@ function normaliseDir(dir: string): string {
  * bit keeps the (non-root) `smokescreen` user out.
  */
 function readTmpfsEntry(tpl: ParsedTemplate, node: Scalar): TmpfsMount {
-  // Read the original text, not the parsed value: Jinja is masked in the latter.
-  const [start, end] = node.range ?? [0, 0];
-  const source = tpl.text.slice(start, end);
-  const text = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
+  const text = scalarSource(tpl, node);
   const colon = text.indexOf(':');
   const path = colon === -1 ? text : text.slice(0, colon);
   const options = colon === -1 ? '' : text.slice(colon + 1);
@@ -84,7 +81,7 @@ function tmpfsState(tpl: ParsedTemplate, service: YAMLMap): TmpfsState {
     }
     const mount = readTmpfsEntry(tpl, value);
     if (mount.path === '/run') return { mounts: [mount], edit: undefined };
-    const source = tpl.text.slice(value.range![0], value.range![1]);
+    const source = sourceOf(tpl, value);
     if (source.includes('\n')) throw new UnrecognisedShape(`tmpfs of ${EGRESS} at ${where(tpl, value)} is a multi-line string`);
     return { mounts: [mount], edit: replaceNode(tpl, value, `[${source}, ${quoteLike(value, RUN_TMPFS_ENTRY)}]`) };
   }

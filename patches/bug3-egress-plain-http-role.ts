@@ -14,10 +14,11 @@ import {
   DOCKERFILE_GLOBS,
   insertLinesAfter,
   insertLinesBefore,
-  parseDockerfile,
   shellParts,
+  smokescreenDockerfile,
   splitRunAfter,
   whereIn,
+  wordValues,
   type DockerInstruction,
   type DockerStage,
   type ParsedDockerfile,
@@ -156,7 +157,7 @@ interface BuildStage {
 
 /** The command words of a part, without leading `VAR=value` assignments. */
 function commandWords(part: ShellPart): string[] {
-  const values = part.words.map((word) => word.value);
+  const values = wordValues(part);
   let index = 0;
   while (index < values.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(values[index]!)) index++;
   return values.slice(index);
@@ -183,7 +184,7 @@ function goBuildPackages(part: ShellPart): string[] {
 }
 
 /** WORKDIR in effect at each instruction of the stage (absolute, as written; `/` before any). */
-function workdirAt(df: ParsedDockerfile, stage: DockerStage, target: DockerInstruction): string {
+function workdirAt(stage: DockerStage, target: DockerInstruction): string {
   let dir = '/';
   for (const instruction of stage.instructions) {
     if (instruction === target) break;
@@ -241,18 +242,7 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
     if (instruction === build.instruction) break;
   }
   if (!lastGit) throw new UnrecognisedShape(`no git clone/checkout precedes go build at ${buildAt} in its stage; cannot tell where the checkout's main.go is`);
-  return { df, stage, build, lastGit, buildDir: workdirAt(df, stage, build.instruction) };
-}
-
-/** The Dockerfile template that builds Smokescreen from source, undefined when there is none. */
-function smokescreenDockerfile(repo: RepoView): ParsedDockerfile | undefined {
-  const candidates = repo.glob(...DOCKERFILE_GLOBS).filter((path) => {
-    const text = repo.read(path) ?? '';
-    return (/smokescreen/i.test(posix.basename(path)) || /stripe\/smokescreen/.test(text)) && /\bgo\s+build\b/.test(text);
-  });
-  if (candidates.length > 1) throw new UnrecognisedShape(`more than one Dockerfile builds Smokescreen: ${candidates.join(', ')}`);
-  const path = candidates[0];
-  return path === undefined ? undefined : parseDockerfile(path, repo.read(path) ?? '');
+  return { df, stage, build, lastGit, buildDir: workdirAt(stage, build.instruction) };
 }
 
 interface CopyOverMain {
@@ -282,7 +272,7 @@ function copyOverMain(site: BuildStage): CopyOverMain | undefined {
     const dest = paths.at(-1);
     const sources = paths.slice(0, -1);
     if (dest === undefined || sources.length === 0) continue;
-    const base = workdirAt(df, stage, instruction);
+    const base = workdirAt(stage, instruction);
     const destDir = dest.endsWith('/') || dest === '.' || sources.length > 1;
     const resolvedDest = dest.startsWith('/') ? dest : posix.join(base, dest);
     const writes = sources.map((source) => (destDir ? posix.join(resolvedDest, posix.basename(source)) : posix.normalize(resolvedDest)));
@@ -452,7 +442,8 @@ export const bug3: Patch = {
 
   check(repo): CheckResult {
     const df = smokescreenDockerfile(repo);
-    if (!df) return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
+    // An image from a registry has no main.go to replace.
+    if (!df || !/\bgo\s+build\b/.test(df.text)) return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
     const site = analyseBuildStage(df);
     const roleDir = `${roleDirOf(df.path)}/`;
     const existingCopy = copyOverMain(site);

@@ -28,8 +28,9 @@ export type EntrypointStatus =
   /** The program ended without reaching StartWithConfig (crash, early exit, or it never starts the proxy). */
   | 'did-not-start'
   /**
-   * Nothing could be compiled: the Go toolchain is not installed, or the stand-in module is
-   * missing from the installation. verify reports 'not checked' with the detail, never a pass.
+   * Nothing could be checked: the Go toolchain is not installed, the stand-in module is missing
+   * from the installation, or the built program cannot be executed (a noexec temporary
+   * directory). verify reports 'not checked' with the detail, never a pass or a failure.
    */
   | 'go-missing';
 
@@ -77,13 +78,6 @@ const STANDIN_CANDIDATES = ['../test/go-standin', '../../test/go-standin'];
 /** The stand-in module's directory, or undefined when the installation lacks it. */
 function findStandinDir(): string | undefined {
   return STANDIN_CANDIDATES.map((relative) => fileURLToPath(new URL(relative, import.meta.url))).find((dir) => existsSync(join(dir, 'go.mod')));
-}
-
-/** The stand-in module's directory: test/go-standin next to src/ (source) or next to dist/ (built). */
-export function standinDir(): string {
-  const found = findStandinDir();
-  if (!found) throw new Error(`the Smokescreen stand-in module is missing (looked for ${STANDIN_CANDIDATES.join(', ')} beside ${fileURLToPath(new URL('.', import.meta.url))})`);
-  return found;
 }
 
 /**
@@ -205,6 +199,8 @@ export async function checkSmokescreenEntrypoint(goSource: string): Promise<Entr
     if (build.code !== 0) return { status: 'compile-error', detail: tail(build.stderr.replaceAll(module, '.')) || `go build exited ${build.code}` };
 
     const start = await run(binary, [], work, RUN_TIMEOUT_MS, env);
+    // Not the entrypoint's fault: this host will not run what was built in its temporary directory.
+    if (start.spawnError) return { status: 'go-missing', detail: `cannot execute the built entrypoint in ${tmpdir()}: ${start.spawnError.message}` };
     const replay = parseReplay(start.stdout);
     if (!replay) {
       const how = start.timedOut ? `kept running for ${RUN_TIMEOUT_MS / 1000}s` : `exited ${start.code ?? 'on a signal'}`;

@@ -13,10 +13,12 @@ import {
   runtimeStage,
   shellParts,
   splitRunAfter,
-  stageNamed,
   wordValues,
 } from '../patches/lib/dockerfile.js';
+import { bug1 } from '../patches/bug1-egress-tcp-healthcheck.js';
+import { bug3 } from '../patches/bug3-egress-plain-http-role.js';
 import { applyEditsToText } from '../src/edits.js';
+import { planFixes } from '../src/engine.js';
 import type { TextEdit } from '../src/types.js';
 import { fixtureFiles } from './helpers.js';
 
@@ -35,7 +37,6 @@ describe('parseDockerfile', () => {
       ['golang:{{ smokescreen_go_version }}-alpine', 'builder'],
       ['alpine:{{ smokescreen_alpine_version }}', undefined],
     ]);
-    expect(stageNamed(df, 'BUILDER')?.index).toBe(0);
     const build = df.stages[0]!;
     const clone = build.instructions.find((instruction) => instruction.logical.includes('git clone'))!;
     expect(clone.lines).toHaveLength(2);
@@ -114,5 +115,26 @@ describe('RUN splitting and line insertion (used on the build stage)', () => {
     const text = 'FROM alpine\r\nRUN a && \\\r\n    b';
     const df = parseDockerfile('D', text);
     expect(apply('D', text, insertLinesAfter(df, df.instructions[1]!, ['USER x']))).toBe('FROM alpine\r\nRUN a && \\\r\n    b\r\nUSER x');
+  });
+});
+
+describe('the Smokescreen Dockerfile, found once for Bugs 1 and 3', () => {
+  const GATEWAY = 'roles/openclaw-gateway/templates/Dockerfile.j2';
+  const CANARY = 'roles/egress-canary/templates/Dockerfile.smokescreen.j2';
+
+  it('both fixes edit the file that fetches stripe/smokescreen, not one that only mentions it', () => {
+    const files = fixtureFiles();
+    files.set(GATEWAY, 'FROM node:22-alpine\n# Outbound traffic leaves through the smokescreen egress proxy.\nENV HTTPS_PROXY=http://openclaw-egress:4750\n');
+    const plan = planFixes(files, [bug1, bug3]);
+    for (const outcome of plan.outcomes) expect(outcome.files.map((file) => file.path)).toContain(FIXTURE_PATH);
+    expect(plan.result.get(GATEWAY)).toBe(files.get(GATEWAY));
+  });
+
+  it('both refuse two files that fetch it, naming them', () => {
+    const files = fixtureFiles();
+    files.set(CANARY, fixture());
+    for (const outcome of planFixes(files, [bug1, bug3]).outcomes) {
+      expect(outcome).toMatchObject({ state: 'unrecognised', reason: `more than one Dockerfile template builds Smokescreen: ${CANARY}, ${FIXTURE_PATH}` });
+    }
   });
 });

@@ -8,9 +8,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bug3, ENTRYPOINT_FILE_NAME, entrypointDefects, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
-import { parseDockerfile, shellParts } from '../patches/lib/dockerfile.js';
+import { parseDockerfile, shellParts, wordValues } from '../patches/lib/dockerfile.js';
 import { planFixes, runCheck } from '../src/engine.js';
 import { checkSmokescreenEntrypoint } from '../src/go-check.js';
 import { loadVars, renderTemplate } from '../src/render.js';
@@ -20,6 +20,22 @@ const ROLE = 'roles/openclaw-config';
 const DOCKERFILE = `${ROLE}/templates/Dockerfile.smokescreen.j2`;
 const TASKS = `${ROLE}/tasks/main.yml`;
 const ENTRYPOINT = `${ROLE}/files/${ENTRYPOINT_FILE_NAME}`;
+
+// A host whose temporary directory is mounted noexec: the built entrypoint cannot be started.
+const noexec = vi.hoisted(() => ({ on: false }));
+vi.mock('node:child_process', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:child_process')>();
+  const execFile = (file: string, ...rest: unknown[]): unknown => {
+    const callback = rest.at(-1) as (error: NodeJS.ErrnoException, stdout: string, stderr: string) => void;
+    if (noexec.on && file.endsWith('smokescreen-bin')) {
+      const error: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${file} EACCES`), { code: 'EACCES' });
+      setImmediate(() => callback(error, '', ''));
+      return undefined;
+    }
+    return (actual.execFile as (...args: unknown[]) => unknown)(file, ...rest);
+  };
+  return { ...actual, execFile, default: { ...actual, execFile } };
+});
 
 function fixedFiles(files = fixtureFiles()): ReadonlyMap<string, string> {
   return planFixes(files, [bug3]).result;
@@ -40,6 +56,15 @@ describe('the Go toolchain', () => {
       process.env.PATH = path;
     }
   });
+
+  it('reports go-missing (not a broken entrypoint) when the built program cannot be executed', async () => {
+    noexec.on = true;
+    try {
+      expect(await checkSmokescreenEntrypoint(SMOKESCREEN_ENTRYPOINT_GO)).toMatchObject({ status: 'go-missing', detail: expect.stringContaining('cannot execute the built entrypoint') });
+    } finally {
+      noexec.on = false;
+    }
+  }, 60_000);
 });
 
 describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
@@ -101,7 +126,7 @@ function renderedBuild(files: ReadonlyMap<string, string>, path = DOCKERFILE): R
   const stage = df.stages[0]!;
   const steps: string[] = [];
   for (const instruction of stage.instructions) {
-    if (instruction.keyword === 'RUN') for (const part of shellParts(df, instruction)) steps.push(`RUN ${part.words.map((w) => w.value).join(' ')}`);
+    if (instruction.keyword === 'RUN') for (const part of shellParts(df, instruction)) steps.push(`RUN ${wordValues(part).join(' ')}`);
     else steps.push(`${instruction.keyword} ${instruction.logical.trim()}`);
   }
   return {

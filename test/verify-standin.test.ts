@@ -13,7 +13,6 @@ vi.mock('node:fs', async (importOriginal) => {
   return { ...actual, existsSync, default: { ...actual, existsSync } };
 });
 
-
 describe('the Go stand-in missing from the installation', () => {
   it('--apply still verifies and commits, and verify says bug 3 was not checked, with the reason', async () => {
     const repo = fixtureGitRepo();

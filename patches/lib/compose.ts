@@ -3,7 +3,7 @@
  * that edit them. Files are found by what they contain, not by fixed paths or line numbers.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
+import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
@@ -17,7 +17,7 @@ export interface ComposeFile {
 }
 
 /** Parses a template as a Compose file; undefined when it is YAML but not Compose (no top-level `services` map). */
-export function readCompose(path: string, text: string): ComposeFile | undefined {
+function readCompose(path: string, text: string): ComposeFile | undefined {
   if (!/^services\s*:/m.test(text)) return undefined;
   const tpl = parseYamlTemplate(path, text);
   const root = tpl.documents[0]?.contents;
@@ -72,6 +72,12 @@ export function serviceToCheck(repo: RepoView, serviceName: string): DefinedServ
   return { compose, tpl: compose.tpl, pair: pairOf(compose.services, serviceName)!, service };
 }
 
+/** A scalar's text as written (Jinja unrendered, so not the masked parsed value), without its quotes. */
+export function scalarSource(tpl: ParsedTemplate, node: Scalar): string {
+  const source = sourceOf(tpl, node);
+  return node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
+}
+
 // ---------------------------------------------------------------------------------------------
 // A service's `command:` as arguments with offsets (appended for the egress fixes, Bugs 1 and 2)
 
@@ -120,6 +126,15 @@ function scalarText(tpl: ParsedTemplate, node: Scalar): { text: string; start: n
 }
 
 /**
+ * The words of a command line without quotes (a string `command`, the probe of a healthcheck
+ * `test`), each with its offset in `text`. A Jinja expression counts as part of one word even
+ * when it contains blanks.
+ */
+export function commandLineWords(text: string): { word: string; index: number }[] {
+  return [...text.matchAll(/(?:\{\{.*?\}\}|\S)+/g)].map((match) => ({ word: match[0], index: match.index }));
+}
+
+/**
  * The service's `command` as arguments with offsets; undefined when it has none. A list with
  * items that are not single-line scalars, a block scalar, or a string with quotes or escapes
  * inside is UnrecognisedShape (Compose would split such a string shell-style).
@@ -140,14 +155,11 @@ export function serviceCommand(tpl: ParsedTemplate, service: YAMLMap): ServiceCo
   if (isScalar(node)) {
     const text = scalarText(tpl, node);
     if (!text || /["'\\]/.test(text.text)) throw new UnrecognisedShape(`command at ${where(tpl, node)} is a string Compose would split shell-style (quotes, escapes or several lines)`);
-    const args: CommandArg[] = [];
-    // Jinja expressions count as part of one argument even when they contain blanks.
-    const tokens = /(?:\{\{.*?\}\}|\S)+/g;
-    for (const match of text.text.matchAll(tokens)) {
-      const start = text.start + match.index;
-      const end = start + match[0].length;
-      args.push({ value: match[0], start, end, node, hasJinja: tpl.jinja.some((span) => span.start < end && span.end > start) });
-    }
+    const args = commandLineWords(text.text).map(({ word, index }): CommandArg => {
+      const start = text.start + index;
+      const end = start + word.length;
+      return { value: word, start, end, node, hasJinja: tpl.jinja.some((span) => span.start < end && span.end > start) };
+    });
     return { form: 'string', pair, node, args };
   }
   throw new UnrecognisedShape(`command at ${where(tpl, node)} is neither a list nor a string`);

@@ -24,8 +24,9 @@
  * instruction; this file is smaller than the glue it would need.
  */
 import { scanJinja, TemplateSyntaxError, type JinjaSpan } from '../../src/jinja-mask.js';
-import { eolOf, lineNumberAt, locate } from '../../src/text.js';
-import type { TextEdit } from '../../src/types.js';
+import { posix } from 'node:path';
+import { eolOf, locate } from '../../src/text.js';
+import type { RepoView, TextEdit } from '../../src/types.js';
 import { UnrecognisedShape } from '../../src/yaml-edit.js';
 
 /** Templates and plain files that may be a Dockerfile, wherever the roles live. */
@@ -309,10 +310,8 @@ export function shellParts(df: Pick<ParsedDockerfile, 'path' | 'text' | 'escape'
     if (wordStart === -1) wordStart = at;
   };
   const endPart = (separator: ShellPart['separator']): void => {
+    // A separator with no command before it (`a && && b`, a shell syntax error) is dropped.
     if (words.length > 0) parts.push({ words, start: words[0]!.start, end: words.at(-1)!.end, separator, depth: partDepth });
-    else if (separator && parts.length > 0) {
-      // `a && \n && b` is a shell syntax error; keep the first separator.
-    }
     words = [];
     partDepth = depth;
   };
@@ -419,22 +418,34 @@ export function wordValues(part: ShellPart): string[] {
 // ---------------------------------------------------------------------------------------------
 // Finders
 
+/**
+ * The Dockerfile template of the Smokescreen image, found by content; undefined when there is
+ * none. Bug 1 edits its runtime stage and Bug 3 its build stage, so both must find the same
+ * file: the one that fetches stripe/smokescreen, else the one named for Smokescreen, else the
+ * one mentioning it. Two at the first level that has any is UnrecognisedShape.
+ */
+export function smokescreenDockerfile(repo: RepoView): ParsedDockerfile | undefined {
+  const paths = repo.glob(...DOCKERFILE_GLOBS);
+  const text = (path: string): string => repo.read(path) ?? '';
+  const levels = [
+    paths.filter((path) => /stripe\/smokescreen/.test(text(path))),
+    paths.filter((path) => /smokescreen/i.test(posix.basename(path))),
+    paths.filter((path) => /smokescreen/i.test(text(path))),
+  ];
+  const chosen = levels.find((level) => level.length > 0) ?? [];
+  if (chosen.length > 1) throw new UnrecognisedShape(`more than one Dockerfile template builds Smokescreen: ${chosen.join(', ')}`);
+  const path = chosen[0];
+  return path === undefined ? undefined : parseDockerfile(path, text(path));
+}
+
 /** The stage the image runs from: the last one. */
 export function runtimeStage(df: ParsedDockerfile): DockerStage | undefined {
   return df.stages.at(-1);
 }
 
-export function stageNamed(df: ParsedDockerfile, name: string): DockerStage | undefined {
-  return df.stages.find((stage) => stage.name?.toLowerCase() === name.toLowerCase());
-}
-
 /** `path:line` of an offset in the Dockerfile. */
 export function whereIn(df: Pick<ParsedDockerfile, 'path' | 'text'>, offset: number): string {
   return locate(df.path, df.text, offset);
-}
-
-export function lineOf(df: Pick<ParsedDockerfile, 'text'>, offset: number): number {
-  return lineNumberAt(df.text, offset);
 }
 
 /** Options of `apk` that take a separate argument (the next word is not a package). */
