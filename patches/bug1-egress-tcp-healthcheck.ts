@@ -4,12 +4,12 @@
  * listen port over TCP with a bounded `nc -z -w`, and install `netcat-openbsd` in the runtime
  * stage of the Smokescreen image; drop `curl` there when nothing else in the image uses it.
  */
-import { isMap, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type YAMLMap } from 'yaml';
-import { sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
-import { columnAt, eolOf } from '../src/text.js';
+import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { scalarSource, sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
+import { columnAt, eolOf, escapeRegExp } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
-import { pairOf, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, scalarSource, serviceCommand, serviceToCheck, type ServiceCommand } from './lib/compose.js';
+import { pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, serviceCommand, serviceToCheck, type ServiceCommand } from './lib/compose.js';
 import {
   addApkPackage,
   DOCKERFILE_GLOBS,
@@ -97,24 +97,10 @@ function durationSeconds(text: string): number | undefined {
 }
 
 /** True when `value` written plain reads back as that same string in flow and block lists (not a number, bool, Jinja or indicator); YAML 1.1 booleans are refused too. */
-function readsBackAsString(value: string): boolean {
-  if (/^(y|n|yes|no|on|off)$/i.test(value) || value !== value.trim()) return false;
-  try {
-    const flow: unknown = parseYaml(`[${value}]`);
-    const block: unknown = parseYaml(`- ${value}`);
-    return Array.isArray(flow) && flow.length === 1 && flow[0] === value && Array.isArray(block) && block[0] === value;
-  } catch {
-    return false;
-  }
-}
-
 /** A YAML scalar for a flow or block list item, quoted like `sample` where YAML allows it. */
 function quoteItem(sample: YamlNode | null | undefined, value: string): string {
-  const type = isScalar(sample) ? sample.type : 'QUOTE_DOUBLE';
-  if (type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`;
-  // Plain only where YAML reads it back as the same string (not a number, not a flow indicator, not Jinja).
-  if (type === 'PLAIN' && readsBackAsString(value)) return value;
-  return JSON.stringify(value);
+  // Compose wants strings in a healthcheck test: a Jinja value beside plain items still gets quotes.
+  return isScalar(sample) && !(sample.type === 'PLAIN' && value.includes('{{')) ? quoteLike(sample, value) : JSON.stringify(value);
 }
 
 interface ListenAddress {
@@ -237,7 +223,7 @@ function curlUses(df: ParsedDockerfile, stage: DockerStage, apks: readonly ApkAd
     }
   }
   for (const source of egressSources) if (CURL_WORD.test(source)) uses.push(`the ${EGRESS} service's command or entrypoint`);
-  const names = egressNames.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  const names = egressNames.map(escapeRegExp).join('|');
   const execInEgress = new RegExp(`\\bexec\\b.*\\b(${names})\\b.*\\bcurl\\b`);
   for (const path of repo.glob(...SCRIPT_GLOBS)) {
     (repo.read(path) ?? '').split('\n').forEach((line, index) => {

@@ -7,11 +7,11 @@
  * hardening and the issue asks for it, so it is made in the Compose file's own style.
  */
 import { isScalar, isSeq, type Node as YamlNode, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
+import { scalarSource, sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, lineStartAt } from '../src/text.js';
 import type { CheckResult, Patch, TextEdit } from '../src/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, scalarSource, serviceCommand, serviceToCheck } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck } from './lib/compose.js';
 
 const EGRESS = 'openclaw-egress';
 export const STATS_SOCKET_FLAG = 'stats-socket-dir';

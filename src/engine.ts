@@ -8,7 +8,7 @@ import { applyEdits, groupByPath } from './edits.js';
 import { createRepoView } from './repo-view.js';
 import { isMap, isSeq, visit, type Node as YamlNode } from 'yaml';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from './template-yaml.js';
-import { columnAt, locate } from './text.js';
+import { columnAt, escapeRegExp, locate } from './text.js';
 import type { CheckResult, FixState, Patch, TextEdit } from './types.js';
 import { UnrecognisedShape } from './yaml-edit.js';
 
@@ -184,7 +184,7 @@ class OriginalLines {
   translate(reason: string): string {
     let translated = reason;
     for (const [path, map] of this.maps) {
-      const mention = new RegExp(`(^|[^\\w./-])(${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}):(\\d+)`, 'g');
+      const mention = new RegExp(`(^|[^\\w./-])(${escapeRegExp(path)}):(\\d+)`, 'g');
       translated = translated.replace(mention, (whole, lead: string, file: string, line: string) => {
         const original = map[Number(line) - 1];
         return original ? `${lead}${file}:${original}` : whole;

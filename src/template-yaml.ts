@@ -2,7 +2,7 @@
  * Parse a YAML file that may contain Jinja (an Ansible template or a task file) into `yaml`
  * Documents whose node ranges are offsets into the ORIGINAL text.
  */
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { maskJinja, scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
 import { lineNumberAt } from './text.js';
 
@@ -110,6 +110,12 @@ function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
 export function sourceOf(template: ParsedTemplate, node: YamlNode): string {
   const [start, valueEnd] = node.range ?? [0, 0];
   return template.text.slice(start, valueEnd);
+}
+
+/** A scalar's text as written (Jinja unrendered, so not the masked parsed value), without its quotes. */
+export function scalarSource(tpl: ParsedTemplate, node: Scalar): string {
+  const source = sourceOf(tpl, node);
+  return node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
 }
 
 /** True when the node's source contains Jinja (its parsed value is filler, not the real value). */

@@ -6,7 +6,7 @@
  * the edited span changes. A shape the helpers cannot edit safely raises UnrecognisedShape,
  * which the engine reports as the fix's "unrecognised" state.
  */
-import { isMap, isPair, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { inheritedKey, type ParsedTemplate } from './template-yaml.js';
 import { columnAt, eolOf, indentStepOf, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from './types.js';
@@ -70,12 +70,29 @@ function insertLines(tpl: ParsedTemplate, offset: number, lines: readonly string
   return { path: tpl.path, start: offset, end: offset, text };
 }
 
-/** Quotes a new scalar the way an existing sibling is quoted (plain when there is no sibling). */
+/**
+ * Quotes a new scalar the way an existing sibling is quoted (plain when there is no sibling).
+ * Plain only where YAML reads the text back as the same string: `4750`, `true` or `a: b` get
+ * double quotes even beside plain siblings. Jinja stays plain beside plain siblings: in a
+ * template the rendered value is what YAML reads.
+ */
 export function quoteLike(sample: YamlNode | null | undefined, value: string): string {
   const type = isScalar(sample) ? sample.type : 'PLAIN';
-  if (type === 'QUOTE_DOUBLE') return JSON.stringify(value);
   if (type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`;
-  return value;
+  if (type === 'PLAIN' && (value.includes('{{') || readsBackAsString(value))) return value;
+  return JSON.stringify(value);
+}
+
+/** True when `value`, written plain as a block or flow list item, reads back as that same string. */
+function readsBackAsString(value: string): boolean {
+  if (/^(y|n|yes|no|on|off)$/i.test(value) || value !== value.trim()) return false;
+  try {
+    const flow: unknown = parseYaml(`[${value}]`);
+    const block: unknown = parseYaml(`- ${value}`);
+    return Array.isArray(flow) && flow.length === 1 && flow[0] === value && Array.isArray(block) && block[0] === value;
+  } catch {
+    return false;
+  }
 }
 
 /**

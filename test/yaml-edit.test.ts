@@ -29,6 +29,12 @@ describe('appendToSeq', () => {
     );
   });
 
+  it('quotes a value beside plain items when plain YAML would read it as a number, boolean or mapping', () => {
+    const { tpl, map } = root('cmd: [nc, -z]\n');
+    const plainSample = seq(tpl, map, 'cmd').items[0] as never;
+    expect(['4750', 'true', 'on', 'a: b', '127.0.0.1', '{{ port }}'].map((value) => quoteLike(plainSample, value))).toEqual(['"4750"', '"true"', '"on"', '"a: b"', '127.0.0.1', '{{ port }}']);
+  });
+
   it('appends to a one-line flow list and to a multi-line one', () => {
     const one = root('cmd: ["a", "b"]\n');
     expect(apply(one.tpl, appendToSeq(one.tpl, seq(one.tpl, one.map, 'cmd'), ['"c"']))).toBe('cmd: ["a", "b", "c"]\n');

@@ -3,7 +3,7 @@
  * that edit them. Files are found by what they contain, not by fixed paths or line numbers.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/template-yaml.js';
+import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
@@ -70,12 +70,6 @@ export function serviceToCheck(repo: RepoView, serviceName: string): DefinedServ
   const service = serviceMap(compose, serviceName);
   if (!service) return { state: 'unrecognised', reason: `service ${serviceName} in ${compose.tpl.path} is not a mapping` };
   return { compose, tpl: compose.tpl, pair: pairOf(compose.services, serviceName)!, service };
-}
-
-/** A scalar's text as written (Jinja unrendered, so not the masked parsed value), without its quotes. */
-export function scalarSource(tpl: ParsedTemplate, node: Scalar): string {
-  const source = sourceOf(tpl, node);
-  return node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@
  */
 import { scanJinja, TemplateSyntaxError, type JinjaSpan } from '../../src/jinja-mask.js';
 import { posix } from 'node:path';
-import { eolOf, locate } from '../../src/text.js';
+import { eolOf, escapeRegExp, locate } from '../../src/text.js';
 import type { RepoView, TextEdit } from '../../src/types.js';
 import { UnrecognisedShape } from '../../src/yaml-edit.js';
 
@@ -489,7 +489,7 @@ export function findApkAdds(df: ParsedDockerfile, stage: DockerStage): ApkAdd[] 
 
 /** True when a package word names `name` (also `name=1.2-r0`, `name>1`, `name@edge`). */
 export function isPackage(word: ShellWord, name: string): boolean {
-  return word.value === name || new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}([=<>~@].*)?$`).test(word.value);
+  return word.value === name || new RegExp(`^${escapeRegExp(name)}([=<>~@].*)?$`).test(word.value);
 }
 
 // ---------------------------------------------------------------------------------------------
