@@ -19,8 +19,9 @@ const EGRESS = 'openclaw-egress';
 /** The network an internet-facing service gets when the network it reached the internet through becomes internal. */
 const INGRESS = 'ingress-net';
 
-function serviceNames(compose: ComposeFile): string[] {
-  return compose.services.items.filter((pair) => isScalar(pair.key)).map((pair) => String((pair.key as Scalar).value));
+/** The keys of a mapping (none for anything else): service names, network keys. */
+function keysOf(node: unknown): string[] {
+  return isMap(node) ? node.items.filter((pair) => isScalar(pair.key)).map((pair) => String((pair.key as Scalar).value)) : [];
 }
 
 /** Where a top-level network is declared. */
@@ -190,9 +191,9 @@ function checkNetworks(repo: RepoView): CheckResult {
   if (bases.length === 0) return { state: 'not-applicable', reason: `no Compose template defines the gateway service ${GATEWAY}` };
   if (bases.length > 1) return { state: 'unrecognised', reason: `service ${GATEWAY} is defined in more than one Compose template: ${bases.map((b) => b.tpl.path).join(', ')}` };
   const base = bases[0]!;
-  const baseServices = new Set(serviceNames(base));
+  const baseServices = new Set(keysOf(base.services));
   // Overlays add services of their own; a file that redefines base services is an override, not ours to read.
-  const overlays = files.filter((compose) => compose !== base && !serviceNames(compose).some((name) => baseServices.has(name)));
+  const overlays = files.filter((compose) => compose !== base && !keysOf(compose.services).some((name) => baseServices.has(name)));
   const all = [base, ...overlays];
   const project = templateProject(base, overlays);
   const gatewayPair = pairOf(base.services, GATEWAY)!;
@@ -207,7 +208,7 @@ function checkNetworks(repo: RepoView): CheckResult {
     return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) shares no network with ${EGRESS}: it could not reach the proxy` };
   }
 
-  for (const key of new Set(all.flatMap((compose) => networksKeys(compose)))) {
+  for (const key of new Set(all.flatMap((compose) => keysOf(pairOf(compose.root, 'networks')?.value)))) {
     for (const declaration of declarationsOf(all, key)) {
       const value = declaration.pair.value;
       if (!isMap(value)) continue;
@@ -297,9 +298,4 @@ function checkNetworks(repo: RepoView): CheckResult {
     );
   }
   return { state: 'needs-fix', reason: reasons.join('; '), edits, changes, notes };
-}
-
-function networksKeys(compose: ComposeFile): string[] {
-  const networks = pairOf(compose.root, 'networks')?.value;
-  return isMap(networks) ? networks.items.filter((pair) => isScalar(pair.key)).map((pair) => String((pair.key as Scalar).value)) : [];
 }

@@ -5,15 +5,15 @@
  * cap in `litellm_params`, add the duration beside it, and move back a cap (and an `rpm`) that a
  * repo following the report has already moved out.
  */
-import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
-import { eolOf, lineEndAt, lineStartAt, locate, nextLineStart } from '../src/text.js';
+import { columnAt, eolOf, lineEndAt, lineStartAt, locate, nextLineStart } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { endOfNodeLines, mapAt, pairOf, quoteLike, removeFromMap, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
 import { roleDirOf } from './lib/roles.js';
 
 /** The group var that supplies the budget window for models that do not set their own. */
-export const BUDGET_DURATION_VAR = 'litellm_budget_duration';
+const BUDGET_DURATION_VAR = 'litellm_budget_duration';
 /** LiteLLM accepts durations such as "30s", "1h", "1d", "30d"; a month matches how API spend is billed. */
 export const DEFAULT_BUDGET_DURATION = '30d';
 
@@ -140,8 +140,7 @@ interface ModelPlan {
 function indentOf(tpl: ParsedTemplate, map: YAMLMap): string {
   const first = map.items[0];
   if (!first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
-  const keyStart = (first.key as YamlNode).range?.[0] ?? 0;
-  return ' '.repeat(keyStart - lineStartAt(tpl.text, keyStart));
+  return ' '.repeat(columnAt(tpl.text, (first.key as YamlNode).range?.[0] ?? 0));
 }
 
 function durationExpression(loopVariable: string | undefined): string {
@@ -266,9 +265,8 @@ function modelListTemplates(repo: RepoView): { tpl: ParsedTemplate; models: YAML
     const tpl = parseYamlTemplate(path, text);
     const root = tpl.documents[0]?.contents;
     if (!isMap(root)) continue;
-    const list = seqAt(tpl, root, 'model_list');
+    const list = seqAt(tpl, root, 'model_list'); // UnrecognisedShape when it is not a list
     if (!list) continue;
-    if (!isSeq(list)) throw new UnrecognisedShape(`model_list in ${path} is not a list`);
     const models = list.items.map((item) => {
       if (!isMap(item)) throw new UnrecognisedShape(`model_list entry at ${where(tpl, item as YamlNode)} is not a mapping`);
       return item;

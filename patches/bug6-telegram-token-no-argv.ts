@@ -5,13 +5,14 @@
  * task with one that hands OpenClaw a file (`channels.telegram.tokenFile`): the token travels
  * through a private host temp file and docker exec's stdin, never through a command line.
  */
-import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { sourceOf, hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { indentStepOf } from '../src/text.js';
 import { insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from './lib/compose.js';
-import { moduleKey, readTaskFile, replaceTaskRun, tasksOf, tasksSeparatedByBlankLines, type Task, type TaskFile } from './lib/tasks.js';
+import { shellCommands, type ShellWord } from './lib/shell.js';
+import { moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, valueAsWritten, type Task, type TaskCommand, type TaskFile } from './lib/tasks.js';
 
 const INTEGRATE_TASK_GLOBS = ['**/roles/openclaw-integrate/tasks/**/*.{yml,yaml}'];
 const HARDEN_TASK_GLOBS = ['**/roles/openclaw-harden/tasks/**/*.{yml,yaml}'];
@@ -21,7 +22,6 @@ const TOKEN_FILE_NAME = 'telegram-bot-token';
 /** The register holding the host temp file; its name must not look like a token variable (here or in verify's check). */
 const TEMP_REGISTER = 'telegram_secret_tmp';
 
-const COMMAND_MODULES = new Set(['command', 'shell', 'raw']);
 /** Config keys that carry the token itself (`token` is the report's key, which OpenClaw does not read; `botToken` is the real one). */
 const TOKEN_VALUE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?(?:token|botToken)(?![A-Za-z0-9_])/;
 const TOKEN_FILE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?tokenFile(?![A-Za-z0-9_])/;
@@ -57,99 +57,41 @@ function mentionsTokenVariable(text: string): boolean {
   return (text.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).some(isTokenVariable);
 }
 
-/** Splits a command line into words: quotes and Jinja expressions stay inside their word. */
-function shellWords(text: string): string[] {
-  const words: string[] = [];
-  let current = '';
-  let inWord = false;
-  let i = 0;
-  while (i < text.length) {
-    const ch = text[i] ?? '';
-    const closer = text.startsWith('{{', i) ? '}}' : text.startsWith('{%', i) ? '%}' : ch === '"' || ch === "'" ? ch : undefined;
-    if (closer) {
-      const end = text.indexOf(closer, i + (closer.length === 2 ? 2 : 1));
-      const stop = end === -1 ? text.length : end + closer.length;
-      current += text.slice(i, stop);
-      inWord = true;
-      i = stop;
-    } else if (/\s/.test(ch)) {
-      if (inWord) words.push(current);
-      current = '';
-      inWord = false;
-      i++;
-    } else {
-      current += ch;
-      inWord = true;
-      i++;
-    }
-  }
-  if (inWord) words.push(current);
-  return words;
-}
-
-function unquote(word: string): string {
-  return /^(["']).*\1$/s.test(word) ? word.slice(1, -1) : word;
-}
-
-/** The source of a scalar's value without its quotes or block header (`>`/`|`). */
-function scalarSource(tpl: ParsedTemplate, node: YamlNode): string {
-  const source = sourceOf(tpl, node);
-  if (isScalar(node) && (node.type === 'BLOCK_FOLDED' || node.type === 'BLOCK_LITERAL')) return source.replace(/^[>|][-+0-9]*[^\n]*\n/, '');
-  if (isScalar(node) && node.type === 'QUOTE_DOUBLE') return source.slice(1, -1).replace(/\\"/g, '"');
-  if (isScalar(node) && node.type === 'QUOTE_SINGLE') return source.slice(1, -1).replace(/''/g, "'");
-  return source;
-}
-
-/** The command line of a command/shell/raw task as words (free form, `cmd:`, `argv:`, or under `args:`); undefined for other tasks. */
-function commandWords(task: Task): string[] | undefined {
-  if (!task.module || !task.shortModule || !COMMAND_MODULES.has(task.shortModule)) return undefined;
-  const { tpl } = task.file;
-  const words: string[] = [];
-  const fromParameters = (map: YAMLMap): void => {
-    const cmd = pairOf(map, 'cmd')?.value;
-    if (cmd && isScalar(cmd)) words.push(...shellWords(scalarSource(tpl, cmd)));
-    const argv = pairOf(map, 'argv')?.value;
-    if (argv && isSeq(argv)) for (const item of argv.items) if (isScalar(item)) words.push(scalarSource(tpl, item));
-  };
-  const value = pairOf(task.map, task.module)?.value;
-  if (value && isScalar(value)) words.push(...shellWords(scalarSource(tpl, value)));
-  else if (value && isMap(value)) fromParameters(value);
-  const args = pairOf(task.map, 'args')?.value;
-  if (args && isMap(args)) fromParameters(args);
-  return words;
-}
-
 interface DockerExec {
   /** Source of the options between `exec` and the container (`-u node`), reused for the new commands. */
   readonly options: string[];
   /** Source of the container name (may be Jinja). */
   readonly container: string;
-  /** The words after the container. */
+  /** The values of the words after the container (quotes removed, Jinja as written). */
   readonly command: string[];
 }
 
-function dockerExecOf(words: readonly string[]): DockerExec | undefined {
-  // Only a command that IS docker exec: in `echo … | docker exec …` the token is on echo's line.
-  if (!/(^|\/)docker$/.test(words[0] ?? '') || words[1] !== 'exec') return undefined;
+function dockerExecOf(words: readonly ShellWord[]): DockerExec | undefined {
+  if (!/(^|\/)docker$/.test(words[0]?.value ?? '') || words[1]?.value !== 'exec') return undefined;
   const options: string[] = [];
   let i = 2;
-  while (i < words.length && (words[i] ?? '').startsWith('-')) {
-    const option = words[i] ?? '';
-    options.push(option);
-    if (EXEC_VALUE_OPTIONS.has(option)) options.push(words[++i] ?? '');
+  while (i < words.length && (words[i]?.value ?? '').startsWith('-')) {
+    const option = words[i]?.value ?? '';
+    options.push(words[i]?.source ?? '');
+    if (EXEC_VALUE_OPTIONS.has(option)) options.push(words[++i]?.source ?? '');
     i++;
   }
   const container = words[i];
   if (container === undefined) return undefined;
-  return { options, container, command: words.slice(i + 1) };
+  return { options, container: container.source, command: words.slice(i + 1).map((word) => word.value) };
+}
+
+/** True when a command line holds the token: a token variable in its Jinja, or a config key that carries the token. */
+function isLeaky(text: string): boolean {
+  return tokenVariablesIn(text).length > 0 || TOKEN_VALUE_KEY.test(text);
 }
 
 // ---- what the role does today ------------------------------------------------------------
 
-/** A task that puts the token (or the key that holds it) on a command line, and how it was recognised. */
+/** A task that puts the token (or the key that holds it) on a command line. */
 interface LeakyTask {
   readonly task: Task;
-  readonly words: string[];
+  readonly command: TaskCommand;
 }
 
 /** How the token task is built, once recognised: what to replace and what to keep. */
@@ -166,11 +108,6 @@ interface TokenSetup {
   readonly shape: 'direct' | 'sh-c';
 }
 
-function isLeaky(words: readonly string[]): boolean {
-  const line = words.join(' ');
-  return tokenVariablesIn(line).length > 0 || TOKEN_VALUE_KEY.test(line);
-}
-
 function noLogOn(task: Task): boolean {
   for (let current: Task | undefined = task; current; current = current.parent) {
     const value = pairOf(current.map, 'no_log')?.value;
@@ -185,21 +122,25 @@ function isBlock(task: Task): boolean {
 
 /** Recognises the token task; UnrecognisedShape (with file:line) for any other shape. */
 function recogniseSetup(leak: LeakyTask): TokenSetup {
-  const { task, words } = leak;
+  const { task } = leak;
   const tpl = task.file.tpl;
   const at = where(tpl, task.map);
-  const exec = dockerExecOf(words);
+  const commands = shellCommands(leak.command.text);
+  // Only a command that IS docker exec: in `echo … | docker exec …` the token is on echo's line.
+  const leaking = commands.find((command) => isLeaky(command.words.map((word) => word.value).join(' '))) ?? commands[0];
+  const exec = leaking && dockerExecOf(leaking.words);
   if (!exec) throw new UnrecognisedShape(`the Telegram token is on the command line of a task that is not a 'docker exec' at ${at}`);
+  // The replacement stands for the whole task: another command beside the docker exec would be lost.
+  if (commands.length > 1) throw new UnrecognisedShape(`the Telegram token task at ${at} runs more than the docker exec that sets it`);
   const [program, verb, set, key, value, ...rest] = exec.command;
 
   if (program === 'openclaw' && verb === 'config' && set === 'set' && key && TOKEN_VALUE_KEY.test(key) && value && rest.length === 0) {
-    const expression = unquote(value);
-    if (!/^\{\{[\s\S]*\}\}$/.test(expression)) throw new UnrecognisedShape(`the Telegram token value at ${at} is not a single Jinja expression`);
-    return { first: task, last: task, keywordsFrom: task, tokenExpression: expression, exec, shape: 'direct' };
+    if (!/^\{\{[\s\S]*\}\}$/.test(value)) throw new UnrecognisedShape(`the Telegram token value at ${at} is not a single Jinja expression`);
+    return { first: task, last: task, keywordsFrom: task, tokenExpression: value, exec, shape: 'direct' };
   }
 
   // The report's pattern: copy (content) → docker cp → docker exec sh -c '… "$(cat /tmp/x)" …' → file absent.
-  const script = program === 'sh' && verb === '-c' && set !== undefined ? unquote(set) : undefined;
+  const script = program === 'sh' && verb === '-c' ? set : undefined;
   const catPath = script && TOKEN_VALUE_KEY.test(script) ? /"?\$\(cat\s+([^)\s]+)\)"?/.exec(script)?.[1] : undefined;
   if (!catPath) throw new UnrecognisedShape(`the Telegram token is on a command line in a form this fix does not recognise at ${at}`);
   return recogniseReportPattern(task, exec, catPath);
@@ -208,33 +149,33 @@ function recogniseSetup(leak: LeakyTask): TokenSetup {
 function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string): TokenSetup {
   const tpl = shTask.file.tpl;
   const siblings = tasksOf(shTask.file).filter((task) => task.seq === shTask.seq);
-  const copyTarget = (task: Task): string | undefined => {
-    const words = commandWords(task);
-    const cp = words?.findIndex((word, i) => /(^|\/)docker$/.test(word) && words[i + 1] === 'cp');
-    if (!words || cp === undefined || cp === -1) return undefined;
-    const [source, target] = [words[cp + 2], words[cp + 3]];
-    return target !== undefined && unquote(target).endsWith(`:${catPath}`) ? unquote(source ?? '') : undefined;
+  /** The host file a `docker cp HOST CONTAINER:<catPath>` of the task copies, if it runs one. */
+  const copySource = (task: Task): string | undefined => {
+    const text = taskCommand(task)?.text;
+    for (const command of text === undefined ? [] : shellCommands(text)) {
+      const [docker, cp, source, target] = command.words.map((word) => word.value);
+      if (/(^|\/)docker$/.test(docker ?? '') && cp === 'cp' && source !== undefined && target?.endsWith(`:${catPath}`)) return source;
+    }
+    return undefined;
   };
-  const cpTask = siblings.find((task) => copyTarget(task) !== undefined);
-  const hostPath = cpTask ? copyTarget(cpTask) : undefined;
-  const parameter = (task: Task, name: string): YamlNode | undefined => {
+  const cpTask = siblings.find((task) => copySource(task) !== undefined);
+  const hostPath = cpTask ? copySource(cpTask) : undefined;
+  /** A module parameter as written (Jinja intact). */
+  const parameter = (task: Task, name: string): unknown => {
     const parameters = task.module ? pairOf(task.map, task.module)?.value : undefined;
-    return (parameters && isMap(parameters) ? pairOf(parameters, name)?.value : undefined) ?? undefined;
+    const pair = isMap(parameters) ? pairOf(parameters, name) : undefined;
+    return pair ? valueAsWritten(tpl, pair) : undefined;
   };
   const copyTask = siblings.find((task) => {
     const [dest, content] = [parameter(task, 'dest'), parameter(task, 'content')];
-    return task.shortModule === 'copy' && dest && content && scalarSource(tpl, dest) === hostPath && tokenVariablesIn(sourceOf(tpl, content)).length > 0;
+    return task.shortModule === 'copy' && dest === hostPath && typeof content === 'string' && tokenVariablesIn(content).length > 0;
   });
   if (!cpTask || !copyTask) {
     throw new UnrecognisedShape(`the Telegram token is read with "$(cat ${catPath})" at ${where(tpl, shTask.map)}, but the tasks writing and copying that file were not found next to it`);
   }
-  const content = scalarSource(tpl, parameter(copyTask, 'content') as YamlNode).trim();
+  const content = String(parameter(copyTask, 'content')).trim();
   if (!/^\{\{[\s\S]*\}\}$/.test(content)) throw new UnrecognisedShape(`the Telegram token file's content at ${where(tpl, copyTask.map)} is not a single Jinja expression`);
-  const cleanup = siblings.find((task) => {
-    const path = parameter(task, 'path') ?? parameter(task, 'dest');
-    const state = parameter(task, 'state');
-    return task.shortModule === 'file' && path !== undefined && scalarSource(tpl, path) === hostPath && state !== undefined && scalarSource(tpl, state) === 'absent';
-  });
+  const cleanup = siblings.find((task) => task.shortModule === 'file' && (parameter(task, 'path') ?? parameter(task, 'dest')) === hostPath && parameter(task, 'state') === 'absent');
   const run = [copyTask, cpTask, shTask, ...(cleanup ? [cleanup] : [])];
   const indexes = run.map((task) => task.index);
   const [low, high] = [Math.min(...indexes), Math.max(...indexes)];
@@ -252,8 +193,8 @@ function gatewayService(repo: RepoView, container: string): { compose: ComposeFi
   for (const compose of composeFiles(repo)) {
     for (const pair of compose.services.items) {
       if (!isMap(pair.value)) continue;
-      const name = pairOf(pair.value, 'container_name')?.value;
-      if (name && isScalar(name) && scalarSource(compose.tpl, name) === container) return { compose, service: pair.value };
+      const name = pairOf(pair.value, 'container_name');
+      if (name && valueAsWritten(compose.tpl, name) === container) return { compose, service: pair.value };
     }
   }
   for (const name of [container, 'openclaw']) {
@@ -395,7 +336,7 @@ function hardenNotes(repo: RepoView): string[] {
       continue;
     }
     for (const task of tasksOf(file)) {
-      const script = commandWords(task)?.join(' ') ?? '';
+      const script = taskCommand(task)?.text ?? '';
       if (/\bsh\s+-c\b/.test(script) && /\$\(cat\s/.test(script) && /config\s+set/.test(script)) {
         notes.push(
           `${where(file.tpl, task.map)} passes a secret with sh -c '… "$(cat file)"': the value still appears in the argv of the inner ` +
@@ -460,10 +401,10 @@ export const bug6: Patch = {
     for (const file of files) {
       for (const task of tasksOf(file)) {
         if (isBlock(task)) continue;
-        const words = commandWords(task);
+        const command = taskCommand(task);
         const source = sourceOf(file.tpl, task.map);
-        if (words && TOKEN_FILE_KEY.test(words.join(' '))) tokenFileTasks.push(task);
-        if (words && isLeaky(words)) leaks.push({ task, words });
+        if (command && TOKEN_FILE_KEY.test(command.text)) tokenFileTasks.push(task);
+        if (command && isLeaky(command.text)) leaks.push({ task, command });
         else if (mentionsTokenVariable(source) && !noLogOn(task)) unlogged.push(task);
         if (mentionsTokenVariable(source) || TOKEN_VALUE_KEY.test(source) || TOKEN_FILE_KEY.test(source)) mentionsToken = true;
       }

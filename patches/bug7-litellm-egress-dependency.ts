@@ -5,7 +5,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import type { Patch } from '../src/types.js';
 import { pairOf, removeFromMap, removeFromSeq, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, composeDefining, serviceMap } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck } from './lib/compose.js';
 
 const LITELLM = 'litellm';
 const EGRESS = 'openclaw-egress';
@@ -22,11 +22,9 @@ export const bug7: Patch = {
   files: COMPOSE_TEMPLATE_GLOBS,
 
   check(repo) {
-    const compose = composeDefining(repo, LITELLM);
-    if (!compose) return { state: 'not-applicable', reason: 'no Compose template defines a litellm service' };
-    const { tpl } = compose;
-    const litellm = serviceMap(compose, LITELLM);
-    if (!litellm) return { state: 'unrecognised', reason: `service litellm in ${tpl.path} is not a mapping` };
+    const found = serviceToCheck(repo, LITELLM);
+    if ('state' in found) return found;
+    const { tpl, service: litellm } = found;
     const dependsPair = pairOf(litellm, 'depends_on');
     const depends = dependsPair?.value;
     if (!dependsPair || !depends) return { state: 'fixed', reason: `litellm has no depends_on in ${tpl.path}` };

@@ -4,11 +4,11 @@
  * of a service without a container aborts the play. Every such handler first checks that the
  * service has a container and acts only then; a failing restart of an existing one still fails.
  */
-import { isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Pair, type Scalar } from 'yaml';
-import { eolOf, indentStepOf, lineEndAt, lineStartAt } from '../src/text.js';
+import { isScalar, type Node as YamlNode, type Pair } from 'yaml';
+import { columnAt, eolOf, indentStepOf, lineEndAt } from '../src/text.js';
 import type { CheckResult, Patch, TextEdit } from '../src/types.js';
 import { endOfNodeLines, pairOf, removeFromMap, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { readTaskFile, tasksOf, type Task } from './lib/tasks.js';
+import { readTaskFile, taskCommand, tasksOf, type Task, type TaskCommand } from './lib/tasks.js';
 import { commandWords, shellCommands, type ShellCommand, type ShellWord } from './lib/shell.js';
 
 const ROLE = 'openclaw-config';
@@ -65,60 +65,6 @@ function containerAction(text: string, command: ShellCommand): ContainerAction |
   return { verb, prefix, compose, targets };
 }
 
-/** The command a command/shell task runs, and the node that holds it. */
-interface HandlerCommand {
-  readonly text: string;
-  /** free: `command: docker …`; cmd: `command: { cmd: … }`; argv: `command: { argv: [...] }`. */
-  readonly form: 'free' | 'cmd' | 'argv';
-  readonly modulePair: Pair<Scalar, YamlNode | null>;
-  /** The pair whose value is the command (the module pair itself for the free form). */
-  readonly holder: Pair<Scalar, YamlNode | null>;
-}
-
-/** A pair's value as Ansible sees it (Jinja intact): the pair's own lines parsed as plain YAML. */
-function originalValue(task: Task, pair: Pair): unknown {
-  const { text } = task.file.tpl;
-  const keyStart = (pair.key as YamlNode).range?.[0] ?? 0;
-  const lineStart = lineStartAt(text, keyStart);
-  const column = keyStart - lineStart;
-  const lines = (' '.repeat(column) + text.slice(keyStart, endOfNodeLines(task.file.tpl, pair))).split(/\r?\n/);
-  const dedented = lines.map((line) => line.slice(Math.min(column, line.length - line.trimStart().length))).join('\n');
-  try {
-    return (parseYaml(dedented) as Record<string, unknown>)[String((pair.key as Scalar).value)];
-  } catch {
-    throw new UnrecognisedShape(`the command at ${where(task.file.tpl, pair)} is not plain YAML once its Jinja is read as text`);
-  }
-}
-
-function shellQuote(word: string): string {
-  if (/^[\w@%+=:,./{}\- ]*$/.test(word) && !/\s/.test(word.replace(/\{\{.*?\}\}/g, ''))) return word;
-  if (word.includes("'")) throw new UnrecognisedShape(`argv word ${JSON.stringify(word)} needs shell quoting I do not write`);
-  return `'${word}'`;
-}
-
-function commandOf(task: Task): HandlerCommand | undefined {
-  const modulePair = task.module === undefined ? undefined : pairOf(task.map, task.module);
-  if (!modulePair) return undefined;
-  const value = modulePair.value;
-  if (isScalar(value)) {
-    const text = originalValue(task, modulePair);
-    return typeof text === 'string' ? { text, form: 'free', modulePair, holder: modulePair } : undefined;
-  }
-  const args = modulePair.value && 'items' in modulePair.value ? modulePair.value : undefined;
-  const cmd = args && !isSeq(args) ? pairOf(args, 'cmd') : undefined;
-  if (cmd) {
-    const text = originalValue(task, cmd);
-    return typeof text === 'string' ? { text, form: 'cmd', modulePair, holder: cmd } : undefined;
-  }
-  const argv = args && !isSeq(args) ? pairOf(args, 'argv') : undefined;
-  if (argv) {
-    const words = originalValue(task, argv);
-    if (!Array.isArray(words)) return undefined;
-    return { text: words.map((word) => shellQuote(String(word))).join(' '), form: 'argv', modulePair, holder: argv };
-  }
-  return undefined;
-}
-
 /** True for `failed_when: false` and `ignore_errors: true`: they hide a failing restart of an existing container too. */
 function hidingKeys(task: Task): string[] {
   const falsy = /^(false|no|False|FALSE|No|NO|off)$/;
@@ -135,7 +81,7 @@ function hidingKeys(task: Task): string[] {
 
 interface HandlerFinding {
   readonly task: Task;
-  readonly command: HandlerCommand;
+  readonly command: TaskCommand;
   readonly actions: readonly ContainerAction[];
   readonly guarded: boolean;
   readonly hiding: readonly string[];
@@ -143,7 +89,7 @@ interface HandlerFinding {
 
 function analyse(task: Task, existenceRegisters: ReadonlySet<string>): HandlerFinding | undefined {
   if (task.shortModule !== 'command' && task.shortModule !== 'shell') return undefined;
-  const command = commandOf(task);
+  const command = taskCommand(task);
   if (!command) {
     throw new UnrecognisedShape(`handler '${task.name ?? '?'}' at ${where(task.file.tpl, task.map)} runs a command I cannot read`);
   }
@@ -168,7 +114,7 @@ function existenceRegistersOf(tasks: readonly Task[]): Set<string> {
   for (const task of tasks) {
     const register = pairOf(task.map, 'register')?.value;
     if (!isScalar(register) || (task.shortModule !== 'command' && task.shortModule !== 'shell')) continue;
-    const command = commandOf(task);
+    const command = taskCommand(task);
     if (!command) continue;
     const kinds = shellCommands(command.text).map((simple) => containerAction(command.text, simple));
     if (kinds.includes('existence-check') && !kinds.some((kind) => typeof kind === 'object')) names.add(String(register.value));
@@ -209,10 +155,13 @@ function fixHandler(finding: HandlerFinding): { edits: TextEdit[]; change: strin
   const what = finding.hiding.length > 0 ? `dropped ${finding.hiding.map((key) => `${key}: ${key === 'failed_when' ? 'false' : 'true'}`).join(', ')}` : '';
   if (finding.guarded) return { edits, change: `${tpl.path}: handler '${task.name ?? '?'}': ${what}` };
 
+  // An argv word becomes shell text here; a quote in it (maybe inside Jinja) needs quoting this fix does not write.
+  const quoted = command.argv?.find((word) => word.includes("'"));
+  if (quoted !== undefined) throw new UnrecognisedShape(`handler '${task.name ?? '?'}' at ${where(tpl, task.map)}: argv word ${JSON.stringify(quoted)} needs shell quoting I do not write`);
   const script = guardedScript(finding);
   const shellKey = `${task.module?.slice(0, task.module.length - (task.shortModule?.length ?? 0)) ?? ''}shell`;
   const blockAt = (column: number): string => script.map((line) => (line === '' ? '' : ' '.repeat(column + step) + line)).join(eol) + eol;
-  const columnOf = (node: YamlNode): number => (node.range?.[0] ?? 0) - lineStartAt(tpl.text, node.range?.[0] ?? 0);
+  const columnOf = (node: YamlNode): number => columnAt(tpl.text, node.range?.[0] ?? 0);
 
   // A comment after a one-line command stays, on the block scalar's header line.
   const holderValue = command.holder.value;

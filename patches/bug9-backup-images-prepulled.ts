@@ -3,13 +3,13 @@
  * deployment, so a nightly job fails when the image is not cached and the registry is out of
  * reach. Find the images the scripts actually run and pre-pull exactly those in the role's tasks.
  */
-import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isMap, isScalar, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, type ParsedTemplate } from '../src/template-yaml.js';
 import { locate } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { appendToSeq, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
 import { commandWords, dockerRuns, shellCommands } from './lib/shell.js';
-import { insertTasksAfter, moduleKey, readTaskFile, tasksOf, type Task, type TaskFile } from './lib/tasks.js';
+import { insertTasksAfter, moduleKey, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from './lib/tasks.js';
 
 const ROLE = 'maintenance';
 const SCRIPT_GLOBS = [`**/roles/${ROLE}/templates/**`, `**/roles/${ROLE}/files/**`];
@@ -54,7 +54,7 @@ export function canonicalImage(reference: string): string {
 }
 
 /** The images every shell script of the role `docker run`s, in order of first use. */
-export function scriptImages(repo: RepoView): ScriptImage[] {
+function scriptImages(repo: RepoView): ScriptImage[] {
   const images: ScriptImage[] = [];
   for (const path of repo.glob(...SCRIPT_GLOBS)) {
     const text = repo.read(path) ?? '';
@@ -81,27 +81,22 @@ function scalarAt(map: YAMLMap, key: string): string | undefined {
   return isScalar(value) ? String(value.value) : undefined;
 }
 
-/** The literal items of a task's loop, or undefined when the loop is not a literal list. */
+/** The literal items of a task's loop (Jinja as written), or undefined when the loop is not a literal list of names. */
 function loopItems(file: TaskFile, task: Task): string[] | undefined {
   for (const key of ['loop', 'with_items', 'with_list']) {
-    const value = pairOf(task.map, key)?.value;
-    if (!value) continue;
-    if (!isSeq(value)) return undefined;
-    const items = value.items.map((item) => (isScalar(item) ? String(item.value) : undefined));
-    if (items.some((item) => item === undefined)) return undefined;
-    // A literal item that is Jinja comes through the mask as filler: read its source.
-    return value.items.map((item) => {
-      const node = item as YamlNode;
-      return file.tpl.text.slice(node.range?.[0] ?? 0, node.range?.[1] ?? 0).replace(/^(["'])(.*)\1$/s, '$2');
-    });
+    const pair = pairOf(task.map, key);
+    if (!pair) continue;
+    const items = valueAsWritten(file.tpl, pair);
+    return Array.isArray(items) && items.every((item) => item !== null && typeof item !== 'object') ? items.map(String) : undefined;
   }
   return [];
 }
 
-/** The source of a scalar value with quotes removed (Jinja intact). */
-function sourceValue(file: TaskFile, node: YamlNode | null | undefined): string | undefined {
-  if (!isScalar(node)) return undefined;
-  return file.tpl.text.slice(node.range?.[0] ?? 0, node.range?.[1] ?? 0).trim().replace(/^(["'])(.*)\1$/s, '$2');
+/** A module parameter as written (Jinja intact), when it is a string. */
+function parameterText(file: TaskFile, parameters: YAMLMap, key: string): string | undefined {
+  const pair = pairOf(parameters, key);
+  const value = pair ? valueAsWritten(file.tpl, pair) : undefined;
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** Every image the role's tasks already pull: docker_image with source: pull, docker_image_pull, `docker pull`. */
@@ -114,11 +109,11 @@ function pulledImages(files: readonly TaskFile[]): Set<string> {
       const names: string[] = [];
       if ((task.shortModule === 'docker_image' || task.shortModule === 'docker_image_pull') && isMap(args)) {
         if (task.shortModule === 'docker_image' && scalarAt(args, 'source') !== 'pull') continue;
-        const name = sourceValue(file, pairOf(args, 'name')?.value);
-        const tag = sourceValue(file, pairOf(args, 'tag')?.value);
+        const name = parameterText(file, args, 'name');
+        const tag = parameterText(file, args, 'tag');
         if (name !== undefined) names.push(tag !== undefined && !name.includes(':') ? `${name}:${tag}` : name);
-      } else if ((task.shortModule === 'command' || task.shortModule === 'shell') && modulePair) {
-        const text = isScalar(args) ? sourceValue(file, args) : isMap(args) ? sourceValue(file, pairOf(args, 'cmd')?.value) : undefined;
+      } else if (task.shortModule === 'command' || task.shortModule === 'shell') {
+        const text = taskCommand(task)?.text;
         for (const command of text === undefined ? [] : shellCommands(text)) {
           const words = commandWords(command).map((word) => word.value);
           const at = words[1] === 'image' ? 2 : 1;

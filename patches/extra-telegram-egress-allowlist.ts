@@ -3,15 +3,15 @@
  * channel works only if the proxy lets api.telegram.org through. Add it to the allow-list the
  * ACL template renders, in that list's own file and style.
  */
-import { isScalar, type Node as YamlNode } from 'yaml';
+import { isScalar, type Scalar } from 'yaml';
 import type { Patch } from '../src/types.js';
 import { appendToSeq, quoteLike, where } from '../src/yaml-edit.js';
 import { ACL_TEMPLATE_GLOBS, domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from './lib/telegram.js';
 
 /** A sibling to copy quoting from: one whose value needs no quotes of its own (not `"*.x"`), else the last. */
-function quotingSample(items: readonly unknown[]): YamlNode | undefined {
-  const scalars = items.filter((item): item is YamlNode => isScalar(item));
-  return scalars.find((item) => isScalar(item) && typeof item.value === 'string' && /^[\w.-]+$/.test(item.value)) ?? scalars.at(-1);
+function quotingSample(items: readonly unknown[]): Scalar | undefined {
+  const scalars = items.filter((item) => isScalar(item));
+  return scalars.find((item) => typeof item.value === 'string' && /^[\w.-]+$/.test(item.value)) ?? scalars.at(-1);
 }
 
 export const extraTelegramEgress: Patch = {

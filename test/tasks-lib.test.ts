@@ -1,6 +1,7 @@
 /** The task-file helpers insert and replace whole tasks in the file's own style. */
 import { describe, expect, it } from 'vitest';
-import { insertTasksAfter, insertTasksBefore, readTaskFile, replaceTask, tasksOf, fqcnStyle, moduleKey } from '../patches/lib/tasks.js';
+import { fqcnStyle, insertTasksAfter, moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf } from '../patches/lib/tasks.js';
+import { shellCommands } from '../patches/lib/shell.js';
 import { applyEditsToText } from '../src/edits.js';
 import { parseYamlTemplate } from '../src/template-yaml.js';
 
@@ -39,12 +40,11 @@ describe('inserting tasks', () => {
     );
   });
 
-  it('inserts before a task above its comment, keeps CRLF, and replaces a task at the end of a file without final newline', () => {
+  it('keeps CRLF, and replaces a task at the end of a file without final newline', () => {
     const text = '- name: a\r\n  command: x\r\n# about b\r\n- name: b\r\n  command: y';
     const file = readTaskFile('t.yml', text);
     const [a, b] = tasksOf(file);
-    expect(apply('t.yml', text, insertTasksBefore(b!, [['- name: n', '  command: z']]))).toBe('- name: a\r\n  command: x\r\n- name: n\r\n  command: z\r\n# about b\r\n- name: b\r\n  command: y');
-    expect(apply('t.yml', text, replaceTask(b!, [['- name: n', '  command: z']]))).toBe('- name: a\r\n  command: x\r\n# about b\r\n- name: n\r\n  command: z');
+    expect(apply('t.yml', text, replaceTaskRun(b!, b!, [['- name: n', '  command: z']]))).toBe('- name: a\r\n  command: x\r\n# about b\r\n- name: n\r\n  command: z');
     expect(apply('t.yml', text, insertTasksAfter(b!, [['- name: n', '  command: z']]))).toBe(text + '\r\n- name: n\r\n  command: z\r\n');
     expect(a?.name).toBe('a');
   });
@@ -54,6 +54,36 @@ describe('inserting tasks', () => {
     const file = readTaskFile('t.yml', text);
     const [a, b] = tasksOf(file);
     expect(apply('t.yml', text, insertTasksAfter(a!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n- name: n\n  command: z\n- # why b runs\n  name: b\n  command: y\n');
-    expect(apply('t.yml', text, replaceTask(b!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n# why b runs\n- name: n\n  command: z\n');
+    expect(apply('t.yml', text, replaceTaskRun(b!, b!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n# why b runs\n- name: n\n  command: z\n');
+  });
+});
+
+describe('taskCommand', () => {
+  it('reads every form Ansible accepts as the words the shell gets: free form (folded), cmd and argv, under the module or args', () => {
+    const text = [
+      '- ansible.builtin.command: >',
+      '    docker exec openclaw openclaw config set',
+      '    k "{{ value }}"',
+      '- shell:',
+      '    cmd: "docker compose restart \\"{{ svc }}\\""',
+      '- command:',
+      '  args:',
+      '    argv: [docker, run, "it\'s here", "{{ image }}"]',
+      '- ansible.builtin.copy: {dest: /x}',
+      '- ansible.builtin.command:',
+      '    chdir: /opt',
+    ].join('\n');
+    const commands = tasksOf(readTaskFile('t.yml', text)).map(taskCommand);
+    const words = commands.map((command) => command && shellCommands(command.text).map((simple) => simple.words.map((word) => word.value)));
+    expect(commands.map((command) => command?.form)).toEqual(['free', 'cmd', 'argv', undefined, undefined]);
+    expect(words).toEqual([
+      [['docker', 'exec', 'openclaw', 'openclaw', 'config', 'set', 'k', '{{ value }}']],
+      [['docker', 'compose', 'restart', '{{ svc }}']],
+      [['docker', 'run', "it's here", '{{ image }}']],
+      undefined,
+      undefined,
+    ]);
+    expect(commands[2]?.argv).toEqual(['docker', 'run', "it's here", '{{ image }}']);
+    expect(commands[2]?.holder.key.value).toBe('argv');
   });
 });

@@ -281,6 +281,8 @@ describe('bug 6 on other shapes of the role', () => {
   it.each([
     ['a pipeline through echo', LEAKY_TASK.replace(/ansible\.builtin\.command: >\n.*\n.*\n/, 'ansible.builtin.shell: echo "{{ telegram_bot_token }}" | docker exec -i openclaw tee /tmp/t\n'), /not a 'docker exec' at roles\/openclaw-integrate\/tasks\/main\.yml:21$/],
     ['a registered result', LEAKY_TASK.replace('      changed_when: true\n', '      register: token_result\n'), /roles\/openclaw-integrate\/tasks\/main\.yml:21 uses 'register'/],
+    // The replacement stands for the whole task: a command beside the docker exec would be lost.
+    ['a second command beside the docker exec', LEAKY_TASK.replace('"{{ telegram_bot_token }}"\n', '"{{ telegram_bot_token }}" && touch /tmp/telegram-configured\n'), /main\.yml:21 runs more than the docker exec/],
   ])('refuses %s with file:line', (_shape, leaky, reason) => {
     const outcome = runCheck(bug6, withIntegrate(fixtureIntegrate().replace(LEAKY_TASK, leaky)));
     expect(outcome.state).toBe('unrecognised');

@@ -206,13 +206,13 @@ const DOCKER_RUN_SHORT_FLAGS = new Set(['d', 'i', 't', 'P', 'q']);
 
 export interface DockerRun {
   readonly command: ShellCommand;
-  /** The image word (its `value` is the image reference, Jinja kept). */
-  readonly image: ShellWord;
+  /** The image word (its `value` is the image reference, Jinja kept); undefined when none follows the options. */
+  readonly image: ShellWord | undefined;
 }
 
-/** Every `docker run` / `docker container run` of a script with the image it runs; undefined image when none follows the options. */
-export function dockerRuns(text: string): { command: ShellCommand; image: ShellWord | undefined }[] {
-  const runs: { command: ShellCommand; image: ShellWord | undefined }[] = [];
+/** Every `docker run` / `docker container run` of a script with the image it runs. */
+export function dockerRuns(text: string): DockerRun[] {
+  const runs: DockerRun[] = [];
   for (const command of shellCommands(text)) {
     const words = commandWords(command);
     if (words[0]?.value !== 'docker') continue;

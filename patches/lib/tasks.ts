@@ -1,17 +1,17 @@
 /**
  * Ansible task files (tasks/, handlers/) for the patch modules: find tasks wherever they sit
- * (top level or inside block/rescue/always), tell which module a task runs, and insert or
- * replace whole tasks in the file's own style.
+ * (top level or inside block/rescue/always), tell which module a task runs and what command a
+ * command/shell/raw task runs, and insert or replace whole tasks in the file's own style.
  *
  * New tasks are written by the modules as lines with a 2-space indentation step, the first
  * line starting with `- ` at column 0; `reindentTask` moves them to the column of the task they
  * go beside and converts the step to the file's own (4-space files get 4-space nesting).
  */
-import { isMap, isScalar, isSeq, YAMLSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, parse as parseYaml, YAMLSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { eolOf, indentStepOf, lineStartAt } from '../../src/text.js';
 import type { TextEdit } from '../../src/types.js';
-import { endOfNodeLines, keptCommentLines, UnrecognisedShape, where } from '../../src/yaml-edit.js';
+import { endOfNodeLines, keptCommentLines, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
 export interface TaskFile {
   readonly tpl: ParsedTemplate;
@@ -59,7 +59,7 @@ export function readTaskFile(path: string, text: string): TaskFile {
 }
 
 /** The module key of a task map, as written; undefined for a block or an unknown shape. */
-export function moduleOf(map: YAMLMap): string | undefined {
+function moduleOf(map: YAMLMap): string | undefined {
   for (const pair of map.items) {
     if (!isScalar(pair.key)) continue;
     const key = String(pair.key.value);
@@ -68,7 +68,7 @@ export function moduleOf(map: YAMLMap): string | undefined {
   return undefined;
 }
 
-export function shortModuleName(module: string): string {
+function shortModuleName(module: string): string {
   return module.slice(module.lastIndexOf('.') + 1);
 }
 
@@ -118,12 +118,6 @@ export function moduleKey(file: TaskFile, short: string, collection = 'ansible.b
   return fqcnStyle(file) ? `${collection}.${short}` : short;
 }
 
-/** The original source of a task, Jinja included. */
-export function taskSource(task: Task): string {
-  const [start, end] = task.map.range ?? [0, 0];
-  return task.file.tpl.text.slice(start, end);
-}
-
 /** Column of the task's dash and the width from the dash to its first key (usually 2). */
 function dashOf(task: Task): { column: number; width: number; lineStart: number; comment: string | undefined } {
   const { text } = task.file.tpl;
@@ -155,7 +149,7 @@ const BLOCK_SCALAR_HEADER = /:\s*[|>][-+0-9]*\s*(#.*)?$/;
  * `column`, using `step` spaces per nesting level and `dashWidth` from a dash to its content.
  * Block scalar bodies keep their relative indentation.
  */
-export function reindentTask(lines: readonly string[], column: number, step: number, dashWidth = 2): string[] {
+function reindentTask(lines: readonly string[], column: number, step: number, dashWidth = 2): string[] {
   // input indentation → output indentation, for the levels currently open
   let known = new Map<number, number>([[0, column]]);
   let scalar: { keyIndent: number; delta: number | undefined } | undefined;
@@ -221,54 +215,100 @@ export function insertTasksAfter(anchor: Task, tasks: readonly (readonly string[
   return { path: tpl.path, start: offset, end: offset, text: (needsNewline ? eol : '') + separator + body };
 }
 
-/** Inserts whole tasks right before `anchor` (above the comment lines that describe it). */
-export function insertTasksBefore(anchor: Task, tasks: readonly (readonly string[])[]): TextEdit {
-  const { tpl } = anchor.file;
-  const { body, separator } = taskBlockText(anchor, tasks);
-  let offset = dashOf(anchor).lineStart;
-  // Comment lines directly above a task describe it: keep them with it.
-  while (offset > 0) {
-    const previousStart = lineStartAt(tpl.text, offset - 1);
-    if (!/^[ \t]*#/.test(tpl.text.slice(previousStart, offset))) break;
-    offset = previousStart;
-  }
-  return { path: tpl.path, start: offset, end: offset, text: body + separator };
-}
-
-/** Replaces a task (its dash line through its last line) with whole tasks. */
-export function replaceTask(task: Task, tasks: readonly (readonly string[])[]): TextEdit {
-  const { tpl } = task.file;
-  const { body } = taskBlockText(task, tasks);
-  const dash = dashOf(task);
-  const end = endOfNodeLines(tpl, task.map);
-  return replacementEdit(tpl, dash, end, body);
-}
-
 /**
  * Replaces a run of consecutive tasks of one list, from `first`'s dash line through `last`'s
- * last line (comments between them included), with whole tasks in the file's style.
+ * last line (comments between them included), with whole tasks in the file's style. Full-line
+ * comments the user wrote inside the replaced tasks are not ours to drop: they stay, above the
+ * new tasks.
  */
 export function replaceTaskRun(first: Task, last: Task, tasks: readonly (readonly string[])[]): TextEdit {
   if (first.seq !== last.seq || first.index > last.index) {
     throw new UnrecognisedShape(`tasks at ${where(first.file.tpl, first.map)} and ${where(last.file.tpl, last.map)} are not a run of one list`);
   }
   const { tpl } = first.file;
+  const eol = eolOf(tpl.text);
   const { body } = taskBlockText(first, tasks);
   const dash = dashOf(first);
+  const start = dash.lineStart;
   const end = endOfNodeLines(tpl, last.map);
-  return replacementEdit(tpl, dash, end, body);
+  // A comment on the dash line (`- # why`) is kept too, as a line of its own.
+  const dashComment = dash.comment ? ' '.repeat(dash.column) + dash.comment + eol : '';
+  const comments = dashComment + keptCommentLines(tpl.text, start, end);
+  const text = (comments && !comments.endsWith('\n') ? comments + eol : comments) + body;
+  const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
+  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? text.replace(/\r?\n$/, '') : text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a command/shell/raw task runs
+
+const COMMAND_MODULES = new Set(['command', 'shell', 'raw']);
+
+/** The command of a command/shell/raw task, and the YAML entries that hold it. */
+export interface TaskCommand {
+  /** free: `shell: docker …`; cmd: `cmd: …`; argv: `argv: [...]` (the last two under the module or under `args:`). */
+  readonly form: 'free' | 'cmd' | 'argv';
+  /** The command line as the module gets it, Jinja unrendered; an argv's words joined, shell-quoted. */
+  readonly text: string;
+  /** The argv form's words, as written. */
+  readonly argv: readonly string[] | undefined;
+  readonly modulePair: Pair<Scalar, YamlNode | null>;
+  /** The entry whose value is the command (the module entry itself for the free form). */
+  readonly holder: Pair<Scalar, YamlNode | null>;
 }
 
 /**
- * Replaces [start, end) with new task text. Full-line comments the user wrote inside the
- * replaced tasks are not ours to drop: they stay, above the new tasks.
+ * An entry's value as Ansible reads it before templating (a folded scalar folded, quotes and
+ * escapes resolved, Jinja as text — the parsed template only has filler there): the entry's own
+ * lines parsed as plain YAML. Undefined when they are not plain YAML once Jinja is read as text.
  */
-function replacementEdit(tpl: ParsedTemplate, dash: ReturnType<typeof dashOf>, end: number, body: string): TextEdit {
-  const start = dash.lineStart;
-  // A comment on the dash line (`- # why`) is kept too, as a line of its own.
-  const dashComment = dash.comment ? ' '.repeat(dash.column) + dash.comment + eolOf(tpl.text) : '';
-  const comments = dashComment + keptCommentLines(tpl.text, start, end);
-  const text = (comments && !comments.endsWith('\n') ? comments + eolOf(tpl.text) : comments) + body;
-  const keepsNoFinalNewline = end === tpl.text.length && !tpl.text.endsWith('\n');
-  return { path: tpl.path, start, end, text: keepsNoFinalNewline ? text.replace(/\r?\n$/, '') : text };
+export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode | null>): unknown {
+  const { text } = tpl;
+  const keyStart = pair.key.range?.[0] ?? 0;
+  const column = keyStart - lineStartAt(text, keyStart);
+  const lines = (' '.repeat(column) + text.slice(keyStart, endOfNodeLines(tpl, pair))).split(/\r?\n/);
+  const dedented = lines.map((line) => line.slice(Math.min(column, line.length - line.trimStart().length))).join('\n');
+  try {
+    return (parseYaml(dedented) as Record<string, unknown>)[String(pair.key.value)];
+  } catch {
+    return undefined;
+  }
+}
+
+/** A word as a POSIX shell reads it back: plain when it can be (blanks inside Jinja allowed), else single-quoted. */
+function shellQuote(word: string): string {
+  if (/^[\w@%+=:,./{}\- ]*$/.test(word) && !/\s/.test(word.replace(/\{\{.*?\}\}/g, ''))) return word;
+  return `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The command a command/shell/raw task runs; undefined for another module, or when the command
+ * is missing or not a string (a list of words for argv).
+ */
+export function taskCommand(task: Task): TaskCommand | undefined {
+  if (task.module === undefined || !COMMAND_MODULES.has(task.shortModule ?? '')) return undefined;
+  const { tpl } = task.file;
+  const modulePair = pairOf(task.map, task.module);
+  if (!modulePair) return undefined;
+  if (isScalar(modulePair.value) && modulePair.value.value !== null) {
+    const text = valueAsWritten(tpl, modulePair);
+    return typeof text === 'string' ? { form: 'free', text, argv: undefined, modulePair, holder: modulePair } : undefined;
+  }
+  const args = pairOf(task.map, 'args')?.value;
+  for (const parameters of [modulePair.value, args]) {
+    if (!isMap(parameters)) continue;
+    const cmd = pairOf(parameters, 'cmd');
+    if (cmd) {
+      const text = valueAsWritten(tpl, cmd);
+      return typeof text === 'string' ? { form: 'cmd', text, argv: undefined, modulePair, holder: cmd } : undefined;
+    }
+    const argvPair = pairOf(parameters, 'argv');
+    if (argvPair) {
+      const argv = valueAsWritten(tpl, argvPair);
+      if (!Array.isArray(argv)) return undefined;
+      const words = argv.map(String);
+      return { form: 'argv', text: words.map(shellQuote).join(' '), argv: words, modulePair, holder: argvPair };
+    }
+  }
+  return undefined;
 }

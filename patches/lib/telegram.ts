@@ -5,7 +5,7 @@
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
 import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
-import { loadVars, renderYaml, type Vars } from '../../src/render.js';
+import { loadVars, renderTemplate, renderYaml, type Vars } from '../../src/render.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { locate } from '../../src/text.js';
 import type { RepoView } from '../../src/types.js';
@@ -28,13 +28,8 @@ function filesOf(repo: RepoView): Map<string, string> {
   return new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
 }
 
-export function repoVars(repo: RepoView): Vars {
+function repoVars(repo: RepoView): Vars {
   return loadVars(filesOf(repo));
-}
-
-function truthy(value: unknown): boolean {
-  if (typeof value === 'string') return ['yes', 'on', '1', 'true', 'y'].includes(value.trim().toLowerCase());
-  return Boolean(value);
 }
 
 export interface TelegramUse {
@@ -52,7 +47,9 @@ export function telegramUse(repo: RepoView): TelegramUse {
   if ('telegram_enabled' in vars) {
     const definedAt = varDefinitions(repo, 'telegram_enabled').at(-1);
     const at = definedAt ? ` at ${locate(definedAt.tpl.path, definedAt.tpl.text, definedAt.offset)}` : '';
-    return { enabled: truthy(vars.telegram_enabled), evidence: `telegram_enabled: ${String(vars.telegram_enabled)}${at}` };
+    // What the integrate role's `when: telegram_enabled | bool` computes, with Ansible's bool filter.
+    const enabled = renderTemplate('{{ telegram_enabled | bool }}', vars) === 'True';
+    return { enabled, evidence: `telegram_enabled: ${String(vars.telegram_enabled)}${at}` };
   }
   for (const path of repo.glob(...TASK_GLOBS)) {
     const text = repo.read(path) ?? '';
@@ -69,7 +66,7 @@ interface VarDefinition {
 }
 
 /** The files that define `name` at top level, in loadVars' precedence order (the last one wins). */
-export function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
+function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
   const paths = repo.paths;
   const ordered = [...paths.filter((p) => ROLE_DEFAULTS.test(p)), ...paths.filter((p) => GROUP_VARS_ALL.test(p))];
   const found: VarDefinition[] = [];
