@@ -8,9 +8,9 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { ComposeModelError, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type ProjectNetwork } from '../src/compose-model.js';
 import { hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
-import { columnAt, eolOf, nextLineStart } from '../src/text.js';
+import { columnAt, nextLineStart } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
-import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
+import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeFiles, type ComposeFile } from './lib/compose.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from './lib/telegram.js';
 
@@ -54,14 +54,6 @@ function withInternal(project: ComposeProject, keys: readonly string[]): Compose
   return { ...project, networks };
 }
 
-/** Inserts whole lines at a line start, in the file's line ending, minding a last line without newline. */
-function insertLinesAt(tpl: ParsedTemplate, offset: number, lines: readonly string[]): TextEdit {
-  const eol = eolOf(tpl.text);
-  const needsLeadingEol = offset === tpl.text.length && tpl.text.length > 0 && !tpl.text.endsWith('\n');
-  const body = lines.join(eol);
-  return { path: tpl.path, start: offset, end: offset, text: needsLeadingEol ? eol + body : body + eol };
-}
-
 function isEmptyValue(node: YamlNode | null): boolean {
   return node === null || (isScalar(node) && node.value === null);
 }
@@ -75,7 +67,7 @@ function fillEmptyEntry(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode | null>
   if (isScalar(value) && (value.range?.[1] ?? 0) > (value.range?.[0] ?? 0)) return replaceNode(tpl, value, flow);
   const keyStart = pair.key.range?.[0] ?? 0;
   const indent = ' '.repeat(columnAt(tpl.text, keyStart)) + indentUnit(tpl);
-  return insertLinesAt(tpl, nextLineStart(tpl.text, pair.key.range?.[1] ?? keyStart), lines.map((line) => indent + line));
+  return insertLines(tpl, nextLineStart(tpl.text, pair.key.range?.[1] ?? keyStart), lines.map((line) => indent + line));
 }
 
 /** The edit that makes a declared network `internal: true`. */

@@ -62,7 +62,7 @@ function assertNoJinjaStatements(tpl: ParsedTemplate, node: YamlNode, what: stri
 }
 
 /** Builds the inserted text for `lines` at `offset` in the file's line ending, minding a missing final newline. */
-function insertLines(tpl: ParsedTemplate, offset: number, lines: readonly string[]): TextEdit {
+export function insertLines(tpl: ParsedTemplate, offset: number, lines: readonly string[]): TextEdit {
   const eol = eolOf(tpl.text);
   const atEndWithoutNewline = offset === tpl.text.length && tpl.text.length > 0 && !tpl.text.endsWith('\n');
   const body = lines.join(eol);
