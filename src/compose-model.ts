@@ -13,9 +13,6 @@
  *   only through a non-internal network.
  */
 
-/** A parsed Compose file: the top-level mapping. Anything else is refused. */
-export type ComposeDocument = Record<string, unknown>;
-
 export class ComposeModelError extends Error {
   constructor(message: string) {
     super(message);
@@ -83,7 +80,7 @@ function dictAt(doc: Dict, key: string, where: string): Dict {
 }
 
 /** Compose's normalisation of a project name: lower case, only [a-z0-9_-], starting with a letter or digit. */
-export function normaliseProjectName(raw: string): string {
+function normaliseProjectName(raw: string): string {
   return raw.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
 }
 

@@ -7,25 +7,63 @@
 import nunjucks from 'nunjucks';
 import { parse as parseYaml } from 'yaml';
 import { scanJinja, type JinjaSpan } from './jinja-mask.js';
-import { parseYamlTemplate } from './template-yaml.js';
+import { parseYamlTemplate, type ParsedTemplate } from './template-yaml.js';
 
 export type Vars = Record<string, unknown>;
 
 const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;';
 /** Ansible's value of `ansible_managed` when ansible.cfg does not set one. */
-export const DEFAULT_ANSIBLE_MANAGED = 'Ansible managed';
+const DEFAULT_ANSIBLE_MANAGED = 'Ansible managed';
 
 /**
  * Where nunjucks output can still differ from Ansible's, on purpose kept narrow. JavaScript has
  * one number type, so a YAML float with an integral value (`max_budget: 100.0`) renders as `100`
  * where Python prints `100.0`; the parsed value is the same. Every other value prints as
- * Python's `str()` would (True, None, ['a', 1], {'k': 'v'}).
+ * Python's `str()` would (True, ['a', None], {'k': 'v'}), and a None alone as nothing.
  */
 export const KNOWN_DIFFERENCES = ['an integral float (100.0) renders as 100'] as const;
 
-function truthy(value: unknown): boolean {
-  if (typeof value === 'string') return ['yes', 'on', '1', 'true', 'y'].includes(value.trim().toLowerCase());
-  return Boolean(value);
+/** Ansible's `bool` filter (to_bool): a boolean or None as is; 'yes', 'on', '1', 'true' in any case, and 1, are true. */
+function toBool(value: unknown): boolean | null {
+  if (value === null || typeof value === 'boolean') return value;
+  const normalised = typeof value === 'string' ? value.toLowerCase() : value;
+  return (['yes', 'on', '1', 'true', 1] as unknown[]).includes(normalised);
+}
+
+/** Python's truth value, which `ternary` tests: empty strings, lists and dicts, 0 and None are false. */
+function pythonTruthy(value: unknown): boolean {
+  if (value instanceof nunjucks.runtime.SafeString) return value.toString() !== '';
+  if (Array.isArray(value)) return value.length > 0;
+  if (value !== null && typeof value === 'object') return Object.keys(value).length > 0;
+  return Boolean(value) || Number.isNaN(value);
+}
+
+/** A JSON string as Python's json.dumps writes it (ensure_ascii: every non-ASCII character escaped). */
+function pythonJsonString(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Python's json.dumps as Ansible's `to_json` (separators ', ' and ': ') and `to_nice_json`
+ * (`indent`, keys sorted, separators ',' and ': ') call it.
+ */
+function pythonJson(value: unknown, indent?: number, depth = 0): string {
+  const wrap = (open: string, items: string[], close: string): string => {
+    if (items.length === 0) return open + close;
+    if (indent === undefined) return open + items.join(', ') + close;
+    const inner = `\n${' '.repeat(indent * (depth + 1))}`;
+    return `${open}${inner}${items.join(`,${inner}`)}\n${' '.repeat(indent * depth)}${close}`;
+  };
+  if (Array.isArray(value)) return wrap('[', value.map((item) => pythonJson(item, indent, depth + 1)), ']');
+  if (value instanceof nunjucks.runtime.SafeString) return pythonJsonString(value.toString());
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value);
+    if (indent !== undefined) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return wrap('{', entries.map(([key, item]) => `${pythonJsonString(key)}: ${pythonJson(item, indent, depth + 1)}`), '}');
+  }
+  if (typeof value === 'string') return pythonJsonString(value);
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** Python's repr() of a string: single quotes unless the text holds one and no double quote. */
@@ -64,16 +102,16 @@ interface JinjaOptions {
  * A nunjucks environment with the Ansible filters and lookups the deployment's templates use.
  * `onVaultLookup` hears every `vault_*` name a template looks up that has no value.
  */
-export function ansibleEnvironment(options: Partial<JinjaOptions> = {}, onVaultLookup?: (name: string) => void): nunjucks.Environment {
+function ansibleEnvironment(options: Partial<JinjaOptions> = {}, onVaultLookup?: (name: string) => void): nunjucks.Environment {
   const env = new nunjucks.Environment(null, {
     autoescape: false,
     throwOnUndefined: false,
     trimBlocks: options.trimBlocks ?? true,
-    lstripBlocks: options.lstripBlocks ?? false,
+    lstripBlocks: false, // jinjaCompatible applies Jinja's lstrip_blocks itself
   });
-  env.addFilter('bool', truthy);
-  env.addFilter('to_json', (value: unknown) => JSON.stringify(value));
-  env.addFilter('to_nice_json', (value: unknown) => JSON.stringify(value, null, 4));
+  env.addFilter('bool', toBool);
+  env.addFilter('to_json', (value: unknown) => pythonJson(value));
+  env.addFilter('to_nice_json', (value: unknown, indent = 4) => pythonJson(value, indent));
   env.addFilter('mandatory', (value: unknown) => {
     if (value === undefined) throw new Error('mandatory variable is undefined');
     return value;
@@ -82,11 +120,12 @@ export function ansibleEnvironment(options: Partial<JinjaOptions> = {}, onVaultL
   env.addFilter('int', (value: unknown) => Number.parseInt(String(value), 10) || 0);
   env.addFilter('float', (value: unknown) => Number.parseFloat(String(value)) || 0);
   env.addFilter('string', (value: unknown) => pythonStr(value));
-  env.addFilter('ternary', (value: unknown, yes: unknown, no: unknown) => (truthy(value) ? yes : no));
+  env.addFilter('ternary', (value: unknown, yes: unknown, no: unknown) => (pythonTruthy(value) ? yes : no));
   env.addFilter('regex_replace', (value: unknown, pattern: string, replacement = '') => String(value).replace(new RegExp(pattern, 'g'), replacement.replace(/\\(\d)/g, '$$$1')));
   env.addFilter('b64encode', (value: unknown) => Buffer.from(String(value)).toString('base64'));
   env.addFilter('d', (value: unknown, fallback: unknown, boolean = false) => ((boolean ? !value : value === undefined) ? fallback : value));
-  env.addFilter(PYTHON_STR_FILTER, pythonStr);
+  // Ansible's finalize prints a None result as nothing; inside a list or through `| string` it is None.
+  env.addFilter(PYTHON_STR_FILTER, (value: unknown) => (value === null ? '' : pythonStr(value)));
   // lookup('vars', name): a vault variable without a value gets the same placeholder as in loadVars.
   const lookup = function (this: { ctx: Vars }, plugin: unknown, ...terms: unknown[]): unknown {
     if (plugin !== 'vars') throw new Error(`lookup('${String(plugin)}') is not supported by the renderer (only lookup('vars', …))`);
@@ -132,11 +171,32 @@ function countTrailingNewlines(text: string): number {
 
 /**
  * Rewrites a template so nunjucks prints what Jinja prints: comments are removed with the
- * newline trim_blocks takes after them (nunjucks trims only after block tags), `{% raw %}`
- * blocks print their text with Jinja's whitespace rules, and every `{{ expr }}` goes through
- * Python's str() (True, None, lists).
+ * whitespace Jinja's trim_blocks and lstrip_blocks take around them (nunjucks trims only around
+ * block tags), `{% raw %}` blocks print their text with Jinja's whitespace rules, block tags get
+ * Jinja's lstrip_blocks (also on a line that starts where a removed newline was), and every
+ * `{{ expr }}` goes through Python's str() (True, lists), None as nothing.
  */
 function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOptions): string {
+  /**
+   * The text from `from` up to a tag that opens with `open` (`{%`, `{#-`, `{%+`), as Jinja keeps
+   * it: every trailing whitespace before `-`; under lstrip_blocks (unless `+`) the indentation
+   * before a tag that starts its line.
+   */
+  const textBefore = (from: number, to: number, open: string): string => {
+    const before = text.slice(from, to);
+    if (open.endsWith('-')) return before.replace(/\s+$/, '');
+    if (!lstripBlocks || open.endsWith('+')) return before;
+    const lineStart = before.lastIndexOf('\n') + 1;
+    const startsLine = lineStart > 0 || from === 0 || text[from - 1] === '\n';
+    return startsLine && /^[ \t]*$/.test(before.slice(lineStart)) ? before.slice(0, lineStart) : before;
+  };
+  /** Where the text resumes after a tag ending at `end`: past every whitespace after `-%}`, else past the newline trim_blocks takes. */
+  const resumeAfter = (end: number, trimsWhitespace: boolean): number => {
+    let cursor = end;
+    if (trimsWhitespace) while (cursor < text.length && /\s/.test(text[cursor] ?? '')) cursor++;
+    else if (trimBlocks && text[cursor] === '\n') cursor++;
+    return cursor;
+  };
   const spans: JinjaSpan[] = scanJinja(text);
   let out = '';
   let cursor = 0;
@@ -149,33 +209,22 @@ function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOption
     if (endRaw) {
       // nunjucks trims the newline after {% raw %} and keeps the one after {% endraw %}; Jinja
       // does the opposite (its trim_blocks applies to endraw only). Print the literal as a string.
-      let before = text.slice(cursor, span.start);
-      if (open.endsWith('-')) before = before.replace(/\s+$/, '');
-      else if (lstripBlocks && !open.endsWith('+')) before = before.replace(/(^|\n)[ \t]+$/, '$1');
-      let literal = text.slice(span.end, endRaw.start);
-      if (close.startsWith('-')) literal = literal.replace(/^\s+/, '');
       const endSource = text.slice(endRaw.start, endRaw.end);
-      if (/^\{%-/.test(endSource)) literal = literal.replace(/\s+$/, '');
-      else if (lstripBlocks && !/^\{%\+/.test(endSource)) literal = literal.replace(/(^|\n)[ \t]+$/, '$1');
-      out += before + nunjucksStringExpression(literal);
-      cursor = endRaw.end;
-      if (/-%\}$/.test(endSource)) while (cursor < text.length && /\s/.test(text[cursor] ?? '')) cursor++;
-      else if (trimBlocks && text[cursor] === '\n') cursor++;
+      let literal = textBefore(span.end, endRaw.start, /^..[-+]?/.exec(endSource)?.[0] ?? '');
+      if (close.startsWith('-')) literal = literal.replace(/^\s+/, '');
+      out += textBefore(cursor, span.start, open) + nunjucksStringExpression(literal);
+      cursor = resumeAfter(endRaw.end, /-%\}$/.test(endSource));
       index++;
-      continue;
-    }
-    if (span.kind === 'comment') {
-      let before = text.slice(cursor, span.start);
-      if (open.endsWith('-')) before = before.replace(/\s+$/, '');
-      out += before;
+    } else if (span.kind === 'comment') {
+      out += textBefore(cursor, span.start, open);
+      cursor = resumeAfter(span.end, close.startsWith('-'));
+    } else if (span.kind === 'expression') {
+      out += text.slice(cursor, span.start) + (span.body === '' ? source : `${open} (${span.body}) | ${PYTHON_STR_FILTER} ${close}`);
       cursor = span.end;
-      if (close.startsWith('-')) while (cursor < text.length && /\s/.test(text[cursor] ?? '')) cursor++;
-      else if (trimBlocks && text[cursor] === '\n') cursor++;
-      continue;
+    } else {
+      out += textBefore(cursor, span.start, open) + source.replace(/^\{%\+/, '{%'); // nunjucks knows no `{%+`
+      cursor = span.end;
     }
-    out += text.slice(cursor, span.start);
-    out += span.kind === 'expression' && span.body !== '' ? `${open} (${span.body}) | ${PYTHON_STR_FILTER} ${close}` : source;
-    cursor = span.end;
   }
   return out + text.slice(cursor);
 }
@@ -210,7 +259,7 @@ export function vaultPlaceholder(name: string): string {
 }
 
 /** `[defaults] ansible_managed` from the repo's ansible.cfg (the one nearest the root), else Ansible's default. */
-export function ansibleManaged(files: ReadonlyMap<string, string>): string {
+function ansibleManaged(files: ReadonlyMap<string, string>): string {
   const cfg = [...files.keys()].filter((path) => /(^|\/)ansible\.cfg$/.test(path)).sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))[0];
   if (cfg === undefined) return DEFAULT_ANSIBLE_MANAGED;
   let section = '';
@@ -248,10 +297,10 @@ export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {
   Object.assign(vars, overrides);
   const resolved = resolveLazyVars(vars);
   // Vault names built at render time (`lookup('vars', 'vault_' ~ model.key_env | lower)`):
-  // render the role templates once and give each name looked up a placeholder too.
+  // render the role templates that call lookup once and give each name looked up a placeholder too.
   const looked = new Set<string>();
   const probe = ansibleEnvironment({}, (name) => looked.add(name));
-  for (const path of sources.filter((p) => ROLE_TEMPLATE.test(p))) {
+  for (const path of sources.filter((p) => ROLE_TEMPLATE.test(p) && /\blookup\s*\(/.test(files.get(p) ?? ''))) {
     try {
       renderTemplate(files.get(path) ?? '', resolved, probe);
     } catch {
@@ -305,6 +354,10 @@ function resolveLazyVars(vars: Vars): Vars {
  * resolved as Compose, Ansible and LiteLLM's YAML readers resolve them.
  */
 export function renderYaml(path: string, text: string, vars: Vars): unknown {
-  parseYamlTemplate(path, text); // refuses malformed input with file:line before rendering
-  return parseYaml(renderTemplate(text, vars), { merge: true });
+  return renderParsedYaml(parseYamlTemplate(path, text), vars); // the parse refuses malformed input with file:line
+}
+
+/** renderYaml for a template already parsed (and so known to be well-formed). */
+export function renderParsedYaml(template: ParsedTemplate, vars: Vars): unknown {
+  return parseYaml(renderTemplate(template.text, vars), { merge: true });
 }

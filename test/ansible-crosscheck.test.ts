@@ -119,11 +119,31 @@ describe('src/render.ts renders every role template exactly as Ansible does', ()
     })],
     templates: roleTemplates(before),
   };
+  // What the fixture's templates do not exercise: the filters the renderer defines, on values
+  // where Python and JavaScript disagree (truthiness of 'false' and [], JSON separators,
+  // non-ASCII); None, which Ansible prints as nothing unless it sits inside a value; and
+  // lstrip_blocks around comments, raw blocks and `{%+`, which the renderer applies itself.
+  const filtersTemplate = 'roles/xcheck/templates/filters.j2';
+  const whitespaceTemplate = 'roles/xcheck/templates/lstrip.j2';
+  const cornerVars: Vars = {
+    flags: ['yes', 'Yes', ' yes', 'y', 'on', '1', 'true', 'TRUE', 't', 'no', 'false', '', 1, 0, 2, 1.5, true, false, null, [], [0], {}, { k: 1 }],
+    sample: { name: 'é café', list: [1, 'two', null, true, 2.5], nested: { z: 'quote " and \\ backslash', a: [] }, empty: {}, b: false },
+  };
+  const corners: TemplateSet = {
+    name: 'corners',
+    files: new Map([
+      [whitespaceTemplate, ['#jinja2: lstrip_blocks: True', 'a:', '    {# comment #}', 'b:', '  {% raw %}{{ x }}{% endraw %}', '  {% if true %}', 'c: 1', '  {% endif %}', '  {#- trimmed #}', 'd', 'e {{ 1 }}  {% if true %}f{% endif %}', '  {%+ if true %}g{% endif %}', '    {# indented #}  h', ''].join('\n')],
+      [filtersTemplate, ['{% for flag in flags %}', "{{ flag | to_json }}: {{ flag }} {{ flag | string }} {{ flag | bool }} {{ flag | ternary('T', 'F') }}", '{% endfor %}', '{{ sample | to_json }}', '{{ sample | to_nice_json }}', ''].join('\n')],
+    ]),
+    vars: cornerVars,
+    varsFiles: [writeJson(work, 'corner-vars.json', cornerVars)],
+    templates: [filtersTemplate, whitespaceTemplate],
+  };
   let ansible: Map<string, Map<string, string>>;
 
   beforeAll(() => {
     expect(beforeVars.ansible_managed).toBe(afterVars.ansible_managed);
-    ansible = renderWithAnsible([...sets, raw], String(beforeVars.ansible_managed), work);
+    ansible = renderWithAnsible([...sets, raw, corners], String(beforeVars.ansible_managed), work);
   }, 180_000);
 
   it('covers the compose base and overlays, Dockerfile, ACL, LiteLLM config, env, Caddyfile and backup script', () => {
@@ -142,6 +162,11 @@ describe('src/render.ts renders every role template exactly as Ansible does', ()
       expect(diffs.join('\n'), `${diffs.length} of ${set.templates.length} templates differ`).toBe('');
     });
   }
+
+  it('None, bool, ternary, to_json, to_nice_json and lstrip_blocks around comments and raw print what Ansible prints', () => {
+    const diffs = mismatches(corners, ansible.get(corners.name) ?? new Map(), (path) => renderTemplate(corners.files.get(path) ?? '', corners.vars));
+    expect(diffs.join('\n')).toBe('');
+  });
 
   it(`with the repo's own YAML variable files the only difference is the known one (${KNOWN_DIFFERENCES.join('; ')})`, () => {
     const rendered = ansible.get(raw.name) ?? new Map<string, string>();

@@ -6,7 +6,7 @@
  */
 import { isScalar, parseDocument, visit, type Document, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../src/template-yaml.js';
-import { indentStepOf, lineStartAt } from '../src/text.js';
+import { indentStepOf, lineNumberAt, lineStartAt } from '../src/text.js';
 import { endOfNodeLines } from '../src/yaml-edit.js';
 
 export interface Recipe {
@@ -98,7 +98,7 @@ function restyleDocument(text: string, recipe: Recipe, rng: Rng): string {
 /** Line numbers (0-based) where a block mapping key or block sequence item starts its line. */
 function structuralLines(tpl: ParsedTemplate): Set<number> {
   const lines = new Set<number>();
-  const lineOf = (offset: number): number => tpl.text.slice(0, offset).split('\n').length - 1;
+  const lineOf = (offset: number): number => lineNumberAt(tpl.text, offset) - 1;
   const firstOnLine = (offset: number): boolean => tpl.text.slice(lineStartAt(tpl.text, offset), offset).trim() === '';
   for (const doc of tpl.documents) {
     visit(doc, {
@@ -121,10 +121,6 @@ function structuralLines(tpl: ParsedTemplate): Set<number> {
     });
   }
   return lines;
-}
-
-function isJinjaLine(line: string): boolean {
-  return /\{[%{#]/.test(line);
 }
 
 /** Doubles the indentation; a `- ` item line pads its dash so compact mappings stay aligned. */

@@ -6,7 +6,8 @@
  */
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { UserError } from '../git.js';
-import { loadVars, renderTemplate, renderYaml, type Vars } from '../render.js';
+import { scanJinja, TemplateSyntaxError } from '../jinja-mask.js';
+import { loadVars, renderParsedYaml, renderTemplate, type Vars } from '../render.js';
 import { createRepoView } from '../repo-view.js';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../template-yaml.js';
 import { lineNumberAt } from '../text.js';
@@ -18,9 +19,9 @@ export function isDict(value: unknown): value is Dict {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Ansible's truthiness of a literal flag (`true`, `yes`, `"True"`). */
+/** Ansible's reading of a boolean keyword such as `no_log` (its `boolean()`: `true`, `yes`, `"True"`, `t`, 1). */
 export function isTrue(value: unknown): boolean {
-  if (typeof value === 'string') return ['yes', 'on', 'true', 'y', '1'].includes(value.trim().toLowerCase());
+  if (typeof value === 'string') return ['yes', 'on', 'true', 'y', 't', '1'].includes(value.trim().toLowerCase());
   return value === true || value === 1;
 }
 
@@ -61,6 +62,7 @@ export function shortModule(module: string | undefined): string {
 export class VerifyContext {
   readonly view: RepoView;
   readonly vars: Vars;
+  private readonly textCache = new Map<string, string>();
   private readonly yamlCache = new Map<string, RenderedYaml>();
   private readonly taskCache = new Map<string, Task[]>();
 
@@ -79,13 +81,18 @@ export class VerifyContext {
   }
 
   /** Renders a template file's text; a template that does not render is an error of the repo. */
-  render(path: string, extra: Vars = {}): string {
-    try {
-      return renderTemplate(this.read(path), { ...this.vars, ...extra });
-    } catch (error) {
-      if (error instanceof YamlTemplateError) throw error;
-      throw new UserError(`${path}: cannot render the template: ${firstLine(error)}`);
+  render(path: string): string {
+    let rendered = this.textCache.get(path);
+    if (rendered === undefined) {
+      try {
+        rendered = renderTemplate(this.read(path), this.vars);
+      } catch (error) {
+        if (error instanceof TemplateSyntaxError) throw new UserError(`${path}:${error.line}: ${error.detail}`);
+        throw new UserError(`${path}: cannot render the template: ${firstLine(error)}`);
+      }
+      this.textCache.set(path, rendered);
     }
+    return rendered;
   }
 
   /** Renders a string from a task (a path, a command); Jinja that needs Ansible's runtime is left as written. */
@@ -101,13 +108,11 @@ export class VerifyContext {
   renderYaml(path: string): RenderedYaml {
     let rendered = this.yamlCache.get(path);
     if (!rendered) {
-      const text = this.read(path);
-      const tpl = parseYamlTemplate(path, text);
+      const tpl = parseYamlTemplate(path, this.read(path));
       let data: unknown;
       try {
-        data = renderYaml(path, text, this.vars);
+        data = renderParsedYaml(tpl, this.vars);
       } catch (error) {
-        if (error instanceof YamlTemplateError) throw error;
         throw new UserError(`${path}: the rendered template is not valid YAML or does not render: ${firstLine(error)}`);
       }
       rendered = { path, tpl, data };
@@ -143,10 +148,6 @@ export class VerifyContext {
   }
 }
 
-export function roleOf(path: string): string | undefined {
-  return /(?:^|\/)roles\/([^/]+)\//.exec(path)?.[1];
-}
-
 /** The role's root directory in the repo (`ansible/roles/maintenance`). */
 export function roleRoot(path: string): string | undefined {
   return /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
@@ -157,7 +158,7 @@ function firstLine(error: unknown): string {
 }
 
 /** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */
-export function parseTasks(path: string, text: string): Task[] {
+function parseTasks(path: string, text: string): Task[] {
   const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1' });
   const error = doc.errors[0];
   if (error) throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
@@ -238,11 +239,16 @@ export function stringsIn(value: unknown): string[] {
 
 /** True when a Jinja expression or statement in `text` uses one of the variables. */
 export function jinjaUses(text: string, names: ReadonlySet<string>): boolean {
-  for (const match of text.matchAll(/\{\{([\s\S]*?)\}\}|\{%([\s\S]*?)%\}/g)) {
-    const body = match[1] ?? match[2] ?? '';
-    for (const identifier of body.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) if (names.has(identifier)) return true;
+  let bodies: string[];
+  try {
+    bodies = scanJinja(text)
+      .filter((span) => span.kind !== 'comment')
+      .map((span) => span.body);
+  } catch (error) {
+    if (!(error instanceof TemplateSyntaxError)) throw error;
+    bodies = [text]; // Jinja Ansible would refuse: every word counts, so a token there is still seen
   }
-  return false;
+  return bodies.some((body) => (body.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).some((identifier) => names.has(identifier)));
 }
 
 /**
@@ -274,9 +280,9 @@ export function locateKeys(tpl: ParsedTemplate, keys: readonly (string | number)
  * literal text (Jinja removed) fits the rendered line, nearest to it.
  */
 export function templateLine(template: string, rendered: string, renderedLine: number): number {
+  if (!/\{%|\{#/.test(template)) return renderedLine;
   const templateLines = template.split(/\r?\n/);
   const renderedText = rendered.split('\n')[renderedLine - 1] ?? '';
-  if (!/\{%|\{#/.test(template)) return renderedLine;
   let best = renderedLine;
   let bestDistance = Number.POSITIVE_INFINITY;
   templateLines.forEach((line, index) => {

@@ -5,8 +5,8 @@
 import { basename, dirname } from 'node:path';
 import { checkSmokescreenEntrypoint } from '../go-check.js';
 import { isDict, isTrue, locateKeys, roleRoot, shortModule, taskArg, templateLine, type Dict, type Task, type VerifyContext } from './context.js';
-import { copyArgs, installedPackages, parseDockerfile, resolveIn, runCommands, stagesOf, type Instruction } from './dockerfile.js';
-import { failed, firstFailure, notApplicable, notChecked, ok, type Outcome } from './outcome.js';
+import { copyArgs, installedPackages, parseDockerfile, resolveIn, runCommands, stagesOf, type Instruction, type Stage } from './dockerfile.js';
+import { failed, failedOr, notApplicable, notChecked, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, type SimpleCommand } from './shell.js';
 import { commandWords, EGRESS_PORT_DEFAULT, flagValue, serviceOf, whereInService, type Stack } from './stack.js';
 
@@ -44,7 +44,7 @@ export function checkWritableRun(stack: Stack | undefined): Outcome {
       problems.push(`--stats-socket-dir=${socketDir} is not under a tmpfs mount (${mounts.join(', ') || 'none'}) (${whereInService(base, egress, 'command', index)})`);
     }
   }
-  return firstFailure(problems, ok(`egress is read_only with /tmp and /run on tmpfs${socketDir ? `, stats socket in ${socketDir}` : ''}`));
+  return failedOr(problems, ok(`egress is read_only with /tmp and /run on tmpfs${socketDir ? `, stats socket in ${socketDir}` : ''}`));
 }
 
 /** The healthcheck as one probe command, or why it is not one. */
@@ -132,25 +132,24 @@ export function checkTcpHealthcheck(ctx: VerifyContext, stack: Stack | undefined
     if (isDict(service.build) || typeof service.build === 'string') problems.push(`the egress service is built, but no role has a Smokescreen Dockerfile`);
     else if (problems.length === 0) return notChecked(`healthcheck ok; the egress image is not built here, so whether it has nc is not checked`);
   } else {
-    const stages = stagesOf(parseDockerfile(dockerfile.rendered));
-    const runtime = stages.at(-1);
+    const runtime = dockerfile.stages.at(-1);
     const installs = runtime?.instructions.filter((instruction) => instruction.keyword === 'RUN').some((instruction) => installedPackages(instruction).includes('netcat-openbsd'));
     if (runtime && !installs) {
       problems.push(`the runtime stage (FROM ${runtime.from.args}) does not install netcat-openbsd, which the nc probe needs (${dockerfile.where(runtime.from)})`);
     }
   }
-  return firstFailure(problems, ok(`healthcheck is a timeout-bounded TCP probe of port ${port}; the runtime image installs netcat-openbsd`));
+  return failedOr(problems, ok(`healthcheck is a timeout-bounded TCP probe of port ${port}; the runtime image installs netcat-openbsd`));
 }
 
-interface RenderedFile {
+interface RenderedDockerfile {
   readonly path: string;
-  readonly rendered: string;
+  readonly stages: readonly Stage[];
   /** `file:line` in the template of an instruction of the rendered text. */
   where(instruction: Instruction): string;
 }
 
-/** The role file that builds Smokescreen: a Dockerfile (template or file) that mentions it. */
-export function smokescreenDockerfile(ctx: VerifyContext): RenderedFile | undefined {
+/** The role file that builds Smokescreen: a Dockerfile (template or file) that mentions it, rendered and read. */
+function smokescreenDockerfile(ctx: VerifyContext): RenderedDockerfile | undefined {
   const candidates = ctx
     .roleAssets()
     .filter((path) => /dockerfile/i.test(basename(path)) && /smokescreen/i.test(ctx.read(path)))
@@ -158,7 +157,7 @@ export function smokescreenDockerfile(ctx: VerifyContext): RenderedFile | undefi
   const path = candidates[0];
   if (!path) return undefined;
   const rendered = ctx.render(path);
-  return { path, rendered, where: (instruction) => `${path}:${templateLine(ctx.read(path), rendered, instruction.line)}` };
+  return { path, stages: stagesOf(parseDockerfile(rendered)), where: (instruction) => `${path}:${templateLine(ctx.read(path), rendered, instruction.line)}` };
 }
 
 /** A template/copy task's rendered destination file (a `dest` ending in `/` takes the source's name). */
@@ -196,8 +195,7 @@ interface BuildStep {
 export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean): Promise<Outcome> {
   const dockerfile = smokescreenDockerfile(ctx);
   if (!dockerfile) return notApplicable('no role has a Smokescreen Dockerfile');
-  const stages = stagesOf(parseDockerfile(dockerfile.rendered));
-  const builder = stages.find((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && runCommands(instruction).some(isGoBuild)));
+  const builder = dockerfile.stages.find((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && runCommands(instruction).some(isGoBuild)));
   if (!builder) return notApplicable(`${dockerfile.path} does not build Smokescreen from source (no go build)`);
 
   // The build stage as an ordered list of steps, commands inside a RUN in their order.
@@ -244,21 +242,24 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean): 
 
   // A task must put the copied file into the build context, next to the Dockerfile.
   const source = copy.source ?? '';
-  const deploys = ctx.allTasks().filter((task) => DEPLOY_MODULES.has(shortModule(task.module)));
-  const dockerfileDest = deploys.map((task) => deployedPath(ctx, task)).find((deployed) => deployed && basename(deployed.src) === basename(dockerfile.path))?.dest;
+  const deploys = ctx
+    .allTasks()
+    .filter((task) => DEPLOY_MODULES.has(shortModule(task.module)))
+    .flatMap((task) => {
+      const deployed = deployedPath(ctx, task);
+      return deployed ? [{ task, ...deployed }] : [];
+    });
+  const dockerfileDest = deploys.find((deploy) => basename(deploy.src) === basename(dockerfile.path))?.dest;
   const contextDir = dockerfileDest ? dirname(dockerfileDest) : undefined;
-  const deployTask = deploys.find((task) => {
-    const deployed = deployedPath(ctx, task);
-    return deployed !== undefined && basename(deployed.dest) === basename(source) && (contextDir === undefined || dirname(deployed.dest) === resolveIn(contextDir, dirname(source)));
-  });
-  if (!deployTask) {
+  const deploy = deploys.find((candidate) => basename(candidate.dest) === basename(source) && (contextDir === undefined || dirname(candidate.dest) === resolveIn(contextDir, dirname(source))));
+  if (!deploy) {
     problems.push(`no task deploys ${source} into the build context${contextDir ? ` (${contextDir}/)` : ''}, so COPY ${source} fails (${at(copy)})`);
     return failed(problems.join('; '));
   }
-  const deployed = deployedPath(ctx, deployTask);
-  const file = deployed ? sourceFile(ctx, deployTask, deployed.src) : undefined;
+  const deployTask = deploy.task;
+  const file = sourceFile(ctx, deployTask, deploy.src);
   if (!file) {
-    problems.push(`the task at ${deployTask.path}:${deployTask.line} deploys ${deployed?.src ?? '?'}, which is not in the repo`);
+    problems.push(`the task at ${deployTask.path}:${deployTask.line} deploys ${deploy.src}, which is not in the repo`);
     return failed(problems.join('; '));
   }
   if (problems.length > 0) return failed(problems.join('; '));
@@ -301,5 +302,5 @@ export function checkAclServices(ctx: VerifyContext): Outcome {
       problems.push(`services renders as a ${isDict(services) ? 'mapping' : typeof services}, which Smokescreen v0.0.4 cannot load (it exits 1): it must be a list (${locateKeys(acl.tpl, ['services'])})`);
     }
   }
-  return firstFailure(problems, ok(`the ACL's services is a list or absent (${acls.map((acl) => acl.path).join(', ')})`));
+  return failedOr(problems, ok(`the ACL's services is a list or absent (${acls.map((acl) => acl.path).join(', ')})`));
 }

@@ -56,13 +56,10 @@ const CHECKS: readonly Check[] = [
   { bug: 4, id: 'gateway-no-direct-egress', run: (ctx, stack) => checkGatewayIsolation(ctx, stack) },
   { bug: 6, id: 'telegram-token-no-argv', run: (ctx) => checkTelegramToken(ctx) },
   { bug: 7, id: 'litellm-no-egress-dependency', run: (_ctx, stack) => checkLitellmDependency(stack) },
-  { bug: 8, id: 'handlers-first-run-safe', run: (ctx) => checkHandlersFirstRun(ctx) },
+  { bug: 8, id: 'handlers-first-run-safe', run: (ctx, stack) => checkHandlersFirstRun(ctx, stack) },
   { bug: 9, id: 'backup-images-prepulled', run: (ctx) => checkImagesPrepulled(ctx) },
   { bug: null, id: 'acl-services-list', run: (ctx) => checkAclServices(ctx) },
 ];
-
-/** Ids verify has a check for. */
-export const VERIFIED_IDS: readonly string[] = CHECKS.map((check) => check.id);
 
 /**
  * Checks every property on `files` (repo-relative path → text: at least VERIFY_GLOBS).
@@ -82,7 +79,7 @@ export async function verifyRepo(files: ReadonlyMap<string, string>, options: Ve
 }
 
 /** `bug 2` or `extra acl-services-list`. */
-export function checkLabel(check: Pick<VerifyCheck, 'bug' | 'id'>): string {
+function checkLabel(check: Pick<VerifyCheck, 'bug' | 'id'>): string {
   return check.bug === null ? `extra ${check.id}` : `bug ${check.bug}`;
 }
 

@@ -5,7 +5,7 @@
  * or model_info. The caps the repo's variables ask for must reach the rendered config.
  */
 import { isDict, locateKeys, type Dict, type RenderedYaml, type VerifyContext } from './context.js';
-import { firstFailure, notApplicable, ok, type Outcome } from './outcome.js';
+import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 
 const DURATION = /^\d+(s|m|h|d|w|mo)$/;
 
@@ -71,5 +71,5 @@ export function checkBudgetWhereRead(ctx: VerifyContext): Outcome {
     });
   }
   const lines = [...problems].map(([problem, models]) => `${models.join(', ')}: ${problem}`);
-  return firstFailure(lines, ok(`${capped} capped model(s) have max_budget with budget_duration in litellm_params; rate limits are where LiteLLM reads them`));
+  return failedOr(lines, ok(`${capped} capped model(s) have max_budget with budget_duration in litellm_params; rate limits are where LiteLLM reads them`));
 }

@@ -5,7 +5,7 @@
  */
 import { ComposeModelError, firstRunProblems, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject } from '../compose-model.js';
 import { isDict, locateKeys, type VerifyContext } from './context.js';
-import { firstFailure, notApplicable, ok, type Outcome } from './outcome.js';
+import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { dependencies, serviceOf, whereInService, type ComposeFile, type Stack } from './stack.js';
 
 /** `file:line` of a network's declaration, in the last file that declares it (later files win), else of the service's networks. */
@@ -55,7 +55,7 @@ export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefin
     }
   }
   const lines = [...problems].map(([problem, where]) => `${problem}, with ${where.length === combinations.length ? 'the base file alone and with every overlay' : where.join(' and ')}`);
-  return firstFailure(lines, ok(`the gateway has no route out and a first run creates every network, with the base file alone and with each of ${stack.overlays.length} overlay(s)`));
+  return failedOr(lines, ok(`the gateway has no route out and a first run creates every network, with the base file alone and with each of ${stack.overlays.length} overlay(s)`));
 }
 
 export function checkLitellmDependency(stack: Stack | undefined): Outcome {
@@ -69,5 +69,5 @@ export function checkLitellmDependency(stack: Stack | undefined): Outcome {
   if (gateway && !dependencies(serviceOf(base, gateway)).includes(egress)) {
     problems.push(`the gateway no longer waits for ${egress}, so it may start before its only way out (${whereInService(base, gateway, 'depends_on')})`);
   }
-  return firstFailure(problems, ok(`litellm does not depend on ${egress}; ${gateway ?? 'the gateway'} does`));
+  return failedOr(problems, ok(`litellm does not depend on ${egress}; ${gateway ?? 'the gateway'} does`));
 }

@@ -12,7 +12,7 @@ export const failed = (message: string): Outcome => ({ status: 'failed', message
 export const notApplicable = (message: string): Outcome => ({ status: 'not-applicable', message });
 export const notChecked = (message: string): Outcome => ({ status: 'not-checked', message });
 
-/** The first failure, else the outcome given. */
-export function firstFailure(problems: readonly string[], otherwise: Outcome): Outcome {
+/** One failure listing every problem, else the outcome given. */
+export function failedOr(problems: readonly string[], otherwise: Outcome): Outcome {
   return problems.length > 0 ? failed(problems.join('; ')) : otherwise;
 }

@@ -4,11 +4,11 @@
  * scripts run pulled at deploy time (bug 9).
  */
 import { basename } from 'node:path';
-import { lineNumberAt } from '../text.js';
+import { escapeRegExp, lineNumberAt } from '../text.js';
 import { commandOf, hasNoLog, isDict, isTrue, jinjaUses, shortModule, stringsIn, taskArg, templateLine, type Task, type VerifyContext } from './context.js';
-import { firstFailure, notApplicable, ok, type Outcome } from './outcome.js';
+import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, substitutedFiles, type SimpleCommand } from './shell.js';
-import { findStack } from './stack.js';
+import type { Stack } from './stack.js';
 
 const at = (task: Task): string => `${task.path}:${task.line}`;
 const label = (task: Task): string => (typeof task.data.name === 'string' ? `'${task.data.name}'` : `the ${task.module ?? 'block'} task`);
@@ -37,12 +37,17 @@ function tokenVariables(ctx: VerifyContext, tasks: readonly Task[]): Set<string>
   return names;
 }
 
+/** `{{ tmp.path }}` → `{{tmp.path}}`: Jinja written with other spacing compares equal, and stays one shell word. */
+function compactJinja(text: string): string {
+  return text.replace(/\{\{[\s\S]*?\}\}/g, (jinja) => jinja.replace(/\s+/g, ''));
+}
+
 /**
  * True when two paths from tasks name the same file: the same Jinja source (a registered
  * `{{ tmp.path }}` only exists at run time), or the same non-empty rendering.
  */
 function samePath(ctx: VerifyContext, a: string, b: string): boolean {
-  const source = (text: string): string => text.replace(/\{\{\s*([\s\S]*?)\s*\}\}/g, '{{$1}}').trim();
+  const source = (text: string): string => compactJinja(text).trim();
   if (source(a) === source(b) && source(a) !== '') return true;
   const rendered = ctx.renderLoose(a);
   return rendered !== '' && rendered === ctx.renderLoose(b);
@@ -59,7 +64,10 @@ function removes(ctx: VerifyContext, task: Task, path: string): boolean {
   }
   const command = commandOf(task);
   if (!command) return false;
-  return splitCommands(command.replace(/\{\{\s*([\s\S]*?)\s*\}\}/g, (jinja) => jinja.replace(/\s+/g, ''))).some((simple) => programOf(simple).name === 'rm' && programOf(simple).args.some((arg) => samePath(ctx, arg, path)));
+  return splitCommands(compactJinja(command)).some((simple) => {
+    const { name, args } = programOf(simple);
+    return name === 'rm' && args.some((arg) => samePath(ctx, arg, path));
+  });
 }
 
 /** True when a block around the task (the task inside its block: or rescue:) removes `path` in its always:. */
@@ -119,11 +127,11 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
   for (const task of tasks) {
     const command = commandOf(task);
     if (!command) continue;
-    const candidates = [...substitutedFiles(command.replace(/\{\{\s*([\s\S]*?)\s*\}\}/g, (jinja) => jinja.replace(/\s+/g, ''))), ...substitutedFiles(ctx.renderLoose(command))];
+    const candidates = [...substitutedFiles(compactJinja(command)), ...substitutedFiles(ctx.renderLoose(command))];
     const substituted = candidates.find((file) => tokenFiles.some((tokenFile) => samePath(ctx, file, tokenFile)) || tokenBasenames.has(basename(file)));
     if (substituted) problems.push(`${label(task)} substitutes the token file ${substituted} into a command's arguments with $(cat …), so the token is in that process's argv (${at(task)})`);
   }
-  return firstFailure(problems, ok(`no command line carries the Telegram token; ${touching.length} task(s) that use it have no_log${writers.length ? '; its host file is removed in always:' : ''}`));
+  return failedOr(problems, ok(`no command line carries the Telegram token; ${touching.length} task(s) that use it have no_log${writers.length ? '; its host file is removed in always:' : ''}`));
 }
 
 // ---- bug 8 ------------------------------------------------------------------------------
@@ -162,12 +170,11 @@ const SHELL_SYNTAX = /(^|\s)(if|then|fi)(\s|;|$)|&&|\|\||[|;`]|\$\(/;
 
 function mentions(commands: readonly SimpleCommand[], names: readonly string[]): boolean {
   const text = commands.map((command) => command.words.join(' ')).join(' ');
-  return names.some((name) => new RegExp(`(^|[^\\w-])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w-])`).test(text));
+  return names.some((name) => new RegExp(`(^|[^\\w-])${escapeRegExp(name)}($|[^\\w-])`).test(text));
 }
 
-export function checkHandlersFirstRun(ctx: VerifyContext): Outcome {
+export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefined): Outcome {
   const handlers = ctx.roleTasks('openclaw-config', 'handlers');
-  const stack = findStack(ctx);
   const containerOf = (service: string): string | undefined => {
     const definition = stack?.base.services[service];
     return isDict(definition) && typeof definition.container_name === 'string' ? definition.container_name : undefined;
@@ -222,7 +229,7 @@ export function checkHandlersFirstRun(ctx: VerifyContext): Outcome {
     if (!guarded) problems.push(`${what} restarts ${targets.join(', ') || 'every service'} without checking that the container exists, so it fails on a first run`);
   }
   if (restarters === 0) return notApplicable('no openclaw-config handler restarts a Compose service');
-  return firstFailure(problems, ok(`${restarters} restart handler(s) check that the container exists first`));
+  return failedOr(problems, ok(`${restarters} restart handler(s) check that the container exists first`));
 }
 
 // ---- bug 9 ------------------------------------------------------------------------------
@@ -304,5 +311,5 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
   for (const [image, runs] of missing) {
     problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull in the maintenance role`);
   }
-  return firstFailure(problems, ok(`every image the maintenance scripts run (${[...images].join(', ')}) is pulled at deploy time`));
+  return failedOr(problems, ok(`every image the maintenance scripts run (${[...images].join(', ')}) is pulled at deploy time`));
 }
