@@ -4,30 +4,11 @@
  * its own, hidden behind Bugs 1 and 2. Rewrite the mapping as a list, rule by rule.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
-import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../src/template-yaml.js';
+import { hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, lineStartAt } from '../src/text.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
+import type { CheckResult, Patch, TextEdit } from '../src/types.js';
+import { ACL_GLOBS, aclFiles } from './lib/acl.js';
 import { pairOf, replaceNode, startsOwnLine, UnrecognisedShape, where } from '../src/yaml-edit.js';
-
-const ACL_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}', '**/roles/*/files/*.{yml,yaml}'];
-
-interface AclFile {
-  readonly tpl: ParsedTemplate;
-  readonly root: YAMLMap;
-}
-
-/** Smokescreen ACL files: `version` plus a `default` rule or `services`, named like an ACL. */
-function aclFiles(repo: RepoView): AclFile[] {
-  const found: AclFile[] = [];
-  for (const path of repo.glob(...ACL_GLOBS)) {
-    const text = repo.read(path) ?? '';
-    if (!/acl/i.test(path.slice(path.lastIndexOf('/') + 1)) || !/^(services|default)\s*:/m.test(text)) continue;
-    const tpl = parseYamlTemplate(path, text);
-    const root = tpl.documents[0]?.contents;
-    if (isMap(root) && pairOf(root, 'version') && (pairOf(root, 'services') || pairOf(root, 'default'))) found.push({ tpl, root });
-  }
-  return found;
-}
 
 /**
  * The edits that turn a block mapping of rules into a list: each `role:` key line becomes a

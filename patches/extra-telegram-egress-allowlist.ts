@@ -6,7 +6,8 @@
 import { isScalar, type Scalar } from 'yaml';
 import type { Patch } from '../src/types.js';
 import { appendToSeq, quoteLike, where } from '../src/yaml-edit.js';
-import { ACL_TEMPLATE_GLOBS, domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from './lib/telegram.js';
+import { ACL_GLOBS } from './lib/acl.js';
+import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from './lib/telegram.js';
 
 /** A sibling to copy quoting from: one whose value needs no quotes of its own (not `"*.x"`), else the last. */
 function quotingSample(items: readonly unknown[]): Scalar | undefined {
@@ -35,7 +36,7 @@ export const extraTelegramEgress: Patch = {
     'A wildcard that covers the host (`*.telegram.org`) counts as present. Nothing changes when Telegram is not',
     'enabled (`telegram_enabled` false, or no such variable and no task configuring `channels.telegram`).',
   ].join('\n'),
-  files: [...ACL_TEMPLATE_GLOBS, ...VARS_GLOBS, ...TASK_GLOBS],
+  files: [...ACL_GLOBS, ...VARS_GLOBS, ...TASK_GLOBS],
 
   check(repo) {
     const telegram = telegramUse(repo);

@@ -282,15 +282,23 @@ const ROLE_TEMPLATE = /(^|\/)roles\/[^/]+\/templates\/.+\.j2$/;
  * `ansible_managed` is the repo's ansible.cfg value. String values that are themselves Jinja
  * (`"{{ vault_x }}"`) are resolved, a few passes deep, like Ansible's lazy templating.
  */
-export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {}): Vars {
-  const vars: Vars = { ansible_managed: ansibleManaged(files) };
-  for (const name of referencedVaultNames(files)) vars[name] = vaultPlaceholder(name);
+/**
+ * The variable files a play reads for the templates, lowest precedence first (role defaults,
+ * then group_vars/all), without vault-encrypted ones: loadVars merges them in this order, and a
+ * fix that edits a variable looks for its definition in the same files.
+ */
+export function varFiles(files: ReadonlyMap<string, string>): string[] {
   const sources = [...files.keys()].sort();
   const defaults = sources.filter((path) => /(^|\/)roles\/[^/]+\/defaults\/main\.ya?ml$/.test(path));
   const groupAll = sources.filter((path) => /(^|\/)group_vars\/all(\.ya?ml|\/[^/]+\.ya?ml)$/.test(path));
-  for (const path of [...defaults, ...groupAll]) {
+  return [...defaults, ...groupAll].filter((path) => !(files.get(path) ?? '').startsWith(ANSIBLE_VAULT_HEADER));
+}
+
+export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {}): Vars {
+  const vars: Vars = { ansible_managed: ansibleManaged(files) };
+  for (const name of referencedVaultNames(files)) vars[name] = vaultPlaceholder(name);
+  for (const path of varFiles(files)) {
     const text = files.get(path) ?? '';
-    if (text.startsWith(ANSIBLE_VAULT_HEADER)) continue;
     const data: unknown = parseYaml(text, { version: '1.1' });
     if (data && typeof data === 'object' && !Array.isArray(data)) Object.assign(vars, data);
   }
@@ -300,7 +308,7 @@ export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {
   // render the role templates that call lookup once and give each name looked up a placeholder too.
   const looked = new Set<string>();
   const probe = ansibleEnvironment({}, (name) => looked.add(name));
-  for (const path of sources.filter((p) => ROLE_TEMPLATE.test(p) && /\blookup\s*\(/.test(files.get(p) ?? ''))) {
+  for (const path of [...files.keys()].sort().filter((p) => ROLE_TEMPLATE.test(p) && /\blookup\s*\(/.test(files.get(p) ?? ''))) {
     try {
       renderTemplate(files.get(path) ?? '', resolved, probe);
     } catch {

@@ -5,23 +5,19 @@
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
 import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
-import { loadVars, renderTemplate, renderYaml, type Vars } from '../../src/render.js';
+import { loadVars, renderTemplate, renderYaml, varFiles, type Vars } from '../../src/render.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { locate } from '../../src/text.js';
 import type { RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
+import { aclFiles } from './acl.js';
 
 export const TELEGRAM_API_HOST = 'api.telegram.org';
 
 /** Variable files loadVars reads (role defaults, group_vars/all), plus the task files that configure channels. */
 export const VARS_GLOBS = ['**/group_vars/**/*.{yml,yaml}', '**/roles/*/defaults/main.{yml,yaml}'];
 export const TASK_GLOBS = ['**/roles/*/tasks/*.{yml,yaml}'];
-/** Role templates: the ACL is found among them by content. */
-export const ACL_TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}'];
 
-const ROLE_DEFAULTS = /(^|\/)roles\/[^/]+\/defaults\/main\.ya?ml$/;
-const GROUP_VARS_ALL = /(^|\/)group_vars\/all(\.ya?ml|\/[^/]+\.ya?ml)$/;
-const VAULT_HEADER = '$ANSIBLE_VAULT;';
 
 /** The view's files as a map, for loadVars and the renderer. */
 function filesOf(repo: RepoView): Map<string, string> {
@@ -67,12 +63,9 @@ interface VarDefinition {
 
 /** The files that define `name` at top level, in loadVars' precedence order (the last one wins). */
 function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
-  const paths = repo.paths;
-  const ordered = [...paths.filter((p) => ROLE_DEFAULTS.test(p)), ...paths.filter((p) => GROUP_VARS_ALL.test(p))];
   const found: VarDefinition[] = [];
-  for (const path of ordered) {
+  for (const path of varFiles(filesOf(repo))) {
     const text = repo.read(path) ?? '';
-    if (text.startsWith(VAULT_HEADER)) continue;
     const tpl = parseYamlTemplate(path, text);
     const root = tpl.documents[0]?.contents;
     if (!isMap(root)) continue;
@@ -109,15 +102,10 @@ interface AclList {
   readonly from: number;
 }
 
-/** The Smokescreen ACL template: the one role template with a `default` rule holding `allowed_domains`. */
+/** The Smokescreen ACL template (lib/acl.ts finds it) whose `default` rule holds `allowed_domains`. */
 function findAclTemplate(repo: RepoView): AclList | undefined {
   const matches: AclList[] = [];
-  for (const path of repo.glob(...ACL_TEMPLATE_GLOBS)) {
-    const text = repo.read(path) ?? '';
-    if (!/^\s*allowed_domains\s*:/m.test(text)) continue;
-    const tpl = parseYamlTemplate(path, text);
-    const root = tpl.documents[0]?.contents;
-    if (!isMap(root)) continue;
+  for (const { tpl, root } of aclFiles(repo)) {
     const rule = mapAt(tpl, root, 'default');
     const allowedPair = rule ? pairOf(rule, 'allowed_domains') : undefined;
     if (!rule || !allowedPair) continue;
