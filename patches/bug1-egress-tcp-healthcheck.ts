@@ -5,7 +5,7 @@
  * stage of the Smokescreen image; drop `curl` there when nothing else in the image uses it.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
-import { scalarSource, sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
+import { jinjaStatementIn, scalarSource, sourceOf, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, eolOf, escapeRegExp } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
@@ -149,7 +149,7 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
   };
   const target = `\`${shell}\``;
   const [testStart, testEnd] = test.range ?? [0, 0];
-  const hasBlock = tpl.jinja.some((span) => span.kind === 'statement' && span.start < testEnd && span.end > testStart);
+  const hasBlock = jinjaStatementIn(tpl, testStart, testEnd) !== undefined;
   // A probe Jinja computes (`test: "{{ egress_probe }}"`, or inside `{% if %}`) is the user's
   // decision: refuse rather than overwrite it. Jinja in an argument (a port) is fine.
   const refuseComputed = (commandLine: string): void => {

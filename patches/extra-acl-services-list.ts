@@ -4,7 +4,7 @@
  * its own, hidden behind Bugs 1 and 2. Rewrite the mapping as a list, rule by rule.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
-import { hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
+import { hasJinja, jinjaStatementIn, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, lineStartAt } from '../src/text.js';
 import type { CheckResult, Patch, TextEdit } from '../src/types.js';
 import { ACL_GLOBS, aclFiles } from './lib/acl.js';
@@ -75,7 +75,7 @@ export const extraAclServicesList: Patch = {
         fine.push(`services at ${where(tpl, pair)} is a list`);
         continue;
       }
-      if (hasJinja(tpl, services) || tpl.jinja.some((span) => span.kind === 'statement' && span.start > (pair.key as YamlNode).range![0] && span.start < services.range![1])) {
+      if (hasJinja(tpl, services) || jinjaStatementIn(tpl, (pair.key as YamlNode).range![0], services.range![1]) !== undefined) {
         throw new UnrecognisedShape(`services at ${where(tpl, pair)} is produced by Jinja; cannot tell whether it renders a list`);
       }
       if (!isMap(services)) throw new UnrecognisedShape(`services at ${where(tpl, pair)} is neither a list nor a mapping`);

@@ -118,6 +118,11 @@ export function scalarSource(tpl: ParsedTemplate, node: Scalar): string {
   return node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
 }
 
+/** The first Jinja statement (`{% if %}`, `{% for %}` …) within [start, end) of the template, if any. */
+export function jinjaStatementIn(template: ParsedTemplate, start: number, end: number): JinjaSpan | undefined {
+  return template.jinja.find((span) => span.kind === 'statement' && span.start < end && span.end > start);
+}
+
 /** True when the node's source contains Jinja (its parsed value is filler, not the real value). */
 export function hasJinja(template: ParsedTemplate, node: YamlNode): boolean {
   const [start, valueEnd] = node.range ?? [0, 0];

@@ -7,7 +7,7 @@
  * which the engine reports as the fix's "unrecognised" state.
  */
 import { isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { inheritedKey, type ParsedTemplate } from './template-yaml.js';
+import { inheritedKey, jinjaStatementIn, type ParsedTemplate } from './template-yaml.js';
 import { columnAt, eolOf, indentStepOf, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from './types.js';
 
@@ -57,7 +57,7 @@ function onlyWhitespaceBefore(text: string, offset: number): boolean {
 /** Refuses to edit inside a node that contains Jinja control flow: an insertion could land inside a loop or branch. */
 function assertNoJinjaStatements(tpl: ParsedTemplate, node: YamlNode, what: string): void {
   const [start, end] = rangeOf(node);
-  const inside = tpl.jinja.find((span) => span.kind === 'statement' && span.start >= start && span.start < end);
+  const inside = jinjaStatementIn(tpl, start, end);
   if (inside) throw new UnrecognisedShape(`${what} at ${where(tpl, node)} is built by a Jinja '{% ${inside.body} %}' block`);
 }
 
