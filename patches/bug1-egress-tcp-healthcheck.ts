@@ -23,8 +23,8 @@ import {
   type ApkAdd,
   type DockerStage,
   type ParsedDockerfile,
-  type ShellWord,
 } from './lib/dockerfile.js';
+import type { ShellWord } from './lib/shell.js';
 
 const EGRESS = 'openclaw-egress';
 const NETCAT = 'netcat-openbsd';

@@ -83,12 +83,20 @@ describe('apk add edits', () => {
     expect(apply('D', split, removeApkPackage(df2, apk2, apk2.packages[1]!))).toBe('FROM alpine\nRUN apk add --no-cache \\\n      ca-certificates \\\n    && adduser -D x\n');
   });
 
+  it('refuses to remove a package whose name Docker joins across a continuation', () => {
+    const joined = 'FROM alpine\nRUN apk add ca-certificates cu\\\nrl\n';
+    const df = parseDockerfile('D', joined);
+    const apk = findApkAdds(df, runtimeStage(df)!)[0]!;
+    expect(apk.packages.map((word) => word.value)).toEqual(['ca-certificates', 'curl']);
+    expect(() => removeApkPackage(df, apk, apk.packages[1]!)).toThrow(/package 'curl' at D:2 is split across lines/);
+  });
+
   it('finds apk add after global options and among chained commands', () => {
     const text = 'FROM alpine\nRUN set -eux; apk --no-cache add -t .deps ca-certificates {{ extra_pkg }} | cat\n';
     const df = parseDockerfile('D', text);
     const [apk] = findApkAdds(df, runtimeStage(df)!);
     expect(apk!.partIndex).toBe(1);
-    expect(apk!.packages.map((word) => word.text)).toEqual(['ca-certificates', '{{ extra_pkg }}']);
+    expect(apk!.packages.map((word) => word.source)).toEqual(['ca-certificates', '{{ extra_pkg }}']);
   });
 });
 

@@ -16,8 +16,8 @@
  * - stages: every `FROM image [AS name]` starts one; the runtime stage is the last;
  * - lines made only of Jinja tags (`{% if %}`, `{# … #}`) between instructions are template
  *   lines, not instructions; a Jinja tag inside an instruction sets `hasJinjaStatement`.
- * - shell-form commands (RUN/CMD/ENTRYPOINT/HEALTHCHECK CMD) split at top-level `&&`, `||`,
- *   `;`, `|`, `&` into parts, and each part into words (quotes and Jinja expressions atomic).
+ * - shell-form commands (RUN/CMD/ENTRYPOINT/HEALTHCHECK CMD) split at `&&`, `||`, `;`, `|`, `&`
+ *   into parts of words, read by lib/shell.ts's tokenizer (quotes, `$(…)` and Jinja atomic).
  *
  * Why not the npm `dockerfile-ast` package: it reports line/character positions rather than
  * offsets, brings the vscode-languageserver types, and reads a `{% if %}` line as an
@@ -28,6 +28,7 @@ import { posix } from 'node:path';
 import { eolOf, escapeRegExp, locate } from '../../src/text.js';
 import type { RepoView, TextEdit } from '../../src/types.js';
 import { UnrecognisedShape } from '../../src/yaml-edit.js';
+import { shellTokens, type ShellOperator, type ShellWord } from './shell.js';
 
 /** Templates and plain files that may be a Dockerfile, wherever the roles live. */
 export const DOCKERFILE_GLOBS = ['**/roles/*/templates/Dockerfile*', '**/roles/*/files/Dockerfile*', '**/roles/*/templates/*.Dockerfile*', '**/roles/*/files/*.Dockerfile*'];
@@ -96,17 +97,6 @@ export interface ParsedDockerfile {
   /** Comment lines outside instructions (parser directives included), with their offsets. */
   readonly comments: readonly PhysicalLine[];
 }
-
-export interface ShellWord {
-  /** The word's source, quotes and Jinja included. */
-  readonly text: string;
-  /** Best-effort unquoted value (Jinja left as written). */
-  readonly value: string;
-  readonly start: number;
-  readonly end: number;
-}
-
-export type ShellOperator = '&&' | '||' | ';' | '|' | '&';
 
 /** One simple command (or pipeline element) of a shell-form instruction. */
 export interface ShellPart {
@@ -265,7 +255,7 @@ function buildStages(parsed: Omit<ParsedDockerfile, 'stages'>): DockerStage[] {
   const froms = parsed.instructions.filter((instruction) => instruction.keyword === 'FROM');
   return froms.map((from, index) => {
     const words = shellParts(parsed, from)[0]?.words.filter((word) => !word.value.startsWith('--')) ?? [];
-    const image = words[0]?.text ?? '';
+    const image = words[0]?.source ?? '';
     const name = words[1]?.value.toLowerCase() === 'as' ? words[2]?.value : undefined;
     const nextFrom = froms[index + 1];
     return {
@@ -292,120 +282,25 @@ function buildStages(parsed: Omit<ParsedDockerfile, 'stages'>): DockerStage[] {
 export function shellParts(df: Pick<ParsedDockerfile, 'path' | 'text' | 'escape' | 'jinja'>, instruction: DockerInstruction): ShellPart[] {
   if (instruction.heredoc) throw new UnrecognisedShape(`${instruction.keyword} at ${locate(df.path, df.text, instruction.start)} uses a heredoc`);
   if (instruction.execForm) throw new UnrecognisedShape(`${instruction.keyword} at ${locate(df.path, df.text, instruction.start)} is in exec (JSON) form`);
-  const { text, escape } = df;
-  const skippedRanges = instruction.lines.filter((line) => line.skipped).map((line) => [line.start, line.next] as const);
+  const skip = instruction.lines.filter((line) => line.skipped).map((line) => [line.start, line.next] as const);
+  const tokens = shellTokens(df.text, { start: instruction.argsStart, end: instruction.end, jinja: df.jinja, dockerfile: { escape: df.escape, skip } });
   const parts: ShellPart[] = [];
   let words: ShellWord[] = [];
-  let wordStart = -1;
-  let value = '';
-  let depth = 0;
   let partDepth = 0;
-  const endWord = (at: number): void => {
-    if (wordStart === -1) return;
-    words.push({ text: text.slice(wordStart, at), value, start: wordStart, end: at });
-    wordStart = -1;
-    value = '';
-  };
-  const beginWord = (at: number): void => {
-    if (wordStart === -1) wordStart = at;
-  };
   const endPart = (separator: ShellPart['separator']): void => {
     // A separator with no command before it (`a && && b`, a shell syntax error) is dropped.
     if (words.length > 0) parts.push({ words, start: words[0]!.start, end: words.at(-1)!.end, separator, depth: partDepth });
     words = [];
-    partDepth = depth;
   };
-  let i = instruction.argsStart;
-  const end = instruction.end;
-  while (i < end) {
-    const skipped = skippedRanges.find(([from, to]) => i >= from && i < to);
-    if (skipped) {
-      i = skipped[1];
-      continue;
+  for (const token of tokens) {
+    if (token.kind === 'word') words.push(token.word);
+    if (token.kind !== 'operator' || token.op === ')') continue;
+    if (token.op === '(') partDepth = token.depth;
+    else {
+      endPart({ op: token.op, start: token.start, end: token.end });
+      partDepth = token.depth;
     }
-    const ch = text[i]!;
-    const jinja = df.jinja.find((span) => span.start === i);
-    if (jinja) {
-      beginWord(i);
-      value += text.slice(jinja.start, jinja.end);
-      i = jinja.end;
-      continue;
-    }
-    // Line continuation: the escape character, optional trailing blanks, then the line end.
-    if (text.startsWith(escape, i) && /^[ \t]*(\r?\n|$)/.test(text.slice(i + escape.length, Math.min(end + 2, i + escape.length + 64)))) {
-      const newline = text.indexOf('\n', i);
-      endWord(i);
-      i = newline === -1 ? end : newline + 1;
-      continue;
-    }
-    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n') {
-      endWord(i);
-      i++;
-      continue;
-    }
-    if (ch === "'") {
-      beginWord(i);
-      const close = text.indexOf("'", i + 1);
-      const stop = close === -1 ? end : close + 1;
-      value += text.slice(i + 1, close === -1 ? end : close);
-      i = stop;
-      continue;
-    }
-    if (ch === '"') {
-      beginWord(i);
-      let j = i + 1;
-      while (j < end && text[j] !== '"') {
-        const continuation = text.startsWith(escape, j) ? /^[ \t]*\r?\n/.exec(text.slice(j + escape.length, j + escape.length + 64)) : null;
-        if (continuation) {
-          // Docker removes the continuation before the shell sees the string.
-          j += escape.length + continuation[0].length;
-          continue;
-        }
-        if (text[j] === '\\' && j + 1 < end) {
-          value += text[j + 1];
-          j += 2;
-          continue;
-        }
-        value += text[j];
-        j++;
-      }
-      i = Math.min(j + 1, end);
-      continue;
-    }
-    if (ch === '\\') {
-      beginWord(i);
-      value += text[i + 1] ?? '';
-      i += 2;
-      continue;
-    }
-    const two = text.slice(i, i + 2);
-    const op: ShellOperator | undefined = two === '&&' || two === '||' ? two : ch === ';' || ch === '|' || ch === '&' ? ch : undefined;
-    if (op) {
-      endWord(i);
-      endPart({ op, start: i, end: i + op.length });
-      i += op.length;
-      continue;
-    }
-    if (ch === '(' && wordStart === -1) {
-      depth++;
-      partDepth = depth;
-      i++;
-      continue;
-    }
-    if (ch === ')' && wordStart === -1) {
-      depth = Math.max(0, depth - 1);
-      i++;
-      continue;
-    }
-    if (ch === '#' && wordStart === -1) {
-      // A shell comment runs to the end of the logical line: nothing after it is a command.
-      break;
-    }
-    beginWord(i);
-    value += ch;
-    i++;
   }
-  endWord(i > end ? end : i);
   endPart(null);
   return parts;
 }
@@ -507,7 +402,7 @@ export function addApkPackage(df: ParsedDockerfile, apk: ApkAdd, name: string): 
   if (!last) throw new UnrecognisedShape(`'apk add' at ${whereIn(df, apk.part.start)} lists no package`);
   const lastLine = lineOfOffset(apk.instruction, last.start);
   const onePerLine =
-    apk.packages.length > 1 && new Set(apk.packages.map((word) => lineOfOffset(apk.instruction, word.start).start)).size === apk.packages.length && lastLine.text.trim().startsWith(last.text);
+    apk.packages.length > 1 && new Set(apk.packages.map((word) => lineOfOffset(apk.instruction, word.start).start)).size === apk.packages.length && lastLine.text.trim().startsWith(last.source);
   if (onePerLine) {
     const indent = /^[ \t]*/.exec(lastLine.text)![0];
     return { path: df.path, start: last.end, end: last.end, text: ` ${df.escape}${eolOf(df.text)}${indent}${name}` };
@@ -521,6 +416,8 @@ export function addApkPackage(df: ParsedDockerfile, apk: ApkAdd, name: string): 
  */
 export function removeApkPackage(df: ParsedDockerfile, apk: ApkAdd, word: ShellWord): TextEdit {
   if (apk.packages.length < 2) throw new UnrecognisedShape(`'apk add' at ${whereIn(df, word.start)} would be left without packages`);
+  // A package name Docker joins across a continuation (`cu\` + `rl`) spans lines: not ours to cut.
+  if (df.text.slice(word.start, word.end).includes('\n')) throw new UnrecognisedShape(`package '${word.value}' at ${whereIn(df, word.start)} is split across lines`);
   const line = lineOfOffset(apk.instruction, word.start);
   const rest = (df.text.slice(line.start, word.start) + df.text.slice(word.end, line.end)).trim();
   if ((rest === df.escape || rest === '') && line.start !== apk.instruction.lineStart) {

@@ -1,20 +1,47 @@
 /**
- * Just enough POSIX shell to read the commands an Ansible task or a role's script template
- * runs: words (quotes, backslashes, `\`-newline continuations, `$(…)`), command separators,
- * comments, and Jinja constructs kept whole — Ansible renders the Jinja before the shell sees
- * the text, so a `'` inside `{{ '{{' }}` never closes a shell quote.
+ * Just enough POSIX shell to read the commands an Ansible task, a role's script template or a
+ * Dockerfile's shell-form instruction runs: words (quotes, backslashes, line continuations,
+ * `$(…)`), operators, subshell depth, comments, and Jinja constructs kept whole — Ansible renders
+ * the Jinja before the shell sees the text, so a `'` inside `{{ '{{' }}` never closes a shell
+ * quote. Every offset is into the text given, never into a copy.
  */
 import { scanJinja, type JinjaSpan } from '../../src/jinja-mask.js';
 
 export interface ShellWord {
-  /** The word as written (quotes and Jinja included). */
+  /** The word as written (quotes and Jinja included; line continuations and Jinja comments dropped). */
   readonly source: string;
   /** The word after quote removal; Jinja kept as written. `$(…)` and `$VAR` kept as written. */
   readonly value: string;
   /** True when some part of the word was quoted. */
   readonly quoted: boolean;
   readonly start: number;
+  /** Just past the word's last character. */
   readonly end: number;
+}
+
+/** What ends a command: the control operators, and a line end outside a continuation (like `;`). */
+export type ShellOperator = '&&' | '||' | ';' | '|' | '&' | '\n';
+
+export type ShellToken =
+  | { readonly kind: 'word'; readonly word: ShellWord }
+  /** `depth` is the `(`…`)` subshell depth after the token. */
+  | { readonly kind: 'operator'; readonly op: ShellOperator | '(' | ')'; readonly start: number; readonly end: number; readonly depth: number }
+  /** The text inside a `$(…)` (its own commands), reported before the word that holds it. */
+  | { readonly kind: 'substitution'; readonly start: number; readonly end: number };
+
+export interface ShellScanOptions {
+  /** The range of `text` to read (default: all of it). */
+  readonly start?: number;
+  readonly end?: number;
+  /** Jinja spans of the whole `text`, when the caller has them (else scanned; none if it does not scan). */
+  readonly jinja?: readonly JinjaSpan[];
+  /**
+   * The range is a Dockerfile instruction's arguments: Docker removes its continuations (this
+   * escape character, optional blanks, the line end) and the `skip` ranges (comment and blank
+   * lines inside a continuation) before the shell reads the text — also inside quotes — so a
+   * shell comment runs to the end of the instruction.
+   */
+  readonly dockerfile?: { readonly escape: string; readonly skip: readonly (readonly [number, number])[] };
 }
 
 export interface ShellCommand {
@@ -25,56 +52,199 @@ export interface ShellCommand {
 
 const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'time']);
 
-/** Offset after the `)` that closes the `$(` starting at `open` (which points at `$`). */
-function closeOfSubstitution(text: string, open: number, jinjaAt: Map<number, JinjaSpan>): number {
+function jinjaSpansOf(text: string): readonly JinjaSpan[] {
+  try {
+    return scanJinja(text);
+  } catch {
+    return [];
+  }
+}
+
+/** Words, operators and `$(…)` contents of `text` (or of a range of it), in order. */
+export function shellTokens(text: string, options: ShellScanOptions = {}): ShellToken[] {
+  const end = options.end ?? text.length;
+  const docker = options.dockerfile;
+  const jinjaAt = new Map((options.jinja ?? jinjaSpansOf(text)).map((span) => [span.start, span]));
+  const tokens: ShellToken[] = [];
   let depth = 0;
-  let i = open + 1;
-  while (i < text.length) {
-    const jinja = jinjaAt.get(i);
-    if (jinja) {
-      i = jinja.end;
+  let word: { source: string; value: string; quoted: boolean; start: number; end: number } | undefined;
+
+  /** Where the text removed before the shell reads it (a continuation, a skipped line) ends, when one starts at `at`. */
+  const removedUntil = (at: number): number | undefined => {
+    if (docker) {
+      const skipped = docker.skip.find(([from, to]) => at >= from && at < to);
+      if (skipped) return skipped[1];
+      if (!text.startsWith(docker.escape, at)) return undefined;
+      const after = at + docker.escape.length;
+      const blanksAndEol = /^[ \t]*(\r?\n|$)/.exec(text.slice(after, Math.min(end + 2, after + 64)));
+      return blanksAndEol ? after + blanksAndEol[0].length : undefined;
+    }
+    if (text[at] !== '\\') return undefined;
+    if (text[at + 1] === '\n') return at + 2;
+    return text[at + 1] === '\r' && text[at + 2] === '\n' ? at + 3 : undefined;
+  };
+  /** Offset after the `)` that closes the `$(` at `open` (which points at `$`). */
+  const closeOfSubstitution = (open: number): number => {
+    let nesting = 0;
+    let i = open + 1;
+    while (i < end) {
+      const skip = removedUntil(i) ?? jinjaAt.get(i)?.end;
+      if (skip !== undefined) {
+        i = skip;
+        continue;
+      }
+      const ch = text[i];
+      if (ch === '\\') i += 2;
+      else if (ch === "'") {
+        let j = i + 1;
+        while (j < end && text[j] !== "'") j = jinjaAt.get(j)?.end ?? j + 1;
+        i = j + 1;
+      } else if (ch === '(') {
+        nesting++;
+        i++;
+      } else if (ch === ')') {
+        nesting--;
+        i++;
+        if (nesting === 0) return i;
+      } else i++;
+    }
+    return end;
+  };
+  const add = (source: string, value: string, at: number, to: number, quoted = false): void => {
+    word ??= { source: '', value: '', quoted: false, start: at, end: to };
+    word.source += source;
+    word.value += value;
+    word.quoted ||= quoted;
+    word.end = Math.min(to, end);
+  };
+  const endWord = (): void => {
+    if (word) tokens.push({ kind: 'word', word: { ...word } });
+    word = undefined;
+  };
+  const substitution = (open: number): number => {
+    const close = closeOfSubstitution(open);
+    tokens.push({ kind: 'substitution', start: open + 2, end: close - 1 });
+    return close;
+  };
+
+  let i = options.start ?? 0;
+  while (i < end) {
+    const removed = removedUntil(i);
+    if (removed !== undefined) {
+      i = removed;
       continue;
     }
-    const ch = text[i];
-    if (ch === '\\') i += 2;
-    else if (ch === "'") {
-      let j = i + 1;
-      while (j < text.length && text[j] !== "'") j = jinjaAt.get(j)?.end ?? j + 1;
-      i = j + 1;
+    const span = jinjaAt.get(i);
+    if (span) {
+      if (span.kind !== 'comment') add(text.slice(span.start, span.end), text.slice(span.start, span.end), i, span.end);
+      i = span.end;
+      continue;
     }
-    else if (ch === '(') {
-      depth++;
+    const ch = text[i] ?? '';
+    if (ch === '\\') {
+      add(text.slice(i, i + 2), text[i + 1] ?? '', i, i + 2, true);
+      i += 2;
+      continue;
+    }
+    if (ch === "'") {
+      // Jinja inside single quotes is still Jinja and may hold quotes of its own: skip it whole.
+      let j = i + 1;
+      let value = '';
+      while (j < end && text[j] !== "'") {
+        const removedInside = docker ? removedUntil(j) : undefined;
+        if (removedInside !== undefined) {
+          j = removedInside;
+          continue;
+        }
+        const next = jinjaAt.get(j)?.end ?? j + 1;
+        value += text.slice(j, next);
+        j = next;
+      }
+      const close = Math.min(j + 1, end);
+      add(text.slice(i, close), value, i, close, true);
+      i = close;
+      continue;
+    }
+    if (ch === '"') {
+      let j = i + 1;
+      let value = '';
+      while (j < end && text[j] !== '"') {
+        const removedInside = docker ? removedUntil(j) : undefined;
+        if (removedInside !== undefined) {
+          j = removedInside;
+          continue;
+        }
+        const inner = jinjaAt.get(j);
+        if (inner) {
+          value += text.slice(inner.start, inner.end);
+          j = inner.end;
+          continue;
+        }
+        if (text[j] === '\\' && j + 1 < end) {
+          value += '$`"\\\n'.includes(text[j + 1] ?? '') ? text[j + 1] : text.slice(j, j + 2);
+          j += 2;
+          continue;
+        }
+        if (text[j] === '$' && text[j + 1] === '(') {
+          const close = substitution(j);
+          value += text.slice(j, close);
+          j = close;
+          continue;
+        }
+        value += text[j];
+        j++;
+      }
+      const close = Math.min(j + 1, end);
+      add(text.slice(i, close), value, i, close, true);
+      i = close;
+      continue;
+    }
+    if (ch === '$' && text[i + 1] === '(') {
+      const close = substitution(i);
+      add(text.slice(i, close), text.slice(i, close), i, close);
+      i = close;
+      continue;
+    }
+    if (ch === '#' && !word) {
+      // Docker joined the instruction's lines, so a comment in it runs to its end.
+      const newline = docker ? -1 : text.indexOf('\n', i);
+      i = newline === -1 || newline > end ? end : newline;
+      continue;
+    }
+    if (ch === ' ' || ch === '\t' || ch === '\r' || (docker && ch === '\n')) {
+      endWord();
       i++;
-    } else if (ch === ')') {
-      depth--;
-      i++;
-      if (depth === 0) return i;
-    } else i++;
+      continue;
+    }
+    const two = text.slice(i, i + 2);
+    const op = two === '&&' || two === '||' ? two : ch === ';' || ch === '|' || ch === '&' || ch === '\n' || ch === '(' || ch === ')' ? ch : undefined;
+    if (op) {
+      endWord();
+      if (op === '(') depth++;
+      if (op === ')') depth = Math.max(0, depth - 1);
+      tokens.push({ kind: 'operator', op, start: i, end: i + op.length, depth });
+      i += op.length;
+      continue;
+    }
+    add(ch, ch, i, i + 1);
+    i++;
   }
-  return text.length;
+  endWord();
+  return tokens;
 }
 
 /**
  * The simple commands of a script, in order, including those inside `$(…)` (after the command
  * that holds them). Offsets are into `text`.
  */
-export function shellCommands(text: string, offset = 0): ShellCommand[] {
-  let jinja: JinjaSpan[] = [];
-  try {
-    jinja = scanJinja(text);
-  } catch {
-    jinja = [];
-  }
-  const jinjaAt = new Map(jinja.map((span) => [span.start, span]));
+export function shellCommands(text: string): ShellCommand[] {
+  return commandsIn(text, 0, text.length, jinjaSpansOf(text));
+}
+
+function commandsIn(text: string, start: number, end: number, jinja: readonly JinjaSpan[]): ShellCommand[] {
   const commands: ShellCommand[] = [];
   const nested: ShellCommand[] = [];
   let words: ShellWord[] = [];
-  let word: { source: string; value: string; quoted: boolean; start: number } | undefined;
-
-  const endWord = (end: number): void => {
-    if (word) words.push({ ...word, end: end + offset, start: word.start + offset });
-    word = undefined;
-  };
   const endCommand = (): void => {
     let first = 0;
     while (first < words.length && !words[first]?.quoted && RESERVED.has(words[first]?.value ?? '')) first++;
@@ -83,104 +253,11 @@ export function shellCommands(text: string, offset = 0): ShellCommand[] {
     commands.push(...nested.splice(0));
     words = [];
   };
-  const add = (source: string, value: string, at: number, quoted = false): void => {
-    if (!word) word = { source: '', value: '', quoted: false, start: at };
-    word.source += source;
-    word.value += value;
-    word.quoted ||= quoted;
-  };
-
-  let i = 0;
-  while (i < text.length) {
-    const span = jinjaAt.get(i);
-    if (span) {
-      if (span.kind === 'comment') {
-        i = span.end;
-        continue;
-      }
-      const piece = text.slice(span.start, span.end);
-      add(piece, piece, i);
-      i = span.end;
-      continue;
-    }
-    const ch = text[i] ?? '';
-    if (ch === '\\' && text[i + 1] === '\n') {
-      i += 2; // line continuation
-      continue;
-    }
-    if (ch === '\\' && text[i + 1] === '\r' && text[i + 2] === '\n') {
-      i += 3;
-      continue;
-    }
-    if (ch === '\\') {
-      add(text.slice(i, i + 2), text[i + 1] ?? '', i, true);
-      i += 2;
-      continue;
-    }
-    if (ch === "'") {
-      // Jinja inside single quotes is still Jinja and may hold quotes of its own: skip it whole.
-      let j = i + 1;
-      while (j < text.length && text[j] !== "'") j = jinjaAt.get(j)?.end ?? j + 1;
-      add(text.slice(i, j + 1), text.slice(i + 1, j), i, true);
-      i = j + 1;
-      continue;
-    }
-    if (ch === '"') {
-      let j = i + 1;
-      let value = '';
-      while (j < text.length && text[j] !== '"') {
-        const inner = jinjaAt.get(j);
-        if (inner) {
-          value += text.slice(inner.start, inner.end);
-          j = inner.end;
-          continue;
-        }
-        if (text[j] === '\\' && j + 1 < text.length) {
-          value += '$`"\\\n'.includes(text[j + 1] ?? '') ? text[j + 1] : text.slice(j, j + 2);
-          j += 2;
-          continue;
-        }
-        if (text[j] === '$' && text[j + 1] === '(') {
-          const close = closeOfSubstitution(text, j, jinjaAt);
-          nested.push(...shellCommands(text.slice(j + 2, close - 1), offset + j + 2));
-          value += text.slice(j, close);
-          j = close;
-          continue;
-        }
-        value += text[j];
-        j++;
-      }
-      add(text.slice(i, j + 1), value, i, true);
-      i = j + 1;
-      continue;
-    }
-    if (ch === '$' && text[i + 1] === '(') {
-      const close = closeOfSubstitution(text, i, jinjaAt);
-      nested.push(...shellCommands(text.slice(i + 2, close - 1), offset + i + 2));
-      add(text.slice(i, close), text.slice(i, close), i);
-      i = close;
-      continue;
-    }
-    if (ch === '#' && !word) {
-      const newline = text.indexOf('\n', i);
-      i = newline === -1 ? text.length : newline;
-      continue;
-    }
-    if (ch === ' ' || ch === '\t' || ch === '\r') {
-      endWord(i);
-      i++;
-      continue;
-    }
-    if (ch === '\n' || ch === ';' || ch === '&' || ch === '|' || ch === '(' || ch === ')') {
-      endWord(i);
-      endCommand();
-      i++;
-      continue;
-    }
-    add(ch, ch, i);
-    i++;
+  for (const token of shellTokens(text, { start, end, jinja })) {
+    if (token.kind === 'word') words.push(token.word);
+    else if (token.kind === 'substitution') nested.push(...commandsIn(text, token.start, token.end, jinja));
+    else endCommand();
   }
-  endWord(text.length);
   endCommand();
   return commands;
 }
