@@ -16,7 +16,7 @@ import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.
 import { matchesAny } from './repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import { YamlTemplateError } from './template-yaml.js';
-import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo } from './verify/index.js';
+import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo, type VerifyOptions } from './verify/index.js';
 import type { Patch } from './types.js';
 
 /** The package version, from the package.json above this module (src/ when run from source, dist/src/ when built). */
@@ -118,6 +118,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (see docs/cli.md)' })
     .option('color', { type: 'boolean', describe: 'colour the output (default: only on a terminal without NO_COLOR)' })
     .option('list', { type: 'boolean', default: false, describe: 'list the fixes in apply order and exit' })
+    .option('cache', { type: 'boolean', default: true, describe: 'reuse the Go proof of the Smokescreen entrypoint from $XDG_CACHE_HOME/openclaw-fix (--no-cache: compile it again)' })
     .command('verify', "check each bug's property on the rendered templates of the work tree (exit 0: all hold, 1: one fails)")
     .example('$0 verify', 'one line per bug: ok, or what is wrong at file:line')
     .example('$0', 'show what would change in the current repo')
@@ -165,7 +166,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     // -- verify (src/verify/): proves the properties on the work tree; runs no fix --
     if (args._[0] === 'verify') {
       if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
-      return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io);
+      return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io, { goCache: args.cache !== false });
     }
     const patches = selectPatches(allPatches, listOption(args.only), listOption(args.skip));
     if (args.list) {
@@ -184,7 +185,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
       // --push/--pr are checked before anything is written, and run after the branch is.
       const branch = String(args.branch);
       const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION }) : undefined;
-      const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
+      const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git, { goCache: args.cache !== false }), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
       if (!json) io.stdout.write(formatText(mode, git.root, result.plan, style, result));
       const published = prepared && result.commits.length > 0 ? await prepared.publish(result) : undefined;
       if (json) io.stdout.write(`${JSON.stringify({ ...(toJson(mode, git.root, result.plan, VERSION, result) as object), ...published }, null, 2)}\n`);
@@ -238,9 +239,9 @@ function redactingIo(io: Io, secrets: readonly string[]): Io {
 }
 
 // -- verify --
-async function runVerify(git: Git, secrets: string[], json: boolean, io: Io): Promise<number> {
+async function runVerify(git: Git, secrets: string[], json: boolean, io: Io, options: VerifyOptions): Promise<number> {
   const files = await loadWorkTreeWithSecrets(git, VERIFY_GLOBS, secrets);
-  const report = await verifyRepo(files);
+  const report = await verifyRepo(files, options);
   const passed = verifyPassed(report);
   const document = { tool: 'openclaw-fix', version: VERSION, mode: 'verify', repo: git.root, passed, checks: report.checks };
   io.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : report.checks.map((check) => `${verifyLine(check)}\n`).join(''));

@@ -25,16 +25,9 @@ const ENTRYPOINT = `${ROLE}/files/${ENTRYPOINT_FILE_NAME}`;
 const noexec = vi.hoisted(() => ({ on: false }));
 vi.mock('node:child_process', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:child_process')>();
-  const execFile = (file: string, ...rest: unknown[]): unknown => {
-    const callback = rest.at(-1) as (error: NodeJS.ErrnoException, stdout: string, stderr: string) => void;
-    if (noexec.on && file.endsWith('smokescreen-bin')) {
-      const error: NodeJS.ErrnoException = Object.assign(new Error(`spawn ${file} EACCES`), { code: 'EACCES' });
-      setImmediate(() => callback(error, '', ''));
-      return undefined;
-    }
-    return (actual.execFile as (...args: unknown[]) => unknown)(file, ...rest);
-  };
-  return { ...actual, execFile, default: { ...actual, execFile } };
+  // /dev/null is not executable: spawning it fails with EACCES, as a noexec mount does.
+  const spawn = (file: string, ...rest: unknown[]): unknown => (actual.spawn as (...args: unknown[]) => unknown)(noexec.on && file.endsWith('smokescreen-bin') ? '/dev/null' : file, ...rest);
+  return { ...actual, spawn, default: { ...actual, spawn } };
 });
 
 function fixedFiles(files = fixtureFiles()): ReadonlyMap<string, string> {
@@ -60,7 +53,7 @@ describe('the Go toolchain', () => {
   it('reports go-missing (not a broken entrypoint) when the built program cannot be executed', async () => {
     noexec.on = true;
     try {
-      expect(await checkSmokescreenEntrypoint(SMOKESCREEN_ENTRYPOINT_GO)).toMatchObject({ status: 'go-missing', detail: expect.stringContaining('cannot execute the built entrypoint') });
+      expect(await checkSmokescreenEntrypoint(SMOKESCREEN_ENTRYPOINT_GO, { cache: false })).toMatchObject({ status: 'go-missing', detail: expect.stringContaining('cannot execute the built entrypoint') });
     } finally {
       noexec.on = false;
     }

@@ -192,7 +192,7 @@ interface BuildStep {
   readonly target?: string;
 }
 
-export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean): Promise<Outcome> {
+export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, goCache = true): Promise<Outcome> {
   const dockerfile = smokescreenDockerfile(ctx);
   if (!dockerfile) return notApplicable('no role has a Smokescreen Dockerfile');
   const builder = dockerfile.stages.find((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && runCommands(instruction).some(isGoBuild)));
@@ -267,7 +267,7 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean): 
   const summary = `${dockerfile.path} copies ${source} over main.go between git checkout and go build; ${deployTask.path}:${deployTask.line} deploys ${file}`;
   if (!goCheck) return notChecked(`${summary}; the Go entrypoint was not compiled (Go check off)`);
   const goSource = shortModule(deployTask.module) === 'template' ? ctx.render(file) : ctx.read(file);
-  const result = await checkSmokescreenEntrypoint(goSource);
+  const result = await checkSmokescreenEntrypoint(goSource, { cache: goCache });
   if (result.status === 'go-missing') return notChecked(`${summary}; the entrypoint was not compiled: ${result.detail}`);
   if (result.status !== 'ok') return failed(`${file}: ${result.status}: ${result.detail.split('\n').slice(0, 3).join(' ')}`);
   return ok(`${summary}; it compiles against v0.0.4's API and lets plain-HTTP clients through (${result.detail})`);

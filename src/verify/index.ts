@@ -36,6 +36,8 @@ export interface VerifyReport {
 export interface VerifyOptions {
   /** Compile and exercise the Smokescreen entrypoint with Go (default true; 'not-checked' without Go). */
   readonly goCheck?: boolean;
+  /** Reuse and record the Go proof's verdict in the user's cache (default true; --no-cache). */
+  readonly goCache?: boolean;
 }
 
 /** Every file verify reads: the roles, the group variables, ansible.cfg (for `ansible_managed`). */
@@ -51,7 +53,7 @@ interface Check {
 const CHECKS: readonly Check[] = [
   { bug: 2, id: 'egress-writable-run', run: (_ctx, stack) => checkWritableRun(stack) },
   { bug: 1, id: 'egress-tcp-healthcheck', run: (ctx, stack) => checkTcpHealthcheck(ctx, stack) },
-  { bug: 3, id: 'egress-plain-http-role', run: (ctx, _stack, options) => checkPlainHttpRole(ctx, options.goCheck) },
+  { bug: 3, id: 'egress-plain-http-role', run: (ctx, _stack, options) => checkPlainHttpRole(ctx, options.goCheck, options.goCache) },
   { bug: 5, id: 'litellm-budget-where-read', run: (ctx) => checkBudgetWhereRead(ctx) },
   { bug: 4, id: 'gateway-no-direct-egress', run: (ctx, stack) => checkGatewayIsolation(ctx, stack) },
   { bug: 6, id: 'telegram-token-no-argv', run: (ctx) => checkTelegramToken(ctx) },
@@ -67,7 +69,7 @@ const CHECKS: readonly Check[] = [
  * throws (YamlTemplateError, UserError): the CLI reports it as an error, exit 2.
  */
 export async function verifyRepo(files: ReadonlyMap<string, string>, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const resolved: Required<VerifyOptions> = { goCheck: options.goCheck ?? true };
+  const resolved: Required<VerifyOptions> = { goCheck: options.goCheck ?? true, goCache: options.goCache ?? true };
   const ctx = new VerifyContext(files);
   const stack = findStack(ctx);
   const checks: VerifyCheck[] = [];

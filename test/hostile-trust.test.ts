@@ -1,0 +1,110 @@
+/**
+ * Trust boundaries (issue 13): code from the repository being fixed is untrusted. The Go
+ * entrypoint verify compiles and runs is the repo's code; it must see none of the user's
+ * environment, and its proof is cached without ever changing a result (issue 12).
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
+import { SANDBOX_VARIABLES, proofCacheDir } from '../src/go-check.js';
+import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
+
+const ENTRYPOINT = `roles/openclaw-config/files/${ENTRYPOINT_FILE_NAME}`;
+const FAKE_TOKEN = 'ghs_planted-init-must-never-see-this-0123456789';
+
+/** `source` with a `func init()` that writes its working directory and os.Environ() to `dumpPath`. */
+function withEnvironmentDump(source: string, dumpPath: string): string {
+  const imports = 'import envdumpOS "os"\nimport envdumpStrings "strings"\n';
+  const init = `\nfunc init() { cwd, _ := envdumpOS.Getwd(); _ = envdumpOS.WriteFile(${JSON.stringify(dumpPath)}, []byte(cwd+"\\n"+envdumpStrings.Join(envdumpOS.Environ(), "\\n")), 0o644) }\n`;
+  return `${source.replace(/^package main\n/m, `package main\n\n${imports}`)}${init}`;
+}
+
+/** The fixture with every fix applied and checked out, its entrypoint replaced by `entrypoint`. */
+async function fixedRepoWithEntrypoint(entrypoint: string): Promise<string> {
+  const repo = fixtureGitRepo();
+  expect((await runCli(repo, ['--apply'])).code).toBe(0);
+  git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
+  writeFileSync(join(repo, ENTRYPOINT), entrypoint);
+  commitAll(repo, 'entrypoint with an init()');
+  return repo;
+}
+
+const bug3Line = (stdout: string): string | undefined => stdout.split('\n').find((line) => line.startsWith('bug 3:'));
+
+describe('repo code runs in a scrubbed environment (issue 13, item 1)', () => {
+  const saved = { ...process.env };
+  beforeEach(() => {
+    process.env.GITHUB_TOKEN = FAKE_TOKEN;
+    process.env.AWS_SECRET_ACCESS_KEY = 'aws-fake-secret';
+  });
+  afterEach(() => {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+  });
+
+  it('a planted init() in the entrypoint sees no token and no variable outside the allow-list, and runs outside the repo', async () => {
+    const dump = join(tempDir(), 'environment.txt');
+    const repo = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
+    const result = await runCli(repo, ['verify', '--no-cache']);
+    expect(bug3Line(result.stdout), result.stdout + result.stderr).toBe('bug 3: ok');
+    // The init() did run (that is the point: repo code is executed) ...
+    expect(existsSync(dump)).toBe(true);
+    const [cwd = '', ...environment] = readFileSync(dump, 'utf8').split('\n');
+    // ... but saw only the allow-list, with a HOME that is not the user's, in a directory that is not the repo.
+    expect(environment.join('\n')).not.toContain(FAKE_TOKEN);
+    const names = environment.map((entry) => entry.slice(0, entry.indexOf('=')));
+    expect(names.filter((name) => !(SANDBOX_VARIABLES as readonly string[]).includes(name))).toEqual([]);
+    expect(names).not.toContain('GITHUB_TOKEN');
+    expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
+    const home = environment.find((entry) => entry.startsWith('HOME='))?.slice('HOME='.length);
+    expect(home).toBeDefined();
+    expect(home).not.toBe(saved.HOME);
+    expect(cwd.startsWith(repo)).toBe(false);
+  }, 240_000);
+});
+
+describe('the Go proof cache (issue 12)', () => {
+  it('reuses a cached pass, reports a cached failure again, --no-cache bypasses it, and deleting it changes no result', async () => {
+    const dump = join(tempDir(), 'ran.txt');
+    const passing = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
+
+    const entries = (): number => readdirSync(join(proofCacheDir(), 'go-proof')).length;
+    const entriesBefore = entries(); // --apply verified the tool's own entrypoint
+    const cold = await runCli(passing, ['verify']);
+    expect(bug3Line(cold.stdout)).toBe('bug 3: ok');
+    expect(existsSync(dump)).toBe(true); // compiled and run
+    expect(entries()).toBe(entriesBefore + 1);
+
+    rmSync(dump);
+    const warm = await runCli(passing, ['verify']);
+    expect(warm).toEqual(cold);
+    expect(existsSync(dump)).toBe(false); // the cached pass was reused: nothing was built or run
+
+    const bypassed = await runCli(passing, ['verify', '--no-cache']);
+    expect(bypassed).toEqual(cold);
+    expect(existsSync(dump)).toBe(true); // --no-cache ran it again
+    rmSync(dump);
+
+    rmSync(proofCacheDir(), { recursive: true, force: true });
+    expect(await runCli(passing, ['verify'])).toEqual(cold);
+    expect(existsSync(dump)).toBe(true);
+
+    // A failure (upstream's main.go refuses plain-HTTP clients) is cached and reported again, word for word.
+    const failingDump = join(tempDir(), 'failing-ran.txt');
+    const failing = await fixedRepoWithEntrypoint(withEnvironmentDump(UPSTREAM_SMOKESCREEN_MAIN, failingDump));
+    const failedCold = await runCli(failing, ['verify']);
+    expect(failedCold.code).toBe(1);
+    expect(bug3Line(failedCold.stdout)).toMatch(/^bug 3: .*refuses-plain-http/);
+    rmSync(failingDump);
+    const failedWarm = await runCli(failing, ['verify']);
+    expect(failedWarm).toEqual(failedCold);
+    expect(existsSync(failingDump)).toBe(false);
+  }, 300_000);
+
+  it('lives in $XDG_CACHE_HOME/openclaw-fix, or ~/.cache/openclaw-fix without it', () => {
+    expect(proofCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/openclaw-fix');
+    expect(proofCacheDir({ HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
+    expect(proofCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
+  });
+});
