@@ -9,6 +9,7 @@ import { lstat, mkdtemp, readFile, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { killGroup, trackChild } from './cleanup.js';
 import { gitPathspecsFor, matchesAny } from './repo-view.js';
 
 /** A problem with the user's repository or environment: one line, exit code 2. */
@@ -22,6 +23,43 @@ export class UserError extends Error {
 export interface GitRunOptions {
   readonly input?: string | Buffer;
   readonly env?: NodeJS.ProcessEnv;
+  /** Kill git (and the ssh or helper it started) after this long and reject with GitTimeoutError: for commands that talk to a remote. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The variables through which an inherited environment points git at another repository
+ * (from `git rev-parse --local-env-vars`, without the configuration ones: a bot may pass its
+ * push credentials as GIT_CONFIG_COUNT/KEY/VALUE). A hook, an alias or a CI step can leave GIT_DIR or
+ * GIT_WORK_TREE set; then every git the tool runs would read and write that repository while
+ * the output names the one given with --repo. They are removed for every git the tool runs;
+ * the tool sets GIT_INDEX_FILE itself where it needs a scratch index.
+ */
+const REPOSITORY_VARIABLES = [
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_IMPLICIT_WORK_TREE',
+  'GIT_GRAFT_FILE',
+  'GIT_INDEX_FILE',
+  'GIT_NO_REPLACE_OBJECTS',
+  'GIT_REPLACE_REF_BASE',
+  'GIT_PREFIX',
+  'GIT_SHALLOW_FILE',
+  'GIT_COMMON_DIR',
+  'GIT_NAMESPACE',
+  'GIT_QUARANTINE_PATH',
+];
+
+/** The environment git runs with: the user's, minus the repository variables, plus `extra`. */
+export function gitEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (REPOSITORY_VARIABLES.includes(name)) delete env[name];
+  }
+  // No optional locks: `git status` would otherwise refresh and rewrite the user's index.
+  return { ...env, ...extra, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' };
 }
 
 export class Git {
@@ -103,6 +141,17 @@ export class Git {
   }
 }
 
+/** A git command that talks to a remote got no answer in time (see GitRunOptions.timeoutMs). */
+export class GitTimeoutError extends Error {
+  constructor(
+    readonly args: readonly string[],
+    readonly timeoutMs: number,
+  ) {
+    super(`git ${args[0] ?? ''} got no answer within ${timeoutMs / 1000} s`);
+    this.name = 'GitTimeoutError';
+  }
+}
+
 export class GitCommandError extends Error {
   constructor(
     readonly args: readonly string[],
@@ -121,19 +170,36 @@ export async function runGit(cwd: string, args: readonly string[], options: GitR
 /** Runs git and resolves with its raw standard output (byte counts matter for cat-file --batch). */
 function runGitBuffer(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
+    const timed = options.timeoutMs !== undefined;
     const child = spawn('git', args, {
       cwd,
-      // No optional locks: `git status` would otherwise refresh and rewrite the user's index.
-      env: { ...process.env, ...options.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' },
+      env: gitEnvironment(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, so a timeout also ends the ssh or credential helper git started.
+      detached: timed,
     });
+    const untrack = timed ? trackChild(child) : undefined;
+    let timedOut = false;
+    const timer = timed
+      ? setTimeout(() => {
+          timedOut = true;
+          killGroup(child);
+        }, options.timeoutMs)
+      : undefined;
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', (error) => reject(error.message.includes('ENOENT') ? new UserError('git is not installed or not on PATH') : error));
+    child.on('error', (error) => {
+      if (timer) clearTimeout(timer);
+      untrack?.();
+      reject(error.message.includes('ENOENT') ? new UserError('git is not installed or not on PATH') : error);
+    });
     child.on('close', (code) => {
-      if (code === 0) resolvePromise(Buffer.concat(stdout));
+      if (timer) clearTimeout(timer);
+      untrack?.();
+      if (timedOut) reject(new GitTimeoutError(args, options.timeoutMs ?? 0));
+      else if (code === 0) resolvePromise(Buffer.concat(stdout));
       else reject(new GitCommandError(args, code, Buffer.concat(stderr).toString('utf8')));
     });
     child.stdin.on('error', () => undefined); // git may exit before reading all input; the exit code tells

@@ -4,6 +4,7 @@
  * environment, and its proof is cached without ever changing a result (issue 12).
  */
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
@@ -106,5 +107,84 @@ describe('the Go proof cache (issue 12)', () => {
     expect(proofCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/openclaw-fix');
     expect(proofCacheDir({ HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
     expect(proofCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
+  });
+});
+
+/** Runs `fn` with `variables` added to this process's environment (which the tool's git inherits), then restores it. */
+async function withEnvironment<T>(variables: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(variables).map((name) => [name, process.env[name]]));
+  Object.assign(process.env, variables);
+  try {
+    return await fn();
+  } finally {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+describe('an inherited GIT_DIR / GIT_WORK_TREE does not redirect the tool (item 7)', () => {
+  it('--apply writes the branch into the repository given, and only there', async () => {
+    const repo = fixtureGitRepo();
+    const other = fixtureGitRepo();
+    const otherRefs = git(other, 'for-each-ref');
+    const result = await withEnvironment({ GIT_DIR: join(other, '.git'), GIT_WORK_TREE: other }, () => runCli(tempDir(), ['--apply', '--repo', repo]));
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`Created branch ${DEFAULT_FIX_BRANCH}`);
+    expect(git(repo, 'rev-parse', '--verify', '--quiet', DEFAULT_FIX_BRANCH).trim()).toMatch(/^[0-9a-f]{40}$/);
+    expect(git(other, 'for-each-ref')).toBe(otherRefs);
+  });
+});
+
+describe('git commands that talk to a remote are bounded (item 4)', () => {
+  /** A server that accepts every connection and never answers. */
+  async function silentServer(): Promise<{ url: string; close: () => void }> {
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/acme/deploy.git`,
+      close: () => {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      },
+    };
+  }
+
+  it('a push to a remote that never answers fails in one line, exit 2, the branch intact locally', async () => {
+    const silent = await silentServer();
+    try {
+      const repo = fixtureGitRepo();
+      const bare = join(tempDir(), 'origin.git');
+      git(repo, 'init', '-q', '--bare', '-b', 'main', bare);
+      git(repo, 'remote', 'add', 'origin', bare);
+      git(repo, 'config', 'remote.origin.pushurl', silent.url); // reading answers, pushing hangs
+      const result = await runCli(repo, ['--apply', '--push', '--network-timeout', '2']);
+      expect(result.code, result.stderr).toBe(2);
+      expect(result.stderr).toMatch(/^openclaw-fix: git push to 'origin' failed: git push got no answer within 2 s \(--network-timeout\); the fix branch \S+ is committed locally and intact\n$/);
+      expect(git(repo, 'rev-parse', '--verify', '--quiet', DEFAULT_FIX_BRANCH).trim()).toMatch(/^[0-9a-f]{40}$/);
+
+      // Reading a remote that never answers stops the run before anything is written.
+      const fresh = fixtureGitRepo();
+      git(fresh, 'remote', 'add', 'origin', silent.url);
+      const early = await runCli(fresh, ['--apply', '--push', '--network-timeout', '2']);
+      expect(early.code).toBe(2);
+      expect(early.stderr).toMatch(/^openclaw-fix: cannot read remote 'origin': git ls-remote got no answer within 2 s \(--network-timeout\); nothing was written\n$/);
+      expect(git(fresh, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('--network-timeout must be a positive number of seconds', async () => {
+    const result = await runCli(fixtureGitRepo(), ['--apply', '--push', '--network-timeout', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('openclaw-fix: --network-timeout takes a number of seconds greater than 0 (see --help)\n');
   });
 });
