@@ -11,7 +11,7 @@ import { candidateGlobs, EngineError, planFixes } from './engine.js';
 import { EditConflictError } from './edits.js';
 import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
 import { patchSeries } from './patch-series.js';
-import { preparePublish, publishedText } from './push.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, preparePublish, publishedText } from './push.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
 import { matchesAny } from './repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
@@ -106,11 +106,14 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     // -- bot mode and patch series (src/push.ts, src/github.ts, src/patch-series.ts) --
     .option('push', { type: 'boolean', describe: "with --apply: push the fix branch (force-updates only the tool's own branch)" })
     .option('remote', { type: 'string', default: 'origin', describe: 'the remote --push pushes to', requiresArg: true })
+    .option('network-timeout', { type: 'number', default: DEFAULT_NETWORK_TIMEOUT_MS / 1000, describe: 'with --push: seconds one git command talking to the remote may take', requiresArg: true })
     .option('pr', { type: 'boolean', describe: 'with --apply --push: open or update the pull request (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)' })
     .option('format', { choices: ['text', 'patch'], default: 'text', describe: 'patch: with --dry-run, write the fixes as an mbox series for git am' })
     .check((argv) => {
       if (argv.push && !argv.apply) throw new Error('--push goes with --apply');
       if (argv.pr && !argv.push) throw new Error('--pr goes with --apply --push');
+      const timeout = argv['network-timeout'];
+      if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) throw new Error('--network-timeout takes a number of seconds greater than 0');
       if (argv.format === 'patch' && (argv.apply || argv.check || argv.json)) throw new Error('--format patch goes with --dry-run only');
       return true;
     })
@@ -184,7 +187,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     if (mode === 'apply') {
       // --push/--pr are checked before anything is written, and run after the branch is.
       const branch = String(args.branch);
-      const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION }) : undefined;
+      const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION, networkTimeoutMs: Number(args['network-timeout']) * 1000 }) : undefined;
       const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git, { goCache: args.cache !== false }), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
       if (!json) io.stdout.write(formatText(mode, git.root, result.plan, style, result));
       const published = prepared && result.commits.length > 0 ? await prepared.publish(result) : undefined;

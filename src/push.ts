@@ -8,7 +8,7 @@
  * rewrites the local branch: whatever fails, it stays as `--apply` left it.
  */
 import { foreignCommits, type ApplyResult } from './apply.js';
-import { Git, GitCommandError, UserError } from './git.js';
+import { Git, GitCommandError, GitTimeoutError, UserError } from './git.js';
 import { upsertPullRequest, redactCredentials, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
 import { pullRequestBody, pullRequestTitle } from './pr-body.js';
 
@@ -30,7 +30,12 @@ export interface PublishOptions {
   readonly pr: boolean;
   readonly env: NodeJS.ProcessEnv;
   readonly version: string;
+  /** How long one git command talking to the remote (ls-remote, fetch, push) may wait (default DEFAULT_NETWORK_TIMEOUT_MS). */
+  readonly networkTimeoutMs?: number;
 }
+
+/** A remote that accepts the connection and never answers must not hang a bot forever. */
+export const DEFAULT_NETWORK_TIMEOUT_MS = 120_000;
 
 export interface Published {
   readonly push: PushOutcome;
@@ -57,11 +62,12 @@ export async function preparePublish(options: PublishOptions): Promise<PreparedP
   const { git, remote } = options;
   const remoteUrl = await configuredRemoteUrl(git, remote);
   const target: GitHubTarget | undefined = options.pr ? resolveGitHubTarget(options.env, remoteUrl) : undefined;
-  const remoteSha = await peekRemoteBranch(git, remote, options.branch);
+  const timeoutMs = options.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
+  const remoteSha = await peekRemoteBranch(git, remote, options.branch, timeoutMs);
   const publish = async (result: ApplyResult): Promise<Published> => {
     const tip = result.commits.at(-1)?.sha;
     if (!tip) throw new UserError('internal error: nothing to publish');
-    const push = await pushFixBranch(git, remote, result.branch, tip, result.base, options.env);
+    const push = await pushFixBranch(git, remote, result.branch, tip, result.base, options.env, timeoutMs);
     if (!target) return { push, pullRequest: null };
     const pullRequest = await upsertPullRequest(target, {
       head: result.branch,
@@ -79,26 +85,32 @@ export async function preparePublish(options: PublishOptions): Promise<PreparedP
 }
 
 /** The remote branch's tip with its commits fetched (no ref written), or undefined when absent or unreadable. */
-async function peekRemoteBranch(git: Git, remote: string, branch: string): Promise<string | undefined> {
+async function peekRemoteBranch(git: Git, remote: string, branch: string, timeoutMs: number): Promise<string | undefined> {
   const remoteRef = `refs/heads/${branch}`;
   try {
-    const tip = await remoteBranchTip(git, remote, remoteRef);
-    if (tip) await fetchWithoutRefs(git, remote, remoteRef);
+    const tip = await remoteBranchTip(git, remote, remoteRef, timeoutMs);
+    if (tip) await fetchWithoutRefs(git, remote, remoteRef, timeoutMs);
     return tip;
-  } catch {
+  } catch (error) {
+    // A remote that does not answer would not answer the push either: say so before anything is written.
+    if (error instanceof GitTimeoutError) throw new UserError(`cannot read remote '${remote}': ${timeoutText(error)}; nothing was written`);
     return undefined; // pushFixBranch reads the remote again and reports what is wrong
   }
 }
 
+function timeoutText(error: GitTimeoutError): string {
+  return `git ${error.args[0] ?? ''} got no answer within ${error.timeoutMs / 1000} s (--network-timeout)`;
+}
+
 /** The tip of `remoteRef` on the remote, undefined when it has no such branch. */
-async function remoteBranchTip(git: Git, remote: string, remoteRef: string): Promise<string | undefined> {
-  const listing = await git.run(['ls-remote', '--heads', remote, remoteRef]);
+async function remoteBranchTip(git: Git, remote: string, remoteRef: string, timeoutMs: number): Promise<string | undefined> {
+  const listing = await git.run(['ls-remote', '--heads', remote, remoteRef], { timeoutMs });
   return listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0];
 }
 
 /** Brings a remote branch's commits in without writing any ref (not even FETCH_HEAD or a remote-tracking branch). */
-function fetchWithoutRefs(git: Git, remote: string, remoteRef: string): Promise<string> {
-  return git.run(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--refmap=', remote, remoteRef]);
+function fetchWithoutRefs(git: Git, remote: string, remoteRef: string, timeoutMs: number): Promise<string> {
+  return git.run(['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--refmap=', remote, remoteRef], { timeoutMs });
 }
 
 /** The remote's configured (push) URL as written in the config, before any insteadOf rewriting. */
@@ -110,10 +122,11 @@ async function configuredRemoteUrl(git: Git, remote: string): Promise<string> {
   throw new UserError(`there is no remote '${remote}' in this repository (git remote -v lists them); pass --remote NAME`);
 }
 
-export async function pushFixBranch(git: Git, remote: string, branch: string, tip: string, base: string, env: NodeJS.ProcessEnv = {}): Promise<PushOutcome> {
+export async function pushFixBranch(git: Git, remote: string, branch: string, tip: string, base: string, env: NodeJS.ProcessEnv = {}, timeoutMs = DEFAULT_NETWORK_TIMEOUT_MS): Promise<PushOutcome> {
   const remoteRef = `refs/heads/${branch}`;
   const keepsLocal = `the fix branch ${branch} is committed locally and intact`;
   const failure = (what: string, error: unknown): UserError => {
+    if (error instanceof GitTimeoutError) return new UserError(redactCredentials(`${what}: ${timeoutText(error)}; ${keepsLocal}`, env));
     const lines = error instanceof GitCommandError ? error.stderr.split('\n').filter((line) => line.trim()) : [];
     const detail = (lines.find((line) => /^(fatal|error|remote|\s*!)/.test(line)) ?? lines[0] ?? (error instanceof Error ? error.message : String(error))).trim();
     return new UserError(redactCredentials(`${what}: ${detail.replace(/^(fatal|error): /, '')}; ${keepsLocal}`, env));
@@ -121,7 +134,7 @@ export async function pushFixBranch(git: Git, remote: string, branch: string, ti
 
   let previousRemoteTip: string | null;
   try {
-    previousRemoteTip = (await remoteBranchTip(git, remote, remoteRef)) ?? null;
+    previousRemoteTip = (await remoteBranchTip(git, remote, remoteRef, timeoutMs)) ?? null;
   } catch (error) {
     throw failure(`cannot read remote '${remote}'`, error);
   }
@@ -132,7 +145,7 @@ export async function pushFixBranch(git: Git, remote: string, branch: string, ti
   if (previousRemoteTip) {
     try {
       // To read their trailers.
-      await fetchWithoutRefs(git, remote, remoteRef);
+      await fetchWithoutRefs(git, remote, remoteRef, timeoutMs);
     } catch (error) {
       throw failure(`cannot fetch ${remote}/${branch} to check it is openclaw-fix's own`, error);
     }
@@ -146,7 +159,7 @@ export async function pushFixBranch(git: Git, remote: string, branch: string, ti
   }
 
   try {
-    await git.run(['push', `--force-with-lease=${remoteRef}:${previousRemoteTip ?? ''}`, remote, `${tip}:${remoteRef}`]);
+    await git.run(['push', `--force-with-lease=${remoteRef}:${previousRemoteTip ?? ''}`, remote, `${tip}:${remoteRef}`], { timeoutMs });
   } catch (error) {
     if (error instanceof GitCommandError && /\(stale info\)/.test(error.stderr)) {
       throw new UserError(`remote branch ${remote}/${branch} changed while openclaw-fix was running, so nothing was pushed; re-run it; ${keepsLocal}`);
