@@ -43,10 +43,18 @@ export interface Io {
 
 const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
 
-/** Splits `--only 2,1 --only 9` into ['2', '1', '9']. */
-function listOption(value: unknown): string[] {
-  const values = Array.isArray(value) ? value : value === undefined ? [] : [value];
-  return values.flatMap((item) => String(item).split(',')).map((item) => item.trim()).filter(Boolean);
+/**
+ * Splits `--only 2,1 --only 9` into ['2', '1', '9']. Empty is an error, not "everything": a
+ * bot's `--only "$FIXES"` with FIXES unset must not apply every fix.
+ */
+function listOption(name: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  const values = Array.isArray(value) ? value : [value];
+  const items = values.flatMap((item) => String(item).split(',')).map((item) => item.trim());
+  if (items.length === 0 || items.some((item) => item === '')) {
+    throw new UserError(`--${name} was given an empty fix name; name each fix by bug number, 'extra' or an id from --list`);
+  }
+  return items;
 }
 
 function matchesSelector(patch: Patch, selector: string): boolean {
@@ -171,7 +179,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
       if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
       return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io, { goCache: args.cache !== false });
     }
-    const patches = selectPatches(allPatches, listOption(args.only), listOption(args.skip));
+    const patches = selectPatches(allPatches, listOption('only', args.only), listOption('skip', args.skip));
     if (args.list) {
       io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
       return 0;

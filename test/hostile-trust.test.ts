@@ -188,3 +188,16 @@ describe('git commands that talk to a remote are bounded (item 4)', () => {
     expect(result.stderr).toBe('openclaw-fix: --network-timeout takes a number of seconds greater than 0 (see --help)\n');
   });
 });
+
+describe('an empty selector is an error, not "every fix" (item 8)', () => {
+  it('--only "", a bare --only or --skip, and an empty item in a list: one line, exit 2, nothing written', async () => {
+    const repo = fixtureGitRepo();
+    for (const args of [['--apply', '--only', ''], ['--apply', '--only'], ['--apply', '--skip'], ['--apply', '--skip', ''], ['--apply', '--only', '2,'], ['--list', '--only', ' ']]) {
+      const result = await runCli(repo, args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr, args.join(' ')).toMatch(/^openclaw-fix: --(only|skip) was given an empty fix name; [^\n]+\n$/);
+      expect(result.stdout).toBe('');
+    }
+    expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+  });
+});
