@@ -5,7 +5,9 @@
  * nothing behind but unreachable objects, and after it the branch is complete.
  */
 import { randomBytes } from 'node:crypto';
-import { openSync, closeSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { onInterrupt } from './cleanup.js';
 import { commitMessage, TRAILER } from './commit-message.js';
 import { candidateGlobs, planFixes, type Plan } from './engine.js';
 import { catFileBatch, Git, GitCommandError, loadCommitFiles, UserError, type LoadedFiles } from './git.js';
@@ -50,31 +52,116 @@ export interface ApplyResult {
   readonly adoptedFrom?: string;
 }
 
-/** Runs `fn` with a lock file in the git dir, so two runs on one repo cannot interleave. */
-async function withLock<T>(git: Git, fn: (cleanup: Cleanup) => Promise<T>): Promise<T> {
-  const lockPath = await git.gitPath('openclaw-fix.lock');
-  let fd: number;
+/** Who holds the lock: recorded in it, so a later run can tell a live holder from a killed one. */
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly token: string;
+}
+
+function readLockOwner(text: string): LockOwner | undefined {
   try {
-    fd = openSync(lockPath, 'wx');
+    const data = JSON.parse(text) as Partial<LockOwner>;
+    return typeof data.pid === 'number' && typeof data.host === 'string' && typeof data.token === 'string' ? { pid: data.pid, host: data.host, token: data.token } : undefined;
   } catch {
-    throw new UserError(`another openclaw-fix run is working on this repository (${lockPath} exists; delete it if no run is active)`);
+    return undefined; // an older run's lock (a bare pid), or not ours at all: treated as held
   }
-  writeSync(fd, `${process.pid}\n`);
-  closeSync(fd);
+}
+
+/** True while a process with that id exists (one of another user's included). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const ERRNO_TEXT: Readonly<Record<string, string>> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded' };
+
+/** `EACCES (permission denied)`: the code for searching, the words for reading. */
+export function errnoText(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? 'error';
+  return ERRNO_TEXT[code] ? `${code}, ${ERRNO_TEXT[code]}` : code;
+}
+
+/**
+ * Takes the lock file in the git dir, so two runs on one repo cannot interleave. The lock
+ * records pid and host; a lock whose process is gone (on this host: a run killed with SIGKILL
+ * cannot remove its lock) is taken over instead of refusing every later run. Returns the
+ * function that releases it.
+ */
+function acquireLock(lockPath: string): () => void {
+  const owner: LockOwner = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex') };
+  const ownText = `${JSON.stringify(owner)}\n`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      try {
+        writeSync(fd, ownText);
+      } finally {
+        closeSync(fd);
+      }
+      return () => {
+        // Only our own lock: a run that took over a lock we failed to hold keeps its own.
+        if (readFileText(lockPath) === ownText) rmSync(lockPath, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new UserError(`cannot create the lock file ${lockPath} (${errnoText(error)}): --apply needs a git directory it can write to; nothing was written`);
+      }
+    }
+    const held = readFileText(lockPath);
+    if (held === undefined) continue; // released in between: try again
+    const holder = readLockOwner(held);
+    if (!holder || holder.host !== owner.host || processExists(holder.pid)) {
+      const who = holder ? `pid ${holder.pid} on ${holder.host}` : `${lockPath} exists`;
+      throw new UserError(`another openclaw-fix run is working on this repository (${holder ? `${who}, ${lockPath}` : who}; delete it if no run is active)`);
+    }
+    // Stale: its process is gone. Move it aside atomically, and put it back if it is not the
+    // one just read (another run took it over first and holds it now).
+    const aside = `${lockPath}.stale-${owner.pid}-${owner.token}`;
+    try {
+      renameSync(lockPath, aside);
+    } catch {
+      continue;
+    }
+    if (readFileText(aside) !== held) {
+      try {
+        linkSync(aside, lockPath);
+      } catch {
+        // someone holds a fresh lock already
+      }
+      rmSync(aside, { force: true });
+      throw new UserError(`another openclaw-fix run is working on this repository (${lockPath}; delete it if no run is active)`);
+    }
+    rmSync(aside, { force: true });
+  }
+  throw new UserError(`another openclaw-fix run is working on this repository (${lockPath}; delete it if no run is active)`);
+}
+
+function readFileText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` holding the lock; an interruption releases it and says whether the branch was written. */
+async function withLock<T>(git: Git, fn: (cleanup: Cleanup) => Promise<T>): Promise<T> {
+  const release = acquireLock(await git.gitPath('openclaw-fix.lock'));
   const cleanup = new Cleanup();
-  cleanup.add(() => rmSync(lockPath, { force: true }));
-  const onSignal = (signal: NodeJS.Signals): void => {
+  cleanup.add(release);
+  const unregister = onInterrupt(() => {
     cleanup.runAll();
-    process.stderr.write(`openclaw-fix: interrupted by ${signal}; ${cleanup.refWritten ? 'the fix branch was already complete' : 'no branch was written'}\n`);
-    process.exit(2);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+    return cleanup.refWritten ? 'the fix branch was already complete' : 'no branch was written';
+  });
   try {
     return await fn(cleanup);
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    unregister();
     cleanup.runAll();
   }
 }
@@ -140,9 +227,7 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     try {
       await git.run(['update-ref', '-m', `openclaw-fix: ${commits.length} fixes on ${baseBranch}`, `refs/heads/${branch}`, tip, previousTip ?? zeroOid(head)]);
     } catch (error) {
-      if (error instanceof GitCommandError) {
-        throw new UserError(`branch ${branch} changed while openclaw-fix was running; nothing was written, re-run it`);
-      }
+      if (error instanceof GitCommandError) throw refWriteError(branch, error);
       throw error;
     }
     cleanup.refWritten = true;
@@ -154,6 +239,22 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
       ...(adopted && remote ? { adoptedFrom: `${remote.name}/${branch}` } : {}),
     };
   });
+}
+
+/**
+ * What a failed compare-and-swap `update-ref` of the fix branch means. Only a branch that
+ * moved (or appeared) since it was read is worth a re-run; a name git cannot create next to
+ * an existing branch, or a ref store it cannot write, would fail again: say what failed.
+ */
+function refWriteError(branch: string, error: GitCommandError): UserError {
+  const said = error.stderr.trim().split('\n').find((line) => line.trim()) ?? error.message;
+  const reason = said.replace(/^fatal: /, '').replace(/^update_ref failed for ref '[^']*': /, '').replace(/^cannot lock ref '[^']*': /, '');
+  if (/ but expected |reference already exists|unable to resolve reference/.test(reason)) {
+    return new UserError(`branch ${branch} changed while openclaw-fix was running (${reason}); nothing was written, re-run it`);
+  }
+  const clash = /'refs\/heads\/(.+)' exists; cannot create '/.exec(reason);
+  if (clash) return new UserError(`cannot create branch ${branch}: branch ${clash[1]} exists, and git cannot keep both; pass another --branch; nothing was written`);
+  return new UserError(`cannot write branch ${branch}: git update-ref failed: ${reason}; nothing was written`);
 }
 
 /**

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
+import { handleInterrupts } from './cleanup.js';
 import { candidateGlobs, EngineError, planFixes } from './engine.js';
 import { EditConflictError } from './edits.js';
 import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
@@ -91,6 +92,9 @@ export function errorLine(error: unknown): string {
   return `internal error: ${message.split('\n')[0]}`;
 }
 
+/** The parsed command line, as yargs returns it. */
+type ParsedArgs = Record<string, unknown> & { readonly _: readonly (string | number)[] };
+
 export async function main(argv: readonly string[], givenIo: Io = defaultIo()): Promise<number> {
   // Every byte printed goes through the redaction of the repo's plain-text secrets (src/secrets.ts).
   const secrets: string[] = [];
@@ -171,6 +175,16 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     return 0;
   }
 
+  // SIGINT/SIGTERM: release the lock, remove temporary directories, end child processes, one line.
+  const stopHandlingInterrupts = handleInterrupts((line) => void io.stderr.write(line));
+  try {
+    return await run(args, io, givenIo, secrets);
+  } finally {
+    stopHandlingInterrupts();
+  }
+}
+
+async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Promise<number> {
   const json = Boolean(args.json);
   const mode: Mode = args.apply ? 'apply' : args.check ? 'check' : 'dry-run';
   try {

@@ -131,9 +131,15 @@ export class Git {
     return isAbsolute(path) ? path : join(this.root, path);
   }
 
+  /**
+   * Whether `branch` is a valid branch name as written. Not `check-ref-format --branch`,
+   * which expands `@{-1}` and `-` to the previous branch: the tool writes `refs/heads/<branch>`
+   * literally.
+   */
   async isValidBranchName(branch: string): Promise<boolean> {
+    if (branch.startsWith('-') || branch === 'HEAD') return false;
     try {
-      await this.run(['check-ref-format', '--branch', branch]);
+      await this.run(['check-ref-format', `refs/heads/${branch}`]);
       return true;
     } catch {
       return false;

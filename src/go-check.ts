@@ -48,7 +48,7 @@ const RESULT_PREFIX = 'SMOKESCREEN-STANDIN-RESULT ';
 const CERTIFICATE_ROLE = 'svc';
 
 const BUILD_TIMEOUT_MS = 180_000;
-const RUN_TIMEOUT_MS = 20_000;
+const RUN_TIMEOUT_MS = 60_000;
 const OUTPUT_LIMIT = 8 * 1024 * 1024;
 
 interface RoleDecision {

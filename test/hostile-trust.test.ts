@@ -3,7 +3,9 @@
  * entrypoint verify compiles and runs is the repo's code; it must see none of the user's
  * environment, and its proof is cached without ever changing a result (issue 12).
  */
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -199,5 +201,98 @@ describe('an empty selector is an error, not "every fix" (item 8)', () => {
       expect(result.stdout).toBe('');
     }
     expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+  });
+});
+
+/**
+ * Makes `dir` unwritable for this process: chmod for a normal user; as root (which chmod does
+ * not stop) the immutable attribute. Returns the undo. Throws when neither works here, rather
+ * than letting a test pass without the condition it is about.
+ */
+function makeUnwritable(dir: string): () => void {
+  const root = process.getuid?.() === 0;
+  if (root) execFileSync('chattr', ['+i', dir]);
+  else chmodSync(dir, 0o555);
+  const undo = (): void => {
+    if (root) execFileSync('chattr', ['-i', dir]);
+    else chmodSync(dir, 0o755);
+  };
+  try {
+    writeFileSync(join(dir, 'probe'), '');
+    rmSync(join(dir, 'probe'));
+  } catch {
+    return undo;
+  }
+  undo();
+  throw new Error(`cannot make ${dir} unwritable on this machine`);
+}
+
+describe('messages say what failed, never "re-run it" when a re-run cannot succeed (item 9)', () => {
+  it('a read-only git directory: the lock cannot be created, and no other run is blamed', async () => {
+    const repo = fixtureGitRepo();
+    const undo = makeUnwritable(join(repo, '.git'));
+    try {
+      const result = await runCli(repo, ['--apply']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^openclaw-fix: cannot create the lock file \S+openclaw-fix\.lock \((EACCES|EPERM|EROFS), [a-z -]+\): --apply needs a git directory it can write to; nothing was written\n$/);
+    } finally {
+      undo();
+    }
+  });
+
+  it('--branch main/sub next to main, --branch @{-1}, and a ref store that refuses the write', async () => {
+    const repo = fixtureGitRepo();
+    const nested = await runCli(repo, ['--apply', '--branch', 'main/sub']);
+    expect(nested.code).toBe(2);
+    expect(nested.stderr).toBe('openclaw-fix: cannot create branch main/sub: branch main exists, and git cannot keep both; pass another --branch; nothing was written\n');
+
+    git(repo, 'checkout', '-q', '-b', 'elsewhere');
+    git(repo, 'checkout', '-q', 'main');
+    const previous = await runCli(repo, ['--apply', '--branch', '@{-1}']);
+    expect(previous.code).toBe(2);
+    expect(previous.stderr).toBe("openclaw-fix: '@{-1}' is not a valid branch name\n");
+    expect(git(repo, 'rev-parse', 'elsewhere')).toBe(git(repo, 'rev-parse', 'main'));
+
+    // The repository's reference-transaction hook refuses every branch update (as a read-only ref store would).
+    const hooks = join(tempDir(), 'hooks');
+    mkdirSync(hooks);
+    writeFileSync(join(hooks, 'reference-transaction'), '#!/bin/sh\n[ "$1" = prepared ] || exit 0\nif grep -q " refs/heads/"; then exit 1; fi\nexit 0\n', { mode: 0o755 });
+    git(repo, 'config', 'core.hooksPath', hooks);
+    const refused = await runCli(repo, ['--apply']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^openclaw-fix: cannot write branch openclaw-fix\/deployment-bugs: git update-ref failed: ref updates aborted by hook; nothing was written\n$/);
+    expect(refused.stderr).not.toMatch(/re-run/);
+    expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+  });
+});
+
+describe('the lock records its owner; a dead owner\'s lock is taken over (item 10)', () => {
+  const lockOf = (repo: string): string => join(repo, '.git', 'openclaw-fix.lock');
+  /** The id of a process that has just ended. */
+  const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid ?? 999_999;
+
+  it('a lock left by a killed run on this host is taken over; the run succeeds and leaves no lock', async () => {
+    const repo = fixtureGitRepo();
+    writeFileSync(lockOf(repo), `${JSON.stringify({ pid: deadPid(), host: hostname(), token: 'killed-run' })}\n`);
+    const result = await runCli(repo, ['--apply']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(existsSync(lockOf(repo))).toBe(false);
+    expect(readdirSync(join(repo, '.git')).filter((name) => name.includes('openclaw-fix.lock'))).toEqual([]);
+  });
+
+  it('a live owner, or one on another host, is respected and named', async () => {
+    const repo = fixtureGitRepo();
+    const live = `${JSON.stringify({ pid: process.pid, host: hostname(), token: 'live' })}\n`;
+    writeFileSync(lockOf(repo), live);
+    const refused = await runCli(repo, ['--apply']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(new RegExp(`^openclaw-fix: another openclaw-fix run is working on this repository \\(pid ${process.pid} on ${hostname().replace(/[.]/g, '\\.')}, `));
+    expect(readFileSync(lockOf(repo), 'utf8')).toBe(live);
+
+    const remote = `${JSON.stringify({ pid: deadPid(), host: 'another-host.example', token: 'remote' })}\n`;
+    writeFileSync(lockOf(repo), remote);
+    expect((await runCli(repo, ['--apply'])).code).toBe(2);
+    expect(readFileSync(lockOf(repo), 'utf8')).toBe(remote);
   });
 });

@@ -3,7 +3,7 @@
  * error is exit 2 and ONE line on stderr naming the problem, and the repository — refs, HEAD,
  * index file, status, work-tree bytes — is exactly as before. The tool never prints a secret.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +205,53 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     // openclaw-fix-go is verify's Go build cache, shared by design between runs; nothing else may stay.
     expect(readdirSync(scratchTmp).filter((name) => name !== 'openclaw-fix-go')).toEqual([]);
   }, 90_000);
+  /** Starts the built CLI in `repo` with its own TMPDIR; resolves output and exit code when it ends. */
+  function startCli(repo: string, args: string[], scratchTmp: string) {
+    const child = spawn(process.execPath, [join(build, 'bin', 'openclaw-fix.js'), ...args], { cwd: repo, env: { ...process.env, TMPDIR: scratchTmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const output = { stdout: '', stderr: '' };
+    child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    return { child, output, exited };
+  }
+
+  /** Waits (bounded by work, not asserted on time) until `ready()` or the child ends. */
+  async function until(ready: () => boolean, child: ChildProcess): Promise<boolean> {
+    for (let i = 0; i < 2_000 && !ready() && child.exitCode === null; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    return ready();
+  }
+
+  /** The Go proof of --apply's verify is compiling: its temporary module is in place. */
+  const compiling = (scratchTmp: string) => (): boolean =>
+    readdirSync(scratchTmp).some((name) => name.startsWith('openclaw-fix-entrypoint-') && existsSync(join(scratchTmp, name, 'smokescreen', 'main.go')));
+
+  it('SIGINT while the Go proof compiles: no lock, no temporary directory, no go-build scratch left (item 10)', async () => {
+    const repo = fixtureGitRepo();
+    const scratchTmp = tempDir('openclaw-fix-tmp-');
+    const before = snapshot(repo, { strict: true });
+    const run = startCli(repo, ['--apply', '--no-cache'], scratchTmp);
+    expect(await until(compiling(scratchTmp), run.child), `the run never compiled the entrypoint: ${run.output.stderr}`).toBe(true);
+    run.child.kill('SIGINT');
+    const { code } = await run.exited;
+    expect(code).toBe(2);
+    expect(run.output.stderr).toBe('openclaw-fix: interrupted by SIGINT; no branch was written\n');
+    expect(snapshot(repo, { strict: true })).toBe(before);
+    expect(readdirSync(scratchTmp).filter((name) => name !== 'openclaw-fix-go')).toEqual([]);
+  }, 120_000);
+
+  it('SIGKILL with the lock held: the next --apply takes the dead run\'s lock over and writes the branch (item 10)', async () => {
+    const repo = fixtureGitRepo();
+    const scratchTmp = tempDir('openclaw-fix-tmp-');
+    const run = startCli(repo, ['--apply', '--no-cache'], scratchTmp);
+    expect(await until(compiling(scratchTmp), run.child), run.output.stderr).toBe(true);
+    run.child.kill('SIGKILL');
+    expect((await run.exited).signal).toBe('SIGKILL');
+    expect(existsSync(join(repo, '.git', 'openclaw-fix.lock'))).toBe(true); // nothing can remove it on SIGKILL
+    const next = await runCli(repo, ['--apply']);
+    expect(next.stderr).toBe('');
+    expect(next.code).toBe(0);
+    expect(existsSync(join(repo, '.git', 'openclaw-fix.lock'))).toBe(false);
+  }, 120_000);
 });
 
 describe('secrets in the repo are never printed', () => {
