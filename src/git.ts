@@ -4,12 +4,10 @@
  * which simple-git does not feed.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { lstat, mkdtemp, readFile, realpath } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { killGroup, trackChild } from './cleanup.js';
+import { killGroup, makeTempDir, removeTempDir, trackChild } from './cleanup.js';
 import { gitPathspecsFor, matchesAny } from './repo-view.js';
 
 /** A problem with the user's repository or environment: one line, exit code 2. */
@@ -290,18 +288,15 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
   // ls-tree takes no `:(glob)` pathspecs, and listing the whole tree to filter it here cost
   // ~0.3 s and ~30 MB on a 50,000-file repo (npm run bench). Read the commit into a throw-away
   // index instead and let ls-files select the candidates; picomatch then filters exactly.
-  const scratch = await mkdtemp(join(tmpdir(), 'openclaw-fix-list-'));
-  // Also removed when a signal handler exits the process mid-way (process.exit skips finally).
-  const removeScratch = (): void => rmSync(scratch, { recursive: true, force: true });
-  process.once('exit', removeScratch);
+  // Also removed when a signal ends the process mid-way (src/cleanup.ts).
+  const scratch = makeTempDir('openclaw-fix-list-');
   let listing: string;
   try {
     const env = { GIT_INDEX_FILE: join(scratch, 'index') };
     await git.run(['-c', 'core.splitIndex=false', 'read-tree', commit], { env });
     listing = await git.run(['ls-files', '--stage', '-z', '--', ...gitPathspecsFor(globs)], { env });
   } finally {
-    process.removeListener('exit', removeScratch);
-    removeScratch();
+    removeTempDir(scratch);
   }
   const entries: { mode: string; sha: string; path: string }[] = [];
   for (const record of listing.split('\0')) {

@@ -7,10 +7,10 @@
  * them; `git format-patch` then writes the series from the dangling tip. Only unreachable
  * objects are added: the user's refs, index and work tree are not touched.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildUnreachableFixCommits } from './apply.js';
+import { makeTempDir, removeTempDir } from './cleanup.js';
 import type { Plan } from './engine.js';
 import { loadCommitFiles, UserError, type Git } from './git.js';
 import { fixLabel } from './report.js';
@@ -44,7 +44,7 @@ export async function patchSeries(git: Git, patches: readonly Patch[], secrets: 
   // --keep-cr), so a text diff of a CRLF file would not apply, or would apply without its CRs.
   // Files holding a CR travel as binary patches instead, which keep every byte.
   const withCarriageReturns = [...new Set(plan.pending.flatMap((outcome) => outcome.files.filter((change) => change.after.includes('\r') || change.before?.includes('\r')).map((change) => change.path)))];
-  const scratch = mkdtempSync(join(tmpdir(), 'openclaw-fix-patch-'));
+  const scratch = makeTempDir('openclaw-fix-patch-');
   try {
     const attributes = join(scratch, 'attributes');
     writeFileSync(attributes, withCarriageReturns.map((path) => `${attributePattern(path)} binary\n`).join(''));
@@ -62,7 +62,7 @@ export async function patchSeries(git: Git, patches: readonly Patch[], secrets: 
     }
     return { mbox, plan, base, notes };
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    removeTempDir(scratch);
   }
 }
 
