@@ -4,7 +4,7 @@
  * the final compare-and-swap `update-ref` of the fix branch: until then an interruption leaves
  * nothing behind but unreachable objects, and after it the branch is complete.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { onInterrupt } from './cleanup.js';
@@ -224,6 +224,7 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     const commits = adopted ?? built;
     await holdBeforeRefForTests();
     const tip = commits.at(-1)?.sha ?? head;
+    if (previousTip) await assertNotCheckedOut(git, branch);
     try {
       await git.run(['update-ref', '-m', `openclaw-fix: ${commits.length} fixes on ${baseBranch}`, `refs/heads/${branch}`, tip, previousTip ?? zeroOid(head)]);
     } catch (error) {
@@ -268,7 +269,7 @@ async function holdBeforeRefForTests(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 30_000));
 }
 
-/** A branch of that name may be rebuilt only when every commit on it since the base is one of ours. */
+/** A branch of that name may be rebuilt only when every commit on it since the base is one of ours, as we wrote it. */
 async function assertOwnBranch(git: Git, branch: string, tip: string, head: string): Promise<void> {
   const foreign = await foreignCommits(git, tip, head);
   if (!foreign) throw new UserError(`branch ${branch} exists and shares no history with HEAD; pass --branch with another name`);
@@ -277,6 +278,81 @@ async function assertOwnBranch(git: Git, branch: string, tip: string, head: stri
       `branch ${branch} exists and has ${foreign.length} commit${foreign.length === 1 ? '' : 's'} openclaw-fix did not make (first: ${foreign[0]?.slice(0, 12)}); pass --branch with another name or delete it`,
     );
   }
+  const edited = await editedCommit(git, tip, head);
+  if (edited) {
+    throw new UserError(
+      `branch ${branch} has commit ${edited.slice(0, 12)} that was changed after openclaw-fix made it (its content or message is not what openclaw-fix wrote), so it was not rebuilt: keep that work and pass --branch with another name, or delete the branch (git branch -D ${branch}) to let openclaw-fix rebuild it`,
+    );
+  }
+}
+
+/**
+ * Moving a branch another worktree has checked out would leave that worktree's index and files
+ * describing the old commits: it would show the difference as staged changes nobody made.
+ */
+async function assertNotCheckedOut(git: Git, branch: string): Promise<void> {
+  const listing = await git.run(['worktree', 'list', '--porcelain', '-z']);
+  let worktree = '';
+  for (const field of listing.split('\0')) {
+    if (field.startsWith('worktree ')) worktree = field.slice('worktree '.length);
+    else if (field === `branch refs/heads/${branch}`) {
+      throw new UserError(`branch ${branch} is checked out in the worktree ${worktree}, so it was not rebuilt: switch that worktree to another branch (or remove it) and re-run; nothing was written`);
+    }
+  }
+}
+
+/**
+ * The seal trailer: a hash of the commit's message (without the seal) and of the mode and
+ * bytes of every file it changes. The fix trailer survives `git commit --amend --no-edit`,
+ * so it cannot tell a human's amendment from the tool's commit; the seal can: a rebuild
+ * replaces only commits whose seal still matches what they hold.
+ */
+export const SEAL_TRAILER = 'Openclaw-Fix-Seal';
+
+interface SealedFile {
+  readonly path: string;
+  readonly mode: string;
+  readonly content: Buffer;
+}
+
+function sealOf(message: string, files: readonly SealedFile[]): string {
+  const hash = createHash('sha256').update(`openclaw-fix-seal-1\0${message}\0`);
+  for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
+    hash.update(`${file.mode} ${file.path}\0`).update(createHash('sha256').update(file.content).digest('hex')).update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** `message` (ending in its trailer line) with the seal trailer added after it. */
+function sealed(message: string, files: readonly SealedFile[]): string {
+  return `${message}${SEAL_TRAILER}: ${sealOf(message, files)}\n`;
+}
+
+/**
+ * The first commit on `tip` since `head`'s merge base whose seal does not match its message
+ * and changes (a human amended it), or that is a merge; undefined when every one is as the
+ * tool wrote it.
+ */
+export async function editedCommit(git: Git, tip: string, head: string): Promise<string | undefined> {
+  const base = (await git.run(['merge-base', head, tip]).catch(() => '')).trim();
+  const chain = (await git.run(['rev-list', '--reverse', '--parents', `${base}..${tip}`])).split('\n').filter(Boolean).map((line) => line.split(' '));
+  const objects = await readCommitObjects(git, chain.map(([sha]) => sha ?? ''));
+  for (const [sha = '', ...parents] of chain) {
+    const message = objects.get(sha)?.message ?? '';
+    const seal = new RegExp(`^${SEAL_TRAILER}: ([0-9a-f]{64})\\n$`, 'm').exec(message);
+    if (parents.length !== 1 || !seal || !message.endsWith(seal[0])) return sha;
+    const changes = (await git.run(['diff-tree', '-r', '-z', '--no-renames', '--no-commit-id', parents[0] ?? '', sha])).split('\0');
+    const files: { path: string; mode: string; blob: string }[] = [];
+    for (let index = 0; index + 1 < changes.length; index += 2) {
+      const [, mode = '', , blob = '', status = ''] = (changes[index] ?? '').split(' ');
+      if (status === 'D') return sha; // a fix never deletes a file
+      files.push({ path: changes[index + 1] ?? '', mode, blob });
+    }
+    const contents = await catFileBatch(git, files.map((file) => file.blob));
+    const withContent = files.map((file, index) => ({ path: file.path, mode: file.mode, content: contents[index]?.content ?? Buffer.alloc(0) }));
+    if (sealOf(message.slice(0, message.length - seal[0].length), withContent) !== seal[1]) return sha;
+  }
+  return undefined;
 }
 
 /**
@@ -378,7 +454,7 @@ export async function buildCommits(git: Git, head: string, plan: Plan, modes: Re
   };
   const subjects: string[] = [];
   plan.pending.forEach((outcome, index) => {
-    const message = commitMessage(outcome);
+    const message = sealed(commitMessage(outcome), outcome.files.map((change) => ({ path: change.path, mode: modes.get(change.path) ?? '100644', content: Buffer.from(change.after, 'utf8') })));
     subjects.push(message.split('\n')[0] ?? '');
     line(`commit ${scratchRef}`);
     line(`mark :${index + 1}`);

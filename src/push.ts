@@ -7,7 +7,7 @@
  * not exist yet), so a commit someone pushes in between is never overwritten. Nothing here
  * rewrites the local branch: whatever fails, it stays as `--apply` left it.
  */
-import { foreignCommits, type ApplyResult } from './apply.js';
+import { editedCommit, foreignCommits, type ApplyResult } from './apply.js';
 import { Git, GitCommandError, GitTimeoutError, UserError } from './git.js';
 import { upsertPullRequest, redactCredentials, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
 import { pullRequestBody, pullRequestTitle } from './pr-body.js';
@@ -153,6 +153,10 @@ export async function pushFixBranch(git: Git, remote: string, branch: string, ti
     if (!foreign || foreign.length > 0) {
       const why = foreign ? `has ${foreign.length} commit${foreign.length === 1 ? '' : 's'} openclaw-fix did not make (first: ${foreign[0]?.slice(0, 12)})` : 'shares no history with the base';
       throw new UserError(`remote branch ${remote}/${branch} ${why}, so it was not pushed; pass --branch with another name; ${keepsLocal}`);
+    }
+    const edited = await editedCommit(git, previousRemoteTip, base);
+    if (edited && !(await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(() => true, () => false))) {
+      throw new UserError(`remote branch ${remote}/${branch} has commit ${edited.slice(0, 12)} that was changed after openclaw-fix made it, so it was not overwritten; pass --branch with another name; ${keepsLocal}`);
     }
     const fastForward = await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(() => true, () => false);
     status = fastForward ? 'updated' : 'force-updated';

@@ -296,3 +296,65 @@ describe('the lock records its owner; a dead owner\'s lock is taken over (item 1
     expect(readFileSync(lockOf(repo), 'utf8')).toBe(remote);
   });
 });
+
+describe('a rebuild never throws away a human\'s edit (item 5)', () => {
+  /** The fixture with the fix branch made, then main moved on, so the next --apply wants to rebuild it. */
+  async function branchToRebuild(): Promise<string> {
+    const repo = fixtureGitRepo();
+    expect((await runCli(repo, ['--apply'])).code).toBe(0);
+    return repo;
+  }
+  const moveMain = (repo: string): void => {
+    writeFileSync(join(repo, 'NOTES.md'), 'notes\n');
+    commitAll(repo, 'docs: notes');
+  };
+  const tipOf = (repo: string): string => git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
+
+  it('an amended fix commit (content, trailer kept) is refused, the amendment kept', async () => {
+    const repo = await branchToRebuild();
+    git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
+    writeFileSync(join(repo, ENTRYPOINT), `${readFileSync(join(repo, ENTRYPOINT), 'utf8')}// reviewed by hand\n`);
+    git(repo, 'commit', '-q', '-a', '--amend', '--no-edit');
+    git(repo, 'checkout', '-q', 'main');
+    moveMain(repo);
+    const amended = tipOf(repo);
+    const result = await runCli(repo, ['--apply']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(new RegExp(`^openclaw-fix: branch ${DEFAULT_FIX_BRANCH} has commit [0-9a-f]{12} that was changed after openclaw-fix made it [^\\n]*git branch -D ${DEFAULT_FIX_BRANCH}[^\\n]*\\n$`));
+    expect(tipOf(repo)).toBe(amended);
+  });
+
+  it('an amended message (trailers kept) is refused too; an untouched branch is still rebuilt', async () => {
+    const repo = await branchToRebuild();
+    const untouched = fixtureGitRepo();
+    expect((await runCli(untouched, ['--apply'])).code).toBe(0);
+    moveMain(untouched);
+    const rebuilt = await runCli(untouched, ['--apply']);
+    expect(rebuilt.stderr).toBe('');
+    expect(rebuilt.stdout).toContain(`Rebuilt branch ${DEFAULT_FIX_BRANCH}`);
+
+    git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
+    execFileSync('git', ['-c', 'core.editor=sed -i 1s/$/,\\ reworded/', 'commit', '-q', '--amend'], { cwd: repo });
+    expect(git(repo, 'log', '-1', '--format=%B')).toMatch(/^Openclaw-Fix: /m);
+    git(repo, 'checkout', '-q', 'main');
+    moveMain(repo);
+    const amended = tipOf(repo);
+    const result = await runCli(repo, ['--apply']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/changed after openclaw-fix made it/);
+    expect(tipOf(repo)).toBe(amended);
+  });
+
+  it('a fix branch checked out in another worktree is not moved', async () => {
+    const repo = await branchToRebuild();
+    const other = join(tempDir(), 'other-worktree');
+    git(repo, 'worktree', 'add', '-q', other, DEFAULT_FIX_BRANCH);
+    moveMain(repo);
+    const tip = tipOf(repo);
+    const result = await runCli(repo, ['--apply']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(`openclaw-fix: branch ${DEFAULT_FIX_BRANCH} is checked out in the worktree ${other}, so it was not rebuilt: switch that worktree to another branch (or remove it) and re-run; nothing was written\n`);
+    expect(tipOf(repo)).toBe(tip);
+    expect(git(other, 'status', '--porcelain')).toBe('');
+  });
+});
