@@ -71,7 +71,6 @@ export async function patchSeries(git: Git, patches: readonly Patch[], secrets: 
  * that does. Files sent as binary patches (base85 of their bytes) are judged by their content.
  */
 function secretHolder(mbox: string, plan: Plan, binaryPaths: readonly string[], secrets: readonly string[]): string | undefined {
-  if (secrets.length === 0) return undefined;
   const binary = plan.pending.flatMap((outcome) => outcome.files).find((change) => binaryPaths.includes(change.path) && holdsSecret(`${change.before ?? ''}\n${change.after}`, secrets));
   if (binary) return binary.path;
   if (!holdsSecret(mbox, secrets)) return undefined;

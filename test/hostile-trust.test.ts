@@ -358,3 +358,60 @@ describe('a rebuild never throws away a human\'s edit (item 5)', () => {
     expect(git(other, 'status', '--porcelain')).toBe('');
   });
 });
+
+describe('secrets by key word, nesting, block scalar and shape are never printed (item 3)', () => {
+  /** Three lines pasted right below the egress allow-list, which a fix extends: they are its diff's context lines. */
+  function repoWithPasted(lines: readonly string[]): string {
+    const repo = fixtureGitRepo();
+    const vars = join(repo, 'group_vars/all/vars.yml');
+    const text = readFileSync(vars, 'utf8');
+    writeFileSync(vars, text.replace('  - registry.npmjs.org\n', `  - registry.npmjs.org\n${lines.join('\n')}\n`));
+    commitAll(repo, 'secrets pasted into group_vars');
+    return repo;
+  }
+
+  const cases: { name: string; lines: string[]; secrets: string[] }[] = [
+    {
+      name: 'OPENAI_KEY, anthropic_key, openai: { key: … }',
+      lines: ['OPENAI_KEY: "oa-fake-openai-value-001"', 'anthropic_key: ant-fake-anthropic-value-002', 'openai: { key: "nested-fake-openai-value-003", org: acme }'],
+      secrets: ['oa-fake-openai-value-001', 'ant-fake-anthropic-value-002', 'nested-fake-openai-value-003'],
+    },
+    {
+      name: 'smtp_pass, webhook_url, ssh_private_key: | (a PEM block)',
+      lines: ['smtp_pass: "smtp-fake-pass-value-004"', 'webhook_url: https://hooks.example.com/services/fake-webhook-005', 'ssh_private_key: |', '  -----BEGIN OPENSSH PRIVATE KEY-----', '  b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfakeBODY006', '  -----END OPENSSH PRIVATE KEY-----'],
+      secrets: ['smtp-fake-pass-value-004', 'fake-webhook-005', 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfakeBODY006'],
+    },
+    {
+      name: 'credential shapes under harmless keys: sk-…, ghp_…, a long random string',
+      lines: ['litellm_note: "sk-proj-FAKEshapeOnly0123456789abcdef007"', 'ci_note: ghp_FAKEshapeOnly0123456789abcdefABCDEF008', 'backup_label: "Zx9Qw3Er7Ty1Ui5Op2As8Df4Gh6Jk0LmNb009"'],
+      secrets: ['sk-proj-FAKEshapeOnly0123456789abcdef007', 'ghp_FAKEshapeOnly0123456789abcdefABCDEF008', 'Zx9Qw3Er7Ty1Ui5Op2As8Df4Gh6Jk0LmNb009'],
+    },
+  ];
+
+  for (const { name, lines, secrets } of cases) {
+    it(`${name}: not in the dry-run diff, --json or --format patch`, async () => {
+      const repo = repoWithPasted(lines);
+      const leaks = (text: string): string[] => secrets.filter((secret) => text.includes(secret));
+      const dryRun = await runCli(repo, []);
+      expect(dryRun.code, dryRun.stderr).toBe(0);
+      expect(dryRun.stdout).toContain('+  - api.telegram.org'); // the diff whose context holds them is printed
+      expect(dryRun.stdout).toContain('<redacted>');
+      expect(leaks(dryRun.stdout + dryRun.stderr)).toEqual([]);
+      const json = await runCli(repo, ['--json']);
+      expect(leaks(json.stdout + json.stderr)).toEqual([]);
+      const patch = await runCli(repo, ['--format', 'patch']);
+      expect(leaks(patch.stdout + patch.stderr)).toEqual([]);
+      expect(patch.code).toBe(2);
+      expect(patch.stderr).toMatch(/^openclaw-fix: group_vars\/all\/vars\.yml: the patch series would contain a secret value/);
+    });
+  }
+
+  it('ordinary values stay readable: image digests, commit ids, environment variable names, paths', async () => {
+    const { redactSecrets, secretValues } = await import('../src/secrets.js');
+    const files = new Map([['group_vars/all/vars.yml', 'key_env: ANTHROPIC_API_KEY\nredis_image: redis@sha256:3f2b9c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\nauth_mode: "{{ vault_auth_mode }}"\npassthrough_dir: /opt/openclaw/passthrough\n']]);
+    const secrets = secretValues(files);
+    const text = [...files.values()][0] ?? '';
+    expect(redactSecrets(text, secrets)).toBe(text);
+    expect(redactSecrets('commit 0123456789abcdef0123456789abcdef01234567 of github.com/stripe/smokescreen/pkg/smokescreen', [])).not.toContain('<redacted>');
+  });
+});
