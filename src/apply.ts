@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { onInterrupt } from './cleanup.js';
+import { encodeLossless } from './bytes.js';
 import { commitMessage, TRAILER } from './commit-message.js';
 import { candidateGlobs, planFixes, type Plan } from './engine.js';
 import { catFileBatch, Git, GitCommandError, loadCommitFiles, UserError, type LoadedFiles } from './git.js';
@@ -448,13 +449,11 @@ export async function buildCommits(git: Git, head: string, plan: Plan, modes: Re
   const scratchRef = `refs/openclaw-fix-build-${process.pid}-${randomBytes(4).toString('hex')}`;
   const stream: Buffer[] = [];
   const line = (text: string): void => void stream.push(Buffer.from(`${text}\n`, 'utf8'));
-  const data = (text: string): void => {
-    const bytes = Buffer.from(text, 'utf8');
-    stream.push(Buffer.from(`data ${bytes.length}\n`), bytes, Buffer.from('\n'));
-  };
+  const bytes = (content: Buffer): void => void stream.push(Buffer.from(`data ${content.length}\n`), content, Buffer.from('\n'));
+  const data = (text: string): void => bytes(Buffer.from(text, 'utf8'));
   const subjects: string[] = [];
   plan.pending.forEach((outcome, index) => {
-    const message = sealed(commitMessage(outcome), outcome.files.map((change) => ({ path: change.path, mode: modes.get(change.path) ?? '100644', content: Buffer.from(change.after, 'utf8') })));
+    const message = sealed(commitMessage(outcome), outcome.files.map((change) => ({ path: change.path, mode: modes.get(change.path) ?? '100644', content: encodeLossless(change.after) })));
     subjects.push(message.split('\n')[0] ?? '');
     line(`commit ${scratchRef}`);
     line(`mark :${index + 1}`);
@@ -464,7 +463,7 @@ export async function buildCommits(git: Git, head: string, plan: Plan, modes: Re
     if (index === 0) line(`from ${head}`);
     for (const change of outcome.files) {
       line(`M ${modes.get(change.path) ?? '100644'} inline ${fastImportPath(change.path)}`);
-      data(change.after);
+      bytes(encodeLossless(change.after)); // a byte that is not UTF-8 stays that byte (src/bytes.ts)
     }
   });
   plan.pending.forEach((_outcome, index) => line(`get-mark :${index + 1}`));

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
+import { encodeLossless } from './bytes.js';
 import { handleInterrupts } from './cleanup.js';
 import { candidateGlobs, EngineError, planFixes } from './engine.js';
 import { EditConflictError } from './edits.js';
@@ -36,7 +37,8 @@ function packageVersion(): string {
 const VERSION = packageVersion();
 
 export interface Io {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
+  /** Text, or bytes for output that must reach the reader unchanged (a patch series). */
+  stdout: { write(text: string | Uint8Array): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   env: NodeJS.ProcessEnv;
   cwd: string;
@@ -221,7 +223,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       // patchSeries refuses a series that holds a secret, so it is printed as built: redacting
       // a diff line would make `git am` apply different content (a corrupted series).
       const series = await patchSeries(git, patches, secrets);
-      givenIo.stdout.write(series.mbox);
+      givenIo.stdout.write(encodeLossless(series.mbox));
       for (const note of series.notes) io.stderr.write(`openclaw-fix: ${note}\n`);
       return 0;
     }
@@ -259,7 +261,7 @@ async function loadWorkTreeWithSecrets(git: Git, globs: readonly string[], secre
 }
 
 function redactingIo(io: Io, secrets: readonly string[]): Io {
-  const redacting = (stream: Io['stdout']): Io['stdout'] => ({ write: (text: string) => stream.write(redactSecrets(text, secrets)), isTTY: stream.isTTY });
+  const redacting = (stream: Io['stdout']): Io['stdout'] => ({ write: (text: string | Uint8Array) => stream.write(typeof text === 'string' ? redactSecrets(text, secrets) : text), isTTY: stream.isTTY });
   return { ...io, stdout: redacting(io.stdout), stderr: redacting(io.stderr) };
 }
 

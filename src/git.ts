@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { decodeLossless } from './bytes.js';
 import { killGroup, makeTempDir, removeTempDir, trackChild } from './cleanup.js';
 import { gitPathspecsFor, matchesAny } from './repo-view.js';
 
@@ -89,6 +90,11 @@ export class Git {
 
   run(args: readonly string[], options: GitRunOptions = {}): Promise<string> {
     return runGit(this.root, args, options);
+  }
+
+  /** git's standard output as bytes, for output that carries file content (a patch series). */
+  runBuffer(args: readonly string[], options: GitRunOptions = {}): Promise<Buffer> {
+    return runGitBuffer(this.root, args, options);
   }
 
   /** The commit HEAD points at, or undefined in a repository with no commits. */
@@ -274,7 +280,7 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
     }
     if (!stats.isFile()) continue;
     try {
-      files.set(path, await readFile(full, 'utf8'));
+      files.set(path, decodeLossless(await readFile(full)));
     } catch (error) {
       throw new UserError(`${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
@@ -319,7 +325,7 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
       }
       continue;
     }
-    files.set(entry.path, content.toString('utf8'));
+    files.set(entry.path, decodeLossless(content));
     modes.set(entry.path, entry.mode);
   }
   return { files, modes };

@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildUnreachableFixCommits } from './apply.js';
+import { decodeLossless } from './bytes.js';
 import { makeTempDir, removeTempDir } from './cleanup.js';
 import type { Plan } from './engine.js';
 import { loadCommitFiles, UserError, type Git } from './git.js';
@@ -48,11 +49,12 @@ export async function patchSeries(git: Git, patches: readonly Patch[], secrets: 
   try {
     const attributes = join(scratch, 'attributes');
     writeFileSync(attributes, withCarriageReturns.map((path) => `${attributePattern(path)} binary\n`).join(''));
-    const mbox = await git.run([
+    // Bytes, decoded losslessly: a file that is not UTF-8 must reach `git am` byte for byte.
+    const mbox = decodeLossless(await git.runBuffer([
       // The user's diff and format settings must not make a series `git am` cannot apply.
       ...['-c', `core.attributesFile=${attributes}`, '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'diff.relative=false'],
       'format-patch', '--stdout', '--binary', '--no-cover-letter', '--no-attach', '--no-signoff', '--no-notes', '--no-ext-diff', `--base=${base}`, `${base}..${tip}`,
-    ]);
+    ]));
     const allSecrets = [...secrets, ...secretValues((await loadCommitFiles(git, base, SECRET_SOURCE_GLOBS)).files)];
     const holder = secretHolder(mbox, plan, withCarriageReturns, allSecrets);
     if (holder) {

@@ -8,8 +8,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { hostname } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
+import { main } from '../src/cli.js';
 import { SANDBOX_VARIABLES, proofCacheDir } from '../src/go-check.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
 
@@ -413,5 +415,79 @@ describe('secrets by key word, nesting, block scalar and shape are never printed
     const text = [...files.values()][0] ?? '';
     expect(redactSecrets(text, secrets)).toBe(text);
     expect(redactSecrets('commit 0123456789abcdef0123456789abcdef01234567 of github.com/stripe/smokescreen/pkg/smokescreen', [])).not.toContain('<redacted>');
+  });
+});
+
+describe('a file that is not valid UTF-8 keeps every byte nobody asked to change (item 2)', () => {
+  const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
+  const LATIN1_LINE = Buffer.from('# Ren\xe9 wrote this file\n', 'latin1');
+
+  /** The fixture with a Latin-1 comment on top of the Compose template, a file several fixes edit. */
+  function repoWithLatin1(): string {
+    const repo = fixtureGitRepo();
+    writeFileSync(join(repo, COMPOSE), Buffer.concat([LATIN1_LINE, readFileSync(join(repo, COMPOSE))]));
+    commitAll(repo, 'a Latin-1 comment');
+    return repo;
+  }
+
+  /** The CLI in-process with its standard output captured as bytes. */
+  async function runCliBytes(cwd: string, args: string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    const code = await main(args, {
+      stdout: { write: (text: string | Uint8Array) => chunks.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text)) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env: {},
+      cwd,
+    });
+    return { code, stdout: Buffer.concat(chunks), stderr };
+  }
+
+  const REPLACEMENT = Buffer.from('\uFFFD', 'utf8');
+
+  it('--apply: the fixed file still holds the Latin-1 byte, and the fixes still run', async () => {
+    const repo = repoWithLatin1();
+    const result = await runCli(repo, ['--apply']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const fixed = execFileSync('git', ['show', `${DEFAULT_FIX_BRANCH}:${COMPOSE}`], { cwd: repo });
+    expect(fixed.subarray(0, LATIN1_LINE.length).equals(LATIN1_LINE)).toBe(true);
+    expect(fixed.includes(REPLACEMENT)).toBe(false);
+    // Only the fixes' lines changed: the diff against main has no line about René.
+    expect(execFileSync('git', ['diff', `main..${DEFAULT_FIX_BRANCH}`, '--', COMPOSE], { cwd: repo }).includes(Buffer.from('Ren', 'latin1'))).toBe(false);
+  });
+
+  it('--format patch: the series carries the byte, and git am of it gives the tree --apply commits', async () => {
+    const repo = repoWithLatin1();
+    const base = git(repo, 'rev-parse', 'HEAD').trim();
+    const series = await runCliBytes(repo, ['--format', 'patch']);
+    expect(series.stderr).toBe('');
+    expect(series.code).toBe(0);
+    expect(series.stdout.includes(REPLACEMENT)).toBe(false);
+    const clone = join(tempDir(), 'clone');
+    git(repo, 'clone', '-q', repo, clone);
+    git(clone, 'checkout', '-q', '--detach', base);
+    writeFileSync(join(clone, '..', 'series.mbox'), series.stdout);
+    git(clone, 'am', '-q', join(clone, '..', 'series.mbox'));
+    expect((await runCli(repo, ['--apply'])).code).toBe(0);
+    expect(git(clone, 'rev-parse', 'HEAD^{tree}')).toBe(git(repo, 'rev-parse', `${DEFAULT_FIX_BRANCH}^{tree}`));
+  });
+
+  it('decodeLossless/encodeLossless give back every byte sequence, valid UTF-8 or not', async () => {
+    const { decodeLossless, encodeLossless } = await import('../src/bytes.js');
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => encodeLossless(decodeLossless(bytes)).equals(Buffer.from(bytes))));
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (text) => decodeLossless(Buffer.from(text, 'utf8')) === text));
+    for (const sample of ['\uFEFFbom', 'pair \u{1F4A9} \uFFFD', 'ed b3 a9: \xed\xb3\xa9']) {
+      const bytes = Buffer.from(sample, sample.startsWith('ed') ? 'latin1' : 'utf8');
+      expect(encodeLossless(decodeLossless(bytes)).equals(bytes)).toBe(true);
+    }
+  });
+
+  it('the dry run shows no change to the Latin-1 line', async () => {
+    const repo = repoWithLatin1();
+    const result = await runCli(repo, []);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n').filter((line) => /^[-+].*Ren/.test(line))).toEqual([]);
+    expect(result.stdout).toContain(`+++ b/${COMPOSE}`);
   });
 });
