@@ -10,7 +10,8 @@ import { hostname } from 'node:os';
 import { onInterrupt } from './cleanup.js';
 import { encodeLossless } from './bytes.js';
 import { commitMessage, TRAILER } from './commit-message.js';
-import { candidateGlobs, planFixes, type Plan } from './engine.js';
+import { candidateGlobs, type Plan } from './engine.js';
+import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { catFileBatch, Git, GitCommandError, loadCommitFiles, UserError, type LoadedFiles } from './git.js';
 import type { Patch } from './types.js';
 
@@ -429,7 +430,7 @@ export async function buildUnreachableFixCommits(git: Git, patches: readonly Pat
 /** The candidate files of `commit` and the plan the patches make of them. */
 async function planAt(git: Git, commit: string, patches: readonly Patch[]): Promise<{ loaded: LoadedFiles; plan: Plan }> {
   const loaded = await loadCommitFiles(git, commit, candidateGlobs(patches));
-  return { loaded, plan: planFixes(loaded.files, patches) };
+  return { loaded, plan: await planWithoutWritingThroughSymlinks(git, { kind: 'commit', commit }, loaded.files, patches) };
 }
 
 const zeroOid = (like: string): string => '0'.repeat(like.length);

@@ -9,7 +9,8 @@ import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
 import { encodeLossless } from './bytes.js';
 import { handleInterrupts } from './cleanup.js';
-import { candidateGlobs, EngineError, planFixes } from './engine.js';
+import { candidateGlobs, EngineError } from './engine.js';
+import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { EditConflictError } from './edits.js';
 import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
 import { patchSeries } from './patch-series.js';
@@ -228,7 +229,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       return 0;
     }
     const files = await loadWorkTreeWithSecrets(git, candidateGlobs(patches), secrets);
-    const plan = planFixes(files, patches);
+    const plan = await planWithoutWritingThroughSymlinks(git, { kind: 'work-tree' }, files, patches);
     io.stdout.write(json ? `${JSON.stringify(toJson(mode, git.root, plan, VERSION), null, 2)}\n` : formatText(mode, git.root, plan, style));
     if (mode === 'check') return plan.outcomes.some((outcome) => outcome.state === 'needs-fix' || outcome.state === 'unrecognised') ? 1 : 0;
     return 0;

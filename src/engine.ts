@@ -65,7 +65,15 @@ function parses(path: string, text: string): boolean {
   }
 }
 
-export function planFixes(initial: ReadonlyMap<string, string>, patches: readonly Patch[]): Plan {
+export interface PlanOptions {
+  /**
+   * Paths no fix may write, with the reason (a path through a symlink: src/symlinks.ts). A
+   * fix that edits one is `unrecognised` with that reason; the others still run.
+   */
+  readonly refusedPaths?: ReadonlyMap<string, string>;
+}
+
+export function planFixes(initial: ReadonlyMap<string, string>, patches: readonly Patch[], options: PlanOptions = {}): Plan {
   assertUniquePriorities(patches);
   let files = new Map(initial);
   const outcomes: FixOutcome[] = [];
@@ -81,6 +89,11 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
     }
     const edits: readonly TextEdit[] = result.edits ?? [];
     if (edits.length === 0) throw new EngineError(`patch ${patch.id} reports needs-fix but returned no edits`);
+    const refused = edits.map((edit) => options.refusedPaths?.get(edit.path)).find((reason) => reason !== undefined);
+    if (refused) {
+      outcomes.push({ ...base, state: 'unrecognised', reason: refused, changes: [], files: [] });
+      continue;
+    }
     const shared = editOfSharedAnchor(files, edits);
     if (shared) {
       outcomes.push({ ...base, state: 'unrecognised', reason: originalLines.translate(shared), changes: [], files: [] });

@@ -4,7 +4,7 @@
  * environment, and its proof is cached without ever changing a result (issue 12).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -489,5 +489,37 @@ describe('a file that is not valid UTF-8 keeps every byte nobody asked to change
     expect(result.code).toBe(0);
     expect(result.stdout.split('\n').filter((line) => /^[-+].*Ren/.test(line))).toEqual([]);
     expect(result.stdout).toContain(`+++ b/${COMPOSE}`);
+  });
+});
+
+describe('an in-repo symlink is never replaced (item 6)', () => {
+  /** roles/openclaw-config/files -> ../../shared/files: a maintainer sharing files between roles. */
+  function repoWithSymlinkedFiles(): string {
+    const repo = fixtureGitRepo();
+    mkdirSync(join(repo, 'shared', 'files'), { recursive: true });
+    writeFileSync(join(repo, 'shared', 'files', 'README'), 'files shared by the roles\n');
+    symlinkSync('../../shared/files', join(repo, 'roles/openclaw-config/files'));
+    commitAll(repo, 'share role files');
+    return repo;
+  }
+
+  it('the fix that would write through it is unrecognised, naming the link; the others still run, in the dry run and --apply alike', async () => {
+    const repo = repoWithSymlinkedFiles();
+    const dryRun = await runCli(repo, ['--json']);
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    const fixes = (JSON.parse(dryRun.stdout) as { fixes: { id: string; state: string; reason: string }[] }).fixes;
+    const bug3 = fixes.find((fix) => fix.id === 'egress-plain-http-role');
+    expect(bug3?.state).toBe('unrecognised');
+    expect(bug3?.reason).toMatch(/^roles\/openclaw-config\/files is a symlink \(to \.\.\/\.\.\/shared\/files\), and openclaw-fix does not write through symlinks/);
+    expect(fixes.filter((fix) => fix.state === 'needs-fix').length).toBeGreaterThan(5);
+
+    const applied = await runCli(repo, ['--apply']);
+    expect(applied.stderr).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/roles\/openclaw-config\/files is a symlink/);
+    // The link is still a link on the fix branch, and nothing was written through it.
+    expect(git(repo, 'ls-tree', DEFAULT_FIX_BRANCH, '--', 'roles/openclaw-config/files')).toMatch(/^120000 blob /);
+    expect(git(repo, 'diff', '--name-only', `main..${DEFAULT_FIX_BRANCH}`)).not.toMatch(/roles\/openclaw-config\/files|shared\//);
+    expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${DEFAULT_FIX_BRANCH}`)).not.toContain('egress-plain-http-role');
   });
 });
