@@ -2,4 +2,17 @@
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
 import { main } from '../dist/src/cli.js';
 
-process.exitCode = await main(process.argv.slice(2));
+// A full disk or a reader that went away (`> /dev/full`, `| head -1`) must not end in a stack
+// trace and exit 1 ("fixes pending") after the work is done: one line, exit 2.
+let outputLost = false;
+process.stdout.on('error', (error) => {
+  if (!outputLost) {
+    outputLost = true;
+    const what = error.code === 'EPIPE' ? 'EPIPE: the reader closed it' : (error.code ?? error.message);
+    process.stderr.write(`openclaw-fix: cannot write to standard output (${what}); the output is lost, not the run's work (--apply: see the fix branch)\n`);
+  }
+  process.exitCode = 2;
+});
+
+const code = await main(process.argv.slice(2));
+process.exitCode = outputLost ? 2 : code;

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { lstat, readFile, realpath } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { decodeLossless } from './bytes.js';
 import { killGroup, makeTempDir, removeTempDir, trackChild } from './cleanup.js';
@@ -319,8 +319,10 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
     const content = blobs[index]?.content ?? Buffer.alloc(0);
     if (entry.mode === '120000') {
       const target = content.toString('utf8');
-      const resolved = relative('.', join(entry.path, '..', target));
-      if (isAbsolute(target) || resolved.startsWith('..' + sep) || resolved === '..') {
+      // Resolved against the link's own directory, as repo-relative POSIX paths: never against
+      // the process's working directory (from /, `../x` would normalise to `x` and look inside).
+      const resolved = posix.normalize(posix.join(posix.dirname(entry.path), target));
+      if (isAbsolute(target) || resolved.startsWith('../') || resolved === '..') {
         throw new UserError(`${entry.path} is a symlink that points outside the repository; openclaw-fix will not read or edit through it`);
       }
       continue;

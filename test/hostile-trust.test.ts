@@ -523,3 +523,23 @@ describe('an in-repo symlink is never replaced (item 6)', () => {
     expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${DEFAULT_FIX_BRANCH}`)).not.toContain('egress-plain-http-role');
   });
 });
+
+describe('smaller hostile cases', () => {
+  it('a relative symlink leaving the repository is judged from its own directory, whatever the working directory', async () => {
+    const repo = fixtureGitRepo();
+    const compose = 'roles/openclaw-config/templates/docker-compose.yml.j2';
+    rmSync(join(repo, compose));
+    symlinkSync('../../../../outside.yml.j2', join(repo, compose));
+    commitAll(repo, 'compose outside the repo');
+    const cwd = process.cwd();
+    process.chdir('/');
+    try {
+      const result = await runCli(repo, ['--apply']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`openclaw-fix: ${compose} is a symlink that points outside the repository; openclaw-fix will not read or edit through it\n`);
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+  });
+});

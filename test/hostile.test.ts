@@ -4,7 +4,7 @@
  * index file, status, work-tree bytes — is exactly as before. The tool never prints a secret.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, openSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { commitAll, DEFAULT_FIX_BRANCH, FIXTURE_REPO, fixtureGitRepo, git, PROJECT_ROOT, runCli, sha256, snapshot, tempDir, treeHashes, type CliResult } from './helpers.js';
@@ -237,6 +237,22 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     expect(run.output.stderr).toBe('openclaw-fix: interrupted by SIGINT; no branch was written\n');
     expect(snapshot(repo, { strict: true })).toBe(before);
     expect(readdirSync(scratchTmp).filter((name) => name !== 'openclaw-fix-go')).toEqual([]);
+  }, 120_000);
+
+  it('--apply with standard output on a full disk: one line, exit 2, the branch written (smaller)', async () => {
+    const repo = fixtureGitRepo();
+    const full = openSync('/dev/full', 'w');
+    try {
+      const child = spawn(process.execPath, [join(build, 'bin', 'openclaw-fix.js'), '--apply'], { cwd: repo, stdio: ['ignore', full, 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/^openclaw-fix: cannot write to standard output \(ENOSPC\); the output is lost, not the run's work \(--apply: see the fix branch\)\n$/);
+      expect(git(repo, 'rev-parse', '--verify', '--quiet', DEFAULT_FIX_BRANCH).trim()).toMatch(/^[0-9a-f]{40}$/);
+    } finally {
+      closeSync(full);
+    }
   }, 120_000);
 
   it('SIGKILL with the lock held: the next --apply takes the dead run\'s lock over and writes the branch (item 10)', async () => {
