@@ -163,6 +163,7 @@ function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOption
       }
       cursor = span.end;
     } else {
+      if (isFilteredLoop(span.body)) throw new TemplateSyntaxError(lineOfOffset(text, span.start), `'{% ${span.body} %}': a loop with an if filter is not supported by the renderer`);
       emit(textBefore(cursor, span.start, open), cursor);
       emit(source.replace(/^\{%\+/, '{%'), span.start); // nunjucks knows no `{%+`
       cursor = span.end;
@@ -180,6 +181,15 @@ function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOption
     return (sources[low] ?? 0) + (offset - (starts[low] ?? 0));
   };
   return { text: out, expressions, sourceOffset };
+}
+
+/** `for x in items if cond` (Jinja's loop filter, which nunjucks ignores): an `if` outside brackets and strings with no `else` after it. */
+function isFilteredLoop(body: string): boolean {
+  if (!/^for\b/.test(body)) return false;
+  let flat = body.replace(/'[^']*'|"[^"]*"/g, "''");
+  for (let previous = ''; previous !== flat; ) [previous, flat] = [flat, flat.replace(/\([^()]*\)|\[[^[\]]*\]|\{[^{}]*\}/g, '()')];
+  const afterIn = flat.slice(flat.search(/\bin\b/));
+  return /\bif\b/.test(afterIn) && !/\bif\b.*\belse\b/.test(afterIn);
 }
 
 /** `{{ "…" }}` printing `literal` as is. */

@@ -78,7 +78,7 @@ function touch(value: unknown): void {
 
 interface Runtime {
   contextOrFrameLookup: (context: unknown, frame: unknown, name: string) => unknown;
-  memberLookup: (obj: unknown, val: unknown) => unknown;
+  memberLookup: (obj: unknown, val: unknown, ...slice: unknown[]) => unknown;
   fromIterator: (arr: unknown) => unknown;
   [key: string]: unknown;
 }
@@ -147,10 +147,32 @@ function pythonStrip(text: string, chars: unknown, left: boolean, right: boolean
   return text.slice(start, end);
 }
 
+/** Python's `format % values` for the conversions templates use: %s %r %d %i %f (with flags and width) and %(name)s. */
+function percentFormat(format: string, values: unknown): string {
+  const positional = Array.isArray(values) ? values : [values];
+  let index = 0;
+  return format.replace(/%(\(([^)]*)\))?([-+ 0#]*)(\d+)?(?:\.(\d+))?([sridfxX%])/g, (_m, _named, name: string | undefined, flags: string, width: string | undefined, precision: string | undefined, kind: string) => {
+    if (kind === '%') return '%';
+    const value = name !== undefined && isDict(values) ? values[name] : positional[index++];
+    let text: string;
+    if (kind === 's') text = pythonStr(value);
+    else if (kind === 'r') text = pythonRepr(value);
+    else if (kind === 'f') text = Number(value).toFixed(precision === undefined ? 6 : Number(precision));
+    else if (kind === 'x' || kind === 'X') text = Math.trunc(Number(value)).toString(16)[kind === 'X' ? 'toUpperCase' : 'toLowerCase']();
+    else text = String(Math.trunc(Number(value)));
+    const size = Number(width ?? 0);
+    if (text.length >= size) return text;
+    if (flags.includes('-')) return text.padEnd(size);
+    return flags.includes('0') && kind !== 's' && kind !== 'r' ? text.padStart(size, '0') : text.padStart(size);
+  });
+}
+
 function installPatches(): void {
   const holder = nunjucks as unknown as Record<symbol, boolean>;
   if (holder[PATCHED]) return;
   holder[PATCHED] = true;
+  // nunjucks' own Jinja compatibility first: slices (`'abc'[1:]`), list and dict methods; ours wrap it.
+  (nunjucks as unknown as { installJinjaCompat(): void }).installJinjaCompat();
   const runtime = nunjucks.runtime as unknown as Runtime;
   const compilerModule = (nunjucks as unknown as { compiler: { Compiler: { prototype: CompilerProto } } }).compiler;
   const proto = compilerModule.Compiler.prototype;
@@ -168,7 +190,12 @@ function installPatches(): void {
     return value;
   };
   const originalMember = runtime.memberLookup;
-  runtime.memberLookup = (obj, val) => {
+  runtime.memberLookup = (obj, val, ...slice: unknown[]) => {
+    if (slice.length >= 2) {
+      if (obj instanceof Unknown) return obj;
+      const sliced = originalMember(obj, val, ...slice);
+      return typeof obj === 'string' && Array.isArray(sliced) ? sliced.join('') : sliced;
+    }
     if (obj instanceof Unknown) {
       touch(obj);
       return obj;
@@ -227,6 +254,12 @@ function installPatches(): void {
     if (typeof left === 'string' && typeof right === 'number') return left.repeat(Math.max(0, right));
     if (Array.isArray(left) && typeof right === 'number') return Array.from({ length: Math.max(0, right) }, () => left).flat();
     return Number(left) * Number(right);
+  };
+  // Python's %: string formatting (`'%s:%d' % (host, port)`), or a modulo with the divisor's sign.
+  runtime.__ocfMod = (left: unknown, right: unknown) => {
+    if (typeof left === 'string') return percentFormat(left, right);
+    const [a, b] = [Number(left), Number(right)];
+    return ((a % b) + b) % b;
   };
   runtime.__ocfCompare = (op: string, left: unknown, right: unknown) => {
     if (left instanceof Unknown || right instanceof Unknown) {
@@ -317,6 +350,26 @@ function installPatches(): void {
   };
   proto.compileMul = function (this: CompilerProto, node: JinjaNode, frame: unknown) {
     this._emit('runtime.__ocfMul(');
+    this.compile(node.left, frame);
+    this._emit(', ');
+    this.compile(node.right, frame);
+    this._emit(')');
+  };
+  // `(a, b)` is a tuple in Jinja; nunjucks compiled it as JavaScript's comma operator (b).
+  const originalGroup = proto.compileGroup as (this: CompilerProto, node: JinjaNode, frame: unknown) => void;
+  proto.compileGroup = function (this: CompilerProto, node: JinjaNode, frame: unknown) {
+    const children = node.children as unknown[];
+    if (children.length < 2) return originalGroup.call(this, node, frame);
+    this._emit('runtime.__ocfTuple([');
+    children.forEach((child, index) => {
+      if (index > 0) this._emit(', ');
+      this.compile(child, frame);
+    });
+    this._emit('])');
+  };
+  runtime.__ocfTuple = (items: unknown[]) => PyTuple.from(items);
+  proto.compileMod = function (this: CompilerProto, node: JinjaNode, frame: unknown) {
+    this._emit('runtime.__ocfMod(');
     this.compile(node.left, frame);
     this._emit(', ');
     this.compile(node.right, frame);

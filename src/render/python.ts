@@ -89,7 +89,9 @@ export function pythonStr(value: unknown): string {
   if (typeof value === 'string' || typeof value === 'number') return String(value);
   if (value instanceof nunjucks.runtime.SafeString || value instanceof Unknown) return value.toString();
   if (value instanceof Uint8Array) return `b${pythonStringRepr(Buffer.from(value).toString('latin1'))}`;
-  return pythonRepr(value);
+  if (typeof value === 'function') return `<bound method ${value.name || 'function'}>`;
+  if (Array.isArray(value) || isDict(value)) return pythonRepr(value);
+  return String(value);
 }
 
 /** Python's `==`: lists and dicts by value, 1 == 1.0 == True. */
