@@ -306,7 +306,9 @@ function renderCore(text: string, vars: Vars, options: RenderOptions, capture?: 
   if (capture) env.addFilter('__capture', (value: unknown) => (capture(value), ''));
   let result: string;
   try {
-    result = withState(state, () => env.renderString(compatible.text, vars));
+    // Ansible's `vars`: every variable by name (`vars['x_' ~ y]`).
+    const context = 'vars' in vars ? vars : { ...vars, vars };
+    result = withState(state, () => env.renderString(compatible.text, context));
   } catch (error) {
     const thrown = state.thrown ?? (error instanceof Error ? error : new Error(String(error)));
     const templateError = error as { lineno?: number; colno?: number; message?: string };
