@@ -2,6 +2,7 @@
  * Parse a YAML file that may contain Jinja (an Ansible template or a task file) into `yaml`
  * Documents whose node ranges are offsets into the ORIGINAL text.
  */
+import { ANSIBLE_YAML_TAGS } from './render/ansible-yaml.js';
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { maskJinja, scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
 import { lineNumberAt } from './text.js';
@@ -38,7 +39,7 @@ export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
   const masked = maskJinja(text, jinja);
   // uniqueKeys off: `{% if %}a: 1{% else %}a: 2{% endif %}` legitimately repeats a key.
   // An empty file parses to an EmptyStream: an empty array of documents.
-  const list: Document.Parsed[] = [...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false })];
+  const list: Document.Parsed[] = [...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false, customTags: ANSIBLE_YAML_TAGS })];
   for (const doc of list) {
     const error = doc.errors[0];
     if (error) {

@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { planFixes } from '../src/engine.js';
 import { KNOWN_DIFFERENCES, loadVars, renderTemplate, vaultPlaceholder, type Vars } from '../src/render.js';
-import { fixtureFiles, tempDir } from './helpers.js';
+import { fixtureFiles, PROJECT_ROOT, tempDir } from './helpers.js';
 
 const ROLE_TEMPLATE = /(^|\/)roles\/[^/]+\/templates\/.+\.j2$/;
 
@@ -69,7 +69,7 @@ function renderWithAnsible(sets: readonly TemplateSet[], ansibleManaged: string,
     cwd: work,
     encoding: 'utf8',
     env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCALHOST_WARNING: 'False' },
-    timeout: 120_000,
+    timeout: 900_000, // a guard against a hung run, not a speed target: a busy machine is slow
   });
   if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message}); install Debian's ansible package — this check needs real Ansible`);
   if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
@@ -129,22 +129,30 @@ describe('src/render.ts renders every role template exactly as Ansible does', ()
     flags: ['yes', 'Yes', ' yes', 'y', 'on', '1', 'true', 'TRUE', 't', 'no', 'false', '', 1, 0, 2, 1.5, true, false, null, [], [0], {}, { k: 1 }],
     sample: { name: 'é café', list: [1, 'two', null, true, 2.5], nested: { z: 'quote " and \\ backslash', a: [] }, empty: {}, b: false },
   };
+  // The Ansible and Jinja2 filters and tests real repos use (test/data/ansible-filters), an
+  // {% include %} of another template of the role, macros, Python's list and dict semantics.
+  const ansibleFilters = 'roles/xcheck/templates/ansible-filters.j2';
+  const includedPartial = 'roles/xcheck/templates/partial.j2';
+  const filterData = (name: string): string => readFileSync(join(PROJECT_ROOT, 'test', 'data', 'ansible-filters', name), 'utf8');
+  const filterVars = JSON.parse(filterData('vars.json')) as Vars;
   const corners: TemplateSet = {
     name: 'corners',
     files: new Map([
+      [ansibleFilters, filterData('filters.j2')],
+      [includedPartial, filterData('partial.j2')],
       [whitespaceTemplate, ['#jinja2: lstrip_blocks: True', 'a:', '    {# comment #}', 'b:', '  {% raw %}{{ x }}{% endraw %}', '  {% if true %}', 'c: 1', '  {% endif %}', '  {#- trimmed #}', 'd', 'e {{ 1 }}  {% if true %}f{% endif %}', '  {%+ if true %}g{% endif %}', '    {# indented #}  h', ''].join('\n')],
       [filtersTemplate, ['{% for flag in flags %}', "{{ flag | to_json }}: {{ flag }} {{ flag | string }} {{ flag | bool }} {{ flag | ternary('T', 'F') }}", '{% endfor %}', '{{ sample | to_json }}', '{{ sample | to_nice_json }}', ''].join('\n')],
     ]),
-    vars: cornerVars,
-    varsFiles: [writeJson(work, 'corner-vars.json', cornerVars)],
-    templates: [filtersTemplate, whitespaceTemplate],
+    vars: { ...cornerVars, ...filterVars },
+    varsFiles: [writeJson(work, 'corner-vars.json', { ...cornerVars, ...filterVars })],
+    templates: [filtersTemplate, whitespaceTemplate, ansibleFilters, includedPartial],
   };
   let ansible: Map<string, Map<string, string>>;
 
   beforeAll(() => {
     expect(beforeVars.ansible_managed).toBe(afterVars.ansible_managed);
     ansible = renderWithAnsible([...sets, raw, corners], String(beforeVars.ansible_managed), work);
-  }, 180_000);
+  }, 1_000_000);
 
   it('covers the compose base and overlays, Dockerfile, ACL, LiteLLM config, env, Caddyfile and backup script', () => {
     const names = sets[0]?.templates.map((path) => path.split('/').pop()) ?? [];
@@ -164,8 +172,18 @@ describe('src/render.ts renders every role template exactly as Ansible does', ()
   }
 
   it('None, bool, ternary, to_json, to_nice_json and lstrip_blocks around comments and raw print what Ansible prints', () => {
-    const diffs = mismatches(corners, ansible.get(corners.name) ?? new Map(), (path) => renderTemplate(corners.files.get(path) ?? '', corners.vars));
+    const diffs = mismatches(corners, ansible.get(corners.name) ?? new Map(), (path) => renderTemplate(corners.files.get(path) ?? '', corners.vars, { path, files: corners.files }));
     expect(diffs.join('\n')).toBe('');
+  });
+
+  it('regex_replace with named groups, combine, map(attribute=), selectattr, dict2items, to_nice_yaml, indent, version, include, macros… print what Ansible prints', () => {
+    const expected = ansible.get(corners.name)?.get(ansibleFilters) ?? '';
+    // The template really exercises them: Ansible's own output shows each filter at work.
+    expect(expected).toContain('regex_replace: gateway.openclaw#1 a/b/c Jello');
+    expect(expected).toContain('combine recursive: {"a": {"x": 1, "y": [3], "z": true}, "b": "keep", "c": "new"}');
+    expect(expected).toContain('include: partial of redis');
+    const actual = renderTemplate(corners.files.get(ansibleFilters) ?? '', corners.vars, { path: ansibleFilters, files: corners.files });
+    expect(actual === expected ? '' : createTwoFilesPatch('ansible', 'nunjucks', expected, actual)).toBe('');
   });
 
   it(`with the repo's own YAML variable files the only difference is the known one (${KNOWN_DIFFERENCES.join('; ')})`, () => {
@@ -184,5 +202,141 @@ describe('src/render.ts renders every role template exactly as Ansible does', ()
       if (/\.ya?ml\.j2$/.test(path)) expect(parseYaml(actual.join('\n')), path).toEqual(parseYaml(expected.join('\n')));
     }
     console.log(`cross-check: ${floatLines} line(s) differ only by an integral float's ".0"`);
+  });
+});
+
+/**
+ * Variables where Ansible reads them, with its precedence: a deployment repo whose variables
+ * come from every place a real one uses (inventory groups and hosts, group_vars as file and
+ * directory for a nested group, host_vars, play vars and vars_files, role defaults and vars of
+ * two roles defining the same name, include_vars, values naming other variables, `!unsafe`,
+ * `!vault`), deployed by real ansible-playbook with its inventory; loadVars + renderTemplate
+ * must write the same files.
+ */
+describe('loadVars reads variables where Ansible does, in its precedence order', () => {
+  const files = new Map<string, string>([
+    ['ansible.cfg', '[defaults]\ninventory = inventory/hosts.yml\nansible_managed = managed here\n'],
+    ['inventory/hosts.yml', [
+      'all:',
+      '  vars:',
+      '    probe_defaults_vs_inventory: inventory-all',
+      '    probe_inventory_vs_group_vars: inventory-all',
+      '  children:',
+      '    edge:',
+      '      vars:',
+      '        edge_only: from-edge-inventory',
+      '      children:',
+      '        openclaw:',
+      '          vars:',
+      '            probe_group_vs_host: inventory-group',
+      '          hosts:',
+      '            claw-01:',
+      '              ansible_connection: local',
+      '              probe_host_inventory_vs_file: inventory-host',
+      '    monitoring:',
+      '      hosts:',
+      '        mon-01:',
+      '          probe_never: not-our-host',
+      '',
+    ].join('\n')],
+    ['inventory/group_vars/all/10-base.yml', [
+      'openclaw_base_dir: /opt/openclaw',
+      'probe_inventory_vs_group_vars: group_vars-all',
+      'probe_all_vs_group: group_vars-all',
+      'probe_nested_groups: group_vars-all',
+      'chain_c: "{{ chain_b }}-c"',
+      'raw_jinja: !unsafe "{{ not_templated }} {% raw %}"',
+      'api_secret: !vault |',
+      '  $ANSIBLE_VAULT;1.1;AES256',
+      '  62313365396662343061393464336163383764373764613633653634306231386433626436623361',
+      'settings: { a: 1, b: 2 }',
+      '',
+    ].join('\n')],
+    ['inventory/group_vars/all/20-more.yml', 'chain_a: a\nchain_b: "{{ chain_a }}-b"\nsettings: { c: 3 }\n'],
+    ['inventory/group_vars/edge.yml', 'probe_nested_groups: group_vars-edge\nprobe_all_vs_group: group_vars-edge\n'],
+    ['inventory/group_vars/openclaw/main.yml', 'probe_nested_groups: group_vars-openclaw\nprobe_group_vs_host: group_vars-openclaw\n'],
+    ['inventory/group_vars/monitoring.yml', 'probe_all_vs_group: not-our-group\n'],
+    ['inventory/host_vars/claw-01.yml', 'probe_host_inventory_vs_file: host_vars-file\nprobe_host_vs_play: host_vars-file\n'],
+    ['site.yml', [
+      '- name: Deploy',
+      '  hosts: openclaw',
+      '  gather_facts: false',
+      '  vars:',
+      '    probe_host_vs_play: play-vars',
+      '    probe_play_vs_vars_files: play-vars',
+      '  vars_files:',
+      '    - vars/extra.yml',
+      '  roles:',
+      '    - app',
+      '    - role: other',
+      '',
+    ].join('\n')],
+    ['vars/extra.yml', 'probe_play_vs_vars_files: vars_files\nprobe_vars_files_vs_role_vars: vars_files\n'],
+    ['roles/app/defaults/main.yml', 'app_port: 8080\nshared_default: app\nprobe_defaults_vs_inventory: role-defaults\nuploads_dir: "{{ openclaw_base_dir }}/uploads"\n'],
+    ['roles/app/vars/main.yml', 'probe_vars_files_vs_role_vars: role-vars\nprobe_role_vars_vs_include_vars: role-vars\n'],
+    ['roles/app/vars/extra_app.yml', 'probe_role_vars_vs_include_vars: include_vars\nincluded_only: "{{ app_port + 1 }}"\n'],
+    ['roles/app/tasks/main.yml', [
+      '- name: Load the extra variables',
+      '  ansible.builtin.include_vars: extra_app.yml',
+      '- name: Render',
+      '  ansible.builtin.template:',
+      '    src: app.conf.j2',
+      '    dest: "{{ xcheck_out }}/app.conf"',
+      '',
+    ].join('\n')],
+    ['roles/app/templates/app.conf.j2', [
+      '# {{ ansible_managed }}',
+      '{% for name in probes | sort %}',
+      '{{ name }}={{ lookup("vars", name) }}',
+      '{% endfor %}',
+      'uploads={{ uploads_dir }} chain={{ chain_c }} raw={{ raw_jinja }} settings={{ settings }}',
+      'host={{ inventory_hostname }} groups={{ group_names }} all={{ groups["all"] | sort }} edge={{ edge_only }}',
+      'shared_default={{ shared_default }} included_only={{ included_only }} port={{ app_port }}',
+      '',
+    ].join('\n')],
+    ['roles/other/defaults/main.yml', 'shared_default: other\n'],
+    ['roles/other/tasks/main.yml', '- ansible.builtin.template:\n    src: other.conf.j2\n    dest: "{{ xcheck_out }}/other.conf"\n'],
+    ['roles/other/templates/other.conf.j2', 'shared_default={{ shared_default }} uploads={{ uploads_dir }}\n'],
+  ]);
+  const probes = [
+    'probe_defaults_vs_inventory', 'probe_inventory_vs_group_vars', 'probe_all_vs_group', 'probe_nested_groups', 'probe_group_vs_host',
+    'probe_host_inventory_vs_file', 'probe_host_vs_play', 'probe_play_vs_vars_files', 'probe_vars_files_vs_role_vars', 'probe_role_vars_vs_include_vars',
+  ];
+  const templates = ['roles/app/templates/app.conf.j2', 'roles/other/templates/other.conf.j2'];
+  let ansibleOutput: Map<string, string>;
+
+  beforeAll(() => {
+    const work = tempDir('openclaw-fix-xcheck-vars-');
+    for (const [path, text] of files) {
+      mkdirSync(join(work, 'repo', path, '..'), { recursive: true });
+      writeFileSync(join(work, 'repo', path), text);
+    }
+    mkdirSync(join(work, 'out'));
+    const run = spawnSync('ansible-playbook', ['site.yml', '-e', JSON.stringify({ xcheck_out: join(work, 'out'), probes })], {
+      cwd: join(work, 'repo'),
+      encoding: 'utf8',
+      env: { ...process.env, ANSIBLE_CONFIG: join(work, 'repo', 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCAL_TEMP: join(work, 'tmp'), ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
+      timeout: 900_000, // a guard against a hung run, not a speed target
+    });
+    if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message}); this check needs real Ansible`);
+    if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
+    ansibleOutput = new Map([
+      [templates[0] as string, readFileSync(join(work, 'out', 'app.conf'), 'utf8')],
+      [templates[1] as string, readFileSync(join(work, 'out', 'other.conf'), 'utf8')],
+    ]);
+  }, 1_000_000);
+
+  it('every probe resolves to the source Ansible picks, and each role sees its own defaults', () => {
+    const app = ansibleOutput.get(templates[0] as string) ?? '';
+    // What Ansible wrote shows each precedence rule at work (so the comparison below compares something).
+    for (const line of ['probe_defaults_vs_inventory=inventory-all', 'probe_nested_groups=group_vars-openclaw', 'probe_host_inventory_vs_file=host_vars-file', 'probe_play_vs_vars_files=vars_files', 'probe_role_vars_vs_include_vars=include_vars']) expect(app).toContain(line);
+    expect(app).toContain('raw={{ not_templated }} {% raw %}');
+    expect(ansibleOutput.get(templates[1] as string)).toContain('shared_default=other');
+    for (const path of templates) {
+      const vars = { ...loadVars(files, {}, { forTemplate: path }), probes };
+      const actual = renderTemplate(files.get(path) ?? '', vars, { path, files });
+      const expected = ansibleOutput.get(path) ?? '';
+      expect(actual === expected ? '' : createTwoFilesPatch(`ansible/${path}`, `nunjucks/${path}`, expected, actual), path).toBe('');
+    }
   });
 });

@@ -5,7 +5,7 @@
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
 import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
-import { loadVars, renderTemplate, renderYaml, varFiles, type Vars } from '../../src/render.js';
+import { loadVars, renderTemplate, renderYaml, VARIABLE_GLOBS, varFiles, type Vars } from '../../src/render.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { locate } from '../../src/text.js';
 import type { RepoView } from '../../src/types.js';
@@ -14,8 +14,8 @@ import { aclFiles } from './acl.js';
 
 export const TELEGRAM_API_HOST = 'api.telegram.org';
 
-/** Variable files loadVars reads (role defaults, group_vars/all), plus the task files that configure channels. */
-export const VARS_GLOBS = ['**/group_vars/**/*.{yml,yaml}', '**/roles/*/defaults/main.{yml,yaml}'];
+/** Every file loadVars reads (inventory, group_vars, host_vars, role defaults and vars, include_vars, playbooks), plus the task files that configure channels. */
+export const VARS_GLOBS = VARIABLE_GLOBS;
 export const TASK_GLOBS = ['**/roles/*/tasks/*.{yml,yaml}'];
 
 

@@ -7,7 +7,7 @@
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { UserError } from '../git.js';
 import { scanJinja, TemplateSyntaxError } from '../jinja-mask.js';
-import { loadVars, renderParsedYaml, renderTemplate, type Vars } from '../render.js';
+import { ANSIBLE_YAML_TAGS, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../render.js';
 import { createRepoView } from '../repo-view.js';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../template-yaml.js';
 import { lineNumberAt } from '../text.js';
@@ -61,8 +61,11 @@ export function shortModule(module: string | undefined): string {
 
 export class VerifyContext {
   readonly view: RepoView;
+  /** The play's variables (no role's defaults preferred): for values read outside a role template. */
   readonly vars: Vars;
+  private readonly roleVars = new Map<string, Vars>();
   private readonly textCache = new Map<string, string>();
+  private readonly usesCache = new Map<string, readonly UnknownUse[]>();
   private readonly yamlCache = new Map<string, RenderedYaml>();
   private readonly taskCache = new Map<string, Task[]>();
 
@@ -75,19 +78,37 @@ export class VerifyContext {
     return this.files.get(path) ?? '';
   }
 
+  /** The variables a template of `path`'s role sees: its own role's defaults and vars win over other roles' (Ansible's precedence). */
+  varsFor(path: string): Vars {
+    const role = roleRoot(path);
+    if (role === undefined) return this.vars;
+    let vars = this.roleVars.get(role);
+    if (!vars) {
+      vars = loadVars(this.files, {}, { forTemplate: path });
+      this.roleVars.set(role, vars);
+    }
+    return vars;
+  }
+
   /** Every file under a role's templates/ or files/, wherever the roles live. */
   roleAssets(role = '*'): string[] {
     return this.view.glob(`**/roles/${role}/templates/**`, `**/roles/${role}/files/**`);
   }
 
-  /** Renders a template file's text; a template that does not render is an error of the repo. */
+  /**
+   * Renders a template file's text; a template that does not render is an error of the repo,
+   * named `file:line`. Values only Ansible knows at run time print as Unknown sentinels
+   * (containsUnknown); `unknownUses(path)` lists the `if`s and `for`s they decided.
+   */
   render(path: string): string {
     let rendered = this.textCache.get(path);
     if (rendered === undefined) {
       try {
-        rendered = renderTemplate(this.read(path), this.vars);
+        const result = renderTemplateDetailed(this.read(path), this.varsFor(path), { path, files: this.files });
+        rendered = result.text;
+        this.usesCache.set(path, result.uses);
       } catch (error) {
-        if (error instanceof TemplateSyntaxError) throw new UserError(`${path}:${error.line}: ${error.detail}`);
+        if (error instanceof RenderError) throw new UserError(error.line === undefined ? `${path}: cannot render the template: ${error.detail}` : error.message);
         throw new UserError(`${path}: cannot render the template: ${firstLine(error)}`);
       }
       this.textCache.set(path, rendered);
@@ -95,11 +116,17 @@ export class VerifyContext {
     return rendered;
   }
 
+  /** Where an unknown value decided an `if` or `for` of a rendered template (empty when nothing did). */
+  unknownUses(path: string): readonly UnknownUse[] {
+    this.render(path);
+    return this.usesCache.get(path) ?? [];
+  }
+
   /** Renders a string from a task (a path, a command); Jinja that needs Ansible's runtime is left as written. */
-  renderLoose(text: string): string {
+  renderLoose(text: string, path?: string): string {
     if (!text.includes('{{') && !text.includes('{%')) return text;
     try {
-      return renderTemplate(text, this.vars);
+      return renderTemplate(text, path === undefined ? this.vars : this.varsFor(path), { path, files: this.files });
     } catch {
       return text;
     }
@@ -111,8 +138,9 @@ export class VerifyContext {
       const tpl = parseYamlTemplate(path, this.read(path));
       let data: unknown;
       try {
-        data = renderParsedYaml(tpl, this.vars);
+        data = renderParsedYaml(tpl, this.varsFor(path), { files: this.files });
       } catch (error) {
+        if (error instanceof RenderError) throw new UserError(error.line === undefined ? `${path}: the template does not render: ${error.detail}` : error.message);
         throw new UserError(`${path}: the rendered template is not valid YAML or does not render: ${firstLine(error)}`);
       }
       rendered = { path, tpl, data };
@@ -159,7 +187,7 @@ function firstLine(error: unknown): string {
 
 /** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */
 function parseTasks(path: string, text: string): Task[] {
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1' });
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1', customTags: ANSIBLE_YAML_TAGS });
   const error = doc.errors[0];
   if (error) throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
   const tasks: Task[] = [];

@@ -8,6 +8,7 @@
  */
 import type { Plan } from '../engine.js';
 import { loadCommitFiles, UserError, type Git } from '../git.js';
+import { VARIABLE_GLOBS } from '../render.js';
 import { YamlTemplateError } from '../template-yaml.js';
 import { VerifyContext } from './context.js';
 import { checkAclServices, checkPlainHttpRole, checkTcpHealthcheck, checkWritableRun } from './egress.js';
@@ -40,8 +41,8 @@ export interface VerifyOptions {
   readonly goCache?: boolean;
 }
 
-/** Every file verify reads: the roles, the group variables, ansible.cfg (for `ansible_managed`). */
-export const VERIFY_GLOBS = ['**/roles/**', '**/group_vars/**', '**/ansible.cfg'];
+/** Every file verify reads: the roles, and wherever Ansible reads variables (inventory, group_vars, host_vars, playbooks, ansible.cfg). */
+export const VERIFY_GLOBS = ['**/roles/**', ...VARIABLE_GLOBS];
 
 interface Check {
   readonly bug: number | null;
