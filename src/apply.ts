@@ -17,8 +17,11 @@ export interface ApplyOptions {
   readonly git: Git;
   readonly patches: readonly Patch[];
   readonly branch: string;
-  /** Checks the fixed files before anything is written; returns problems (empty = fine). */
-  readonly verify?: (plan: Plan) => Promise<readonly string[]>;
+  /**
+   * Checks the fixed files before anything is written: problems (non-empty: nothing is written)
+   * and the committed fixes it could not check, each committed with a note saying why.
+   */
+  readonly verify?: (plan: Plan) => Promise<{ readonly problems: readonly string[]; readonly notChecked?: ReadonlyMap<string, string> }>;
   /**
    * The tip of the fix branch on the remote `--push` publishes to, its commits already in the
    * object database (src/push.ts peekRemoteBranch). When the local branch does not carry the
@@ -110,8 +113,10 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
   }
 
   return withLock(git, async (cleanup): Promise<ApplyResult> => {
-    const { loaded, plan } = await planAt(git, head, options.patches);
-    const nothing = { plan, branch, base: head, baseBranch, commits: [] };
+    const planned = await planAt(git, head, options.patches);
+    const { loaded } = planned;
+    let plan = planned.plan;
+    let nothing = { plan, branch, base: head, baseBranch, commits: [] };
     if (plan.pending.length === 0) return { status: 'nothing-to-do', ...nothing };
 
     if (baseBranch === branch) {
@@ -120,9 +125,13 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     const previousTip = await git.branchCommit(branch);
     if (previousTip) await assertOwnBranch(git, branch, previousTip, head);
 
-    const problems = options.verify ? await options.verify(plan) : [];
-    if (problems.length > 0) {
-      throw new UserError(`the fixed repository fails verification, so no branch was written: ${problems.join('; ')}`);
+    const verdict = options.verify ? await options.verify(plan) : { problems: [] };
+    if (verdict.problems.length > 0) {
+      throw new UserError(`the fixed repository fails verification, so no branch was written: ${verdict.problems.join('; ')}`);
+    }
+    if (verdict.notChecked) {
+      plan = withUncheckedNotes(plan, verdict.notChecked);
+      nothing = { ...nothing, plan };
     }
 
     const built = await buildCommits(git, head, plan, loaded.modes);
@@ -154,6 +163,16 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
       ...(adopted && remote ? { adoptedFrom: `${remote.name}/${branch}` } : {}),
     };
   });
+}
+
+/** The plan with a note on each fix verify could not check (its commit says what to check by hand). */
+function withUncheckedNotes(plan: Plan, notChecked: ReadonlyMap<string, string>): Plan {
+  if (notChecked.size === 0) return plan;
+  const outcomes = plan.outcomes.map((outcome) => {
+    const why = notChecked.get(outcome.patch.id);
+    return why === undefined ? outcome : { ...outcome, notes: [...outcome.notes, `verify could not check this fix (${why}); check it by hand`] };
+  });
+  return { ...plan, outcomes, pending: outcomes.filter((outcome) => outcome.state === 'needs-fix') };
 }
 
 /**

@@ -7,7 +7,9 @@
 import nunjucks from 'nunjucks';
 import { parse as parseYaml } from 'yaml';
 import { scanJinja, type JinjaSpan } from './jinja-mask.js';
+import { describeError, FileProblem } from './failure.js';
 import { parseYamlTemplate, type ParsedTemplate } from './template-yaml.js';
+import { escapeRegExp, lineNumberAt } from './text.js';
 
 export type Vars = Record<string, unknown>;
 
@@ -297,13 +299,30 @@ export function varFiles(files: ReadonlyMap<string, string>): string[] {
 export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {}): Vars {
   const vars: Vars = { ansible_managed: ansibleManaged(files) };
   for (const name of referencedVaultNames(files)) vars[name] = vaultPlaceholder(name);
+  const definedIn = new Map<string, string>();
   for (const path of varFiles(files)) {
     const text = files.get(path) ?? '';
-    const data: unknown = parseYaml(text, { version: '1.1' });
-    if (data && typeof data === 'object' && !Array.isArray(data)) Object.assign(vars, data);
+    let data: unknown;
+    try {
+      data = parseYaml(text, { version: '1.1' });
+    } catch (error) {
+      const { message, line } = describeError(error);
+      throw new FileProblem(path, line, `not valid YAML: ${message}`);
+    }
+    if (data && typeof data === 'object' && !Array.isArray(data)) {
+      Object.assign(vars, data);
+      for (const name of Object.keys(data)) definedIn.set(name, path);
+    }
   }
   Object.assign(vars, overrides);
-  const resolved = resolveLazyVars(vars);
+  // A variable that does not render names itself and the file that defines it (failure.ts).
+  const resolved = resolveLazyVars(vars, (name, error) => {
+    const path = definedIn.get(name);
+    const detail = `variable ${name} does not render: ${describeError(error).message}`;
+    if (path === undefined) return error;
+    const offset = (files.get(path) ?? '').search(new RegExp(`^${escapeRegExp(name)}\\s*:`, 'm'));
+    return new FileProblem(path, offset === -1 ? undefined : lineNumberAt(files.get(path) ?? '', offset), detail);
+  });
   // Vault names built at render time (`lookup('vars', 'vault_' ~ model.key_env | lower)`):
   // render the role templates that call lookup once and give each name looked up a placeholder too.
   const looked = new Set<string>();
@@ -325,7 +344,7 @@ function referencedVaultNames(files: ReadonlyMap<string, string>): Set<string> {
   return names;
 }
 
-function resolveLazyVars(vars: Vars): Vars {
+function resolveLazyVars(vars: Vars, failure: (name: string, error: unknown) => unknown = (_name, error) => error): Vars {
   const env = ansibleEnvironment();
   // Like Ansible, a value that is one expression (`"{{ other_list }}"`) keeps its type.
   let captured: unknown;
@@ -350,7 +369,15 @@ function resolveLazyVars(vars: Vars): Vars {
   };
   let current = vars;
   for (let pass = 0; pass < 5; pass++) {
-    const next = Object.fromEntries(Object.entries(current).map(([key, value]) => [key, resolve(value, current)]));
+    const next = Object.fromEntries(
+      Object.entries(current).map(([key, value]) => {
+        try {
+          return [key, resolve(value, current)];
+        } catch (error) {
+          throw failure(key, error);
+        }
+      }),
+    );
     if (JSON.stringify(next) === JSON.stringify(current)) return next;
     current = next;
   }
@@ -367,5 +394,13 @@ export function renderYaml(path: string, text: string, vars: Vars): unknown {
 
 /** renderYaml for a template already parsed (and so known to be well-formed). */
 export function renderParsedYaml(template: ParsedTemplate, vars: Vars): unknown {
-  return parseYaml(renderTemplate(template.text, vars), { merge: true });
+  let rendered: string;
+  try {
+    rendered = renderTemplate(template.text, vars);
+  } catch (error) {
+    if (error instanceof FileProblem) throw error; // a variable's own problem, named where it is defined
+    const { message, line } = describeError(error);
+    throw new FileProblem(template.path, line, `cannot render the template: ${message}`); // nunjucks alone names no file
+  }
+  return parseYaml(rendered, { merge: true });
 }

@@ -5,7 +5,7 @@
  * only the renderer and the YAML-with-Jinja parser with them.
  */
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
-import { UserError } from '../git.js';
+import { describeError, FileProblem } from '../failure.js';
 import { scanJinja, TemplateSyntaxError } from '../jinja-mask.js';
 import { loadVars, renderParsedYaml, renderTemplate, type Vars } from '../render.js';
 import { createRepoView } from '../repo-view.js';
@@ -61,14 +61,19 @@ export function shortModule(module: string | undefined): string {
 
 export class VerifyContext {
   readonly view: RepoView;
-  readonly vars: Vars;
+  private loadedVars: Vars | undefined;
   private readonly textCache = new Map<string, string>();
   private readonly yamlCache = new Map<string, RenderedYaml>();
   private readonly taskCache = new Map<string, Task[]>();
 
   constructor(readonly files: ReadonlyMap<string, string>) {
     this.view = createRepoView(files);
-    this.vars = loadVars(files);
+  }
+
+  /** The repo's variables, loaded when a check first renders: one that cannot be loaded stops only the checks that render. */
+  get vars(): Vars {
+    this.loadedVars ??= loadVars(this.files);
+    return this.loadedVars;
   }
 
   read(path: string): string {
@@ -87,8 +92,10 @@ export class VerifyContext {
       try {
         rendered = renderTemplate(this.read(path), this.vars);
       } catch (error) {
-        if (error instanceof TemplateSyntaxError) throw new UserError(`${path}:${error.line}: ${error.detail}`);
-        throw new UserError(`${path}: cannot render the template: ${firstLine(error)}`);
+        if (error instanceof TemplateSyntaxError) throw new FileProblem(path, error.line, error.detail);
+        if (error instanceof FileProblem) throw error; // a variable's own problem, named where it is defined
+        const { message, line } = describeError(error);
+        throw new FileProblem(path, line, `cannot render the template: ${message}`);
       }
       this.textCache.set(path, rendered);
     }
@@ -113,7 +120,8 @@ export class VerifyContext {
       try {
         data = renderParsedYaml(tpl, this.vars);
       } catch (error) {
-        throw new UserError(`${path}: the rendered template is not valid YAML or does not render: ${firstLine(error)}`);
+        if (error instanceof FileProblem) throw error; // a variable's own problem, named where it is defined
+        throw new FileProblem(path, undefined, `the rendered template is not valid YAML or does not render: ${describeError(error).message}`);
       }
       rendered = { path, tpl, data };
       this.yamlCache.set(path, rendered);
@@ -151,10 +159,6 @@ export class VerifyContext {
 /** The role's root directory in the repo (`ansible/roles/maintenance`). */
 export function roleRoot(path: string): string | undefined {
   return /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
 /** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */
