@@ -13,8 +13,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
+import { errorLine } from '../src/cli.js';
 import { candidateGlobs, planFixes, type Plan } from '../src/engine.js';
 import { matchesAny } from '../src/repo-view.js';
+import type { FixState, Patch } from '../src/types.js';
 import { verifyRepo, VERIFY_GLOBS, type VerifyReport } from '../src/verify/index.js';
 import { DEFAULT_FIX_BRANCH, FIXTURE_REPO, git, gitRepoOf, PROJECT_ROOT, readTree, runCli } from './helpers.js';
 
@@ -174,33 +176,42 @@ describe('failure confinement, whole CLI runs', () => {
     expect(verified.stdout).not.toMatch(/unknown path|internal error/);
   });
 
-  it('an invalid tasks file stops only the fixes that read it, naming file:line; --debug prints no stack for a content problem', async () => {
+  it('an invalid tasks file stops only the fixes that read it, naming file:line; --debug prints the stack behind it', async () => {
     const files = readTree(FIXTURE_REPO);
     const tasks = 'roles/openclaw-integrate/tasks/main.yml';
-    files.set(tasks, `${files.get(tasks)}  block:    - name: Create Telegram bot token tempfile\n    extra: [\n`);
+    files.set(tasks, `${files.get(tasks)}  block:    - name: Create Telegram bot token tempfile\n`);
     const repo = gitRepoOf(files);
-    const applied = await runCli(repo, ['--apply', '--json', '--debug']);
+    const dry = await runCli(repo, ['--debug']);
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toMatch(/^openclaw-fix: debug: telegram-token-no-argv: YamlTemplateError: .*\n\s+at /);
+    const applied = await runCli(repo, ['--apply', '--json']);
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stderr).toBe('');
     const document = JSON.parse(applied.stdout) as { fixes: { id: string; state: string; reason: string; commit: string | null }[] };
     const stopped = document.fixes.filter((fix) => fix.state === 'unrecognised');
-    expect(stopped.length).toBeGreaterThan(0);
-    for (const fix of stopped) expect(fix.reason).toMatch(new RegExp(`${tasks.replace(/\./g, '\\.')}:\\d+: `));
-    expect(document.fixes.filter((fix) => fix.commit !== null).length).toBe(document.fixes.length - stopped.length);
+    expect(stopped.map((fix) => fix.id)).toEqual(['telegram-token-no-argv']);
+    expect(stopped[0]?.reason).toMatch(new RegExp(`^cannot parse ${tasks.replace(/\./g, '\\.')}:\\d+: not valid YAML`));
+    expect(document.fixes.filter((fix) => fix.commit !== null).length).toBe(document.fixes.length - 1);
   });
 
-  it('an internal error names the fix and the file, and --debug (or OPENCLAW_FIX_DEBUG=1) prints its stack', async () => {
-    const { main } = await import('../src/cli.js');
-    expect(main).toBeTypeOf('function');
-    const { runCheck } = await import('../src/engine.js');
-    const broken = { ...allPatches[0]!, check: (repo: { read(path: string): string | undefined; paths: readonly string[] }) => {
-      repo.read(repo.paths[0]!);
-      return (undefined as unknown as { state: string }).state as never;
-    } };
+  it("an internal error names the fix, the file it was reading and the exception's message, never '(unknown path)'", async () => {
     const files = readTree(FIXTURE_REPO);
-    const outcome = runCheck(broken as never, files);
-    expect(outcome.state).toBe('unrecognised');
-    expect(outcome.reason).toMatch(new RegExp(`^internal error in ${allPatches[0]!.id} while reading roles/[^ ]+: Cannot read properties of undefined`));
-    expect(outcome.error).toBeInstanceOf(TypeError);
+    const [first] = allPatches;
+    // A module with a defect: it reads a file, then dereferences undefined.
+    const defective: Patch = {
+      ...first!,
+      check: (repo) => {
+        const path = repo.glob('**/docker-compose.yml.j2')[0] ?? '';
+        return { state: repo.read(path)!.length > 0 ? (undefined as unknown as { x: FixState }).x : 'fixed', reason: '' };
+      },
+    };
+    const plan = planFixes(files, [defective]);
+    const [outcome] = plan.outcomes;
+    expect(outcome?.state).toBe('unrecognised');
+    expect(outcome?.reason).toMatch(new RegExp(`^internal error in ${first!.id} while reading roles/openclaw-config/templates/docker-compose\\.yml\\.j2: Cannot read properties of undefined`));
+    expect(outcome?.error).toBeInstanceOf(TypeError);
+    // A renderer's exception outside any fix, as nunjucks words it: its own message, and what the run was doing.
+    const nunjucksStyle = Object.assign(new Error("(unknown path)\n  Error: lookup('env') is not supported"), { name: 'Template render error' });
+    expect(errorLine(nunjucksStyle, 'planning the fixes')).toBe("internal error while planning the fixes: lookup('env') is not supported (run with --debug for the stack)");
   });
 });

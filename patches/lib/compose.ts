@@ -34,11 +34,21 @@ function readCompose(path: string, text: string): ComposeFile | undefined {
   return isMap(services) ? { tpl, root, services } : undefined;
 }
 
-/** Every Compose file among the role templates, in path order. */
-export function composeFiles(repo: RepoView): ComposeFile[] {
+/**
+ * Every Compose file among the role templates, in path order. A Compose file that does not
+ * parse stops the caller, unless `mayHold` says its text cannot hold what the caller looks for.
+ */
+export function composeFiles(repo: RepoView, mayHold: (text: string) => boolean = () => true): ComposeFile[] {
   const found: ComposeFile[] = [];
   for (const path of repo.glob(...COMPOSE_TEMPLATE_GLOBS)) {
-    const compose = readCompose(path, repo.read(path) ?? '');
+    const text = repo.read(path) ?? '';
+    let compose: ComposeFile | undefined;
+    try {
+      compose = readCompose(path, text);
+    } catch (error) {
+      if (!mayHold(text)) continue;
+      throw error;
+    }
     if (compose) found.push(compose);
   }
   return found;
