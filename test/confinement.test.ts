@@ -176,6 +176,29 @@ describe('failure confinement, whole CLI runs', () => {
     expect(verified.stdout).not.toMatch(/unknown path|internal error/);
   });
 
+  it('whole CLI runs: dry run, --check and verify never exit 2 on an injected file, and name it', async () => {
+    const cases: [string, ConstructName][] = [
+      ['roles/openclaw-config/templates/smokescreen-acl.yaml.j2', 'unknown filter inline'],
+      ['roles/openclaw-config/templates/litellm-config.yaml.j2', 'unclosed if'],
+      ['roles/openclaw-config/handlers/main.yml', 'tab indentation'],
+      ['roles/reverse-proxy/templates/compose.caddy.yml.j2', 'unknown block tag'],
+    ];
+    for (const [path, construct] of cases) {
+      const files = readTree(FIXTURE_REPO);
+      files.set(path, inject(files.get(path) ?? '', 5, CONSTRUCTS[construct]));
+      const repo = gitRepoOf(files);
+      const dry = await runCli(repo, ['--json']);
+      expect(dry.code, `${construct} in ${path}: ${dry.stderr}`).toBe(0);
+      const fixes = (JSON.parse(dry.stdout) as { fixes: { state: string; reason: string }[] }).fixes;
+      expect(fixes.some((fix) => fix.state === 'needs-fix')).toBe(true);
+      for (const fix of fixes.filter((fix) => fix.state === 'unrecognised')) expect(fix.reason).toContain(path);
+      expect((await runCli(repo, ['--check'])).code).toBe(1);
+      const verified = await runCli(repo, ['verify']);
+      expect(verified.code, verified.stderr).not.toBe(2);
+      expect(verified.stderr).toBe('');
+    }
+  });
+
   it('an invalid tasks file stops only the fixes that read it, naming file:line; --debug prints the stack behind it', async () => {
     const files = readTree(FIXTURE_REPO);
     const tasks = 'roles/openclaw-integrate/tasks/main.yml';

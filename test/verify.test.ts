@@ -363,12 +363,20 @@ describe('--apply runs verify on the planned result', () => {
     expect(snapshot(repo)).toBe(before);
   });
 
-  it('refuses a committed fix whose own property does not hold afterwards', async () => {
+  it('leaves out a fix whose own property does not hold afterwards, and commits the others', async () => {
     const repo = fixtureGitRepo();
     const gitRepo = await Git.open(repo);
-    const attempt = applyFixes({ git: gitRepo, patches: [badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
-    await expect(attempt).rejects.toThrow(/bug 7 is committed but does not verify: the gateway no longer waits/);
+    const alone = await applyFixes({ git: gitRepo, patches: [badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    expect(alone.status).toBe('nothing-to-do');
+    expect(alone.plan.outcomes.map((outcome) => [outcome.patch.id, outcome.state])).toEqual([['litellm-no-egress-dependency', 'unrecognised']]);
+    expect(alone.plan.outcomes[0]?.reason).toMatch(/^not committed: bug 7 is committed but does not verify: the gateway no longer waits/);
     expect(git(repo, 'branch', '--list', 'fixes')).toBe('');
+
+    const withOthers = await applyFixes({ git: gitRepo, patches: [...allPatches.filter((patch) => patch.bug !== 7), badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    expect(withOthers.status).toBe('created');
+    expect(withOthers.commits.map((commit) => commit.patchId)).not.toContain('litellm-no-egress-dependency');
+    expect(withOthers.commits.length).toBe(allPatches.length - 1);
+    expect(withOthers.plan.outcomes.find((outcome) => outcome.patch.bug === 7)?.state).toBe('unrecognised');
   });
 
   it('--only 7 on the fixture still applies: the bugs it leaves alone failed before too', async () => {

@@ -132,14 +132,27 @@ export function verifyPassed(report: VerifyReport): boolean {
  * properties that failed before (another bug the run leaves alone) are not held against it.
  */
 export function applyProblems(before: VerifyReport, after: VerifyReport, committedIds: readonly string[]): string[] {
+  const failing = failingFixes(after, committedIds);
+  return [...[...failing.values()].map((why) => why), ...regressions(before, after, committedIds)];
+}
+
+/** Each fix being committed whose property does not verify on the result (failed, or not applicable): its id → why. */
+export function failingFixes(after: VerifyReport, committedIds: readonly string[]): Map<string, string> {
+  const failing = new Map<string, string>();
+  for (const check of after.checks) {
+    if (committedIds.includes(check.id) && check.status !== 'ok' && check.status !== 'not-checked') {
+      failing.set(check.id, `${checkLabel(check)} is committed but does not verify: ${check.status === 'failed' ? check.message : `${check.status} (${check.message})`}`);
+    }
+  }
+  return failing;
+}
+
+/** Properties not being fixed that held before the fixes and fail after them. */
+function regressions(before: VerifyReport, after: VerifyReport, committedIds: readonly string[]): string[] {
   const problems: string[] = [];
   for (const check of after.checks) {
     const previous = before.checks.find((other) => other.id === check.id);
-    if (committedIds.includes(check.id)) {
-      if (check.status !== 'ok' && check.status !== 'not-checked') {
-        problems.push(`${checkLabel(check)} is committed but does not verify: ${check.status === 'failed' ? check.message : `${check.status} (${check.message})`}`);
-      }
-    } else if (previous?.status === 'ok' && (check.status === 'failed' || check.status === 'not-applicable')) {
+    if (!committedIds.includes(check.id) && previous?.status === 'ok' && (check.status === 'failed' || check.status === 'not-applicable')) {
       problems.push(`${checkLabel(check)} held before the fixes and fails after them: ${check.message}`);
     }
   }
@@ -163,15 +176,18 @@ export function uncheckedFixes(after: VerifyReport, committedIds: readonly strin
 
 /** What verify says about a planned result (ApplyOptions.verify). */
 export interface VerifyVerdict {
-  /** Why the result must not be written (empty: it may). */
+  /** Why the result must not be written (empty: it may): a property that held before and fails after. */
   readonly problems: readonly string[];
+  /** Fixes being committed whose property fails on the result, with why: those fixes are left out, the others committed. */
+  readonly failing: ReadonlyMap<string, string>;
   /** Committed fixes verify could not check, with why: each is committed with a note (uncheckedFixes). */
   readonly notChecked: ReadonlyMap<string, string>;
 }
 
 /**
  * The `ApplyOptions.verify` callback: verifies HEAD's files and the planned result (HEAD's
- * files with the plan's changes), and returns applyProblems and uncheckedFixes. Reads only
+ * files with the plan's changes), and says what stops the branch, which fixes fail and which
+ * could not be checked. Reads only
  * from the object database, like the rest of --apply.
  */
 export function applyVerifier(git: Git, options: VerifyOptions = {}): (plan: Plan) => Promise<VerifyVerdict> {
@@ -183,6 +199,6 @@ export function applyVerifier(git: Git, options: VerifyOptions = {}): (plan: Pla
     for (const [path, text] of plan.result) after.set(path, text);
     const [beforeReport, afterReport] = [await verifyRepo(before, options), await verifyRepo(after, options)];
     const committed = plan.pending.map((outcome) => outcome.patch.id);
-    return { problems: applyProblems(beforeReport, afterReport, committed), notChecked: uncheckedFixes(afterReport, committed) };
+    return { problems: regressions(beforeReport, afterReport, committed), failing: failingFixes(afterReport, committed), notChecked: uncheckedFixes(afterReport, committed) };
   };
 }
