@@ -152,6 +152,37 @@ describe('failure confinement: one broken file stops only the fixes that read it
   }, 1_800_000);
 });
 
+describe("the engine holds each fix to its declared files", () => {
+  const probe = (files: readonly string[], check: Patch['check']): Patch => ({ ...allPatches[0]!, files, check });
+  const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
+  const HANDLERS = 'roles/openclaw-config/handlers/main.yml';
+
+  it('a module sees only the files its globs match', () => {
+    const seen: { paths: readonly string[]; compose: string | undefined }[] = [];
+    planFixes(readTree(FIXTURE_REPO), [probe(['**/handlers/*.yml'], (repo) => (seen.push({ paths: repo.paths, compose: repo.read(COMPOSE) }), { state: 'fixed', reason: 'looked' }))]);
+    expect(seen[0]).toEqual({ paths: [HANDLERS], compose: undefined });
+  });
+
+  it('an edit outside them is refused: that fix is unrecognised, the others still run', () => {
+    const outside = probe(['**/handlers/*.yml'], () => ({ state: 'needs-fix', reason: 'sneaky', edits: [{ path: COMPOSE, start: 0, end: 0, text: '# sneaky\n' }] }));
+    const plan = planFixes(readTree(FIXTURE_REPO), [outside, ...allPatches.slice(1)]);
+    expect(plan.outcomes[0]?.state).toBe('unrecognised');
+    expect(plan.outcomes[0]?.reason).toMatch(new RegExp(`edits ${COMPOSE.replace(/\./g, '\\.')}, outside the files it declares`));
+    expect(plan.result.get(COMPOSE)?.startsWith('# sneaky')).toBe(false);
+    expect(plan.pending.length).toBe(allPatches.length - 1);
+  });
+
+  it('a fix that does not converge stops alone, nothing of it applied', () => {
+    const restless = probe(['**/handlers/*.yml'], (repo) => ({ state: 'needs-fix', reason: 'again', edits: [{ path: HANDLERS, start: 0, end: 0, text: `# pass ${repo.read(HANDLERS)?.length}\n` }] }));
+    const files = readTree(FIXTURE_REPO);
+    const plan = planFixes(files, [restless, ...allPatches.slice(1)]);
+    expect(plan.outcomes[0]?.state).toBe('unrecognised');
+    expect(plan.outcomes[0]?.reason).toMatch(/did not converge/);
+    expect(plan.result.get(HANDLERS)?.startsWith('# pass')).toBe(false);
+    expect(plan.pending.length).toBe(allPatches.length - 1);
+  });
+});
+
 describe('failure confinement, whole CLI runs', () => {
   it("the issue's repro: a lookup('env') in group_vars never ends the run; --apply commits, verify on the branch exits 0", async () => {
     const files = readTree(FIXTURE_REPO);
