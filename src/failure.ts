@@ -24,6 +24,22 @@ export class FileProblem extends Error {
   }
 }
 
+/**
+ * An error that names its own place: `path` (or none), `line` and `detail`, as YamlTemplateError,
+ * FileProblem and the renderer's RenderError do (duck-typed: the renderer is not imported here).
+ */
+interface PlacedError extends Error {
+  readonly path: string | undefined;
+  readonly line: number | undefined;
+  readonly detail: string;
+}
+
+function isPlaced(error: unknown): error is PlacedError {
+  if (!(error instanceof Error)) return false;
+  const { path, line, detail } = error as Partial<PlacedError>;
+  return typeof detail === 'string' && (path === undefined || typeof path === 'string') && (line === undefined || typeof line === 'number');
+}
+
 /** nunjucks wraps every error as `(unknown path) [Line 1, Column 9]\n  Error: <what>`. */
 function isNunjucksError(error: Error): boolean {
   return error.name === 'Template render error' || /^\((unknown path|[^)\n]*)\)( \[Line \d+, Column \d+\])?\n/.test(error.message);
@@ -40,10 +56,8 @@ export interface Described {
 
 /** The message of any exception as one line, with the file and line it names. */
 export function describeError(error: unknown): Described {
-  if (error instanceof YamlTemplateError || error instanceof FileProblem) {
-    return { message: error.detail, path: error.path, ...(error.line ? { line: error.line } : {}) };
-  }
   if (error instanceof TemplateSyntaxError) return { message: error.detail, line: error.line };
+  if (isPlaced(error)) return { message: error.detail, ...(error.path ? { path: error.path } : {}), ...(error.line ? { line: error.line } : {}) };
   if (!(error instanceof Error)) return { message: firstLine(String(error)) };
   if (isNunjucksError(error)) {
     const position = /\[Line (\d+), Column \d+\]/.exec(error.message);
@@ -66,7 +80,7 @@ export function describeError(error: unknown): Described {
 export function isContentError(error: unknown): boolean {
   if (error instanceof YamlTemplateError || error instanceof FileProblem || error instanceof TemplateSyntaxError || error instanceof UnrecognisedShape) return true;
   if (!(error instanceof Error)) return false;
-  return isNunjucksError(error) || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
+  return isNunjucksError(error) || error.name === 'RenderError' || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
 }
 
 /**
@@ -81,7 +95,7 @@ export function failureReason(error: unknown, reading: string | undefined, fix: 
   const at = path ? `${path}${described.line ? `:${described.line}` : ''}` : undefined;
   if (isContentError(error)) {
     const verb = error instanceof YamlTemplateError || error instanceof TemplateSyntaxError || (error instanceof Error && error.name === 'YAMLParseError') ? 'cannot parse' : 'cannot read';
-    const rendering = error instanceof Error && isNunjucksError(error);
+    const rendering = error instanceof Error && (isNunjucksError(error) || error.name === 'RenderError');
     return `${rendering ? 'cannot render' : verb} ${at ?? 'a file'}: ${described.message}`;
   }
   return `internal error in ${fix}${at ? ` while reading ${at}` : ''}: ${described.message}`;

@@ -15,6 +15,9 @@ import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { errorLine } from '../src/cli.js';
 import { candidateGlobs, planFixes, type Plan } from '../src/engine.js';
+import { failureReason, FileProblem } from '../src/failure.js';
+import { TemplateSyntaxError } from '../src/jinja-mask.js';
+import { YamlTemplateError } from '../src/template-yaml.js';
 import { matchesAny } from '../src/repo-view.js';
 import type { FixState, Patch } from '../src/types.js';
 import { verifyRepo, VERIFY_GLOBS, type VerifyReport } from '../src/verify/index.js';
@@ -150,6 +153,20 @@ describe('failure confinement: one broken file stops only the fixes that read it
     console.log(`confinement: ${JSON.stringify(stats)}`);
     expect(stats.injections).toBeGreaterThanOrEqual(200);
   }, 1_800_000);
+});
+
+describe('failure reasons name the file, the line and the cause', () => {
+  it('for a YAML parse error, a Jinja error, a renderer error with or without its place, and a defect', () => {
+    const tasks = 'roles/x/tasks/main.yml';
+    expect(failureReason(new YamlTemplateError(tasks, 3, 'not valid YAML: bad'), undefined, 'fix')).toBe(`cannot parse ${tasks}:3: not valid YAML: bad`);
+    expect(failureReason(new TemplateSyntaxError(7, "'{% if %}' is never closed"), tasks, 'fix')).toBe(`cannot parse ${tasks}:7: '{% if %}' is never closed`);
+    const renderError = Object.assign(new Error('t.j2:4: filter not found: frob'), { name: 'RenderError', path: 'roles/x/templates/t.j2', line: 4, detail: 'filter not found: frob' });
+    expect(failureReason(renderError, tasks, 'fix')).toBe('cannot render roles/x/templates/t.j2:4: filter not found: frob');
+    const nunjucksError = Object.assign(new Error('(unknown path) [Line 2, Column 5]\n  Error: filter not found: frob'), { name: 'Template render error' });
+    expect(failureReason(nunjucksError, 'roles/x/templates/t.j2', 'fix')).toBe('cannot render roles/x/templates/t.j2:2: filter not found: frob');
+    expect(failureReason(new FileProblem('group_vars/all.yml', 9, 'variable x does not render: boom'), tasks, 'fix')).toBe('cannot read group_vars/all.yml:9: variable x does not render: boom');
+    expect(failureReason(new TypeError("Cannot read properties of undefined (reading 'x')"), tasks, 'bug-fix')).toBe(`internal error in bug-fix while reading ${tasks}: Cannot read properties of undefined (reading 'x')`);
+  });
 });
 
 describe("the engine holds each fix to its declared files", () => {
