@@ -8,7 +8,7 @@
 import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { sourceOf, hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
-import { indentStepOf } from '../src/text.js';
+import { escapeRegExp, indentStepOf } from '../src/text.js';
 import { insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from './lib/compose.js';
 import { shellCommands, type ShellWord } from './lib/shell.js';
@@ -190,7 +190,9 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
 
 /** The Compose service the token's container runs: by container_name, else by service name, else `openclaw`. */
 function gatewayService(repo: RepoView, container: string): { compose: ComposeFile; service: YAMLMap } | undefined {
-  for (const compose of composeFiles(repo)) {
+  // A Compose file that does not parse matters here only when it may name the container.
+  const namesContainer = new RegExp(`container_name:[ \\t]*(["']?${escapeRegExp(container)}["']?[ \\t]*(#.*)?$|.*\\{\\{)`, 'm');
+  for (const compose of composeFiles(repo, (text) => namesContainer.test(text))) {
     for (const pair of compose.services.items) {
       if (!isMap(pair.value)) continue;
       const name = pairOf(pair.value, 'container_name');

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { onInterrupt } from './cleanup.js';
 import { encodeLossless } from './bytes.js';
 import { commitMessage, TRAILER } from './commit-message.js';
-import { candidateGlobs, type Plan } from './engine.js';
+import { candidateGlobs, planFixes, type FixOutcome, type Plan } from './engine.js';
 import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { catFileBatch, Git, GitCommandError, loadCommitFiles, UserError, type LoadedFiles } from './git.js';
 import type { Patch } from './types.js';
@@ -21,8 +21,16 @@ export interface ApplyOptions {
   readonly git: Git;
   readonly patches: readonly Patch[];
   readonly branch: string;
-  /** Checks the fixed files before anything is written; returns problems (empty = fine). */
-  readonly verify?: (plan: Plan) => Promise<readonly string[]>;
+  /**
+   * Checks the fixed files before anything is written: problems (non-empty: nothing is written)
+   * and the committed fixes it could not check, each committed with a note saying why.
+   */
+  readonly verify?: (plan: Plan) => Promise<{
+    readonly problems: readonly string[];
+    /** Fixes whose property fails on the result: left out (unrecognised, with why), the others re-planned and committed. */
+    readonly failing?: ReadonlyMap<string, string>;
+    readonly notChecked?: ReadonlyMap<string, string>;
+  }>;
   /**
    * The tip of the fix branch on the remote `--push` publishes to, its commits already in the
    * object database (src/push.ts peekRemoteBranch). When the local branch does not carry the
@@ -199,8 +207,10 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
   }
 
   return withLock(git, async (cleanup): Promise<ApplyResult> => {
-    const { loaded, plan } = await planAt(git, head, options.patches);
-    const nothing = { plan, branch, base: head, baseBranch, commits: [] };
+    const planned = await planAt(git, head, options.patches);
+    const { loaded } = planned;
+    let plan = planned.plan;
+    let nothing = { plan, branch, base: head, baseBranch, commits: [] };
     if (plan.pending.length === 0) return { status: 'nothing-to-do', ...nothing };
 
     if (baseBranch === branch) {
@@ -209,10 +219,24 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     const previousTip = await git.branchCommit(branch);
     if (previousTip) await assertOwnBranch(git, branch, previousTip, head);
 
-    const problems = options.verify ? await options.verify(plan) : [];
-    if (problems.length > 0) {
-      throw new UserError(`the fixed repository fails verification, so no branch was written: ${problems.join('; ')}`);
+    // A fix whose property verifiably fails on the result is left out and the rest re-planned
+    // without it (later fixes may build on its edits), until what remains verifies.
+    const leftOut = new Map<string, string>();
+    let verdict: Awaited<ReturnType<NonNullable<ApplyOptions['verify']>>> = { problems: [] };
+    for (;;) {
+      if (!options.verify || plan.pending.length === 0) break;
+      verdict = await options.verify(plan);
+      if (verdict.problems.length > 0) {
+        throw new UserError(`the fixed repository fails verification, so no branch was written: ${verdict.problems.join('; ')}`);
+      }
+      const failing = [...(verdict.failing ?? [])].filter(([id]) => !leftOut.has(id));
+      if (failing.length === 0) break;
+      for (const [id, why] of failing) leftOut.set(id, why);
+      plan = planFixes(loaded.files, options.patches.filter((patch) => !leftOut.has(patch.id)));
     }
+    plan = withLeftOut(withUncheckedNotes(plan, verdict.notChecked ?? new Map()), options.patches, leftOut);
+    nothing = { ...nothing, plan };
+    if (plan.pending.length === 0) return { status: 'nothing-to-do', ...nothing };
 
     const built = await buildCommits(git, head, plan, loaded.modes);
     // A re-run on an unchanged base must not churn the branch (new timestamps, new shas, a
@@ -242,6 +266,28 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
       ...(adopted && remote ? { adoptedFrom: `${remote.name}/${branch}` } : {}),
     };
   });
+}
+
+/** The plan with an `unrecognised` outcome, saying why, for each fix left out because it does not verify. */
+function withLeftOut(plan: Plan, patches: readonly Patch[], leftOut: ReadonlyMap<string, string>): Plan {
+  if (leftOut.size === 0) return plan;
+  const outcomes: FixOutcome[] = [...plan.outcomes];
+  for (const patch of patches) {
+    const why = leftOut.get(patch.id);
+    if (why !== undefined) outcomes.push({ patch, state: 'unrecognised', reason: `not committed: ${why}`, changes: [], notes: [], files: [] });
+  }
+  outcomes.sort((a, b) => a.patch.priority - b.patch.priority);
+  return { ...plan, outcomes };
+}
+
+/** The plan with a note on each fix verify could not check (its commit says what to check by hand). */
+function withUncheckedNotes(plan: Plan, notChecked: ReadonlyMap<string, string>): Plan {
+  if (notChecked.size === 0) return plan;
+  const outcomes = plan.outcomes.map((outcome) => {
+    const why = notChecked.get(outcome.patch.id);
+    return why === undefined ? outcome : { ...outcome, notes: [...outcome.notes, `verify could not check this fix (${why}); check it by hand`] };
+  });
+  return { ...plan, outcomes, pending: outcomes.filter((outcome) => outcome.state === 'needs-fix') };
 }
 
 /**

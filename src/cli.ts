@@ -9,7 +9,7 @@ import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
 import { encodeLossless } from './bytes.js';
 import { handleInterrupts } from './cleanup.js';
-import { candidateGlobs, EngineError } from './engine.js';
+import { candidateGlobs, EngineError, type Plan } from './engine.js';
 import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { EditConflictError } from './edits.js';
 import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
@@ -19,6 +19,7 @@ import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.
 import { matchesAny } from './repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import { YamlTemplateError } from './template-yaml.js';
+import { debugFromEnv, describeError, isContentError, stackOf } from './failure.js';
 import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo, type VerifyOptions } from './verify/index.js';
 import type { Patch } from './types.js';
 
@@ -85,14 +86,31 @@ function listText(patches: readonly Patch[]): string {
   );
 }
 
-/** One line, naming what is wrong: the only form errors take. */
-export function errorLine(error: unknown): string {
+/**
+ * One line, naming what is wrong: the only form errors take. An error of the tool itself says
+ * what it was doing (`doing`: the step, the fix or the file) and the exception's own message,
+ * never a wrapper's "(unknown path)"; --debug prints its stack.
+ */
+export function errorLine(error: unknown, doing?: string, debug = false): string {
   if (error instanceof UserError || error instanceof YamlTemplateError || error instanceof EngineError || error instanceof EditConflictError) {
     return error.message;
   }
   if (error instanceof GitCommandError) return error.message;
-  const message = error instanceof Error ? error.message : String(error);
-  return `internal error: ${message.split('\n')[0]}`;
+  const described = describeError(error);
+  const at = described.path ? ` (${described.path}${described.line ? `:${described.line}` : ''})` : '';
+  return `internal error${doing ? ` while ${doing}` : ''}${at}: ${described.message}${debug ? '' : ' (run with --debug for the stack)'}`;
+}
+
+/** With --debug: the stack of every exception a fix or a check was stopped by, on stderr. */
+function printStacks(io: Io, debug: boolean, what: 'fix' | 'check', stopped: readonly { label: string; error?: unknown }[]): void {
+  const withError = stopped.filter((item) => item.error !== undefined && (debug || !isContentError(item.error)));
+  if (withError.length === 0) return;
+  if (!debug) {
+    const noun = withError.length === 1 ? what : `${what}${what === 'fix' ? 'es' : 's'}`;
+    io.stderr.write(`openclaw-fix: ${withError.length} ${noun} stopped by an internal error (see ${withError.length === 1 ? 'its reason' : 'their reasons'}); run with --debug for the stack${withError.length === 1 ? '' : 's'}\n`);
+    return;
+  }
+  for (const item of withError) io.stderr.write(`openclaw-fix: debug: ${item.label}: ${stackOf(item.error)}\n`);
 }
 
 /** The parsed command line, as yargs returns it. */
@@ -137,6 +155,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     .option('color', { type: 'boolean', describe: 'colour the output (default: only on a terminal without NO_COLOR)' })
     .option('list', { type: 'boolean', default: false, describe: 'list the fixes in apply order and exit' })
     .option('cache', { type: 'boolean', default: true, describe: 'reuse the Go proof of the Smokescreen entrypoint from $XDG_CACHE_HOME/openclaw-fix (--no-cache: compile it again)' })
+    .option('debug', { type: 'boolean', default: false, describe: 'print the stack of an internal error (also OPENCLAW_FIX_DEBUG=1)' })
     .command('verify', "check each bug's property on the rendered templates of the work tree (exit 0: all hold, 1: one fails)")
     .example('$0 verify', 'one line per bug: ok, or what is wrong at file:line')
     .example('$0', 'show what would change in the current repo')
@@ -190,17 +209,23 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
 async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Promise<number> {
   const json = Boolean(args.json);
   const mode: Mode = args.apply ? 'apply' : args.check ? 'check' : 'dry-run';
+  const debug = Boolean(args.debug) || debugFromEnv(io.env);
+  /** What the run is doing, for the line of an internal error. */
+  let doing = 'reading the command line';
+  const fixStacks = (plan: Plan): void => printStacks(io, debug, 'fix', plan.outcomes.map((outcome) => ({ label: outcome.patch.id, error: outcome.error })));
   try {
     // -- verify (src/verify/): proves the properties on the work tree; runs no fix --
     if (args._[0] === 'verify') {
       if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
-      return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io, { goCache: args.cache !== false });
+      doing = 'verifying the work tree';
+      return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io, { goCache: args.cache !== false }, debug);
     }
     const patches = selectPatches(allPatches, listOption('only', args.only), listOption('skip', args.skip));
     if (args.list) {
       io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
       return 0;
     }
+    doing = 'opening the repository';
     const git = await Git.open(resolve(io.cwd, String(args.repo)));
     const style = useColor(args.color as boolean | undefined, io.stdout, io.env) && !json ? COLOR : PLAIN;
 
@@ -213,7 +238,10 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       // --push/--pr are checked before anything is written, and run after the branch is.
       const branch = String(args.branch);
       const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION, networkTimeoutMs: Number(args['network-timeout']) * 1000 }) : undefined;
+      doing = 'applying the fixes';
       const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git, { goCache: args.cache !== false }), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
+      fixStacks(result.plan);
+      doing = 'reporting the fixes';
       if (!json) io.stdout.write(formatText(mode, git.root, result.plan, style, result));
       const published = prepared && result.commits.length > 0 ? await prepared.publish(result) : undefined;
       if (json) io.stdout.write(`${JSON.stringify({ ...(toJson(mode, git.root, result.plan, VERSION, result) as object), ...published }, null, 2)}\n`);
@@ -223,18 +251,24 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
     if (args.format === 'patch') {
       // patchSeries refuses a series that holds a secret, so it is printed as built: redacting
       // a diff line would make `git am` apply different content (a corrupted series).
+      doing = 'building the patch series';
       const series = await patchSeries(git, patches, secrets);
       givenIo.stdout.write(encodeLossless(series.mbox));
       for (const note of series.notes) io.stderr.write(`openclaw-fix: ${note}\n`);
       return 0;
     }
+    doing = 'reading the work tree';
     const files = await loadWorkTreeWithSecrets(git, candidateGlobs(patches), secrets);
+    doing = 'planning the fixes';
     const plan = await planWithoutWritingThroughSymlinks(git, { kind: 'work-tree' }, files, patches);
+    fixStacks(plan);
+    doing = 'reporting the fixes';
     io.stdout.write(json ? `${JSON.stringify(toJson(mode, git.root, plan, VERSION), null, 2)}\n` : formatText(mode, git.root, plan, style));
     if (mode === 'check') return plan.outcomes.some((outcome) => outcome.state === 'needs-fix' || outcome.state === 'unrecognised') ? 1 : 0;
     return 0;
   } catch (error) {
-    const line = errorLine(error);
+    const line = errorLine(error, doing, debug);
+    if (debug) io.stderr.write(`openclaw-fix: debug: ${stackOf(error)}\n`);
     if (json) io.stdout.write(`${JSON.stringify({ tool: 'openclaw-fix', version: VERSION, mode: args._?.[0] === 'verify' ? 'verify' : mode, error: line })}\n`);
     io.stderr.write(`openclaw-fix: ${line}\n`);
     return 2;
@@ -267,11 +301,12 @@ function redactingIo(io: Io, secrets: readonly string[]): Io {
 }
 
 // -- verify --
-async function runVerify(git: Git, secrets: string[], json: boolean, io: Io, options: VerifyOptions): Promise<number> {
+async function runVerify(git: Git, secrets: string[], json: boolean, io: Io, options: VerifyOptions, debug: boolean): Promise<number> {
   const files = await loadWorkTreeWithSecrets(git, VERIFY_GLOBS, secrets);
   const report = await verifyRepo(files, options);
+  printStacks(io, debug, 'check', report.checks.map((check) => ({ label: `verify ${check.id}`, error: check.error })));
   const passed = verifyPassed(report);
-  const document = { tool: 'openclaw-fix', version: VERSION, mode: 'verify', repo: git.root, passed, checks: report.checks };
+  const document = { tool: 'openclaw-fix', version: VERSION, mode: 'verify', repo: git.root, passed, checks: report.checks.map(({ bug, id, status, message }) => ({ bug, id, status, message })) };
   io.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : report.checks.map((check) => `${verifyLine(check)}\n`).join(''));
   return passed ? 0 : 1;
 }

@@ -4,12 +4,13 @@
  * No git, no file system: callers load the files and decide what to do with the plan.
  */
 import { createTwoFilesPatch, diffArrays } from 'diff';
-import { applyEdits, groupByPath } from './edits.js';
-import { createRepoView } from './repo-view.js';
+import { applyEdits, EditConflictError, groupByPath } from './edits.js';
+import { failureReason } from './failure.js';
+import { createRepoView, matchesAny } from './repo-view.js';
 import { isMap, isSeq, visit, type Node as YamlNode } from 'yaml';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from './template-yaml.js';
 import { columnAt, escapeRegExp, locate } from './text.js';
-import type { CheckResult, FixState, Patch, TextEdit } from './types.js';
+import type { CheckResult, FixState, Patch, RepoView, TextEdit } from './types.js';
 import { UnrecognisedShape } from './yaml-edit.js';
 
 export class EngineError extends Error {
@@ -34,6 +35,8 @@ export interface FixOutcome {
   readonly notes: readonly string[];
   /** The files this fix changes, each relative to the state left by the fixes before it. */
   readonly files: readonly FileChange[];
+  /** For an `unrecognised` fix whose check raised an exception: that exception (--debug prints its stack). */
+  readonly error?: unknown;
 }
 
 export interface Plan {
@@ -43,13 +46,33 @@ export interface Plan {
   readonly pending: readonly FixOutcome[];
 }
 
-/** Runs a module's check; a shape it cannot handle becomes 'unrecognised' with the reason. */
-export function runCheck(patch: Patch, files: ReadonlyMap<string, string>): CheckResult {
+/** What a module's check found, and the exception behind an `unrecognised` it could not finish. */
+export interface CheckOutcome extends CheckResult {
+  /** The exception a check raised, kept for --debug (its stack); undefined when the module answered itself. */
+  readonly error?: unknown;
+}
+
+/**
+ * Runs a module's check on the files its `files` globs match, and only those. Whatever stops
+ * it — a shape it cannot handle (UnrecognisedShape), a file that does not parse, a template or
+ * variable that does not render, a defect of the module — becomes this fix's `unrecognised`
+ * state with the reason and `file:line` (failure.ts): never the run's.
+ */
+export function runCheck(patch: Patch, files: ReadonlyMap<string, string>): CheckOutcome {
+  const view = createRepoView(files, patch.files);
+  let reading: string | undefined;
+  const tracked: RepoView = {
+    ...view,
+    read: (path) => {
+      const text = view.read(path);
+      if (text !== undefined) reading = path;
+      return text;
+    },
+  };
   try {
-    return patch.check(createRepoView(files));
+    return patch.check(tracked);
   } catch (error) {
-    if (error instanceof UnrecognisedShape) return { state: 'unrecognised', reason: error.message };
-    throw error;
+    return { state: 'unrecognised', reason: failureReason(error, reading, patch.id), ...(error instanceof UnrecognisedShape ? {} : { error }) };
   }
 }
 
@@ -73,6 +96,14 @@ export interface PlanOptions {
   readonly refusedPaths?: ReadonlyMap<string, string>;
 }
 
+/** Why the engine will not use a module's edits (the fix becomes unrecognised), or undefined when they are fine. */
+function refusedEdits(patch: Patch, files: ReadonlyMap<string, string>, edits: readonly TextEdit[]): string | undefined {
+  if (edits.length === 0) return `internal error in ${patch.id}: it reports needs-fix but returned no edits`;
+  const outside = edits.find((edit) => !matchesAny(edit.path, patch.files));
+  if (outside) return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${patch.files.join(', ')}); the edit was refused`;
+  return editOfSharedAnchor(files, edits);
+}
+
 export function planFixes(initial: ReadonlyMap<string, string>, patches: readonly Patch[], options: PlanOptions = {}): Plan {
   assertUniquePriorities(patches);
   let files = new Map(initial);
@@ -80,7 +111,12 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
   const originalLines = new OriginalLines();
   for (const patch of [...patches].sort((a, b) => a.priority - b.priority)) {
     const result = runCheck(patch, files);
-    const base = { patch, state: result.state, reason: result.reason, changes: result.changes ?? [], notes: result.notes ?? [] };
+    const base = { patch, state: result.state, reason: result.reason, changes: result.changes ?? [], notes: result.notes ?? [], ...(result.error === undefined ? {} : { error: result.error }) };
+    // A fix that cannot be made safely is this fix's problem alone: unrecognised, nothing of it
+    // applied, the next fix runs on the files as they were.
+    const refuse = (reason: string, error?: unknown): void => {
+      outcomes.push({ ...base, state: 'unrecognised', reason: originalLines.translate(reason), changes: [], files: [], ...(error === undefined ? {} : { error }) });
+    };
     if (result.state !== 'needs-fix') {
       // Nothing of this fix is committed: its reason is for the user's own files, not for the
       // text the fixes before it left (whose diffs and commits number lines their own way).
@@ -88,33 +124,42 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
       continue;
     }
     const edits: readonly TextEdit[] = result.edits ?? [];
-    if (edits.length === 0) throw new EngineError(`patch ${patch.id} reports needs-fix but returned no edits`);
-    const refused = edits.map((edit) => options.refusedPaths?.get(edit.path)).find((reason) => reason !== undefined);
+    const throughSymlink = edits.map((edit) => options.refusedPaths?.get(edit.path)).find((reason) => reason !== undefined);
+    const refused = throughSymlink ?? refusedEdits(patch, files, edits);
     if (refused) {
-      outcomes.push({ ...base, state: 'unrecognised', reason: refused, changes: [], files: [] });
+      refuse(refused);
       continue;
     }
-    const shared = editOfSharedAnchor(files, edits);
-    if (shared) {
-      outcomes.push({ ...base, state: 'unrecognised', reason: originalLines.translate(shared), changes: [], files: [] });
+    let changed: Map<string, string>;
+    try {
+      changed = applyEdits(files, edits);
+    } catch (error) {
+      if (!(error instanceof EditConflictError)) throw error;
+      refuse(`internal error in ${patch.id}: ${error.message}; nothing of this fix was applied`, error);
       continue;
     }
-    const changed = applyEdits(files, edits);
     const next = new Map(files);
     const fileChanges: FileChange[] = [];
+    let broken: string | undefined;
     for (const [path, after] of changed) {
       const before = files.get(path);
       if (before === after) continue;
       // A fix must never turn a file that parsed into one that does not.
       if (YAML_FILE.test(path) && !parses(path, after) && (before === undefined || parses(path, before))) {
-        throw new EngineError(`patch ${patch.id} would leave ${path} unparsable; nothing was written`);
+        broken = path;
+        break;
       }
       next.set(path, after);
       fileChanges.push({ path, before, after });
     }
+    if (broken) {
+      refuse(`internal error in ${patch.id}: its edits would leave ${broken} unparsable, so they were not applied`);
+      continue;
+    }
     const recheck = runCheck(patch, next);
     if (recheck.state !== 'fixed') {
-      throw new EngineError(`patch ${patch.id} did not converge: after its edits it reports ${recheck.state} (${recheck.reason}); nothing was written`);
+      refuse(`internal error in ${patch.id}: it did not converge (after its edits it reports ${recheck.state}: ${recheck.reason}), so its edits were not applied`, recheck.error);
+      continue;
     }
     files = next;
     for (const change of fileChanges) originalLines.record(change);

@@ -29,12 +29,18 @@ function gitPathspecFor(pattern: string): string {
   return `:(glob)${kept.join('/')}`;
 }
 
-export function createRepoView(files: ReadonlyMap<string, string>): RepoView {
-  const paths = [...files.keys()].sort();
+/**
+ * The view of `files` a patch module gets. With `only` (the module's declared `files` globs) it
+ * sees just the files those match, so a file outside them cannot change its answer, and a
+ * problem in that file cannot stop it.
+ */
+export function createRepoView(files: ReadonlyMap<string, string>, only?: readonly string[]): RepoView {
+  const paths = [...files.keys()].filter((path) => only === undefined || matchesAny(path, only)).sort();
+  const visible = only === undefined ? undefined : new Set(paths);
   const glob = (...patterns: string[]): string[] => paths.filter((path) => matchesAny(path, patterns));
   return {
     paths,
-    read: (path) => files.get(path),
+    read: (path) => (visible === undefined || visible.has(path) ? files.get(path) : undefined),
     glob,
     roleFiles: (role, pattern) => glob(`**/roles/${role}/${pattern}`),
   };

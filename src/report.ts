@@ -86,7 +86,7 @@ export function formatText(mode: Mode, repo: string, plan: Plan, style: Style, a
   if (mode === 'check' && counts.needsFix > 0) out.push('Fixes are pending (exit 1).');
   if (mode === 'apply' && apply) {
     const commits = `${apply.commits.length} commit${apply.commits.length === 1 ? '' : 's'}`;
-    if (apply.status === 'nothing-to-do') out.push('Nothing to do: every fix is already in place. No branch was written.');
+    if (apply.status === 'nothing-to-do') out.push(counts.unrecognised > 0 ? 'Nothing to do: every recognised fix is already in place. No branch was written.' : 'Nothing to do: every fix is already in place. No branch was written.');
     else if (apply.status === 'up-to-date') out.push(`Branch ${style.bold(apply.branch)} is up to date: its ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes. Nothing was written.`);
     else if (apply.adoptedFrom) out.push(`${apply.status === 'rebuilt' ? 'Moved' : 'Created'} branch ${style.bold(apply.branch)} at ${apply.adoptedFrom}, whose ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes; your branch and work tree are unchanged.`);
     else out.push(`${apply.status === 'rebuilt' ? 'Rebuilt' : 'Created'} branch ${style.bold(apply.branch)} with ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}); your branch and work tree are unchanged.`);

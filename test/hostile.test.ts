@@ -70,30 +70,6 @@ describe('hostile repositories: one line, exit 2, nothing touched', () => {
     expect(snapshot(repo, { strict: true })).toBe(before);
   });
 
-  it('malformed YAML in a target file names the file and line', async () => {
-    const repo = fixtureGitRepo();
-    const text = readFileSync(join(repo, COMPOSE), 'utf8').replace('    container_name: openclaw-redis\n', '    container_name: openclaw-redis\n   restart: always\n');
-    writeFileSync(join(repo, COMPOSE), text);
-    commitAll(repo, 'broken indentation');
-    const before = snapshot(repo, { strict: true });
-    for (const args of [[], ['--check'], ['--apply'], ['verify']]) {
-      expectOneLineError(await runCli(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`));
-    }
-    expect(snapshot(repo, { strict: true })).toBe(before);
-  });
-
-  it('unbalanced Jinja in a target file names the file, the line and the tag', async () => {
-    const repo = fixtureGitRepo();
-    const text = readFileSync(join(repo, COMPOSE), 'utf8').replace('  redis:\n', '  redis:\n{% if redis_enabled %}\n');
-    writeFileSync(join(repo, COMPOSE), text);
-    commitAll(repo, 'unclosed if');
-    const before = snapshot(repo, { strict: true });
-    for (const args of [[], ['--apply']]) {
-      expectOneLineError(await runCli(repo, args), new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+: '\\{% if %\\}' is never closed`));
-    }
-    expect(snapshot(repo, { strict: true })).toBe(before);
-  });
-
   it('a symlink pointing outside the repository is refused, never read through', async () => {
     const outside = join(tempDir(), 'outside.yml.j2');
     writeFileSync(outside, readFileSync(join(FIXTURE_REPO, COMPOSE)));
@@ -136,6 +112,35 @@ describe('hostile repositories that are not errors', () => {
     expect(fixes.some((fix) => fix.state === 'needs-fix')).toBe(true); // e.g. the Telegram token task is still fixed
     expect(snapshot(repo, { strict: true })).toBe(before);
   });
+
+  // A broken file is not an error of the repository: it stops only the fixes that read it (issue 10).
+  for (const [name, broken, pattern] of [
+    ['malformed YAML', (text: string) => text.replace('    container_name: openclaw-redis\n', '    container_name: openclaw-redis\n   restart: always\n'), ':\\d+: not valid YAML'],
+    ['unbalanced Jinja', (text: string) => text.replace('  redis:\n', '  redis:\n{% if redis_enabled %}\n'), ":\\d+: '\\{% if %\\}' is never closed"],
+  ] as const) {
+    it(`${name} in a target file stops only the fixes that read it, naming the file and line; the others are committed`, async () => {
+      const repo = fixtureGitRepo();
+      writeFileSync(join(repo, COMPOSE), broken(readFileSync(join(repo, COMPOSE), 'utf8')));
+      commitAll(repo, name);
+      const before = snapshot(repo, { strict: true });
+      const named = new RegExp(`${COMPOSE.replace(/\./g, '\\.')}${pattern}`);
+      const dry = await runCli(repo, ['--json']);
+      expect(dry.code, dry.stderr).toBe(0);
+      const fixes = (JSON.parse(dry.stdout) as { fixes: { id: string; state: string; reason: string }[] }).fixes;
+      const stopped = fixes.filter((fix) => fix.state === 'unrecognised');
+      expect(stopped.map((fix) => fix.id)).toContain('egress-writable-run');
+      for (const fix of stopped) expect(fix.reason).toMatch(named);
+      expect(fixes.filter((fix) => fix.state === 'needs-fix').map((fix) => fix.id)).toEqual(expect.arrayContaining(['backup-images-prepulled', 'handlers-first-run-safe']));
+      expect((await runCli(repo, ['--check'])).code).toBe(1);
+      const verified = await runCli(repo, ['verify']);
+      expect(verified.stdout).toMatch(new RegExp(`^bug 2: not checked: .*${named.source}`, 'm'));
+      expect(snapshot(repo, { strict: true })).toBe(before);
+      const applied = await runCli(repo, ['--apply']);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${DEFAULT_FIX_BRANCH}`)).toMatch(/backup-images-prepulled/);
+      expect(git(repo, 'diff', '--stat', `main..${DEFAULT_FIX_BRANCH}`, '--', COMPOSE)).toBe('');
+    });
+  }
 
   it('a read-only target file: --apply still works, because it never writes the work tree', async () => {
     const repo = fixtureGitRepo();

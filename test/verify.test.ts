@@ -299,17 +299,18 @@ describe('openclaw-fix verify', () => {
     expect(result.stdout).toContain('bug 2: ok');
   });
 
-  it('exits 2 with one line on an error: not a git repo, malformed YAML, a flag verify does not take', async () => {
+  it('exits 2 with one line on an error (not a git repo, a flag verify does not take); a malformed file is not checked, not an error', async () => {
     const notRepo = tempDir();
     const outside = await runCli(notRepo, ['verify']);
     expect(outside).toMatchObject({ code: 2, stdout: '' });
     expect(outside.stderr).toMatch(/^openclaw-fix: .* is not a git repository .*\n$/);
 
     const repo = gitRepoOf(edit(fixedByHand(), COMPOSE, '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n      - /run', '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n     - /run'));
+    // A malformed file is not an error of the repository: the checks that read it are not checked, naming it.
     const malformed = await runCli(repo, ['verify']);
-    expect(malformed.code).toBe(2);
-    expect(malformed.stderr).toMatch(new RegExp(`^openclaw-fix: ${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`));
-    expect(malformed.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(malformed.code, malformed.stderr).toBe(0);
+    expect(malformed.stdout).toMatch(new RegExp(`^bug 2: not checked: cannot parse ${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`, 'm'));
+    expect(malformed.stdout).toMatch(/^bug 9: ok$/m);
 
     expect((await runCli(repo, ['verify', '--apply'])).code).toBe(2);
   });
@@ -362,12 +363,20 @@ describe('--apply runs verify on the planned result', () => {
     expect(snapshot(repo)).toBe(before);
   });
 
-  it('refuses a committed fix whose own property does not hold afterwards', async () => {
+  it('leaves out a fix whose own property does not hold afterwards, and commits the others', async () => {
     const repo = fixtureGitRepo();
     const gitRepo = await Git.open(repo);
-    const attempt = applyFixes({ git: gitRepo, patches: [badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
-    await expect(attempt).rejects.toThrow(/bug 7 is committed but does not verify: the gateway no longer waits/);
+    const alone = await applyFixes({ git: gitRepo, patches: [badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    expect(alone.status).toBe('nothing-to-do');
+    expect(alone.plan.outcomes.map((outcome) => [outcome.patch.id, outcome.state])).toEqual([['litellm-no-egress-dependency', 'unrecognised']]);
+    expect(alone.plan.outcomes[0]?.reason).toMatch(/^not committed: bug 7 is committed but does not verify: the gateway no longer waits/);
     expect(git(repo, 'branch', '--list', 'fixes')).toBe('');
+
+    const withOthers = await applyFixes({ git: gitRepo, patches: [...allPatches.filter((patch) => patch.bug !== 7), badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    expect(withOthers.status).toBe('created');
+    expect(withOthers.commits.map((commit) => commit.patchId)).not.toContain('litellm-no-egress-dependency');
+    expect(withOthers.commits.length).toBe(allPatches.length - 1);
+    expect(withOthers.plan.outcomes.find((outcome) => outcome.patch.bug === 7)?.state).toBe('unrecognised');
   });
 
   it('--only 7 on the fixture still applies: the bugs it leaves alone failed before too', async () => {

@@ -3,6 +3,7 @@
  * that edit them. Files are found by what they contain, not by fixed paths or line numbers.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { mayBeComposeFile, mayDefineKey } from '../../src/failure.js';
 import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
@@ -19,7 +20,13 @@ export interface ComposeFile {
 /** Parses a template as a Compose file; undefined when it is YAML but not Compose (no top-level `services` map). */
 function readCompose(path: string, text: string): ComposeFile | undefined {
   if (!/^services\s*:/m.test(text)) return undefined;
-  const tpl = parseYamlTemplate(path, text);
+  let tpl: ParsedTemplate;
+  try {
+    tpl = parseYamlTemplate(path, text);
+  } catch (error) {
+    if (!mayBeComposeFile(text)) return undefined; // a broken file that is clearly not Compose (an ACL) is not ours
+    throw error;
+  }
   const root = tpl.documents[0]?.contents;
   if (!isMap(root)) return undefined;
   // Compose requires `services` to be a mapping: a list there is other YAML (the Smokescreen ACL's `services: []`).
@@ -27,11 +34,21 @@ function readCompose(path: string, text: string): ComposeFile | undefined {
   return isMap(services) ? { tpl, root, services } : undefined;
 }
 
-/** Every Compose file among the role templates, in path order. */
-export function composeFiles(repo: RepoView): ComposeFile[] {
+/**
+ * Every Compose file among the role templates, in path order. A Compose file that does not
+ * parse stops the caller, unless `mayHold` says its text cannot hold what the caller looks for.
+ */
+export function composeFiles(repo: RepoView, mayHold: (text: string) => boolean = () => true): ComposeFile[] {
   const found: ComposeFile[] = [];
   for (const path of repo.glob(...COMPOSE_TEMPLATE_GLOBS)) {
-    const compose = readCompose(path, repo.read(path) ?? '');
+    const text = repo.read(path) ?? '';
+    let compose: ComposeFile | undefined;
+    try {
+      compose = readCompose(path, text);
+    } catch (error) {
+      if (!mayHold(text)) continue;
+      throw error;
+    }
     if (compose) found.push(compose);
   }
   return found;
@@ -39,7 +56,19 @@ export function composeFiles(repo: RepoView): ComposeFile[] {
 
 /** The Compose file that defines `serviceName` (the base file for 'openclaw-egress'), or undefined. */
 export function composeDefining(repo: RepoView, serviceName: string): ComposeFile | undefined {
-  const matches = composeFiles(repo).filter((compose) => pairOf(compose.services, serviceName));
+  const matches: ComposeFile[] = [];
+  for (const path of repo.glob(...COMPOSE_TEMPLATE_GLOBS)) {
+    const text = repo.read(path) ?? '';
+    let compose: ComposeFile | undefined;
+    try {
+      compose = readCompose(path, text);
+    } catch (error) {
+      // A Compose file that does not parse stops this fix only when it may define the service.
+      if (!mayDefineKey(text, serviceName)) continue;
+      throw error;
+    }
+    if (compose && pairOf(compose.services, serviceName)) matches.push(compose);
+  }
   if (matches.length > 1) {
     throw new UnrecognisedShape(`service '${serviceName}' is defined in more than one Compose template: ${matches.map((m) => m.tpl.path).join(', ')}`);
   }

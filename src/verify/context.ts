@@ -5,7 +5,7 @@
  * only the renderer and the YAML-with-Jinja parser with them.
  */
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
-import { UserError } from '../git.js';
+import { describeError, FileProblem } from '../failure.js';
 import { scanJinja, TemplateSyntaxError } from '../jinja-mask.js';
 import { ANSIBLE_YAML_TAGS, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../render.js';
 import { createRepoView } from '../repo-view.js';
@@ -61,8 +61,7 @@ export function shortModule(module: string | undefined): string {
 
 export class VerifyContext {
   readonly view: RepoView;
-  /** The play's variables (no role's defaults preferred): for values read outside a role template. */
-  readonly vars: Vars;
+  private loadedVars: Vars | undefined;
   private readonly roleVars = new Map<string, Vars>();
   private readonly textCache = new Map<string, string>();
   private readonly usesCache = new Map<string, readonly UnknownUse[]>();
@@ -71,7 +70,12 @@ export class VerifyContext {
 
   constructor(readonly files: ReadonlyMap<string, string>) {
     this.view = createRepoView(files);
-    this.vars = loadVars(files);
+  }
+
+  /** The repo's variables, loaded when a check first renders: one that cannot be loaded stops only the checks that render. */
+  get vars(): Vars {
+    this.loadedVars ??= loadVars(this.files);
+    return this.loadedVars;
   }
 
   read(path: string): string {
@@ -108,8 +112,10 @@ export class VerifyContext {
         rendered = result.text;
         this.usesCache.set(path, result.uses);
       } catch (error) {
-        if (error instanceof RenderError) throw new UserError(error.line === undefined ? `${path}: cannot render the template: ${error.detail}` : error.message);
-        throw new UserError(`${path}: cannot render the template: ${firstLine(error)}`);
+        if (error instanceof TemplateSyntaxError) throw new FileProblem(path, error.line, error.detail);
+        if (error instanceof FileProblem) throw error; // a variable's own problem, named where it is defined
+        const described = describeError(error); // the renderer's RenderError names its own file and line
+        throw new FileProblem(described.path ?? path, described.line, `cannot render the template: ${described.message}`);
       }
       this.textCache.set(path, rendered);
     }
@@ -140,8 +146,9 @@ export class VerifyContext {
       try {
         data = renderParsedYaml(tpl, this.varsFor(path), { files: this.files });
       } catch (error) {
-        if (error instanceof RenderError) throw new UserError(error.line === undefined ? `${path}: the template does not render: ${error.detail}` : error.message);
-        throw new UserError(`${path}: the rendered template is not valid YAML or does not render: ${firstLine(error)}`);
+        if (error instanceof FileProblem) throw error; // a variable's own problem, named where it is defined
+        if (error instanceof RenderError) throw new FileProblem(error.path ?? path, error.line, `the template does not render: ${error.detail}`);
+        throw new FileProblem(path, undefined, `the rendered template is not valid YAML or does not render: ${describeError(error).message}`);
       }
       rendered = { path, tpl, data };
       this.yamlCache.set(path, rendered);
@@ -179,10 +186,6 @@ export class VerifyContext {
 /** The role's root directory in the repo (`ansible/roles/maintenance`). */
 export function roleRoot(path: string): string | undefined {
   return /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
-}
-
-function firstLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
 }
 
 /** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */

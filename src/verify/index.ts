@@ -9,12 +9,12 @@
 import type { Plan } from '../engine.js';
 import { loadCommitFiles, UserError, type Git } from '../git.js';
 import { VARIABLE_GLOBS } from '../render.js';
-import { YamlTemplateError } from '../template-yaml.js';
+import { failureReason } from '../failure.js';
 import { VerifyContext } from './context.js';
 import { checkAclServices, checkPlainHttpRole, checkTcpHealthcheck, checkWritableRun } from './egress.js';
 import { checkBudgetWhereRead } from './litellm.js';
 import { checkGatewayIsolation, checkLitellmDependency } from './network.js';
-import type { CheckStatus, Outcome } from './outcome.js';
+import { notChecked, type CheckStatus, type Outcome } from './outcome.js';
 import { findStack, type Stack } from './stack.js';
 import { checkHandlersFirstRun, checkImagesPrepulled, checkTelegramToken } from './tasks.js';
 
@@ -28,6 +28,8 @@ export interface VerifyCheck {
   readonly status: CheckStatus;
   /** For `failed`: what is wrong, with `file:line`. */
   readonly message: string;
+  /** The exception that stopped the check (status not-checked), for --debug; never in --json. */
+  readonly error?: unknown;
 }
 
 export interface VerifyReport {
@@ -47,36 +49,56 @@ export const VERIFY_GLOBS = ['**/roles/**', ...VARIABLE_GLOBS];
 interface Check {
   readonly bug: number | null;
   readonly id: string;
-  run(ctx: VerifyContext, stack: Stack | undefined, options: Required<VerifyOptions>): Outcome | Promise<Outcome>;
+  run(ctx: VerifyContext, stack: () => Stack | undefined, options: Required<VerifyOptions>): Outcome | Promise<Outcome>;
 }
 
 /** In the fixes' apply order. */
 const CHECKS: readonly Check[] = [
-  { bug: 2, id: 'egress-writable-run', run: (_ctx, stack) => checkWritableRun(stack) },
-  { bug: 1, id: 'egress-tcp-healthcheck', run: (ctx, stack) => checkTcpHealthcheck(ctx, stack) },
+  { bug: 2, id: 'egress-writable-run', run: (_ctx, stack) => checkWritableRun(stack()) },
+  { bug: 1, id: 'egress-tcp-healthcheck', run: (ctx, stack) => checkTcpHealthcheck(ctx, stack()) },
   { bug: 3, id: 'egress-plain-http-role', run: (ctx, _stack, options) => checkPlainHttpRole(ctx, options.goCheck, options.goCache) },
   { bug: 5, id: 'litellm-budget-where-read', run: (ctx) => checkBudgetWhereRead(ctx) },
-  { bug: 4, id: 'gateway-no-direct-egress', run: (ctx, stack) => checkGatewayIsolation(ctx, stack) },
+  { bug: 4, id: 'gateway-no-direct-egress', run: (ctx, stack) => checkGatewayIsolation(ctx, stack()) },
   { bug: 6, id: 'telegram-token-no-argv', run: (ctx) => checkTelegramToken(ctx) },
-  { bug: 7, id: 'litellm-no-egress-dependency', run: (_ctx, stack) => checkLitellmDependency(stack) },
-  { bug: 8, id: 'handlers-first-run-safe', run: (ctx, stack) => checkHandlersFirstRun(ctx, stack) },
+  { bug: 7, id: 'litellm-no-egress-dependency', run: (_ctx, stack) => checkLitellmDependency(stack()) },
+  { bug: 8, id: 'handlers-first-run-safe', run: (ctx, stack) => checkHandlersFirstRun(ctx, stack()) },
   { bug: 9, id: 'backup-images-prepulled', run: (ctx) => checkImagesPrepulled(ctx) },
   { bug: null, id: 'acl-services-list', run: (ctx) => checkAclServices(ctx) },
 ];
 
 /**
- * Checks every property on `files` (repo-relative path → text: at least VERIFY_GLOBS).
- * A repo problem that stops rendering (malformed YAML, a template that does not render)
- * throws (YamlTemplateError, UserError): the CLI reports it as an error, exit 2.
+ * Checks every property on `files` (repo-relative path → text: at least VERIFY_GLOBS). A
+ * problem in one file — malformed YAML, unbalanced Jinja, a template or variable that does not
+ * render — stops only the checks that read it: each says `not checked` with the file, the line
+ * and why, and every other check still runs. Only the Compose stack is shared: it is found
+ * once, when the first check needs it, and its failure is that of every check that needs it.
  */
 export async function verifyRepo(files: ReadonlyMap<string, string>, options: VerifyOptions = {}): Promise<VerifyReport> {
   const resolved: Required<VerifyOptions> = { goCheck: options.goCheck ?? true, goCache: options.goCache ?? true };
   const ctx = new VerifyContext(files);
-  const stack = findStack(ctx);
+  let found: { stack: Stack | undefined } | { error: unknown } | undefined;
+  const stack = (): Stack | undefined => {
+    if (!found) {
+      try {
+        found = { stack: findStack(ctx) };
+      } catch (error) {
+        found = { error };
+      }
+    }
+    if ('error' in found) throw found.error;
+    return found.stack;
+  };
   const checks: VerifyCheck[] = [];
   for (const check of CHECKS) {
-    const outcome = await check.run(ctx, stack, resolved);
-    checks.push({ bug: check.bug, id: check.id, status: outcome.status, message: outcome.message });
+    let outcome: Outcome;
+    let error: unknown;
+    try {
+      outcome = await check.run(ctx, stack, resolved);
+    } catch (caught) {
+      error = caught;
+      outcome = notChecked(failureReason(caught, undefined, `verify's ${checkLabel(check)} check`));
+    }
+    checks.push({ bug: check.bug, id: check.id, status: outcome.status, message: outcome.message, ...(error === undefined ? {} : { error }) });
   }
   return { checks };
 }
@@ -86,7 +108,7 @@ function checkLabel(check: Pick<VerifyCheck, 'bug' | 'id'>): string {
   return check.bug === null ? `extra ${check.id}` : `bug ${check.bug}`;
 }
 
-/** One line per check: `bug N: ok`, `bug N: <what is wrong, file:line>`, `bug N: not checked (…)`. */
+/** One line per check: `bug N: ok`, `bug N: <what is wrong, file:line>`, `bug N: not checked: …`. */
 export function verifyLine(check: VerifyCheck): string {
   const label = checkLabel(check);
   switch (check.status) {
@@ -95,7 +117,7 @@ export function verifyLine(check: VerifyCheck): string {
     case 'failed':
       return `${label}: ${check.message}`;
     case 'not-checked':
-      return `${label}: not checked (${check.message})`;
+      return `${label}: not checked: ${check.message}`;
     case 'not-applicable':
       return `${label}: not applicable (${check.message})`;
   }
@@ -113,14 +135,27 @@ export function verifyPassed(report: VerifyReport): boolean {
  * properties that failed before (another bug the run leaves alone) are not held against it.
  */
 export function applyProblems(before: VerifyReport, after: VerifyReport, committedIds: readonly string[]): string[] {
+  const failing = failingFixes(after, committedIds);
+  return [...[...failing.values()].map((why) => why), ...regressions(before, after, committedIds)];
+}
+
+/** Each fix being committed whose property does not verify on the result (failed, or not applicable): its id → why. */
+export function failingFixes(after: VerifyReport, committedIds: readonly string[]): Map<string, string> {
+  const failing = new Map<string, string>();
+  for (const check of after.checks) {
+    if (committedIds.includes(check.id) && check.status !== 'ok' && check.status !== 'not-checked') {
+      failing.set(check.id, `${checkLabel(check)} is committed but does not verify: ${check.status === 'failed' ? check.message : `${check.status} (${check.message})`}`);
+    }
+  }
+  return failing;
+}
+
+/** Properties not being fixed that held before the fixes and fail after them. */
+function regressions(before: VerifyReport, after: VerifyReport, committedIds: readonly string[]): string[] {
   const problems: string[] = [];
   for (const check of after.checks) {
     const previous = before.checks.find((other) => other.id === check.id);
-    if (committedIds.includes(check.id)) {
-      if (check.status !== 'ok' && check.status !== 'not-checked') {
-        problems.push(`${checkLabel(check)} is committed but does not verify: ${check.status === 'failed' ? check.message : `${check.status} (${check.message})`}`);
-      }
-    } else if (previous?.status === 'ok' && (check.status === 'failed' || check.status === 'not-applicable')) {
+    if (!committedIds.includes(check.id) && previous?.status === 'ok' && (check.status === 'failed' || check.status === 'not-applicable')) {
       problems.push(`${checkLabel(check)} held before the fixes and fails after them: ${check.message}`);
     }
   }
@@ -128,24 +163,45 @@ export function applyProblems(before: VerifyReport, after: VerifyReport, committ
 }
 
 /**
- * The `ApplyOptions.verify` callback: verifies HEAD's files and the planned result (HEAD's
- * files with the plan's changes), and returns applyProblems. Reads only from the object
- * database, like the rest of --apply.
+ * For each fix being committed whose property verify could not check on the result because a
+ * file it reads could not be read, parsed or rendered: its id → why (`file:line: …`). Such a fix
+ * is still committed (its module converged), with a note saying what to check by hand. A check
+ * that is not run for a reason of the machine (no Go) gets no note, so that the commits stay the
+ * same wherever the tool runs.
  */
-export function applyVerifier(git: Git, options: VerifyOptions = {}): (plan: Plan) => Promise<readonly string[]> {
+export function uncheckedFixes(after: VerifyReport, committedIds: readonly string[]): Map<string, string> {
+  const unchecked = new Map<string, string>();
+  for (const check of after.checks) {
+    if (committedIds.includes(check.id) && check.status === 'not-checked' && check.error !== undefined) unchecked.set(check.id, check.message);
+  }
+  return unchecked;
+}
+
+/** What verify says about a planned result (ApplyOptions.verify). */
+export interface VerifyVerdict {
+  /** Why the result must not be written (empty: it may): a property that held before and fails after. */
+  readonly problems: readonly string[];
+  /** Fixes being committed whose property fails on the result, with why: those fixes are left out, the others committed. */
+  readonly failing: ReadonlyMap<string, string>;
+  /** Committed fixes verify could not check, with why: each is committed with a note (uncheckedFixes). */
+  readonly notChecked: ReadonlyMap<string, string>;
+}
+
+/**
+ * The `ApplyOptions.verify` callback: verifies HEAD's files and the planned result (HEAD's
+ * files with the plan's changes), and says what stops the branch, which fixes fail and which
+ * could not be checked. Reads only
+ * from the object database, like the rest of --apply.
+ */
+export function applyVerifier(git: Git, options: VerifyOptions = {}): (plan: Plan) => Promise<VerifyVerdict> {
   return async (plan) => {
     const head = await git.head();
     if (!head) throw new UserError(`${git.root} has no commits yet; commit the deployment repo first`);
     const before = (await loadCommitFiles(git, head, VERIFY_GLOBS)).files;
     const after = new Map(before);
     for (const [path, text] of plan.result) after.set(path, text);
-    let reports: [VerifyReport, VerifyReport];
-    try {
-      reports = [await verifyRepo(before, options), await verifyRepo(after, options)];
-    } catch (error) {
-      if (error instanceof UserError || error instanceof YamlTemplateError) throw new UserError(`cannot verify the fixed repository, so no branch was written: ${error.message}`);
-      throw error;
-    }
-    return applyProblems(reports[0], reports[1], plan.pending.map((outcome) => outcome.patch.id));
+    const [beforeReport, afterReport] = [await verifyRepo(before, options), await verifyRepo(after, options)];
+    const committed = plan.pending.map((outcome) => outcome.patch.id);
+    return { problems: regressions(beforeReport, afterReport, committed), failing: failingFixes(afterReport, committed), notChecked: uncheckedFixes(afterReport, committed) };
   };
 }

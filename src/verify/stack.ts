@@ -3,6 +3,7 @@
  * proxy, or else the gateway) and every overlay, with the services verify is about found by
  * name or, failing that, by what they run.
  */
+import { mayBeComposeFile, mayDefineKey } from '../failure.js';
 import { isDict, type Dict, type RenderedYaml, type VerifyContext, locateKeys } from './context.js';
 
 export interface ComposeFile {
@@ -44,18 +45,39 @@ const isEgress = (service: Dict): boolean => /--egress-acl-file/.test(text(servi
 const isGateway = (service: Dict): boolean => /(^|\/)openclaw\/openclaw[:@]/.test(text(service.image));
 const isLitellm = (service: Dict): boolean => /litellm/i.test(text(service.image));
 
-/** The repo's Compose stack, or undefined when no role template is a Compose file. */
+/**
+ * The repo's Compose stack, or undefined when no role template is a Compose file. A template
+ * that does not parse or render stops only the checks that need it: one that may hold the base
+ * services throws here; another Compose file (an overlay) throws when a check reads
+ * `overlays`; one that is clearly not Compose (an ACL's `services: {}`) is passed over.
+ */
 export function findStack(ctx: VerifyContext): Stack | undefined {
-  const files = ctx
-    .yamlAssets((content) => /^services\s*:/m.test(content))
-    .map(asCompose)
-    .filter((file): file is ComposeFile => file !== undefined);
+  const files: ComposeFile[] = [];
+  const broken: { path: string; error: unknown }[] = [];
+  for (const path of ctx.roleAssets().filter((asset) => /\.ya?ml(\.j2)?$/.test(asset) && /^services\s*:/m.test(ctx.read(asset)))) {
+    try {
+      const file = asCompose(ctx.renderYaml(path));
+      if (file) files.push(file);
+    } catch (error) {
+      const text = ctx.read(path);
+      if (!mayBeComposeFile(text)) continue;
+      if (mayDefineKey(text, 'openclaw-egress') || mayDefineKey(text, 'openclaw') || /--egress-acl-file|smokescreen|openclaw\/openclaw[:@]/i.test(text)) throw error;
+      broken.push({ path, error });
+    }
+  }
   const defines = (file: ComposeFile, looksLike: (service: Dict) => boolean, name: string): boolean => findService(file.services, name, looksLike) !== undefined;
   const base = files.find((file) => defines(file, isEgress, 'openclaw-egress')) ?? files.find((file) => defines(file, isGateway, 'openclaw'));
-  if (!base) return undefined;
+  if (!base) {
+    if (broken[0]) throw broken[0].error;
+    return undefined;
+  }
+  const overlays = files.filter((file) => file !== base);
   return {
     base,
-    overlays: files.filter((file) => file !== base),
+    get overlays(): readonly ComposeFile[] {
+      if (broken[0]) throw broken[0].error;
+      return overlays;
+    },
     egress: findService(base.services, 'openclaw-egress', isEgress),
     gateway: findService(base.services, 'openclaw', isGateway),
     litellm: findService(base.services, 'litellm', isLitellm),
