@@ -6,6 +6,7 @@
  * Ansible would deploy. `--apply` runs it before and after the planned fixes and refuses to
  * write a branch on which a committed fix does not hold or a property that held stops holding.
  */
+import { PLAYBOOK_GLOBS } from '../compose-deploy.js';
 import type { Plan } from '../engine.js';
 import { loadCommitFiles, UserError, type Git } from '../git.js';
 import { YamlTemplateError } from '../template-yaml.js';
@@ -38,8 +39,8 @@ export interface VerifyOptions {
   readonly goCheck?: boolean;
 }
 
-/** Every file verify reads: the roles, the group variables, ansible.cfg (for `ansible_managed`). */
-export const VERIFY_GLOBS = ['**/roles/**', '**/group_vars/**', '**/ansible.cfg'];
+/** Every file verify reads: the roles, the group variables, ansible.cfg (for `ansible_managed`), the playbooks (which role brings up which Compose files). */
+export const VERIFY_GLOBS = ['**/roles/**', '**/group_vars/**', '**/ansible.cfg', ...PLAYBOOK_GLOBS];
 
 interface Check {
   readonly bug: number | null;
