@@ -265,12 +265,14 @@ function normaliseImage(reference: string): string {
   return ref;
 }
 
-/** `NAME=value` (optionally after export/readonly) with a literal value, as [NAME, value]. */
-function constantAssignment(command: SimpleCommand): [string, string] | undefined {
+/** `NAME=value` (optionally after export/readonly) whose value is literal once earlier constants (`$REGISTRY/x`) are put in, as [NAME, value]. */
+function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<string, string>): [string, string] | undefined {
   const words = ['export', 'readonly'].includes(command.words[0] ?? '') ? command.words.slice(1) : command.words;
   const match = words.length === 1 ? /^([A-Za-z_]\w*)=(.*)$/.exec(words[0] ?? '') : null;
-  if (!match || /[$`]/.test(match[2] ?? '')) return undefined;
-  return [match[1] ?? '', match[2] ?? ''];
+  if (!match) return undefined;
+  const value = (match[2] ?? '').replace(/\$\{?([A-Za-z_]\w*)\}?/g, (whole, name: string) => constants.get(name) ?? whole);
+  if (/[$`]/.test(value)) return undefined;
+  return [match[1] ?? '', value];
 }
 
 export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
@@ -292,13 +294,17 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
   for (const script of scripts) {
     const rendered = script.endsWith('.j2') ? ctx.render(script) : ctx.read(script);
     const constants = new Map<string, string>(); // IMAGE="alpine:3.21" set by the script itself
+    let sourcesFiles = false;
     for (const command of splitCommands(rendered)) {
-      const assignment = constantAssignment(command);
+      const assignment = constantAssignment(command, constants);
       if (assignment) constants.set(assignment[0], assignment[1]);
       const written = runImage(command);
       if (written === undefined) continue;
+      if (['source', '.', 'eval'].includes(command.words[0] ?? '')) sourcesFiles = true;
       const reference = /^\$\{?([A-Za-z_]\w*)\}?$/.exec(written);
-      const image = (reference && constants.get(reference[1] ?? '')) ?? written;
+      // ${IMAGE:-alpine:3.21}: the default, when the script neither sets IMAGE nor sources a file that might.
+      const withDefault = /^\$\{([A-Za-z_]\w*):?[-=]([^}$`]*)\}$/.exec(written);
+      const image = (reference && constants.get(reference[1] ?? '')) ?? (withDefault ? (constants.get(withDefault[1] ?? '') ?? (sourcesFiles ? undefined : withDefault[2])) : undefined) ?? written;
       const where = `${script}:${templateLine(ctx.read(script), rendered, lineNumberAt(rendered, command.start))}`;
       if (image.includes('$')) {
         problems.push(`docker run uses the image ${image}, a shell variable verify cannot resolve (${where})`);
