@@ -190,8 +190,11 @@ export const bug9: Patch = {
     '```',
     '',
     '`community.docker` is added to `requirements.yml` when it is missing there (Debian\'s ansible',
-    'package ships it). An image computed at run time (`$(…)`, a variable the script does not set) is',
-    'reported as unrecognised with its file:line rather than guessed.',
+    'package ships it). Shell expansions in the image word are resolved as the shell would, where that',
+    'needs no run: `$NAME`/`${NAME}` the script sets once (also from other variables, `$REGISTRY/busybox`), and',
+    '`${NAME:-default}` (the default when the script neither sets NAME nor sources a file). An image computed at',
+    'run time (`$(…)`, `$1`, `${NAME:+…}`, a variable set to two values or left to the environment) is reported as',
+    'unrecognised with its file:line rather than guessed; nothing with a `$` is copied into the pull task.',
   ].join('\n'),
   files: [...SCRIPT_GLOBS, ...TASK_GLOBS, ...REQUIREMENTS_GLOBS],
 
