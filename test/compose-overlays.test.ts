@@ -14,6 +14,7 @@ import { planFixes, runCheck } from '../src/engine.js';
 import { loadVars, renderTemplate } from '../src/render.js';
 import { createRepoView } from '../src/repo-view.js';
 import { verifyRepo } from '../src/verify/index.js';
+import { DEFAULT_FIX_BRANCH, git, gitRepoOf, runCli } from './helpers.js';
 import { BASE, CADDY, MONITORING, overlayRepo } from './overlay-repo.js';
 
 type Files = Map<string, string>;
@@ -139,5 +140,31 @@ describe('overlays brought up after the base, joining its networks by full name'
     const check = runCheck(allPatches.find((p) => p.id === 'egress-tcp-healthcheck')!, files);
     expect(check.state).toBe('unrecognised');
     expect(check.reason).toBe(`healthcheck of openclaw-egress is set both in ${BASE} and in the overlay at ${MONITORING}:10: Compose merges the overlay's over the base's`);
+  });
+});
+
+describe('the overlay repo end to end, as a maintainer runs the tool', () => {
+  it('dry run and --apply exit 0 with every fix, verify passes on the branch, a second --apply is a no-op', async () => {
+    const repo = gitRepoOf(overlayRepo());
+    const dryRun = await runCli(repo, []);
+    expect(dryRun.stderr).toBe('');
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.stdout).not.toMatch(/unrecognised/);
+
+    const apply = await runCli(repo, ['--apply']);
+    expect(apply.stderr).toBe('');
+    expect(apply.code).toBe(0);
+    expect(git(repo, 'log', '--format=%s', `main..${DEFAULT_FIX_BRANCH}`)).toContain('(bug 4)');
+    expect(git(repo, 'show', `${DEFAULT_FIX_BRANCH}:${CADDY}`)).toContain('networks: [proxy-net, ingress-net]');
+
+    git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
+    const verify = await runCli(repo, ['verify']);
+    expect(verify.stderr).toBe('');
+    expect(verify.stdout.split('\n').filter((line) => line && !line.endsWith(': ok') && !line.includes('not checked'))).toEqual([]);
+    expect(verify.code).toBe(0);
+
+    const again = await runCli(repo, ['--apply']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/Nothing to do/);
   });
 });
