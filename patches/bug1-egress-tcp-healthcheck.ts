@@ -346,7 +346,7 @@ export const bug1: Patch = {
   files: [...COMPOSE_TEMPLATE_GLOBS, ...DOCKERFILE_GLOBS, ...SCRIPT_GLOBS],
 
   check(repo): CheckResult {
-    const found = serviceToCheck(repo, EGRESS);
+    const found = serviceToCheck(repo, EGRESS, ['healthcheck', 'command', 'container_name']);
     if ('state' in found) return found;
     const { tpl, pair: servicePair, service: egress } = found;
     const healthcheckPair = pairOf(egress, 'healthcheck');

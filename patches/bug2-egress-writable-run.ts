@@ -121,7 +121,7 @@ export const bug2: Patch = {
   files: COMPOSE_TEMPLATE_GLOBS,
 
   check(repo): CheckResult {
-    const found = serviceToCheck(repo, EGRESS);
+    const found = serviceToCheck(repo, EGRESS, ['tmpfs', 'read_only', 'command']);
     if ('state' in found) return found;
     const { tpl, pair: servicePair, service: egress } = found;
 

@@ -6,12 +6,13 @@
  * creates it on a first `up`.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { ComposeModelError, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type ProjectNetwork } from '../src/compose-model.js';
+import { deployScenarios, type DeployStep, type StaticRender } from '../src/compose-deploy.js';
+import { ComposeModelError, hostAfterUp, isInternal, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../src/compose-model.js';
 import { hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, nextLineStart } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, composeFiles, type ComposeFile } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeDeploymentOf, composeFiles, DEPLOYMENT_GLOBS, type ComposeFile } from './lib/compose.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from './lib/telegram.js';
 
 const GATEWAY = 'openclaw';
@@ -40,18 +41,6 @@ function declarationsOf(files: readonly ComposeFile[], key: string): Declaration
     if (pair) found.push({ compose, networks, pair });
   }
   return found;
-}
-
-/** The project the templates make, read structurally (Jinja masked): names and flags are literal in practice, and checked to be. */
-function templateProject(base: ComposeFile, overlays: readonly ComposeFile[]): ComposeProject {
-  const data = (compose: ComposeFile): unknown => compose.tpl.documents[0]?.toJS();
-  return mergeCompose(data(base), overlays.map(data), { projectName: 'template' });
-}
-
-function withInternal(project: ComposeProject, keys: readonly string[]): ComposeProject {
-  const networks = new Map<string, ProjectNetwork>();
-  for (const [key, network] of project.networks) networks.set(key, keys.includes(key) ? { ...network, internal: true } : network);
-  return { ...project, networks };
 }
 
 function isEmptyValue(node: YamlNode | null): boolean {
@@ -143,9 +132,21 @@ export const bug4: Patch = {
     '`up` creates only networks a service uses, named `<project>_<key>`; an `external: true` network is never created;',
     'a container on internal networks only has no route out and cannot publish ports.',
     '',
+    '**Which role brings up which files.** The fix reads the deployment as the playbook runs it (src/compose-deploy.ts):',
+    'the roles in playbook order, their `template` tasks (which template becomes which file on the host) and the tasks',
+    'that run `docker compose -f … -f … up` (command/shell, `chdir` or `cd`, `-p`) or `community.docker.docker_compose_v2`.',
+    'Each `up` is merged as Compose merges its `-f` files, on a host that already has the networks earlier `up`s created.',
+    'An overlay brought up by a later role may join the base project\'s network by its full name',
+    '(`proxy-net: {external: true, name: openclaw_proxy-net}`): that is the base file\'s `proxy-net`, so the base file\'s',
+    'declaration is the one made internal, and the change names the Docker network and the overlays that join it. An',
+    'overlay that only adds keys to a base service (monitoring labels on `openclaw`) is merged, not a second definition.',
+    'When the `-f` list is built at run time (a loop over a `set_fact` list) the fix does not guess it: it checks the',
+    'base file alone and with each overlay.',
+    '',
     '- Every network the gateway is on that is not internal becomes `internal: true` (inserted after `driver:`, or',
     '  `internal: false` flipped; a bare `proxy-net:` gets a nested block). A network the gateway shares with the',
-    '  egress proxy\'s route out, an external network or the implicit `default` network is refused, not guessed.',
+    '  egress proxy\'s route out, an external network no earlier `up` of the deployment creates, or the implicit',
+    '  `default` network is refused, not guessed.',
     '- Every other service on the gateway\'s side of those networks (not shared with openclaw-egress) that would be',
     '  left without a route out gets `ingress-net` (bridge) added to its `networks` (list or long form, block or flow)',
     '  and declared in the same file (also when another file declares it: Compose merges the two). In the bundled repo these are `caddy` (publishes 80/443) and `cloudflared`',
@@ -164,7 +165,7 @@ export const bug4: Patch = {
     'compose.caddy.yml down`) before the next `up`, then check `docker network inspect openclaw_proxy-net',
     "--format '{{.Internal}}'` prints `true`.",
   ].join('\n'),
-  files: [...COMPOSE_TEMPLATE_GLOBS, ...VARS_GLOBS, ...TASK_GLOBS],
+  files: [...COMPOSE_TEMPLATE_GLOBS, ...VARS_GLOBS, ...TASK_GLOBS, ...DEPLOYMENT_GLOBS],
 
   check(repo) {
     try {
@@ -177,28 +178,77 @@ export const bug4: Patch = {
   },
 };
 
+/** A Compose template's data as the structure checks read it: Jinja masked, except in network and project names (rendered). */
+function templateData(compose: ComposeFile, render: StaticRender): Record<string, unknown> {
+  const data = (compose.tpl.documents[0]?.toJS() ?? {}) as Record<string, unknown>;
+  const rendered = (node: YamlNode | null | undefined): string | undefined => {
+    if (!isScalar(node) || !hasJinja(compose.tpl, node)) return undefined;
+    const [start, end] = node.range ?? [0, 0];
+    const source = compose.tpl.text.slice(start, end).replace(/^(["'])([\s\S]*)\1$/, '$2');
+    return render(source);
+  };
+  const name = rendered(pairOf(compose.root, 'name')?.value as YamlNode | null | undefined);
+  if (name !== undefined) data.name = name;
+  const networks = pairOf(compose.root, 'networks')?.value;
+  if (isMap(networks) && typeof data.networks === 'object' && data.networks !== null) {
+    for (const pair of networks.items) {
+      const value = pair.value;
+      if (!isScalar(pair.key) || !isMap(value)) continue;
+      const own = rendered(pairOf(value, 'name')?.value as YamlNode | null | undefined);
+      const target = (data.networks as Record<string, Record<string, unknown> | null>)[String(pair.key.value)];
+      if (own !== undefined && target) target.name = own;
+    }
+  }
+  return data;
+}
+
+/** The declaration of network `key` among the files of one `up` that makes Compose create it (not an `external` reference). */
+function creatingDeclaration(files: readonly ComposeFile[], key: string): Declaration[] {
+  return declarationsOf(files, key).filter((declaration) => {
+    const value = declaration.pair.value;
+    const external = isMap(value) ? pairOf(value, 'external')?.value : undefined;
+    return !(isScalar(external) && (external.value === true || external.value === 'true')) && !isMap(external);
+  });
+}
+
+interface Simulated {
+  /** Per `up`: the files, the merged project and the host's networks before it. */
+  readonly ups: { readonly files: readonly ComposeFile[]; readonly project: ComposeProject; readonly host: ReadonlyMap<string, HostNetwork>; readonly label: string }[];
+  /** Docker network name → the declaration whose `up` created it. */
+  readonly origins: ReadonlyMap<string, Declaration>;
+}
+
+/** Runs each scenario's `up`s on a fresh host, as Compose would, on the templates' data. */
+function simulate(scenarios: readonly DeployStep[][], byPath: ReadonlyMap<string, ComposeFile>, dataOf: (compose: ComposeFile) => unknown): Simulated {
+  const ups: Simulated['ups'][number][] = [];
+  const origins = new Map<string, Declaration>();
+  for (const steps of scenarios) {
+    let host: ReadonlyMap<string, HostNetwork> = new Map();
+    for (const step of steps) {
+      const files = step.templates.map((path) => byPath.get(path)).filter((file): file is ComposeFile => file !== undefined);
+      if (files.length === 0) continue;
+      const project = mergeCompose(dataOf(files[0]!), files.slice(1).map(dataOf), { projectDirectory: step.projectDirectory, projectName: step.projectName });
+      for (const network of networksCreatedByUp(project, host)) {
+        const declaration = creatingDeclaration(files, network.key).at(-1);
+        if (declaration && !origins.has(network.name)) origins.set(network.name, declaration);
+      }
+      ups.push({ files, project, host, label: step.label });
+      host = hostAfterUp(project, host);
+    }
+  }
+  return { ups, origins };
+}
+
 function checkNetworks(repo: RepoView): CheckResult {
   const files = composeFiles(repo);
-  const bases = files.filter((compose) => pairOf(compose.services, GATEWAY));
-  if (bases.length === 0) return { state: 'not-applicable', reason: `no Compose template defines the gateway service ${GATEWAY}` };
-  if (bases.length > 1) return { state: 'unrecognised', reason: `service ${GATEWAY} is defined in more than one Compose template: ${bases.map((b) => b.tpl.path).join(', ')}` };
-  const base = bases[0]!;
-  const baseServices = new Set(keysOf(base.services));
-  // Overlays add services of their own; a file that redefines base services is an override, not ours to read.
-  const overlays = files.filter((compose) => compose !== base && !keysOf(compose.services).some((name) => baseServices.has(name)));
+  const base = composeDefining(repo, GATEWAY);
+  if (!base) return { state: 'not-applicable', reason: `no Compose template defines the gateway service ${GATEWAY}` };
+  // Every other Compose file is an overlay, also one that adds keys to the base's services (labels).
+  const overlays = files.filter((compose) => compose.tpl.path !== base.tpl.path);
   const all = [base, ...overlays];
-  const project = templateProject(base, overlays);
   const gatewayPair = pairOf(base.services, GATEWAY)!;
   const gatewayAt = where(base.tpl, gatewayPair);
-
-  const gateway = project.services.get(GATEWAY)!;
-  if (gateway.networkMode !== undefined) return { state: 'unrecognised', reason: `${GATEWAY} at ${gatewayAt} uses network_mode ${gateway.networkMode}` };
-  if (!project.services.has(EGRESS)) return { state: 'unrecognised', reason: `no ${EGRESS} service in ${base.tpl.path}: making the gateway's networks internal would cut it off entirely` };
-  const gatewayNetworks = networksOf(project, GATEWAY);
-  const egressNetworks = networksOf(project, EGRESS);
-  if (sharedNetworks(project, GATEWAY, EGRESS).length === 0) {
-    return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) shares no network with ${EGRESS}: it could not reach the proxy` };
-  }
+  if (!pairOf(base.services, EGRESS)) return { state: 'unrecognised', reason: `no ${EGRESS} service in ${base.tpl.path}: making the gateway's networks internal would cut it off entirely` };
 
   for (const key of new Set(all.flatMap((compose) => keysOf(pairOf(compose.root, 'networks')?.value)))) {
     for (const declaration of declarationsOf(all, key)) {
@@ -213,80 +263,139 @@ function checkNetworks(repo: RepoView): CheckResult {
     }
   }
 
-  // 1. The gateway's networks with a route out.
-  const toMakeInternal: Declaration[] = [];
-  for (const key of gatewayNetworks) {
-    const network = project.networks.get(key);
-    if (!network || network.implicit) {
-      return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on network ${key}, which no Compose template declares` };
+  // Which role brings up which files, in which order (src/compose-deploy.ts).
+  const deploy = composeDeploymentOf(repo);
+  const byPath = new Map(all.map((compose) => [compose.tpl.path, compose]));
+  const scenarios = deployScenarios(deploy.deployment, base.tpl.path, overlays.map((compose) => compose.tpl.path), deploy.defaultDirectory);
+  const data = new Map(all.map((compose) => [compose, templateData(compose, deploy.render)]));
+  const before = simulate(scenarios, byPath, (compose) => data.get(compose));
+
+  // 1. The gateway's networks with a route out, and the declarations that create them.
+  const toMakeInternal = new Map<string, Declaration>();
+  const gatewaySide = new Set<string>();
+  for (const { project, host, files: upFiles } of before.ups) {
+    if (!project.services.has(GATEWAY)) continue;
+    const gateway = project.services.get(GATEWAY)!;
+    if (gateway.networkMode !== undefined) return { state: 'unrecognised', reason: `${GATEWAY} at ${gatewayAt} uses network_mode ${gateway.networkMode}` };
+    if (!project.services.has(EGRESS)) continue;
+    if (sharedNetworks(project, GATEWAY, EGRESS).length === 0) {
+      return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) shares no network with ${EGRESS}: it could not reach the proxy` };
     }
-    if (network.internal) continue;
-    if (network.external) return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on the external network ${key}: Compose cannot make it internal` };
-    if (egressNetworks.includes(key)) {
-      return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on ${key}, the egress proxy's route out: remove it from the gateway's networks` };
+    const egressNames = new Set(networksOf(project, EGRESS).map((key) => project.networks.get(key)?.name ?? key));
+    for (const key of networksOf(project, GATEWAY)) {
+      const network = project.networks.get(key);
+      if (!network || network.implicit) {
+        return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on network ${key}, which no Compose template declares` };
+      }
+      if (!egressNames.has(network.name)) gatewaySide.add(network.name);
+      if (isInternal(network, host)) continue;
+      if (egressNames.has(network.name)) {
+        return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on ${key}, the egress proxy's route out: remove it from the gateway's networks` };
+      }
+      let declaration: Declaration | undefined;
+      if (network.external) {
+        // Joined by its full name: the network an earlier `up` of the deployment created (the base project's proxy-net).
+        declaration = before.origins.get(network.name);
+        if (!declaration) {
+          return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on the external network ${key} (${network.name}), which no \`up\` of the deployment creates before: Compose cannot make it internal` };
+        }
+      } else {
+        const declarations = creatingDeclaration(upFiles, key);
+        if (declarations.length !== 1) {
+          return { state: 'unrecognised', reason: `network ${key} is declared in ${declarations.length} Compose templates (${declarationsOf(upFiles, key).map((d) => where(d.compose.tpl, d.pair)).join(', ')})` };
+        }
+        declaration = declarations[0]!;
+      }
+      toMakeInternal.set(`${declaration.compose.tpl.path}#${String(declaration.pair.key.value)}`, declaration);
     }
-    const declarations = declarationsOf(all, key);
-    if (declarations.length !== 1) {
-      return { state: 'unrecognised', reason: `network ${key} is declared in ${declarations.length} Compose templates (${declarations.map((d) => where(d.compose.tpl, d.pair)).join(', ')})` };
-    }
-    toMakeInternal.push(declarations[0]!);
   }
 
-  // 2. Services on the gateway's side of those networks that would be left without a route out.
-  const after = withInternal(project, toMakeInternal.map((d) => String(d.pair.key.value)));
-  const gatewaySide = gatewayNetworks.filter((key) => !egressNetworks.includes(key));
-  const stranded = [...project.services.values()]
-    .filter((service) => service.name !== GATEWAY && service.name !== EGRESS && service.networkMode === undefined)
-    .filter((service) => service.networks.some((key) => gatewaySide.includes(key)) && !routesOut(after, service.name))
-    .map((service) => service.name);
+  // 2. Services beside the gateway on those networks that would be left without a route out.
+  const internalData = new Map([...data].map(([compose, value]) => [compose, structuredClone(value)]));
+  for (const declaration of toMakeInternal.values()) {
+    const networks = (internalData.get(declaration.compose) as { networks?: Record<string, Record<string, unknown> | null> }).networks;
+    const key = String(declaration.pair.key.value);
+    if (networks) networks[key] = { ...(networks[key] ?? {}), internal: true };
+  }
+  const after = simulate(scenarios, byPath, (compose) => internalData.get(compose));
+  const strandedIn = new Map<string, { compose: ComposeFile; networks: Set<string> }>();
+  for (const { project, host, files: upFiles } of after.ups) {
+    for (const service of project.services.values()) {
+      if (service.name === GATEWAY || service.name === EGRESS || service.networkMode !== undefined) continue;
+      const names = service.networks.map((key) => project.networks.get(key)?.name ?? key);
+      if (!names.some((name) => gatewaySide.has(name)) || routesOut(project, service.name, host)) continue;
+      const defining = upFiles.filter((compose) => pairOf(compose.services, service.name));
+      const withNetworks = defining.filter((compose) => {
+        const value = pairOf(compose.services, service.name)?.value;
+        return isMap(value) && pairOf(value, 'networks');
+      });
+      if (withNetworks.length !== 1) return { state: 'unrecognised', reason: `the networks of ${service.name} are set in ${withNetworks.length} Compose templates (${defining.map((c) => c.tpl.path).join(', ')})` };
+      const entry = strandedIn.get(service.name) ?? { compose: withNetworks[0]!, networks: new Set<string>() };
+      service.networks.filter((key) => gatewaySide.has(project.networks.get(key)?.name ?? key)).forEach((key) => entry.networks.add(key));
+      strandedIn.set(service.name, entry);
+    }
+  }
+  const stranded = [...strandedIn.keys()];
 
-  if (toMakeInternal.length === 0 && stranded.length === 0) {
+  const gatewayNetworks = [...gatewaySide];
+  if (toMakeInternal.size === 0 && stranded.length === 0) {
     return {
       state: 'fixed',
-      reason: `${GATEWAY} is on internal networks only (${gatewayNetworks.join(', ')}) and leaves through ${EGRESS}; the services beside it keep their route out`,
+      reason: `${GATEWAY} is on internal networks only (${gatewayNetworks.join(', ') || 'none beside the proxy\'s'}) and leaves through ${EGRESS}; the services beside it keep their route out`,
       notes: telegramNotes(repo, 'fixed'),
     };
   }
 
-  const ingress = project.networks.get(INGRESS);
-  if (stranded.length > 0 && ingress && (ingress.internal || ingress.external)) {
-    const declared = declarationsOf(all, INGRESS)[0];
-    return { state: 'unrecognised', reason: `network ${INGRESS} already exists as ${ingress.internal ? 'internal' : 'external'}${declared ? ` at ${where(declared.compose.tpl, declared.pair)}` : ''}; cannot give ${stranded.join(', ')} a route out through it` };
+  for (const { project } of before.ups) {
+    const ingress = project.networks.get(INGRESS);
+    if (stranded.length > 0 && ingress && (ingress.internal || ingress.external)) {
+      const declared = declarationsOf(all, INGRESS)[0];
+      return { state: 'unrecognised', reason: `network ${INGRESS} already exists as ${ingress.internal ? 'internal' : 'external'}${declared ? ` at ${where(declared.compose.tpl, declared.pair)}` : ''}; cannot give ${stranded.join(', ')} a route out through it` };
+    }
   }
 
+  const sameDeclaration = (a: Declaration, b: Declaration): boolean => a.compose === b.compose && a.pair === b.pair;
+  const dockerName = (declaration: Declaration): string => [...before.origins].find(([, origin]) => sameDeclaration(origin, declaration))?.[0] ?? String(declaration.pair.key.value);
   const edits: TextEdit[] = [];
   const changes: string[] = [];
-  for (const declaration of toMakeInternal) {
+  for (const declaration of toMakeInternal.values()) {
     edits.push(makeInternal(declaration));
-    changes.push(`${declaration.compose.tpl.path}: network ${String(declaration.pair.key.value)} is internal (no route out)`);
+    const name = dockerName(declaration);
+    const joiners = all
+      .flatMap((compose) => keysOf(pairOf(compose.root, 'networks')?.value).map((key) => ({ compose, key })))
+      .filter(({ compose, key }) => creatingDeclaration([compose], key).length === 0)
+      .filter(({ compose, key }) => (data.get(compose) as { networks?: Record<string, { name?: unknown } | null> }).networks?.[key]?.name === name)
+      .map(({ compose, key }) => `${compose.tpl.path} joins it as external ${key}`);
+    changes.push(`${declaration.compose.tpl.path}: network ${String(declaration.pair.key.value)} (Docker network ${name}) is internal (no route out)${joiners.length > 0 ? `; ${joiners.join('; ')}` : ''}`);
   }
   const byFile = new Map<ComposeFile, string[]>();
-  for (const name of stranded) {
-    const defining = all.filter((compose) => pairOf(compose.services, name));
-    if (defining.length !== 1) return { state: 'unrecognised', reason: `service ${name} is defined in ${defining.length} Compose templates` };
-    const compose = defining[0]!;
+  const internalKeys = new Map<ComposeFile, Set<string>>();
+  for (const [name, { compose, networks }] of strandedIn) {
     const service = pairOf(compose.services, name)?.value;
     if (!isMap(service)) return { state: 'unrecognised', reason: `service ${name} in ${compose.tpl.path} is not a mapping` };
     edits.push(attachIngress(compose, service, name));
     byFile.set(compose, [...(byFile.get(compose) ?? []), name]);
+    internalKeys.set(compose, new Set([...(internalKeys.get(compose) ?? []), ...networks]));
   }
   for (const [compose, names] of byFile) {
     const declaredHere = declarationsOf([compose], INGRESS).length > 0;
-    const theirInternal = gatewaySide.filter((key) => names.some((name) => networksOf(project, name).includes(key)));
+    const theirInternal = [...(internalKeys.get(compose) ?? [])];
     // Declared in the file of the service that uses it, even when another file declares it too
     // (Compose merges the two key by key): each overlay stays complete on its own.
     if (!declaredHere) edits.push(declareIngress(compose, names, theirInternal));
-    changes.push(`${compose.tpl.path}: ${names.join(', ')} ${names.length > 1 ? 'reach' : 'reaches'} the internet through ${INGRESS}${declaredHere ? '' : ', declared there'}`);
+    changes.push(`${compose.tpl.path}: ${names.join(', ')} ${names.length > 1 ? 'reach' : 'reaches'} the internet through ${INGRESS} (a bridge network Compose creates with the overlay)${declaredHere ? '' : ', declared there'}; ${theirInternal.join(', ')} no longer routes out`);
   }
 
   const reasons = [
-    ...toMakeInternal.map((d) => `${GATEWAY} can reach the internet directly through ${String(d.pair.key.value)} (not internal) at ${where(d.compose.tpl, d.pair)}`),
-    ...(toMakeInternal.length === 0 ? stranded.map((name) => `${name} has no route out (its networks are internal)`) : []),
+    ...[...toMakeInternal.values()].map((d) => `${GATEWAY} can reach the internet directly through ${String(d.pair.key.value)} (${dockerName(d)}, not internal) at ${where(d.compose.tpl, d.pair)}`),
+    ...(toMakeInternal.size === 0 ? stranded.map((name) => `${name} has no route out (its networks are internal)`) : []),
   ];
   const notes = [...telegramNotes(repo, 'needs-fix')];
-  if (toMakeInternal.length > 0) {
+  if (deploy.deployment.unreadable.length > 0) notes.push(`Not read when modelling which role brings up which Compose files: ${deploy.deployment.unreadable.join('; ')}.`);
+  if (toMakeInternal.size > 0) {
+    const names = [...toMakeInternal.values()].map(dockerName);
     notes.push(
-      `Existing hosts: Docker cannot make an existing network internal in place; run \`docker compose -f … down\` with the deployment's files before the next \`up\` so ${toMakeInternal.map((d) => String(d.pair.key.value)).join(', ')} ${toMakeInternal.length > 1 ? 'are' : 'is'} recreated internal.`,
+      `Existing hosts: Docker cannot make an existing network internal in place; run \`docker compose -f … down\` with the deployment's files before the next \`up\` so ${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} recreated internal.`,
     );
   }
   return { state: 'needs-fix', reason: reasons.join('; '), edits, changes, notes };

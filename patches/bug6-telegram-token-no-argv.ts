@@ -11,6 +11,7 @@ import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { escapeRegExp, indentStepOf } from '../src/text.js';
 import { insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from './lib/compose.js';
+import { ROUTE_GLOBS, secretRoutes } from './lib/secret-routes.js';
 import { shellCommands, type ShellWord } from './lib/shell.js';
 import { moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, valueAsWritten, type Task, type TaskCommand, type TaskFile } from './lib/tasks.js';
 
@@ -386,14 +387,30 @@ export const bug6: Patch = {
     'reported as needing the fix (it still leaks through argv) and its copy / `docker cp` / `sh -c` / cleanup run is',
     'replaced. Any other shape that puts the token on a command line is reported as unrecognised with its file and line.',
     '',
+    'The fix is "fixed" only when no route the repo has puts the token on a command line (patches/lib/secret-routes.ts):',
+    'a command/shell/raw task or `docker_container_exec` in any role (also through a variable whose value is the token,',
+    'such as `tg_api_key: "{{ vault_telegram_bot_token }}"`), a role script that passes the token or a shell variable',
+    'holding it to a program (builtins like `printf` start none), or a Compose service whose `command`, `entrypoint` or',
+    '`healthcheck` carries it. Such a route makes the fix unrecognised, naming it: rewriting it is not this fix\'s to guess.',
+    '',
     "The harden role's gateway token uses the same `sh -c \"$(cat …)\"` pattern; it is outside Bug 6, so the fix only",
     'points it out in its notes.',
   ].join('\n'),
-  files: [...INTEGRATE_TASK_GLOBS, ...HARDEN_TASK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS],
+  files: [...INTEGRATE_TASK_GLOBS, ...HARDEN_TASK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS],
 
   check(repo): CheckResult {
     const paths = repo.glob(...INTEGRATE_TASK_GLOBS);
-    if (paths.length === 0) return { state: 'not-applicable', reason: 'no openclaw-integrate task files' };
+    // Every other route to a command line: tasks of any role, role scripts, Compose commands.
+    const allRoutes = secretRoutes(repo, isTokenVariable, () => false, (text) => TOKEN_VALUE_KEY.test(text));
+    const otherRoutes = (known: readonly string[]): CheckResult | undefined => {
+      const routes = allRoutes.filter((route) => !known.includes(route.at));
+      if (routes.length === 0) return undefined;
+      return {
+        state: 'unrecognised',
+        reason: `the Telegram token reaches a command line at ${routes.map((route) => `${route.at} (${route.how})`).join('; ')}: this fix rewrites only the openclaw-integrate task that sets it, so it cannot make the token safe`,
+      };
+    };
+    if (paths.length === 0) return otherRoutes([]) ?? { state: 'not-applicable', reason: 'no openclaw-integrate task files' };
     const files = paths.map((path) => readTaskFile(path, repo.read(path) ?? ''));
 
     const leaks: LeakyTask[] = [];
@@ -412,6 +429,8 @@ export const bug6: Patch = {
       }
     }
     const notes = hardenNotes(repo);
+    const elsewhere = otherRoutes(leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)));
+    if (elsewhere) return { ...elsewhere, notes };
     if (!mentionsToken) return { state: 'not-applicable', reason: 'the openclaw-integrate tasks do not configure a Telegram token', notes };
 
     if (leaks.length === 0 && unlogged.length === 0) {

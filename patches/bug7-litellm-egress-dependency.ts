@@ -22,7 +22,7 @@ export const bug7: Patch = {
   files: COMPOSE_TEMPLATE_GLOBS,
 
   check(repo) {
-    const found = serviceToCheck(repo, LITELLM);
+    const found = serviceToCheck(repo, LITELLM, ['depends_on']);
     if ('state' in found) return found;
     const { tpl, service: litellm } = found;
     const dependsPair = pairOf(litellm, 'depends_on');

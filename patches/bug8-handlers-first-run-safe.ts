@@ -132,6 +132,11 @@ function guardedScript(finding: HandlerFinding): string[] {
   if (/<</.test(finding.command.text)) {
     throw new UnrecognisedShape(`handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} uses a here-document`);
   }
+  // A plain docker target goes into a single-quoted --filter, where the shell would no longer expand it.
+  const expanded = first.compose ? undefined : targets.find((target) => /[$`]/.test(target.replace(/\{\{[\s\S]*?\}\}/g, '')));
+  if (expanded !== undefined) {
+    throw new UnrecognisedShape(`handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} names its container by the shell expansion ${expanded}, which cannot be resolved statically`);
+  }
   const lookup = first.compose
     ? `${first.prefix} ps --all --quiet${targets.map((target) => ` ${target}`).join('')}`
     : `docker ps --all --quiet${targets.map((target) => ` --filter 'name=^${target.replace(/^['"]|['"]$/g, '')}$'`).join('')}`;

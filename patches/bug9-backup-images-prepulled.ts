@@ -8,7 +8,7 @@ import { parseYamlTemplate, type ParsedTemplate } from '../src/template-yaml.js'
 import { locate } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { appendToSeq, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { commandWords, dockerRuns, shellCommands } from './lib/shell.js';
+import { commandWords, dockerRuns, resolveShellWord, shellCommands, shellVariables } from './lib/shell.js';
 import { insertTasksAfter, moduleKey, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from './lib/tasks.js';
 
 const ROLE = 'maintenance';
@@ -26,15 +26,6 @@ interface ScriptImage {
 
 function isShellScript(path: string, text: string): boolean {
   return /\.(sh|bash)(\.j2)?$/.test(path) || /^#!\S*\b(ba|da|z|k)?sh\b/.test(text) || /^#!\S*env\s+(ba|da|z|k)?sh\b/.test(text);
-}
-
-/** `$NAME` / `${NAME}` in an image word, resolved from the script's own `NAME=value` lines. */
-function resolveShellVariables(value: string, assignments: ReadonlyMap<string, string>, at: string): string {
-  return value.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_match, name: string) => {
-    const resolved = assignments.get(name);
-    if (resolved === undefined) throw new UnrecognisedShape(`the image at ${at} comes from $${name}, which the script does not set`);
-    return resolved;
-  });
 }
 
 /** Jinja written alike compares alike: `{{backup_image}}` and `{{ backup_image }}`. */
@@ -59,17 +50,15 @@ function scriptImages(repo: RepoView): ScriptImage[] {
   for (const path of repo.glob(...SCRIPT_GLOBS)) {
     const text = repo.read(path) ?? '';
     if (!isShellScript(path, text)) continue;
-    const assignments = new Map<string, string>();
-    for (const command of shellCommands(text)) {
-      const only = command.words.length === 1 ? command.words[0] : undefined;
-      const assignment = only && /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(only.value);
-      if (assignment?.[1] !== undefined && !assignment[2]?.includes('$(')) assignments.set(assignment[1], assignment[2] ?? '');
-    }
+    const variables = shellVariables(text);
     for (const run of dockerRuns(text)) {
       const at = locate(path, text, run.command.start);
       if (!run.image) throw new UnrecognisedShape(`docker run at ${at} names no image I can find`);
-      if (run.image.value.includes('$(') || run.image.value.includes('`')) throw new UnrecognisedShape(`the image at ${at} is computed by a command`);
-      const name = jinjaNormalised(resolveShellVariables(run.image.value, assignments, at));
+      // Single quotes keep `$` literal; otherwise the shell expands it, and the pull must name what it expands to.
+      const literal = /'[^']*\$/.test(run.image.source);
+      const resolved = literal ? { value: run.image.value } : resolveShellWord(run.image.value, variables, run.image.start);
+      if ('unresolved' in resolved) throw new UnrecognisedShape(`the image at ${at} cannot be known without running the script: ${resolved.unresolved}`);
+      const name = jinjaNormalised(resolved.value);
       if (!images.some((image) => canonicalImage(image.name) === canonicalImage(name))) images.push({ name, script: path, at });
     }
   }
@@ -201,8 +190,11 @@ export const bug9: Patch = {
     '```',
     '',
     '`community.docker` is added to `requirements.yml` when it is missing there (Debian\'s ansible',
-    'package ships it). An image computed at run time (`$(…)`, a variable the script does not set) is',
-    'reported as unrecognised with its file:line rather than guessed.',
+    'package ships it). Shell expansions in the image word are resolved as the shell would, where that',
+    'needs no run: `$NAME`/`${NAME}` the script sets once (also from other variables, `$REGISTRY/busybox`), and',
+    '`${NAME:-default}` (the default when the script neither sets NAME nor sources a file). An image computed at',
+    'run time (`$(…)`, `$1`, `${NAME:+…}`, a variable set to two values or left to the environment) is reported as',
+    'unrecognised with its file:line rather than guessed; nothing with a `$` is copied into the pull task.',
   ].join('\n'),
   files: [...SCRIPT_GLOBS, ...TASK_GLOBS, ...REQUIREMENTS_GLOBS],
 

@@ -33,6 +33,8 @@ export const extraTelegramEgress: Patch = {
     'The list is found through the ACL template: its `default.allowed_domains` loop (`{% for domain in <var> %}`)',
     'names the variable, and the host is appended in the file that gives the variable its value (group_vars/all',
     'wins over role defaults), in that list\'s style; literal domains in the template are extended in place.',
+    'A template that loops twice — over the allow-list and, under `{% if egress_extra_domains is defined %}`, over',
+    'per-host extras — gets the host in the variable of the loop outside every condition, the one every host renders.',
     'A wildcard that covers the host (`*.telegram.org`) counts as present. Nothing changes when Telegram is not',
     'enabled (`telegram_enabled` false, or no such variable and no task configuring `channels.telegram`).',
   ].join('\n'),

@@ -11,6 +11,11 @@
  *   the network sets `name:`; an `external: true` network is never created and must exist;
  * - a service on an `internal: true` network only has no route out; ports can be published
  *   only through a non-internal network.
+ *
+ * A deployment often runs several `up`s one after the other (the base project, then an overlay
+ * a later role brings up, joining the base's networks by their full name as `external`): the
+ * Docker networks already on the host (`HostNetworks`, what earlier `up`s created, with their
+ * `internal` flag) decide whether an external network exists and whether it routes out.
  */
 
 export class ComposeModelError extends Error {
@@ -64,6 +69,23 @@ export interface ComposeProblem {
   readonly network?: string;
   /** Worded like Compose's own error where Compose has one. */
   readonly message: string;
+}
+
+/** A Docker network that exists on the host (made by an earlier `up`), by its Docker name. */
+export interface HostNetwork {
+  readonly name: string;
+  readonly internal: boolean;
+}
+
+/** The Docker networks on a host: a list of names (flags unknown) or what earlier `up`s created. */
+export type HostNetworks = readonly string[] | ReadonlyMap<string, HostNetwork>;
+
+function hostHas(host: HostNetworks, name: string): boolean {
+  return Array.isArray(host) ? host.includes(name) : (host as ReadonlyMap<string, HostNetwork>).has(name);
+}
+
+function hostNetwork(host: HostNetworks, name: string): HostNetwork | undefined {
+  return Array.isArray(host) ? undefined : (host as ReadonlyMap<string, HostNetwork>).get(name);
 }
 
 type Dict = Record<string, unknown>;
@@ -209,32 +231,45 @@ function declaredNetworksOf(project: ComposeProject, serviceName: string): Proje
 
 /**
  * True when the service has a route out of the host: host networking, Docker's own bridge, or
- * at least one network that is not `internal: true` (an external network counts: its flags
- * are not in the files, so it may route out).
+ * at least one network that is not `internal: true`. An external network routes out unless the
+ * host's network of that name (made by an earlier `up`) is internal: its flags are not in these files.
  */
-export function routesOut(project: ComposeProject, serviceName: string): boolean {
+export function routesOut(project: ComposeProject, serviceName: string, host: HostNetworks = []): boolean {
   const owner = networkOwner(project, serviceName);
   if (owner.networkMode === 'host' || owner.networkMode === 'bridge') return true;
   if (owner.networkMode === 'none') return false;
-  return declaredNetworksOf(project, serviceName).some((network) => !network.internal);
+  return declaredNetworksOf(project, serviceName).some((network) => !isInternal(network, host));
+}
+
+/** The network's `internal` flag as the host has it: from the files, or for an external one from the host's network. */
+export function isInternal(network: ProjectNetwork, host: HostNetworks = []): boolean {
+  if (!network.external) return network.internal;
+  return hostNetwork(host, network.name)?.internal ?? false;
 }
 
 /** True when the service's published ports can be bound: it is on a non-internal network (or on the host's). */
-export function canPublishPorts(project: ComposeProject, serviceName: string): boolean {
-  return routesOut(project, serviceName);
+export function canPublishPorts(project: ComposeProject, serviceName: string, host: HostNetworks = []): boolean {
+  return routesOut(project, serviceName, host);
 }
 
-/** Network keys two services are both on. */
+/** Network keys of `a` that are also networks of `b`: the same Docker network, whichever key each file calls it by. */
 export function sharedNetworks(project: ComposeProject, a: string, b: string): string[] {
-  const other = new Set(networksOf(project, b));
-  return networksOf(project, a).filter((key) => other.has(key));
+  const nameOf = (key: string): string => project.networks.get(key)?.name ?? key;
+  const other = new Set(networksOf(project, b).map(nameOf));
+  return networksOf(project, a).filter((key) => other.has(nameOf(key)));
 }
 
 /** The networks `up` would create on a host that has `existingNetworks` (Docker names): used, not external, not there yet. */
-export function networksCreatedByUp(project: ComposeProject, existingNetworks: readonly string[] = []): ProjectNetwork[] {
+export function networksCreatedByUp(project: ComposeProject, existingNetworks: HostNetworks = []): ProjectNetwork[] {
   const used = new Set([...project.services.keys()].flatMap((name) => networkOwner(project, name).networks));
-  const existing = new Set(existingNetworks);
-  return [...project.networks.values()].filter((network) => used.has(network.key) && !network.external && !existing.has(network.name));
+  return [...project.networks.values()].filter((network) => used.has(network.key) && !network.external && !hostHas(existingNetworks, network.name));
+}
+
+/** The host's networks after `up` of the project: those it had, and those `up` created, with their flags. */
+export function hostAfterUp(project: ComposeProject, host: HostNetworks = []): ReadonlyMap<string, HostNetwork> {
+  const after = new Map<string, HostNetwork>(Array.isArray(host) ? host.map((name: string) => [name, { name, internal: false }]) : [...(host as ReadonlyMap<string, HostNetwork>)]);
+  for (const network of networksCreatedByUp(project, host)) after.set(network.name, { name: network.name, internal: network.internal });
+  return after;
 }
 
 /**
@@ -242,9 +277,8 @@ export function networksCreatedByUp(project: ComposeProject, existingNetworks: r
  * the Docker networks `existingNetworks`; empty when a deploy there works. A first deploy is
  * `existingNetworks = []`.
  */
-export function firstRunProblems(project: ComposeProject, existingNetworks: readonly string[] = []): ComposeProblem[] {
+export function firstRunProblems(project: ComposeProject, existingNetworks: HostNetworks = []): ComposeProblem[] {
   const problems: ComposeProblem[] = [];
-  const existing = new Set(existingNetworks);
   const reportedExternal = new Set<string>();
   for (const service of project.services.values()) {
     const target = service.networkMode?.startsWith('service:') ? service.networkMode.slice('service:'.length) : undefined;
@@ -256,7 +290,7 @@ export function firstRunProblems(project: ComposeProject, existingNetworks: read
       const network = project.networks.get(key);
       if (!network) {
         problems.push({ kind: 'undefined-network', service: service.name, network: key, message: `service "${service.name}" refers to undefined network ${key}: invalid compose project` });
-      } else if (network.external && !existing.has(network.name) && !reportedExternal.has(key)) {
+      } else if (network.external && !hostHas(existingNetworks, network.name) && !reportedExternal.has(key)) {
         reportedExternal.add(key);
         problems.push({
           kind: 'missing-external-network',
@@ -266,7 +300,7 @@ export function firstRunProblems(project: ComposeProject, existingNetworks: read
         });
       }
     }
-    if (service.ports.length > 0 && !canPublishPorts(project, service.name)) {
+    if (service.ports.length > 0 && !canPublishPorts(project, service.name, existingNetworks)) {
       problems.push({
         kind: 'unpublishable-ports',
         service: service.name,

@@ -286,4 +286,13 @@ describe('bug 8: config handlers are safe on a first run', () => {
     expect(plan.outcomes[0]?.state).toBe('unrecognised');
     expect(plan.outcomes[0]?.reason).toContain(`${HANDLERS}:1`);
   });
+
+  it('a plain docker handler naming its container by a shell variable is not copied into a quoted filter', () => {
+    // The shell expands $EGRESS_CONTAINER in `docker restart`; inside the guard's single-quoted --filter it would not.
+    const files = fixtureFiles();
+    files.set(HANDLERS, '- name: restart egress\n  ansible.builtin.shell: docker restart "$EGRESS_CONTAINER"\n  environment:\n    EGRESS_CONTAINER: openclaw-egress\n');
+    const [outcome] = planFixes(files, [bug8]).outcomes;
+    expect(outcome?.state).toBe('unrecognised');
+    expect(outcome?.reason).toBe(`handler 'restart egress' at ${HANDLERS}:1 names its container by the shell expansion "$EGRESS_CONTAINER", which cannot be resolved statically`);
+  });
 });

@@ -13,6 +13,7 @@ import { dockerRuns } from '../patches/lib/shell.js';
 import { readTaskFile, tasksOf } from '../patches/lib/tasks.js';
 import { planFixes } from '../src/engine.js';
 import { loadVars, renderTemplate, type Vars } from '../src/render.js';
+import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles, tempDir, writeFiles } from './helpers.js';
 
 const TASKS = 'roles/maintenance/tasks/main.yml';
@@ -141,6 +142,54 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     const after = pulls(fixed.get(TASKS) ?? '', loadVars(fixed)).map((pull) => pull.image);
     expect(after.filter((image) => !before.includes(image))).toEqual(['library/busybox:1.36']);
     expect(after).toHaveLength(before.length + 1);
+  });
+
+  it('shell parameter expansion: defaults and variables built from variables are resolved as bash resolves them; nothing with $ is copied into YAML', async () => {
+    // As a maintainer writes it: overridable images with defaults, a registry prefix, one image per line.
+    const files = fixtureFiles();
+    files.set(
+      SCRIPT,
+      [
+        '#!/usr/bin/env bash',
+        '# {{ ansible_managed }}',
+        'set -euo pipefail',
+        'REGISTRY=docker.io/library',
+        'TOOLS_IMAGE="${REGISTRY}/busybox:1.36"',
+        ': "${BACKUP_DIR:={{ openclaw_base_dir }}/backups}"',
+        'mkdir -p "$BACKUP_DIR"',
+        'docker run --rm -v openclaw_openclaw-data:/source:ro -v "$BACKUP_DIR":/backup \\',
+        '  "${BACKUP_IMAGE:-alpine:3.21}" tar -czf "/backup/data-$(date +%F).tar.gz" -C /source .',
+        'docker run --rm -v openclaw_redis-data:/data:ro "${REDIS_IMAGE-redis:7.4-alpine}" redis-check-aof --fix /data/appendonly.aof || true',
+        'docker run --rm -v "$BACKUP_DIR":/backup "$TOOLS_IMAGE" find /backup -mtime +7 -delete',
+        '',
+      ].join('\n'),
+    );
+    const fixed = fix(files);
+    const tasks = fixed.get(TASKS) ?? '';
+    expect(tasks).not.toMatch(/name: .*\$/m);
+    const vars = loadVars(fixed);
+    const ran = imagesRunByRenderedScripts(fixed, [SCRIPT], vars);
+    expect(ran).toEqual(['library/alpine:3.21', 'library/busybox:1.36', 'library/redis:7.4-alpine']);
+    expect(pulls(tasks, vars).map((pull) => pull.image).sort()).toEqual(ran);
+    // verify reads the script on its own and agrees.
+    const report = await verifyRepo(fixed, { goCheck: false });
+    const check = report.checks.find((c) => c.id === 'backup-images-prepulled');
+    expect(check?.status, check?.message).toBe('ok');
+  });
+
+  it.each([
+    ['a variable the script does not set', 'docker run --rm "$IMAGE" true', /\$IMAGE, which the script does not set \(it would come from the environment\)/],
+    ['a default behind a sourced env file', '. /etc/openclaw/backup.env\ndocker run --rm "${IMAGE:-alpine:3.21}" true', /\$IMAGE, which the script does not set: it may come from a file it sources/],
+    ['an alternative value', 'docker run --rm "${PIN:+alpine:3.21}" true', /an expansion whose value is known only when the script runs/],
+    ['a variable set to two values', 'IMAGE=alpine:3.21\n[ -n "${OLD:-}" ] && IMAGE=alpine:3.19\ndocker run --rm "$IMAGE" true', /sets to different values \(alpine:3\.21, alpine:3\.19\)/],
+    ['a command substitution', 'IMAGE=$(cat /etc/openclaw/backup-image)\ndocker run --rm "$IMAGE" true', /is computed by a command/],
+  ])('an image from %s makes bug 9 unrecognised, naming the line', (_, body, reason) => {
+    const files = fixtureFiles();
+    files.set(SCRIPT, `#!/bin/sh\n${body}\n`);
+    const [outcome] = planFixes(files, [bug9]).outcomes;
+    expect(outcome?.state).toBe('unrecognised');
+    expect(outcome?.reason).toMatch(new RegExp(`${SCRIPT}:\\d+`));
+    expect(outcome?.reason).toMatch(reason);
   });
 
   it('adds community.docker to requirements.yml when missing, and refuses an image it cannot resolve', () => {

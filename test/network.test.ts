@@ -256,6 +256,34 @@ describe('Telegram after the gateway loses its direct route', () => {
     expect(result.get(ACL)).toContain('    - "api.anthropic.com"\n    - "api.telegram.org"\n');
   });
 
+  it('an ACL that loops twice, the second loop only when egress_extra_domains is defined, gets the host in the always-rendered list', () => {
+    // As a maintainer adds per-host extras: host_vars may define egress_extra_domains, group_vars always defines the base list.
+    const twoLoops = edit(fixtureFiles(), ACL, (t) =>
+      t.replace(
+        '{% endfor %}\n',
+        '{% endfor %}\n{% if egress_extra_domains is defined %}\n{% for extra in egress_extra_domains %}\n    - "{{ extra }}"\n{% endfor %}\n{% endif %}\n',
+      ),
+    );
+    const plan = planFixes(twoLoops, [extraTelegramEgress]);
+    expect(plan.outcomes[0]?.state).toBe('needs-fix');
+    expect(plan.outcomes[0]?.changes).toEqual([`${GROUP_VARS}: added api.telegram.org to egress_allowed_domains`]);
+    expect(plan.result.get(GROUP_VARS)).toContain('  - registry.npmjs.org\n  - api.telegram.org\n');
+    expect(allowedDomains(plan.result as Files)).toContain('api.telegram.org');
+    expect(runCheck(extraTelegramEgress, plan.result).state).toBe('fixed');
+
+    // With the extras defined too, the host is still added to the list every host renders, once.
+    const withExtras = edit(twoLoops, GROUP_VARS, (t) => `${t}egress_extra_domains:\n  - hooks.slack.com\n`);
+    const result = planFixes(withExtras, [extraTelegramEgress]).result as Files;
+    expect(allowedDomains(result).filter((d) => d === 'api.telegram.org')).toHaveLength(1);
+    expect(allowedDomains(result)).toContain('hooks.slack.com');
+
+    // Only conditional loops: no list every host renders, so the fix says so instead of guessing.
+    const onlyConditional = edit(twoLoops, ACL, (t) => t.replace('{% for domain in egress_allowed_domains %}', '{% if egress_allowed_domains is defined %}{% for domain in egress_allowed_domains %}').replace('{% endfor %}\n{% if egress_extra', '{% endfor %}{% endif %}\n{% if egress_extra'));
+    const refused = runCheck(extraTelegramEgress, onlyConditional);
+    expect(refused.state).toBe('unrecognised');
+    expect(refused.reason).toMatch(/every allowed_domains loop is under a condition .*smokescreen-acl\.yaml\.j2:\d+/);
+  });
+
   it('without a telegram_enabled variable, a task configuring channels.telegram enables it', () => {
     const implicit = edit(fixtureFiles(), GROUP_VARS, (t) => t.replace('telegram_enabled: true\n', ''));
     const check = runCheck(extraTelegramEgress, implicit);

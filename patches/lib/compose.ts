@@ -4,12 +4,39 @@
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { mayBeComposeFile, mayDefineKey } from '../../src/failure.js';
+import { composeDeployment, DEPLOY_TASK_GLOBS, PLAYBOOK_GLOBS, type Deployment, type StaticRender } from '../../src/compose-deploy.js';
+import { loadVars, renderTemplate } from '../../src/render.js';
 import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
 /** Every role template that may be a Compose file (base or overlay). */
 export const COMPOSE_TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}', '**/roles/*/files/*.{yml,yaml}'];
+
+/** The playbooks and role tasks that say which role brings up which Compose files (src/compose-deploy.ts). */
+export const DEPLOYMENT_GLOBS = [...PLAYBOOK_GLOBS, ...DEPLOY_TASK_GLOBS];
+
+export interface DeploymentView {
+  readonly deployment: Deployment;
+  /** Renders a string with the repo's variables; undefined when it needs Ansible's runtime. */
+  readonly render: StaticRender;
+  /** The project directory when no task says (`openclaw_base_dir`, else `openclaw`). */
+  readonly defaultDirectory: string;
+}
+
+/** The deployment's Compose `up`s as the view's playbooks and tasks run them, with the repo's variables. */
+export function composeDeploymentOf(repo: RepoView): DeploymentView {
+  const vars = loadVars(new Map(repo.paths.map((path) => [path, repo.read(path) ?? ''])));
+  const render: StaticRender = (text) => {
+    try {
+      return renderTemplate(text, vars);
+    } catch {
+      return undefined;
+    }
+  };
+  const deployment = composeDeployment(repo, render, (name) => name in vars);
+  return { deployment, render, defaultDirectory: typeof vars.openclaw_base_dir === 'string' ? vars.openclaw_base_dir : 'openclaw' };
+}
 
 export interface ComposeFile {
   readonly tpl: ParsedTemplate;
@@ -54,25 +81,33 @@ export function composeFiles(repo: RepoView, mayHold: (text: string) => boolean 
   return found;
 }
 
-/** The Compose file that defines `serviceName` (the base file for 'openclaw-egress'), or undefined. */
+/**
+ * True when the file defines the service in full (`image`, `build` or `extends`), not only adds
+ * keys to a service another file defines (an overlay's `labels:` for monitoring).
+ */
+function definesInFull(compose: ComposeFile, serviceName: string): boolean {
+  const service = pairOf(compose.services, serviceName)?.value;
+  return isMap(service) && ['image', 'build', 'extends'].some((key) => pairOf(service, key) !== undefined);
+}
+
+/**
+ * The Compose file that defines `serviceName` (the base file for 'openclaw-egress'), or
+ * undefined. Overlays that only add keys to it (Compose merges them into the base's service)
+ * do not count; two files that each define it in full do (UnrecognisedShape).
+ */
 export function composeDefining(repo: RepoView, serviceName: string): ComposeFile | undefined {
-  const matches: ComposeFile[] = [];
-  for (const path of repo.glob(...COMPOSE_TEMPLATE_GLOBS)) {
-    const text = repo.read(path) ?? '';
-    let compose: ComposeFile | undefined;
-    try {
-      compose = readCompose(path, text);
-    } catch (error) {
-      // A Compose file that does not parse stops this fix only when it may define the service.
-      if (!mayDefineKey(text, serviceName)) continue;
-      throw error;
-    }
-    if (compose && pairOf(compose.services, serviceName)) matches.push(compose);
+  const matches = composeFiles(repo, (text) => mayDefineKey(text, serviceName)).filter((compose) => pairOf(compose.services, serviceName));
+  const full = matches.filter((compose) => definesInFull(compose, serviceName));
+  const candidates = full.length > 0 ? full : matches;
+  if (candidates.length > 1) {
+    throw new UnrecognisedShape(`service '${serviceName}' is defined in more than one Compose template: ${candidates.map((m) => m.tpl.path).join(', ')}`);
   }
-  if (matches.length > 1) {
-    throw new UnrecognisedShape(`service '${serviceName}' is defined in more than one Compose template: ${matches.map((m) => m.tpl.path).join(', ')}`);
-  }
-  return matches[0];
+  return candidates[0];
+}
+
+/** The overlays that add keys to a service `defining` defines: Compose merges them over it. */
+export function composeExtending(repo: RepoView, serviceName: string, defining: ComposeFile): ComposeFile[] {
+  return composeFiles(repo).filter((compose) => compose.tpl.path !== defining.tpl.path && pairOf(compose.services, serviceName));
 }
 
 /** The service's mapping; UnrecognisedShape when the entry is not a mapping. */
@@ -90,14 +125,23 @@ export interface DefinedService {
 
 /**
  * The service `serviceName` for a check, or the result that ends the check: not-applicable when
- * no Compose template defines it, unrecognised when its entry is empty. (A service defined twice
+ * no Compose template defines it, unrecognised when its entry is empty or an overlay sets one of
+ * `keysRead` (it would replace the base's value). (A service defined twice
  * or not a mapping throws UnrecognisedShape, as composeDefining and serviceMap do.)
  */
-export function serviceToCheck(repo: RepoView, serviceName: string): DefinedService | CheckResult {
+export function serviceToCheck(repo: RepoView, serviceName: string, keysRead: readonly string[] = []): DefinedService | CheckResult {
   const compose = composeDefining(repo, serviceName);
   if (!compose) return { state: 'not-applicable', reason: `no Compose template defines ${serviceName}` };
   const service = serviceMap(compose, serviceName);
   if (!service) return { state: 'unrecognised', reason: `service ${serviceName} in ${compose.tpl.path} is not a mapping` };
+  // An overlay that sets a key the check reads replaces the base's value when both are brought up.
+  for (const overlay of composeExtending(repo, serviceName, compose)) {
+    const extension = pairOf(overlay.services, serviceName)?.value;
+    const overridden = isMap(extension) ? keysRead.map((key) => pairOf(extension, key)).find((pair) => pair !== undefined) : undefined;
+    if (overridden) {
+      return { state: 'unrecognised', reason: `${String(overridden.key.value)} of ${serviceName} is set both in ${compose.tpl.path} and in the overlay at ${where(overlay.tpl, overridden)}: Compose merges the overlay's over the base's` };
+    }
+  }
   return { compose, tpl: compose.tpl, pair: pairOf(compose.services, serviceName)!, service };
 }
 

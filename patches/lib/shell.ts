@@ -323,3 +323,74 @@ export function dockerRuns(text: string): DockerRun[] {
   }
   return runs;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resolving a word's parameter expansions, as the shell would, where that can be done statically
+
+/** What a script sets: each variable's assigned values, in order, and whether it reads other files' variables. */
+export interface ShellVariables {
+  readonly assigned: ReadonlyMap<string, readonly { readonly value: string; readonly start: number }[]>;
+  /** `source file` / `. file` / `set -a` / `eval` before the word: a variable the script does not set may come from there. */
+  readonly importsAt: readonly number[];
+}
+
+/** The assignments of a script (`NAME=value`, `export NAME=value`, `readonly`/`declare`/`local NAME=value`) and its `source`s. */
+export function shellVariables(text: string): ShellVariables {
+  const assigned = new Map<string, { value: string; start: number }[]>();
+  const importsAt: number[] = [];
+  for (const command of shellCommands(text)) {
+    const words = command.words;
+    const first = words[0]?.value ?? '';
+    if (['source', '.', 'eval'].includes(first) || (first === 'set' && words.some((word) => /^-\w*a/.test(word.value)))) importsAt.push(command.start);
+    const declaring = ['export', 'readonly', 'declare', 'local', 'typeset'].includes(first);
+    const candidates = declaring ? words.slice(1) : words.every((word) => /^[A-Za-z_]\w*=/.test(word.value)) ? words : [];
+    for (const word of candidates) {
+      const assignment = /^([A-Za-z_]\w*)=([\s\S]*)$/.exec(word.value);
+      if (!assignment) continue;
+      const name = assignment[1]!;
+      assigned.set(name, [...(assigned.get(name) ?? []), { value: assignment[2] ?? '', start: word.start }]);
+    }
+  }
+  return { assigned, importsAt };
+}
+
+export type ResolvedWord = { readonly value: string } | { readonly unresolved: string };
+
+/**
+ * The word's value with every parameter expansion replaced by what the shell would put there,
+ * when that is known without running anything: `$NAME`/`${NAME}` set once before `at` (or to
+ * one value every time), `${NAME:-default}`/`${NAME-default}`/`${NAME:=default}` (the value,
+ * else the default when the script never sets it and imports nothing). Anything else — a
+ * command substitution, a positional or special parameter, `${NAME:+…}`, `${#NAME}`, pattern
+ * operators, a variable the script does not set — is `unresolved`, with the reason: never a
+ * literal copy of `$…`. Jinja is left as written (Ansible renders it, in YAML as in the script).
+ */
+export function resolveShellWord(value: string, variables: ShellVariables, at: number, depth = 0): ResolvedWord {
+  if (/\$\(|`/.test(value.replace(/\{\{[\s\S]*?\}\}/g, ''))) return { unresolved: `${value} is computed by a command` };
+  const expansion = /\$(?:\{([^}]*)\}|([A-Za-z_]\w*)|([0-9@*#?$!-]))/g;
+  let out = '';
+  let last = 0;
+  for (const match of value.matchAll(expansion)) {
+    out += value.slice(last, match.index);
+    last = match.index + match[0].length;
+    if (match[3] !== undefined) return { unresolved: `${value} uses the shell parameter $${match[3]}, known only when the script runs` };
+    const body = match[1] ?? match[2] ?? '';
+    const parts = /^([A-Za-z_]\w*)(?:(:?[-=])([\s\S]*))?$/.exec(body);
+    if (!parts) return { unresolved: `${value} uses \${${body}}, an expansion whose value is known only when the script runs` };
+    const name = parts[1]!;
+    const fallback = parts[2] !== undefined ? (parts[3] ?? '') : undefined;
+    const values = [...new Set((variables.assigned.get(name) ?? []).filter((assignment) => assignment.start < at).map((assignment) => assignment.value))];
+    let replacement: string;
+    if (values.length > 1) return { unresolved: `${value} uses $${name}, which the script sets to different values (${values.join(', ')})` };
+    if (values.length === 1 && !(values[0] === '' && parts[2]?.startsWith(':'))) replacement = values[0]!;
+    else if (fallback !== undefined && variables.importsAt.every((start) => start >= at)) replacement = fallback;
+    else if (variables.importsAt.some((start) => start < at)) return { unresolved: `${value} uses $${name}, which the script does not set: it may come from a file it sources` };
+    else return { unresolved: `${value} uses $${name}, which the script does not set (it would come from the environment)` };
+    if (depth > 8) return { unresolved: `${value}: variables refer to each other too deeply` };
+    const inner = resolveShellWord(replacement, variables, at, depth + 1);
+    if ('unresolved' in inner) return inner;
+    out += inner.value;
+  }
+  out += value.slice(last);
+  return { value: out };
+}

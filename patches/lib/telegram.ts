@@ -6,6 +6,7 @@
  */
 import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { loadVars, renderTemplate, renderYaml, VARIABLE_GLOBS, varFiles, type Vars } from '../../src/render.js';
+import type { JinjaSpan } from '../../src/jinja-mask.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { locate } from '../../src/text.js';
 import type { RepoView } from '../../src/types.js';
@@ -127,20 +128,49 @@ export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
   const { tpl, allowed, from } = found;
   const rendered = renderedAllowList(repo, tpl);
   const end = allowed.range?.[2] ?? from;
-  const loops = tpl.jinja.filter((span) => span.kind === 'statement' && span.start >= from && span.start < end && span.body.startsWith('for '));
+  const loops = loopsIn(tpl, from, end);
   if (loops.length === 0) return { acl: tpl, rendered, source: { kind: 'literal', tpl, list: allowed } };
-  const loop = loops[0]!;
-  const variable = FOR_LOOP.exec(loop.body)?.[1];
-  if (loops.length > 1 || !variable || !/^[A-Za-z_]\w*$/.test(variable)) {
-    throw new UnrecognisedShape(`the allowed_domains loop at ${locate(tpl.path, tpl.text, loop.start)} does not loop over one variable ('{% ${loop.body} %}')`);
+  // The list the template always renders: a loop under an `{% if %}` (`egress_extra_domains is
+  // defined`) renders only on some hosts, so the host goes to the loop outside every condition.
+  const always = loops.filter((loop) => !loop.conditional);
+  const loop = always[0];
+  const at = (span: { start: number }): string => locate(tpl.path, tpl.text, span.start);
+  if (!loop) {
+    throw new UnrecognisedShape(`every allowed_domains loop is under a condition (${loops.map((l) => `'{% ${l.span.body} %}' at ${at(l.span)}`).join(', ')}): none is rendered on every host`);
+  }
+  const variable = FOR_LOOP.exec(loop.span.body)?.[1];
+  if (always.length > 1 || !variable || !/^[A-Za-z_]\w*$/.test(variable)) {
+    throw new UnrecognisedShape(`the allowed_domains loop at ${at(loop.span)} does not loop over one variable ('{% ${loop.span.body} %}'${always.length > 1 ? `, and ${always.length - 1} more unconditional loop(s)` : ''})`);
   }
   const definition = varDefinitions(repo, variable).at(-1);
-  if (!definition) throw new UnrecognisedShape(`${variable}, looped over at ${locate(tpl.path, tpl.text, loop.start)}, is not defined in group_vars/all or role defaults`);
+  if (!definition) throw new UnrecognisedShape(`${variable}, looped over at ${at(loop.span)}, is not defined in group_vars/all or role defaults`);
   const pair = pairOf(definition.root, variable)!;
   if (!isSeq(pair.value)) {
     throw new UnrecognisedShape(`${variable} at ${where(definition.tpl, pair)} is not a literal list`);
   }
   return { acl: tpl, rendered, source: { kind: 'variable', variable, tpl: definition.tpl, list: pair.value } };
+}
+
+interface ListLoop {
+  readonly span: JinjaSpan;
+  /** Inside an `{% if %}` (or another loop) opened within the list: not rendered on every host. */
+  readonly conditional: boolean;
+}
+
+/** The `{% for %}` tags between two offsets of the ACL template, with whether a condition opened there encloses them. */
+function loopsIn(tpl: ParsedTemplate, from: number, end: number): ListLoop[] {
+  const loops: ListLoop[] = [];
+  const open: string[] = [];
+  for (const span of tpl.jinja) {
+    if (span.kind !== 'statement' || span.start < from || span.start >= end) continue;
+    const word = /^(\w+)/.exec(span.body)?.[1] ?? '';
+    if (word === 'for') {
+      loops.push({ span, conditional: open.length > 0 });
+      open.push('for');
+    } else if (word === 'if') open.push('if');
+    else if (word === 'endfor' || word === 'endif') open.pop();
+  }
+  return loops;
 }
 
 function renderedAllowList(repo: RepoView, acl: ParsedTemplate): string[] {

@@ -6,6 +6,7 @@
  * Ansible would deploy. `--apply` runs it before and after the planned fixes and refuses to
  * write a branch on which a committed fix does not hold or a property that held stops holding.
  */
+import { PLAYBOOK_GLOBS } from '../compose-deploy.js';
 import type { Plan } from '../engine.js';
 import { loadCommitFiles, UserError, type Git } from '../git.js';
 import { VARIABLE_GLOBS } from '../render.js';
@@ -43,8 +44,8 @@ export interface VerifyOptions {
   readonly goCache?: boolean;
 }
 
-/** Every file verify reads: the roles, and wherever Ansible reads variables (inventory, group_vars, host_vars, playbooks, ansible.cfg). */
-export const VERIFY_GLOBS = ['**/roles/**', ...VARIABLE_GLOBS];
+/** Every file verify reads: the roles, wherever Ansible reads variables (inventory, group_vars, host_vars, ansible.cfg), the playbooks (which role brings up which Compose files). */
+export const VERIFY_GLOBS = [...new Set(['**/roles/**', ...VARIABLE_GLOBS, ...PLAYBOOK_GLOBS])];
 
 interface Check {
   readonly bug: number | null;

@@ -3,7 +3,9 @@
  * `docker compose up` with the base file and any overlay creates every network it needs
  * (bug 4, on src/compose-model.ts); LiteLLM does not wait for the proxy, the gateway does (bug 7).
  */
-import { ComposeModelError, firstRunProblems, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject } from '../compose-model.js';
+import { composeDeployment, deployScenarios, type Deployment } from '../compose-deploy.js';
+import { ComposeModelError, firstRunProblems, hostAfterUp, isInternal, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../compose-model.js';
+import { renderTemplate } from '../render.js';
 import { isDict, locateKeys, type VerifyContext } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { dependencies, serviceOf, whereInService, type ComposeFile, type Stack } from './stack.js';
@@ -16,46 +18,77 @@ function whereNetwork(files: readonly ComposeFile[], key: string, service: strin
   return using ? whereInService(using, service, 'networks') : '?';
 }
 
+/** The deployment's `up`s, read from the playbook and the roles' tasks (src/compose-deploy.ts). */
+export function deploymentOf(ctx: VerifyContext): Deployment {
+  const render = (text: string): string | undefined => {
+    try {
+      return renderTemplate(text, ctx.vars);
+    } catch {
+      return undefined;
+    }
+  };
+  return composeDeployment(ctx.view, render, (name) => name in ctx.vars);
+}
+
 export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefined): Outcome {
   if (!stack?.gateway) return notApplicable('no Compose template defines the gateway');
   const { base, gateway, egress } = stack;
-  const projectDirectory = typeof ctx.vars.openclaw_base_dir === 'string' ? ctx.vars.openclaw_base_dir : 'openclaw';
-  // One problem may hold for several combinations: say it once, with every combination it holds for.
+  const defaultDirectory = typeof ctx.vars.openclaw_base_dir === 'string' ? ctx.vars.openclaw_base_dir : 'openclaw';
+  const byPath = new Map([base, ...stack.overlays].map((file) => [file.rendered.path, file]));
+  const scenarios = deployScenarios(deploymentOf(ctx), base.rendered.path, stack.overlays.map((file) => file.rendered.path), defaultDirectory);
+  // One problem may hold at several `up`s: say it once, with every `up` it holds at.
   const problems = new Map<string, string[]>();
-  const report = (problem: string, combination: string): void => {
-    problems.set(problem, [...(problems.get(problem) ?? []), combination]);
+  const labels = new Set<string>();
+  const report = (problem: string, label: string): void => {
+    const at = problems.get(problem) ?? [];
+    if (!at.includes(label)) at.push(label);
+    problems.set(problem, at);
   };
-  const combinations: ComposeFile[][] = [[base], ...stack.overlays.map((overlay) => [base, overlay])];
-  for (const files of combinations) {
-    const combination = files.length === 1 ? 'the base file alone' : `+ ${files[1]?.rendered.path ?? ''}`;
-    let project: ComposeProject;
-    try {
-      project = mergeCompose(base.data, files.slice(1).map((file) => file.data), { projectDirectory });
-    } catch (error) {
-      if (!(error instanceof ComposeModelError)) throw error;
-      report(`Compose cannot read the files: ${error.message}`, combination);
-      continue;
-    }
-    if (routesOut(project, gateway)) {
-      const open = networksOf(project, gateway).filter((key) => project.networks.get(key)?.internal === false);
-      report(`the gateway has a route out that bypasses the proxy, through ${open.join(', ') || 'its network mode'} (${open[0] ? whereNetwork(files, open[0], gateway) : whereInService(base, gateway)})`, combination);
-    }
-    if (egress && !routesOut(project, egress)) report(`the egress proxy itself has no route out (${whereInService(base, egress, 'networks')})`, combination);
-    if (egress && sharedNetworks(project, gateway, egress).length === 0) report(`the gateway shares no network with the egress proxy (${whereInService(base, gateway, 'networks')})`, combination);
-    for (const problem of firstRunProblems(project, [])) {
-      const at = problem.network ? whereNetwork(files, problem.network, problem.service) : whereInService(files.find((file) => isDict(file.services[problem.service])) ?? base, problem.service);
-      report(`a first run fails: ${problem.message} (${at})`, combination);
-    }
-    // A service an overlay starts after the gateway (a reverse proxy) must still reach it.
-    for (const overlay of files.slice(1)) {
-      for (const name of Object.keys(overlay.services)) {
-        if (name === gateway || !dependencies(serviceOf(overlay, name)).includes(gateway)) continue;
-        if (sharedNetworks(project, name, gateway).length === 0) report(`${name} shares no network with the gateway it forwards to (${whereInService(overlay, name, 'networks')})`, combination);
+  for (const steps of scenarios) {
+    // The host of one deployment: each `up` finds the networks the earlier ones created.
+    let host: ReadonlyMap<string, HostNetwork> = new Map();
+    for (const step of steps) {
+      const files = step.templates.map((path) => byPath.get(path)).filter((file): file is ComposeFile => file !== undefined);
+      const label = step.label;
+      labels.add(label);
+      let project: ComposeProject;
+      try {
+        project = mergeCompose(files[0]?.data, files.slice(1).map((file) => file.data), { projectDirectory: step.projectDirectory ?? defaultDirectory, projectName: step.projectName });
+      } catch (error) {
+        if (!(error instanceof ComposeModelError)) throw error;
+        report(`Compose cannot read the files: ${error.message}`, label);
+        continue;
       }
+      if (project.services.has(gateway)) {
+        if (routesOut(project, gateway, host)) {
+          const open = networksOf(project, gateway).filter((key) => {
+            const network = project.networks.get(key);
+            return network !== undefined && !isInternal(network, host);
+          });
+          report(`the gateway has a route out that bypasses the proxy, through ${open.join(', ') || 'its network mode'} (${open[0] ? whereNetwork(files, open[0], gateway) : whereInService(base, gateway)})`, label);
+        }
+        if (egress && project.services.has(egress) && sharedNetworks(project, gateway, egress).length === 0) report(`the gateway shares no network with the egress proxy (${whereInService(base, gateway, 'networks')})`, label);
+      }
+      if (egress && project.services.has(egress) && !routesOut(project, egress, host)) report(`the egress proxy itself has no route out (${whereInService(base, egress, 'networks')})`, label);
+      for (const problem of firstRunProblems(project, host)) {
+        const at = problem.network ? whereNetwork(files, problem.network, problem.service) : whereInService(files.find((file) => isDict(file.services[problem.service])) ?? base, problem.service);
+        report(`a first run fails: ${problem.message} (${at})`, label);
+      }
+      // A service an overlay starts after the gateway (a reverse proxy) must still reach it.
+      for (const overlay of files.filter((file) => file !== base)) {
+        for (const name of Object.keys(overlay.services)) {
+          if (name === gateway || !project.services.has(gateway) || !dependencies(serviceOf(overlay, name)).includes(gateway)) continue;
+          if (sharedNetworks(project, name, gateway).length === 0) report(`${name} shares no network with the gateway it forwards to (${whereInService(overlay, name, 'networks')})`, label);
+        }
+      }
+      host = hostAfterUp(project, host);
     }
   }
-  const lines = [...problems].map(([problem, where]) => `${problem}, with ${where.length === combinations.length ? 'the base file alone and with every overlay' : where.join(' and ')}`);
-  return failedOr(lines, ok(`the gateway has no route out and a first run creates every network, with the base file alone and with each of ${stack.overlays.length} overlay(s)`));
+  const combinations = scenarios.flat().every((step) => step.combination);
+  const every = combinations ? 'the base file alone and with every overlay' : 'every `up` of the deployment';
+  const lines = [...problems].map(([problem, where]) => `${problem}, with ${where.length === labels.size && labels.size > 1 ? every : where.join(' and ')}`);
+  const checked = combinations ? `with the base file alone and with each of ${labels.size - 1} overlay(s)` : `at each \`up\` of the deployment: ${[...labels].join('; ')}`;
+  return failedOr(lines, ok(`the gateway has no route out and every network exists when an \`up\` needs it, ${checked}`));
 }
 
 export function checkLitellmDependency(stack: Stack | undefined): Outcome {

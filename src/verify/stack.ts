@@ -41,6 +41,12 @@ function findService(services: Dict, name: string, looksLike: (service: Dict) =>
   return Object.keys(services).find((key) => isDict(services[key]) && looksLike(services[key] as Dict));
 }
 
+/** A service the file defines in full (an image, a build or `extends`), not one an overlay only adds keys to (labels). */
+function definesInFull(services: Dict, name: string | undefined): boolean {
+  const service = name === undefined ? undefined : services[name];
+  return isDict(service) && ['image', 'build', 'extends'].some((key) => key in service);
+}
+
 const isEgress = (service: Dict): boolean => /--egress-acl-file/.test(text(service.command)) || /smokescreen/i.test(text(service.build) + text(service.image));
 const isGateway = (service: Dict): boolean => /(^|\/)openclaw\/openclaw[:@]/.test(text(service.image));
 const isLitellm = (service: Dict): boolean => /litellm/i.test(text(service.image));
@@ -65,7 +71,7 @@ export function findStack(ctx: VerifyContext): Stack | undefined {
       broken.push({ path, error });
     }
   }
-  const defines = (file: ComposeFile, looksLike: (service: Dict) => boolean, name: string): boolean => findService(file.services, name, looksLike) !== undefined;
+  const defines = (file: ComposeFile, looksLike: (service: Dict) => boolean, name: string): boolean => definesInFull(file.services, findService(file.services, name, looksLike));
   const base = files.find((file) => defines(file, isEgress, 'openclaw-egress')) ?? files.find((file) => defines(file, isGateway, 'openclaw'));
   if (!base) {
     if (broken[0]) throw broken[0].error;

@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path';
 import { escapeRegExp, lineNumberAt } from '../text.js';
-import { commandOf, hasNoLog, isDict, isTrue, jinjaUses, shortModule, stringsIn, taskArg, templateLine, type Task, type VerifyContext } from './context.js';
+import { commandOf, hasNoLog, isDict, isTrue, jinjaUses, locateKeys, shortModule, stringsIn, taskArg, templateLine, type Task, type VerifyContext } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, substitutedFiles, type SimpleCommand } from './shell.js';
 import type { Stack } from './stack.js';
@@ -102,16 +102,72 @@ function containerCopies(ctx: VerifyContext, tasks: readonly Task[], sources: Re
   return targets;
 }
 
+/** Shell builtins: their arguments never become another process's argv. */
+const SHELL_BUILTINS = new Set(['echo', 'printf', 'export', 'local', 'readonly', 'declare', 'typeset', 'read', 'test', '[', '[[', ':', 'set', 'unset', 'return', 'exit', 'true', 'false', '']);
+
+/**
+ * Routes outside the role's own tasks by which the rendered token reaches a command line: a
+ * role script that passes it (or a shell variable holding it) to a program, a Compose
+ * service whose command, entrypoint or healthcheck carries it.
+ */
+function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>): string[] {
+  const values = [...names].map((name) => ctx.vars[name]).filter((value): value is string => typeof value === 'string' && value.length >= 8);
+  if (values.length === 0) return [];
+  const carries = (text: string): boolean => values.some((value) => text.includes(value));
+  const problems: string[] = [];
+  for (const path of ctx.roleAssets()) {
+    const source = ctx.read(path);
+    if (!/\.(sh|bash)(\.j2)?$/.test(path) && !/^#!\S*(\/|env\s+)(ba|da|z|k)?sh\b/.test(source)) continue;
+    let rendered: string;
+    try {
+      rendered = path.endsWith('.j2') ? ctx.render(path) : source;
+    } catch {
+      continue;
+    }
+    if (!carries(rendered)) continue;
+    const holders = new Set<string>();
+    for (const command of splitCommands(rendered)) {
+      for (const word of command.words) {
+        const assignment = /^([A-Za-z_]\w*)=(.*)$/s.exec(word);
+        if (assignment && (carries(assignment[2] ?? '') || [...holders].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(assignment[2] ?? '')))) holders.add(assignment[1] ?? '');
+      }
+      const { name, args } = programOf(command);
+      if (SHELL_BUILTINS.has(name)) continue;
+      if (args.some((arg) => carries(arg) || [...holders].some((holder) => new RegExp(`\\$\\{?${holder}\\b`).test(arg)))) {
+        problems.push(`the script ${path} passes the Telegram token to ${name} as an argument, visible in the host's process table (${path}:${templateLine(source, rendered, lineNumberAt(rendered, command.start))})`);
+      }
+    }
+  }
+  for (const file of ctx.yamlAssets((content) => /^services\s*:/m.test(content))) {
+    const services = isDict(file.data) && isDict(file.data.services) ? file.data.services : {};
+    for (const [service, definition] of Object.entries(services)) {
+      if (!isDict(definition)) continue;
+      for (const key of ['command', 'entrypoint', 'healthcheck']) {
+        if (definition[key] !== undefined && carries(JSON.stringify(definition[key]))) {
+          problems.push(`the ${key} of Compose service ${service} carries the Telegram token, visible in the host's process table (${locateKeys(file.tpl, ['services', service, key])})`);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
 export function checkTelegramToken(ctx: VerifyContext): Outcome {
   const tasks = ctx.roleTasks('openclaw-integrate');
-  if (tasks.length === 0) return notApplicable('no openclaw-integrate role tasks');
-  const names = tokenVariables(ctx, tasks);
-  const touching = tasks.filter((task) => ownStrings(task).some((text) => jinjaUses(text, names)));
-  if (touching.length === 0) return notApplicable('the openclaw-integrate role does not use a Telegram token variable');
+  const everyTask = ctx.allTasks();
+  const names = tokenVariables(ctx, everyTask);
+  const elsewhere = tokenInOtherCommandLines(ctx, names);
   const problems: string[] = [];
-  for (const task of tasks) {
+  // A command in any role that puts the token on its command line.
+  for (const task of everyTask) {
     const command = commandOf(task);
     if (command && jinjaUses(command, names)) problems.push(`${label(task)} puts the Telegram token on a command line, visible in the host's process table (${at(task)})`);
+  }
+  problems.push(...elsewhere);
+  const touching = tasks.filter((task) => ownStrings(task).some((text) => jinjaUses(text, names)));
+  if (touching.length === 0) {
+    if (problems.length > 0) return failedOr(problems, ok(''));
+    return notApplicable(tasks.length === 0 ? 'no openclaw-integrate role tasks' : 'the openclaw-integrate role does not use a Telegram token variable');
   }
   for (const task of touching) if (!hasNoLog(task)) problems.push(`${label(task)} uses the Telegram token without no_log: true (${at(task)})`);
 
@@ -265,12 +321,14 @@ function normaliseImage(reference: string): string {
   return ref;
 }
 
-/** `NAME=value` (optionally after export/readonly) with a literal value, as [NAME, value]. */
-function constantAssignment(command: SimpleCommand): [string, string] | undefined {
+/** `NAME=value` (optionally after export/readonly) whose value is literal once earlier constants (`$REGISTRY/x`) are put in, as [NAME, value]. */
+function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<string, string>): [string, string] | undefined {
   const words = ['export', 'readonly'].includes(command.words[0] ?? '') ? command.words.slice(1) : command.words;
   const match = words.length === 1 ? /^([A-Za-z_]\w*)=(.*)$/.exec(words[0] ?? '') : null;
-  if (!match || /[$`]/.test(match[2] ?? '')) return undefined;
-  return [match[1] ?? '', match[2] ?? ''];
+  if (!match) return undefined;
+  const value = (match[2] ?? '').replace(/\$\{?([A-Za-z_]\w*)\}?/g, (whole, name: string) => constants.get(name) ?? whole);
+  if (/[$`]/.test(value)) return undefined;
+  return [match[1] ?? '', value];
 }
 
 export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
@@ -292,13 +350,17 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
   for (const script of scripts) {
     const rendered = script.endsWith('.j2') ? ctx.render(script) : ctx.read(script);
     const constants = new Map<string, string>(); // IMAGE="alpine:3.21" set by the script itself
+    let sourcesFiles = false;
     for (const command of splitCommands(rendered)) {
-      const assignment = constantAssignment(command);
+      const assignment = constantAssignment(command, constants);
       if (assignment) constants.set(assignment[0], assignment[1]);
       const written = runImage(command);
       if (written === undefined) continue;
+      if (['source', '.', 'eval'].includes(command.words[0] ?? '')) sourcesFiles = true;
       const reference = /^\$\{?([A-Za-z_]\w*)\}?$/.exec(written);
-      const image = (reference && constants.get(reference[1] ?? '')) ?? written;
+      // ${IMAGE:-alpine:3.21}: the default, when the script neither sets IMAGE nor sources a file that might.
+      const withDefault = /^\$\{([A-Za-z_]\w*):?[-=]([^}$`]*)\}$/.exec(written);
+      const image = (reference && constants.get(reference[1] ?? '')) ?? (withDefault ? (constants.get(withDefault[1] ?? '') ?? (sourcesFiles ? undefined : withDefault[2])) : undefined) ?? written;
       const where = `${script}:${templateLine(ctx.read(script), rendered, lineNumberAt(rendered, command.start))}`;
       if (image.includes('$')) {
         problems.push(`docker run uses the image ${image}, a shell variable verify cannot resolve (${where})`);
