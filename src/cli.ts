@@ -92,6 +92,15 @@ function listText(patches: readonly Patch[]): string {
  * never a wrapper's "(unknown path)"; --debug prints its stack.
  */
 export function errorLine(error: unknown, doing?: string, debug = false): string {
+  return oneLine(errorText(error, doing, debug));
+}
+
+/** Text from elsewhere (a server's answer, git's stderr) may hold newlines: the error stays one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+function errorText(error: unknown, doing?: string, debug = false): string {
   if (error instanceof UserError || error instanceof YamlTemplateError || error instanceof EngineError || error instanceof EditConflictError) {
     return error.message;
   }

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -541,5 +542,38 @@ describe('smaller hostile cases', () => {
       process.chdir(cwd);
     }
     expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
+  });
+
+  it('a YAML alias bomb in a variable file is an error naming the file and line, not an internal error', async () => {
+    const repo = fixtureGitRepo();
+    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((name, index) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[index]}`).join(',')}]`)];
+    writeFileSync(join(repo, 'group_vars/all/bomb.yml'), `${bomb.join('\n')}\n`);
+    commitAll(repo, 'billion laughs');
+    for (const args of [[], ['--apply'], ['verify']]) {
+      const result = await runCli(repo, args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/^openclaw-fix: [^\n]*group_vars\/all\/bomb\.yml:2: aliases expand too far [^\n]*\n$/);
+      expect(result.stderr).not.toMatch(/internal error/);
+    }
+  });
+
+  it('a GitHub error body with a newline still makes a one-line error', async () => {
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(500, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ message: 'Internal\nServer Error' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const repo = fixtureGitRepo();
+      const bare = join(tempDir(), 'origin.git');
+      git(repo, 'init', '-q', '--bare', '-b', 'main', bare);
+      git(repo, 'remote', 'add', 'origin', bare);
+      const { port } = server.address() as AddressInfo;
+      const result = await runCli(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: 'ghs_fake', GITHUB_REPOSITORY: 'acme/deploy', GITHUB_API_URL: `http://127.0.0.1:${port}` });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^openclaw-fix: GitHub answered 500 Internal Server Error when trying to [^\n]*\n$/);
+    } finally {
+      server.close();
+    }
   });
 });
