@@ -249,17 +249,25 @@ export interface LoadedFiles {
   readonly modes: Map<string, string>;
 }
 
+/**
+ * A roles directory or a role that is a symlink: no glob of a fix matches the link itself, so
+ * without listing it a role kept outside the repository would be silently "not applicable" in
+ * a dry run while --apply (whose verify reads `**\/roles/**`) refused it. Both loaders list
+ * these too and refuse one that leaves the repository.
+ */
+const ROLE_LINKS = ['**/roles', '**/roles/*'];
+
 /** Loads the files matching `globs` from the work tree (tracked and untracked-unignored). */
 export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Promise<LoadedFiles> {
   // Tracked and untracked files in two processes at once: on a big repo each costs about the
   // same (index matching; the untracked-file walk), and one process does them one after the other.
-  const pathspecs = gitPathspecsFor(globs);
+  const pathspecs = gitPathspecsFor([...globs, ...ROLE_LINKS]);
   const listings = await Promise.all([
     git.run(['ls-files', '-z', '--cached', '--', ...pathspecs]),
     git.run(['ls-files', '-z', '--others', '--exclude-standard', '--', ...pathspecs]),
   ]);
   const out = listings.join('');
-  const paths = [...new Set(out.split('\0').filter((path) => path !== '' && matchesAny(path, globs)))].sort();
+  const paths = [...new Set(out.split('\0').filter((path) => path !== '' && (matchesAny(path, globs) || matchesAny(path, ROLE_LINKS))))].sort();
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
   const realRoot = await realpath(git.root);
@@ -278,7 +286,7 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
       }
       continue; // its target is a file of the repo and is loaded under its own name
     }
-    if (!stats.isFile()) continue;
+    if (!stats.isFile() || !matchesAny(path, globs)) continue;
     try {
       files.set(path, decodeLossless(await readFile(full)));
     } catch (error) {
@@ -300,7 +308,7 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
   try {
     const env = { GIT_INDEX_FILE: join(scratch, 'index') };
     await git.run(['-c', 'core.splitIndex=false', 'read-tree', commit], { env });
-    listing = await git.run(['ls-files', '--stage', '-z', '--', ...gitPathspecsFor(globs)], { env });
+    listing = await git.run(['ls-files', '--stage', '-z', '--', ...gitPathspecsFor([...globs, ...ROLE_LINKS])], { env });
   } finally {
     removeTempDir(scratch);
   }
@@ -309,7 +317,7 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
     const match = /^(\d{6}) ([0-9a-f]+) \d\t(.*)$/s.exec(record);
     if (!match) continue;
     const [, mode = '', sha = '', path = ''] = match;
-    if (mode === '160000' || !matchesAny(path, globs)) continue; // 160000: a submodule, not a file
+    if (mode === '160000' || !(matchesAny(path, globs) || (mode === '120000' && matchesAny(path, ROLE_LINKS)))) continue; // 160000: a submodule, not a file
     entries.push({ mode, sha, path });
   }
   const files = new Map<string, string>();

@@ -4,7 +4,7 @@
  * environment, and its proof is cached without ever changing a result (issue 12).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -574,6 +574,20 @@ describe('smaller hostile cases', () => {
       expect(result.stderr).toMatch(/^openclaw-fix: GitHub answered 500 Internal Server Error when trying to [^\n]*\n$/);
     } finally {
       server.close();
+    }
+  });
+
+  it('a role directory symlinked outside the repository is refused alike by the dry run, --check and --apply', async () => {
+    const outside = join(tempDir(), 'openclaw-config');
+    const repo = fixtureGitRepo();
+    cpSync(join(repo, 'roles/openclaw-config'), outside, { recursive: true });
+    rmSync(join(repo, 'roles/openclaw-config'), { recursive: true });
+    symlinkSync(outside, join(repo, 'roles/openclaw-config'));
+    commitAll(repo, 'the role lives elsewhere');
+    for (const args of [[], ['--check'], ['--apply']]) {
+      const result = await runCli(repo, args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toBe('openclaw-fix: roles/openclaw-config is a symlink that points outside the repository; openclaw-fix will not read or edit through it\n');
     }
   });
 });
