@@ -12,6 +12,7 @@
  * renderTemplateDetailed. A filter or test the renderer does not know, or any other error,
  * throws RenderError naming the template's `file:line`: it stops that template only.
  */
+import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
 import { UnsafeText, VaultText } from './render/ansible-yaml.js';
@@ -243,7 +244,7 @@ function includeLoader(path: string | undefined, files: ReadonlyMap<string, stri
     if (!files || !path) return undefined;
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const roleTemplates = /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
-    const candidates = [dir ? `${dir}/${name}` : name, ...(roleTemplates ? [`${roleTemplates}/templates/${name}`] : []), name];
+    const candidates = [dir ? `${dir}/${name}` : name, ...(roleTemplates ? [`${roleTemplates}/templates/${name}`] : []), name].map((candidate) => posix.normalize(candidate));
     const found = candidates.find((candidate) => files.has(candidate));
     if (found === undefined) return undefined;
     const text = (files.get(found) ?? '').replace(/\r\n?/g, '\n');
