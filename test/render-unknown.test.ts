@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/render.js';
+import { brokenVarFiles, containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/render.js';
 import { parseYamlTemplate } from '../src/template-yaml.js';
 import { VerifyContext } from '../src/verify/context.js';
 
@@ -131,6 +131,8 @@ describe('variables from an INI inventory', () => {
     const vars = loadVars(files);
     expect(vars.base).toBe('/opt/openclaw');
     expect(renderTemplate('{{ base }}/x', vars)).toBe('/opt/openclaw/x');
+    expect(brokenVarFiles(files).map((broken) => broken.path)).toEqual(['group_vars/all/broken.yml']);
+    expect(brokenVarFiles(files)[0]?.message).toMatch(/^group_vars\/all\/broken\.yml:\d+: not valid YAML: /);
   });
 });
 
