@@ -12,10 +12,11 @@
  * renderTemplateDetailed. A filter or test the renderer does not know, or any other error,
  * throws RenderError naming the template's `file:line`: it stops that template only.
  */
+import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
 import { UnsafeText, VaultText } from './render/ansible-yaml.js';
-import { ansibleEnvironment, UnsupportedJinjaError, withState, type RenderState, type UnknownUse } from './render/jinja.js';
+import { PRINT_FILTER, renderWithState, UnsupportedJinjaError, type RenderState, type UnknownUse } from './render/jinja.js';
 import { isDict, pythonStr } from './render/python.js';
 import { Unknown } from './render/unknown.js';
 import { ansibleCfgValue, variableSources, VARIABLE_GLOBS, type VarSource } from './render/vars.js';
@@ -58,7 +59,6 @@ interface JinjaOptions {
   lstripBlocks: boolean;
 }
 
-const PYTHON_STR_FILTER = '__ansible_str';
 const JINJA2_OVERRIDE = '#jinja2:';
 
 /** Reads Ansible's `#jinja2:` first-line override; returns the options and the text without that line. */
@@ -158,7 +158,7 @@ function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOption
         // The expression's own text first, so nunjucks' line and column point into it.
         emit(`${open} (`, span.start);
         emit(span.body, span.start + source.indexOf(span.body));
-        emit(`) | ${PYTHON_STR_FILTER}(${expressions.length}) ${close}`, span.end - close.length);
+        emit(`) | ${PRINT_FILTER}(${expressions.length}) ${close}`, span.end - close.length);
         expressions.push(span.body);
       }
       cursor = span.end;
@@ -243,7 +243,7 @@ function includeLoader(path: string | undefined, files: ReadonlyMap<string, stri
     if (!files || !path) return undefined;
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const roleTemplates = /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
-    const candidates = [dir ? `${dir}/${name}` : name, ...(roleTemplates ? [`${roleTemplates}/templates/${name}`] : []), name];
+    const candidates = [dir ? `${dir}/${name}` : name, ...(roleTemplates ? [`${roleTemplates}/templates/${name}`] : []), name].map((candidate) => posix.normalize(candidate));
     const found = candidates.find((candidate) => files.has(candidate));
     if (found === undefined) return undefined;
     const text = (files.get(found) ?? '').replace(/\r\n?/g, '\n');
@@ -283,9 +283,6 @@ function renderCore(text: string, vars: Vars, options: RenderOptions, capture?: 
     touched: 0,
     currentLine: 0,
     thrown: undefined,
-  };
-  const env = ansibleEnvironment({
-    trimBlocks: jinjaOptions.trimBlocks ?? true,
     loadTemplate: includeLoader(options.path, options.files),
     resolveVar: (name) => {
       const resolved = options.resolveVar?.(name);
@@ -296,19 +293,18 @@ function renderCore(text: string, vars: Vars, options: RenderOptions, capture?: 
       }
       return undefined;
     },
-  });
-  // Ansible's finalize prints a None result as nothing; inside a list or through `| string` it is None.
-  // An undefined name printed is an error in Ansible unless something the tool cannot see defines it (-e, AWX).
-  env.addFilter(PYTHON_STR_FILTER, (value: unknown, index: number) => {
-    if (value === undefined) return new Unknown(`'${compatible.expressions[index] ?? ''}' is undefined here; Ansible would need it from extra vars or fail`).toString();
-    return value === null ? '' : pythonStr(value);
-  });
-  if (capture) env.addFilter('__capture', (value: unknown) => (capture(value), ''));
+    // An undefined name printed is an error in Ansible unless something the tool cannot see defines it (-e, AWX).
+    print: (value, index) => {
+      if (value === undefined) return new Unknown(`'${compatible.expressions[index] ?? ''}' is undefined here; Ansible would need it from extra vars or fail`).toString();
+      return value === null ? '' : pythonStr(value);
+    },
+    capture,
+  };
   let result: string;
   try {
     // Ansible's `vars`: every variable by name (`vars['x_' ~ y]`).
     const context = 'vars' in vars ? vars : { ...vars, vars };
-    result = withState(state, () => env.renderString(compatible.text, context));
+    result = renderWithState(compatible.text, context, jinjaOptions.trimBlocks ?? true, state);
   } catch (error) {
     const thrown = state.thrown ?? (error instanceof Error ? error : new Error(String(error)));
     const templateError = error as { lineno?: number; colno?: number; message?: string };
@@ -392,6 +388,11 @@ function readSources(files: ReadonlyMap<string, string>, role?: string): Sources
       readable.delete(path);
     }
   }
+}
+
+/** Variable files that cannot be read (not valid YAML), with `file:line: why`: loadVars leaves them out, so a fix or check that needs their variables can say so. */
+export function brokenVarFiles(files: ReadonlyMap<string, string>): { readonly path: string; readonly message: string }[] {
+  return safeSources(files).broken;
 }
 
 export interface LoadVarsOptions {

@@ -308,7 +308,8 @@ describe('secrets in the repo are never printed', () => {
     commitAll(repo, 'broken vars');
     for (const args of [[], ['--apply'], ['verify']]) {
       const result = await runCli(repo, args);
-      expect(result.code).toBe(2);
+      // A broken variable file is confined to the values it defines (issue 10): the run may go on (0, 1) or stop (2); it never leaks.
+      expect([0, 1, 2]).toContain(result.code);
       expect(leaks(result.stdout + result.stderr), `openclaw-fix ${args.join(' ')}: ${result.stderr}`).toEqual([]);
     }
   });

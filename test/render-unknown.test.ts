@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/render.js';
+import { brokenVarFiles, containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/render.js';
 import { parseYamlTemplate } from '../src/template-yaml.js';
 import { VerifyContext } from '../src/verify/context.js';
 
@@ -131,5 +131,30 @@ describe('variables from an INI inventory', () => {
     const vars = loadVars(files);
     expect(vars.base).toBe('/opt/openclaw');
     expect(renderTemplate('{{ base }}/x', vars)).toBe('/opt/openclaw/x');
+    expect(brokenVarFiles(files).map((broken) => broken.path)).toEqual(['group_vars/all/broken.yml']);
+    expect(brokenVarFiles(files)[0]?.message).toMatch(/^group_vars\/all\/broken\.yml:\d+: not valid YAML: /);
+  });
+});
+
+describe('variables and templates wherever the repo keeps them', () => {
+  it('ansible/ with its own ansible.cfg, an inventory directory, host_vars, role vars and include_vars; an include of another role\'s template', () => {
+    const files = new Map([
+      ['ansible/ansible.cfg', '[defaults]\ninventory = inventory/production\n'],
+      ['ansible/inventory/production/hosts.yml', 'all:\n  children:\n    claw:\n      hosts:\n        claw-01:\n'],
+      ['ansible/inventory/production/group_vars/claw.yml', 'stage: production\n'],
+      ['ansible/inventory/staging/hosts.yml', 'all:\n  children:\n    claw:\n      hosts:\n        claw-staging:\n'],
+      ['ansible/inventory/staging/group_vars/claw.yml', 'stage: staging\n'],
+      ['ansible/inventory/production/host_vars/claw-01/main.yml', 'host_only: from-host-vars\n'],
+      ['ansible/playbooks/site.yml', '- hosts: claw\n  roles: [web]\n'],
+      ['ansible/roles/web/defaults/main.yml', 'web_port: 80\nbase_dir: /srv\n'],
+      ['ansible/roles/web/vars/main.yml', 'web_port: 8080\n'],
+      ['ansible/roles/web/tasks/main.yml', '- ansible.builtin.include_vars: tuning.yml\n'],
+      ['ansible/roles/web/vars/tuning.yml', 'workers: "{{ web_port // 1000 }}"\n'],
+      ['ansible/roles/common/templates/header.j2', '# {{ stage }} on {{ inventory_hostname }}\n'],
+      ['ansible/roles/web/templates/site.conf.j2', "{% include '../../common/templates/header.j2' %}\nport={{ web_port }} workers={{ workers }} host={{ host_only }} dir={{ base_dir }}\n"],
+    ]);
+    const path = 'ansible/roles/web/templates/site.conf.j2';
+    // Jinja drops the included template's final newline and trim_blocks the one after `%}` (as Ansible prints it).
+    expect(renderTemplate(files.get(path) ?? '', loadVars(files, {}, { forTemplate: path }), { path, files })).toBe('# production on claw-01port=8080 workers=8 host=from-host-vars dir=/srv\n');
   });
 });

@@ -51,6 +51,14 @@ export interface RenderState {
   currentLine: number;
   /** The error a filter threw, kept because nunjucks flattens it into a message. */
   thrown: Error | undefined;
+  /** Resolves `lookup('vars', name)` for a name the context lacks. */
+  readonly resolveVar?: (name: string) => unknown;
+  /** Finds the text of an `{% include %}`d or imported template. */
+  readonly loadTemplate?: (name: string) => { path: string; src: string } | undefined;
+  /** What `{{ expr }}` prints (Python's str(), an undefined name as Unknown), by expression index. */
+  readonly print: (value: unknown, index: number) => string;
+  /** Hears the value of `__capture`. */
+  readonly capture?: (value: unknown) => void;
 }
 
 const states: RenderState[] = [];
@@ -976,13 +984,6 @@ const TESTS_PASS_UNKNOWN = new Set(['defined', 'undefined', 'none']);
 // ---------------------------------------------------------------------------------------------
 // The environment
 
-export interface EnvironmentOptions {
-  readonly trimBlocks: boolean;
-  /** Resolves `lookup('vars', name)`; undefined when the name has no value. */
-  readonly resolveVar?: (name: string, context: Record<string, unknown>) => unknown;
-  /** Finds the text of an `{% include %}`d or imported template. */
-  readonly loadTemplate?: (name: string) => { path: string; src: string } | undefined;
-}
 
 function directlyUnknown(values: readonly unknown[]): boolean {
   return values.some((value) => {
@@ -992,7 +993,7 @@ function directlyUnknown(values: readonly unknown[]): boolean {
 }
 
 /** Lookups (and `query`/`q`) that need the controller give an Unknown naming the plugin and its terms. */
-function lookupFunction(options: EnvironmentOptions, wantList: boolean) {
+function lookupFunction(wantList: boolean) {
   return function (this: { ctx: Record<string, unknown> }, plugin: unknown, ...rest: unknown[]): unknown {
     const terms = stripKeywords(rest);
     const args = bind(rest, []);
@@ -1001,7 +1002,7 @@ function lookupFunction(options: EnvironmentOptions, wantList: boolean) {
     if (name === 'vars' && !directlyUnknown(terms)) {
       const values = terms.map((term) => {
         const key = pythonStr(term);
-        const value = key in this.ctx ? this.ctx[key] : options.resolveVar?.(key, this.ctx);
+        const value = key in this.ctx ? this.ctx[key] : currentState()?.resolveVar?.(key);
         if (value !== undefined) return value;
         if ('default' in args) return args.default;
         throw new Error(`lookup('vars', '${key}'): no variable found with this name`);
@@ -1015,16 +1016,38 @@ function lookupFunction(options: EnvironmentOptions, wantList: boolean) {
 }
 
 /** A fresh Ansible-flavoured nunjucks environment (one per render: filters close over its options). */
-export function ansibleEnvironment(options: EnvironmentOptions): nunjucks.Environment {
+const environments = new Map<boolean, nunjucks.Environment>();
+const compiled = new Map<string, nunjucks.Template>();
+
+/**
+ * Renders `source` (already made nunjucks-compatible) with `context` while `state` is the
+ * current render. Environments (one per trim_blocks) and compiled templates are kept: creating
+ * them cost more than rendering (every lazily resolved variable is a small template).
+ */
+export function renderWithState(source: string, context: Record<string, unknown>, trimBlocks: boolean, state: RenderState): string {
+  let env = environments.get(trimBlocks);
+  if (!env) environments.set(trimBlocks, (env = ansibleEnvironment(trimBlocks)));
+  const key = `${trimBlocks ? 1 : 0}${source}`;
+  let template = compiled.get(key);
+  if (!template) {
+    if (compiled.size >= 2000) compiled.clear();
+    template = new nunjucks.Template(source, env, undefined, true);
+    compiled.set(key, template);
+  }
+  const ready = template;
+  return withState(state, () => ready.render(context));
+}
+
+function ansibleEnvironment(trimBlocks: boolean): nunjucks.Environment {
   installPatches();
   const loader = {
     getSource(name: string) {
-      const found = options.loadTemplate?.(name);
+      const found = currentState()?.loadTemplate?.(name);
       if (!found) throw new UnsupportedJinjaError('include', name, `cannot find the included template '${name}'`);
       return { src: found.src, path: found.path, noCache: true };
     },
   };
-  const env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, { autoescape: false, throwOnUndefined: false, trimBlocks: options.trimBlocks, lstripBlocks: false, dev: true } as nunjucks.ConfigureOptions); // dev: errors keep their line
+  const env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, { autoescape: false, throwOnUndefined: false, trimBlocks, lstripBlocks: false, dev: true } as nunjucks.ConfigureOptions); // dev: errors keep their line
   const register = (name: string, filter: Filter): void => {
     const wrapped = function (this: FilterContext, value: unknown, ...args: unknown[]): unknown {
       if (!PASS_UNKNOWN.has(name) && directlyUnknown([value, ...args])) {
@@ -1079,9 +1102,15 @@ export function ansibleEnvironment(options: EnvironmentOptions): nunjucks.Enviro
     if (state) state.thrown = error;
     throw error;
   };
-  env.addGlobal('lookup', lookupFunction(options, false));
-  env.addGlobal('query', lookupFunction(options, true));
-  env.addGlobal('q', lookupFunction(options, true));
+  env.addGlobal('lookup', lookupFunction(false));
+  env.addGlobal('query', lookupFunction(true));
+  env.addGlobal('q', lookupFunction(true));
+  // Ansible's finalize prints a None result as nothing; inside a list or through `| string` it is None.
+  env.addFilter(PRINT_FILTER, (value: unknown, index: number) => currentState()?.print(value, index) ?? pythonStr(value));
+  env.addFilter('__capture', (value: unknown) => {
+    currentState()?.capture?.(value);
+    return '';
+  });
   env.addGlobal('dict', (...args: unknown[]) => {
     const kwargs = bind(args, []);
     const rest = kwargs.__rest as unknown[];
@@ -1092,5 +1121,8 @@ export function ansibleEnvironment(options: EnvironmentOptions): nunjucks.Enviro
   env.addGlobal('now', () => new Unknown('now() is the time the play runs'));
   return env;
 }
+
+/** The filter every `{{ expr }}` goes through (see RenderState.print). */
+export const PRINT_FILTER = '__ansible_str';
 
 export { isDict, pythonStr };

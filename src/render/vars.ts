@@ -490,6 +490,7 @@ export const VARIABLE_GLOBS = [
   '**/hosts.{yml,yaml,ini}',
   '*.{yml,yaml}',
   '*/*.{yml,yaml}',
+  '**/playbooks/*.{yml,yaml}',
   '**/vars/**/*.{yml,yaml,json}',
   '**/tasks/**/*.{yml,yaml}',
 ];
