@@ -267,8 +267,14 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
   const fill = (from: number, to: number, filler: (offset: number) => string): void => {
     for (let at = from; at < to; at++) if (chars[at] !== '\n' && chars[at] !== '\r') chars[at] = filler(at);
   };
-  const lines = linesOf(text, spans);
   const blocks = jinjaBlocks(text, spans);
+  // A macro's or block set's body is not output where it is written: for the layout it is Jinja.
+  const bodies: JinjaSpan[] = blocks
+    .filter((block) => block.tag === 'macro' || block.tag === 'set')
+    .map((block) => ({ kind: 'comment' as const, start: block.open.end, end: block.close.start, body: '' }))
+    .filter((body, _, all) => !all.some((outer) => outer !== body && outer.start <= body.start && body.end <= outer.end));
+  const outside = (span: JinjaSpan): boolean => !bodies.some((body) => body.start <= span.start && span.end <= body.end);
+  const lines = linesOf(text, [...spans.filter(outside), ...bodies].sort((a, b) => a.start - b.start));
 
   // Inline constructs: `_`, except where `_` would glue onto a closed quoted scalar or bracket.
   for (const span of spans) {
@@ -286,8 +292,7 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
       }
     }
   }
-  // A macro's or block set's body is not output where it is written.
-  for (const block of blocks) if (block.tag === 'macro' || block.tag === 'set') fill(block.open.end, block.close.start, () => ' ');
+  for (const body of bodies) fill(body.start, body.end, () => ' ');
 
   const generators: JinjaSpan[] = [];
   const previousContent = (index: number): Line | undefined => {
