@@ -34,7 +34,7 @@ const DEFAULT_LISTEN_PORT = '4750';
 /** Upper bound of the connect timeout; a local connect answers in milliseconds or not at all. */
 const MAX_CONNECT_SECONDS = 3;
 /** Files that may run curl inside the egress container (`docker exec openclaw-egress curl …`). */
-const SCRIPT_GLOBS = ['**/roles/*/tasks/*.{yml,yaml}', '**/roles/*/handlers/*.{yml,yaml}', '**/roles/*/templates/*.sh.j2', '**/*.playbook.{yml,yaml}', '**/playbook*.{yml,yaml}'];
+const SCRIPT_GLOBS = ['**/tasks/**/*.{yml,yaml}', '**/handlers/**/*.{yml,yaml}', '**/templates/**/*.sh.j2', '**/files/**/*.sh', '**/*.playbook.{yml,yaml}', '**/playbook*.{yml,yaml}', '**/playbooks/**/*.{yml,yaml}', '**/site.{yml,yaml}'];
 
 // ---------------------------------------------------------------------------------------------
 // The probe

@@ -10,8 +10,12 @@ import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/temp
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
-/** Every role template that may be a Compose file (base or overlay). */
-export const COMPOSE_TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}', '**/roles/*/files/*.{yml,yaml}'];
+/**
+ * Every template or file that may be a Compose file (base or overlay): in any role, at any depth
+ * of its `templates/` or `files/` (`templates/compose/docker-compose.yml.j2`), and in a
+ * playbook's own `templates/` or `files/`. Which of them are Compose files is decided by content.
+ */
+export const COMPOSE_TEMPLATE_GLOBS = ['**/templates/**/*.{yml,yaml}.j2', '**/templates/**/*.{yml,yaml}', '**/files/**/*.{yml,yaml}'];
 
 /** The playbooks and role tasks that say which role brings up which Compose files (src/compose-deploy.ts). */
 export const DEPLOYMENT_GLOBS = [...PLAYBOOK_GLOBS, ...DEPLOY_TASK_GLOBS];
