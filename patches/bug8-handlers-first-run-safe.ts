@@ -242,9 +242,10 @@ export const bug8: Patch = {
   files: HANDLER_GLOBS,
 
   check(repo): CheckResult {
+    const all = repo.glob(...HANDLER_GLOBS);
+    if (all.length === 0) return { state: 'not-applicable', reason: 'the repo has no handlers file' };
     // Only files that may run docker (or a command) are parsed: a broken handlers file of an unrelated role is not this fix's to read.
-    const paths = repo.glob(...HANDLER_GLOBS).filter((path) => /\bdocker\b|docker-compose|\b(command|shell)\s*:/.test(repo.read(path) ?? ''));
-    if (paths.length === 0) return { state: 'not-applicable', reason: 'no handler runs docker or a command' };
+    const paths = all.filter((path) => /\bdocker\b|docker-compose|\b(command|shell)\s*:/.test(repo.read(path) ?? ''));
     const edits: TextEdit[] = [];
     const changes: string[] = [];
     const problems: string[] = [];
@@ -269,7 +270,7 @@ export const bug8: Patch = {
       }
     }
     if (edits.length === 0) {
-      return { state: 'fixed', reason: checked === 0 ? `no handler acts on an existing container (${paths.join(', ')})` : `all ${checked} handlers that act on containers check that the container exists (${paths.join(', ')})` };
+      return { state: 'fixed', reason: checked === 0 ? 'no handler acts on an existing container' : `all ${checked} handlers that act on containers check that the container exists (${paths.join(', ')})` };
     }
     return { state: 'needs-fix', reason: problems.length > 1 ? `${problems[0]}; ${problems.length - 1} more` : (problems[0] ?? ''), edits, changes };
   },

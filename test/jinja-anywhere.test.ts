@@ -218,3 +218,13 @@ describe('tags in flow lists, at the end of key lines, and every block tag', () 
     expect(Object.keys(at(map, tpl, 'svc').toJSON() as object)).toEqual(['port', 'image', 'restart', 'label', 'format', 'a', 'b', 'c', 'quoted']);
   });
 });
+
+describe('includes and generated list items', () => {
+  it('an {% include %} where entries stand renders entries nobody can read; a list with a generated item takes no appended item', async () => {
+    const { appendToSeq, seqAt } = await import('../src/yaml-edit.js');
+    const { tpl, map } = root('svc:\n  image: x\n  {% include "extra-service-keys.yml.j2" %}\n  tmpfs:\n    - /tmp\n    {{ extra_tmpfs | to_nice_yaml | indent(4) }}\n');
+    const svc = at(map, tpl, 'svc');
+    expect(() => pairOf(svc, 'read_only')).toThrow(/\{% include "extra-service-keys\.yml\.j2" %\}\) renders entries into it/);
+    expect(() => appendToSeq(tpl, seqAt(tpl, svc, 'tmpfs')!, ['/run'])).toThrow(/also gets items from the Jinja at docker-compose\.yml\.j2:6/);
+  });
+});
