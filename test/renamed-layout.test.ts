@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { planFixes } from '../src/engine.js';
+import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles, gitRepoOf, runCli } from './helpers.js';
 
 const ROLE_NAMES: Record<string, string> = {
@@ -66,6 +67,18 @@ describe('a repo with its own role names and folders', () => {
     expect(compose).not.toMatch(/litellm:[\s\S]*?depends_on:[\s\S]*?egress:[\s\S]*?# ---- egress/);
 
     expect(planFixes(plan.result, allPatches).pending).toEqual([]);
+  });
+
+  it('verify finds the same bugs there, and each holds on the fixed files', async () => {
+    const files = renamedFixture();
+    const statuses = async (input: ReadonlyMap<string, string>) =>
+      Object.fromEntries((await verifyRepo(input, { goCheck: false })).checks.map((check) => [check.id, check.status]));
+    const before = await statuses(files);
+    const after = await statuses(planFixes(files, allPatches).result);
+    for (const id of ['egress-writable-run', 'egress-tcp-healthcheck', 'telegram-token-no-argv', 'litellm-no-egress-dependency', 'handlers-first-run-safe', 'backup-images-prepulled']) {
+      expect(before[id], id).toBe('failed');
+      expect(after[id], id).toBe('ok');
+    }
   });
 
   it('--check exits 1 while the bugs are there', async () => {
