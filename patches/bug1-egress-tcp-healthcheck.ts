@@ -9,7 +9,7 @@ import { jinjaStatementIn, scalarSource, sourceOf, type ParsedTemplate } from '.
 import { columnAt, eolOf, escapeRegExp } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, serviceCommand, serviceToCheck, type ServiceCommand } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, serviceCommand, serviceToCheck, stackServiceName, type ServiceCommand } from './lib/compose.js';
 import {
   addApkPackage,
   DOCKERFILE_GLOBS,
@@ -34,7 +34,7 @@ const DEFAULT_LISTEN_PORT = '4750';
 /** Upper bound of the connect timeout; a local connect answers in milliseconds or not at all. */
 const MAX_CONNECT_SECONDS = 3;
 /** Files that may run curl inside the egress container (`docker exec openclaw-egress curl …`). */
-const SCRIPT_GLOBS = ['**/roles/*/tasks/*.{yml,yaml}', '**/roles/*/handlers/*.{yml,yaml}', '**/roles/*/templates/*.sh.j2', '**/*.playbook.{yml,yaml}', '**/playbook*.{yml,yaml}'];
+const SCRIPT_GLOBS = ['**/tasks/**/*.{yml,yaml}', '**/handlers/**/*.{yml,yaml}', '**/templates/**/*.sh.j2', '**/files/**/*.sh', '**/*.playbook.{yml,yaml}', '**/playbook*.{yml,yaml}', '**/playbooks/**/*.{yml,yaml}', '**/site.{yml,yaml}'];
 
 // ---------------------------------------------------------------------------------------------
 // The probe
@@ -346,6 +346,7 @@ export const bug1: Patch = {
   files: [...COMPOSE_TEMPLATE_GLOBS, ...DOCKERFILE_GLOBS, ...SCRIPT_GLOBS],
 
   check(repo): CheckResult {
+    const EGRESS = stackServiceName(repo, 'egress');
     const found = serviceToCheck(repo, EGRESS, ['healthcheck', 'command', 'container_name']);
     if ('state' in found) return found;
     const { tpl, pair: servicePair, service: egress } = found;

@@ -11,7 +11,7 @@ import { scalarSource, sourceOf, type ParsedTemplate } from '../src/template-yam
 import { columnAt, lineStartAt } from '../src/text.js';
 import type { CheckResult, Patch, TextEdit } from '../src/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, stackServiceName } from './lib/compose.js';
 
 const EGRESS = 'openclaw-egress';
 export const STATS_SOCKET_FLAG = 'stats-socket-dir';
@@ -121,6 +121,7 @@ export const bug2: Patch = {
   files: COMPOSE_TEMPLATE_GLOBS,
 
   check(repo): CheckResult {
+    const EGRESS = stackServiceName(repo, 'egress');
     const found = serviceToCheck(repo, EGRESS, ['tmpfs', 'read_only', 'command']);
     if ('state' in found) return found;
     const { tpl, pair: servicePair, service: egress } = found;

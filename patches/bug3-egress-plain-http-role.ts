@@ -133,7 +133,7 @@ export function entrypointDefects(source: string): string[] {
 // The Dockerfile's build stage
 
 const TASK_FILE_GLOB = 'tasks/**/*.{yml,yaml}';
-const ENTRYPOINT_GLOBS = ['**/roles/*/files/**/*.go', '**/roles/*/templates/**/*.go', '**/roles/*/templates/**/*.go.j2'];
+const ENTRYPOINT_GLOBS = ['**/files/**/*.go', '**/templates/**/*.go', '**/templates/**/*.go.j2'];
 
 /** `go build` flags whose value is the next word when not written `-flag=value`. */
 const GO_BUILD_FLAGS_WITH_VALUE = new Set(['-o', '-ldflags', '-gcflags', '-asmflags', '-tags', '-mod', '-p', '-buildmode', '-compiler', '-gccgoflags', '-installsuffix', '-pkgdir', '-modfile', '-overlay', '-pgo', '-C']);

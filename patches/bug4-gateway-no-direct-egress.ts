@@ -12,11 +12,9 @@ import { hasJinja, type ParsedTemplate } from '../src/template-yaml.js';
 import { columnAt, nextLineStart } from '../src/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeDeploymentOf, composeFiles, DEPLOYMENT_GLOBS, type ComposeFile } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeDeploymentOf, composeFiles, DEPLOYMENT_GLOBS, stackServiceName, type ComposeFile } from './lib/compose.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from './lib/telegram.js';
 
-const GATEWAY = 'openclaw';
-const EGRESS = 'openclaw-egress';
 /** The network an internet-facing service gets when the network it reached the internet through becomes internal. */
 const INGRESS = 'ingress-net';
 
@@ -240,6 +238,9 @@ function simulate(scenarios: readonly DeployStep[][], byPath: ReadonlyMap<string
 }
 
 function checkNetworks(repo: RepoView): CheckResult {
+  // The services by what they run, whatever the repo calls them (the report's names when it uses them).
+  const GATEWAY = stackServiceName(repo, 'gateway');
+  const EGRESS = stackServiceName(repo, 'egress');
   const files = composeFiles(repo);
   const base = composeDefining(repo, GATEWAY);
   if (!base) return { state: 'not-applicable', reason: `no Compose template defines the gateway service ${GATEWAY}` };

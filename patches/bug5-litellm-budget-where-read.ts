@@ -17,8 +17,8 @@ const BUDGET_DURATION_VAR = 'litellm_budget_duration';
 /** LiteLLM accepts durations such as "30s", "1h", "1d", "30d"; a month matches how API spend is billed. */
 export const DEFAULT_BUDGET_DURATION = '30d';
 
-const TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}'];
-const VAR_FILE_GLOBS = ['**/roles/*/defaults/main.{yml,yaml}', '**/group_vars/**', '**/host_vars/**'];
+const TEMPLATE_GLOBS = ['**/templates/**/*.{yml,yaml}.j2', '**/templates/**/*.{yml,yaml}', '**/files/**/*.{yml,yaml}'];
+const VAR_FILE_GLOBS = ['**/roles/*/defaults/**/*.{yml,yaml}', '**/roles/*/vars/**/*.{yml,yaml}', '**/group_vars/**', '**/host_vars/**', '**/vars/**/*.{yml,yaml}'];
 
 interface Line {
   readonly start: number;

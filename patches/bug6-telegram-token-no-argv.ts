@@ -15,8 +15,15 @@ import { ROUTE_GLOBS, secretRoutes } from './lib/secret-routes.js';
 import { shellCommands, type ShellWord } from './lib/shell.js';
 import { moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, valueAsWritten, type Task, type TaskCommand, type TaskFile } from './lib/tasks.js';
 
-const INTEGRATE_TASK_GLOBS = ['**/roles/openclaw-integrate/tasks/**/*.{yml,yaml}'];
-const HARDEN_TASK_GLOBS = ['**/roles/openclaw-harden/tasks/**/*.{yml,yaml}'];
+/**
+ * Task files of any role or playbook folder: the task that sets the token is found by what it
+ * does, whatever the role is called (`openclaw-integrate` in the report, `channels`, `telegram` …).
+ */
+const TASK_FILE_GLOBS = ['**/tasks/**/*.{yml,yaml}'];
+/** Playbooks, whose plays may set the token in their own `tasks:` (not edited here: reported). */
+const PLAYBOOK_GLOBS = ['**/playbook*.{yml,yaml}', '**/*.playbook.{yml,yaml}', '**/playbooks/*.{yml,yaml}', '**/site.{yml,yaml}'];
+/** Cheap test before parsing a task file: it mentions Telegram's token or channel config. */
+const MENTIONS_TELEGRAM = /telegram\w*token|channels\.telegram/i;
 
 /** The file name, on the gateway's data volume, that OpenClaw reads the token from. */
 const TOKEN_FILE_NAME = 'telegram-bot-token';
@@ -328,10 +335,22 @@ function newTasks(file: TaskFile, setup: TokenSetup, tokenPath: string): string[
 
 // ---- the module ------------------------------------------------------------------------------
 
-/** Notes on the harden role's gateway token, which uses the same `sh -c "$(cat …)"` pattern (not this fix's to change). */
+/** `file:line` of a playbook line that runs a command with the Telegram token, if any. */
+function playSettingToken(repo: RepoView): string | undefined {
+  for (const path of repo.glob(...PLAYBOOK_GLOBS)) {
+    const lines = (repo.read(path) ?? '').split('\n');
+    const index = lines.findIndex((line) => /\bdocker\b|config\s+set/.test(line) && (TOKEN_VALUE_KEY.test(line) || tokenVariablesIn(line).length > 0));
+    if (index !== -1) return `${path}:${index + 1}`;
+  }
+  return undefined;
+}
+
+/** Notes on other secrets (the gateway token of the harden role) passed with the same `sh -c "$(cat …)"` pattern (not this fix's to change). */
 function hardenNotes(repo: RepoView): string[] {
   const notes: string[] = [];
-  for (const path of repo.glob(...HARDEN_TASK_GLOBS)) {
+  for (const path of repo.glob(...TASK_FILE_GLOBS)) {
+    const text = repo.read(path) ?? '';
+    if (!/\bsh\s+-c\b/.test(text) || !/\$\(cat\s/.test(text) || !/config\s+set/.test(text)) continue;
     let file: TaskFile;
     try {
       file = readTaskFile(path, repo.read(path) ?? '');
@@ -340,6 +359,7 @@ function hardenNotes(repo: RepoView): string[] {
     }
     for (const task of tasksOf(file)) {
       const script = taskCommand(task)?.text ?? '';
+      if (mentionsTokenVariable(script) || TOKEN_VALUE_KEY.test(script) || TOKEN_FILE_KEY.test(script)) continue; // the Telegram token: this fix's own
       if (/\bsh\s+-c\b/.test(script) && /\$\(cat\s/.test(script) && /config\s+set/.test(script)) {
         notes.push(
           `${where(file.tpl, task.map)} passes a secret with sh -c '… "$(cat file)"': the value still appears in the argv of the inner ` +
@@ -396,10 +416,12 @@ export const bug6: Patch = {
     "The harden role's gateway token uses the same `sh -c \"$(cat …)\"` pattern; it is outside Bug 6, so the fix only",
     'points it out in its notes.',
   ].join('\n'),
-  files: [...INTEGRATE_TASK_GLOBS, ...HARDEN_TASK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS],
+  files: [...TASK_FILE_GLOBS, ...PLAYBOOK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS],
 
   check(repo): CheckResult {
-    const paths = repo.glob(...INTEGRATE_TASK_GLOBS);
+    const inPlay = playSettingToken(repo);
+    if (inPlay) throw new UnrecognisedShape(`the Telegram token is set in a play's own tasks at ${inPlay}; this fix edits role and included task files only`);
+    const paths = repo.glob(...TASK_FILE_GLOBS).filter((path) => MENTIONS_TELEGRAM.test(repo.read(path) ?? ''));
     // Every other route to a command line: tasks of any role, role scripts, Compose commands.
     const allRoutes = secretRoutes(repo, isTokenVariable, () => false, (text) => TOKEN_VALUE_KEY.test(text));
     const otherRoutes = (known: readonly string[]): CheckResult | undefined => {
@@ -407,10 +429,10 @@ export const bug6: Patch = {
       if (routes.length === 0) return undefined;
       return {
         state: 'unrecognised',
-        reason: `the Telegram token reaches a command line at ${routes.map((route) => `${route.at} (${route.how})`).join('; ')}: this fix rewrites only the openclaw-integrate task that sets it, so it cannot make the token safe`,
+        reason: `the Telegram token reaches a command line at ${routes.map((route) => `${route.at} (${route.how})`).join('; ')}: this fix rewrites only the task that sets it, so it cannot make the token safe`,
       };
     };
-    if (paths.length === 0) return otherRoutes([]) ?? { state: 'not-applicable', reason: 'no openclaw-integrate task files' };
+    if (paths.length === 0) return otherRoutes([]) ?? { state: 'not-applicable', reason: 'no task file configures a Telegram token' };
     const files = paths.map((path) => readTaskFile(path, repo.read(path) ?? ''));
 
     const leaks: LeakyTask[] = [];
@@ -431,7 +453,7 @@ export const bug6: Patch = {
     const notes = hardenNotes(repo);
     const elsewhere = otherRoutes(leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)));
     if (elsewhere) return { ...elsewhere, notes };
-    if (!mentionsToken) return { state: 'not-applicable', reason: 'the openclaw-integrate tasks do not configure a Telegram token', notes };
+    if (!mentionsToken) return { state: 'not-applicable', reason: 'no task configures a Telegram token', notes };
 
     if (leaks.length === 0 && unlogged.length === 0) {
       const configured = tokenFileTasks[0];
@@ -439,7 +461,7 @@ export const bug6: Patch = {
         state: 'fixed',
         reason: configured
           ? `the Telegram token reaches the gateway as channels.telegram.tokenFile (${where(configured.file.tpl, configured.map)}); no command line carries it`
-          : 'no openclaw-integrate task puts the Telegram token on a command line',
+          : `no task puts the Telegram token on a command line (${paths.join(', ')})`,
         notes,
       };
     }

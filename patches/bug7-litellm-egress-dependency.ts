@@ -5,10 +5,8 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import type { Patch } from '../src/types.js';
 import { pairOf, removeFromMap, removeFromSeq, where } from '../src/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck } from './lib/compose.js';
+import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck, stackServiceName } from './lib/compose.js';
 
-const LITELLM = 'litellm';
-const EGRESS = 'openclaw-egress';
 
 export const bug7: Patch = {
   id: 'litellm-no-egress-dependency',
@@ -22,35 +20,37 @@ export const bug7: Patch = {
   files: COMPOSE_TEMPLATE_GLOBS,
 
   check(repo) {
+    const LITELLM = stackServiceName(repo, 'litellm');
+    const EGRESS = stackServiceName(repo, 'egress');
     const found = serviceToCheck(repo, LITELLM, ['depends_on']);
     if ('state' in found) return found;
     const { tpl, service: litellm } = found;
     const dependsPair = pairOf(litellm, 'depends_on');
     const depends = dependsPair?.value;
-    if (!dependsPair || !depends) return { state: 'fixed', reason: `litellm has no depends_on in ${tpl.path}` };
+    if (!dependsPair || !depends) return { state: 'fixed', reason: `${LITELLM} has no depends_on in ${tpl.path}` };
 
     if (isMap(depends)) {
       // Long form: `depends_on: { redis: { condition: service_healthy }, openclaw-egress: … }`.
       const egress = pairOf(depends, EGRESS);
-      if (!egress) return { state: 'fixed', reason: `litellm does not depend on ${EGRESS} (${where(tpl, dependsPair)})` };
+      if (!egress) return { state: 'fixed', reason: `${LITELLM} does not depend on ${EGRESS} (${where(tpl, dependsPair)})` };
       const onlyEntry = depends.items.length === 1;
       return {
         state: 'needs-fix',
-        reason: `litellm waits for ${EGRESS} at ${where(tpl, egress)}`,
+        reason: `${LITELLM} waits for ${EGRESS} at ${where(tpl, egress)}`,
         edits: [onlyEntry ? removeFromMap(tpl, litellm, 'depends_on') : removeFromMap(tpl, depends, EGRESS)],
-        changes: [`${tpl.path}: removed ${EGRESS} from litellm's depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
+        changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
       };
     }
     if (isSeq(depends)) {
       // Short form: `depends_on: [redis, openclaw-egress]`.
       const index = depends.items.findIndex((item) => isScalar(item) && item.value === EGRESS);
-      if (index === -1) return { state: 'fixed', reason: `litellm does not depend on ${EGRESS} (${where(tpl, dependsPair)})` };
+      if (index === -1) return { state: 'fixed', reason: `${LITELLM} does not depend on ${EGRESS} (${where(tpl, dependsPair)})` };
       const onlyEntry = depends.items.length === 1;
       return {
         state: 'needs-fix',
-        reason: `litellm waits for ${EGRESS} at ${where(tpl, depends.items[index] as YamlNode)}`,
+        reason: `${LITELLM} waits for ${EGRESS} at ${where(tpl, depends.items[index] as YamlNode)}`,
         edits: [onlyEntry ? removeFromMap(tpl, litellm, 'depends_on') : removeFromSeq(tpl, depends, index)],
-        changes: [`${tpl.path}: removed ${EGRESS} from litellm's depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
+        changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
       };
     }
     return { state: 'unrecognised', reason: `litellm's depends_on at ${where(tpl, dependsPair)} is neither a list nor a mapping` };

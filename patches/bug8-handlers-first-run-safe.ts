@@ -11,8 +11,12 @@ import { endOfNodeLines, pairOf, removeFromMap, UnrecognisedShape, where } from 
 import { readTaskFile, taskCommand, tasksOf, type Task, type TaskCommand } from './lib/tasks.js';
 import { commandWords, shellCommands, type ShellCommand, type ShellWord } from './lib/shell.js';
 
-const ROLE = 'openclaw-config';
-const HANDLER_GLOBS = [`**/roles/${ROLE}/handlers/*.{yml,yaml}`];
+/**
+ * Handler files of every role (and of playbook folders), at any depth: the handlers that act on
+ * containers are found by their commands, whatever the role is called (`openclaw-config` in the
+ * report). A handler of any role can be notified before the stack's containers exist.
+ */
+const HANDLER_GLOBS = ['**/handlers/**/*.{yml,yaml}'];
 
 /** Compose subcommands that need the service's container to exist already. */
 const ACTS_ON_CONTAINER = new Set(['restart', 'stop', 'start', 'kill', 'pause', 'unpause', 'exec']);
@@ -210,7 +214,8 @@ export const bug8: Patch = {
   departsFromReport:
     "The report's first fix, failed_when: false, also hides a restart that fails on later runs, when the container exists (Ansible: failed_when: false masks every failure); the fix checks that the container exists instead, and removes failed_when: false / ignore_errors from these handlers. Its second snippet's `docker ps -a --format … | grep -q openclaw-egress` would also match other names containing that string and would ignore a failing `docker ps`.",
   details: [
-    'Every handler of the `openclaw-config` role whose command (free form, `cmd:` or `argv:`, under',
+    'Every handler, of any role (the report names `openclaw-config`; any role\'s handler can be notified before the',
+    'stack\'s containers exist), whose command (free form, `cmd:` or `argv:`, under',
     '`ansible.builtin.command`, `command`, `ansible.builtin.shell` or `shell`) restarts, stops, starts,',
     'kills, pauses or execs into a compose service becomes a shell handler of this shape (its name,',
     '`args: chdir`, `when:` and `notify:` kept, so every `notify:` still matches):',
@@ -237,8 +242,10 @@ export const bug8: Patch = {
   files: HANDLER_GLOBS,
 
   check(repo): CheckResult {
-    const paths = repo.glob(...HANDLER_GLOBS);
-    if (paths.length === 0) return { state: 'not-applicable', reason: `the ${ROLE} role has no handlers file` };
+    const all = repo.glob(...HANDLER_GLOBS);
+    if (all.length === 0) return { state: 'not-applicable', reason: 'the repo has no handlers file' };
+    // Only files that may run docker (or a command) are parsed: a broken handlers file of an unrelated role is not this fix's to read.
+    const paths = all.filter((path) => /\bdocker\b|docker-compose|\b(command|shell)\s*:/.test(repo.read(path) ?? ''));
     const edits: TextEdit[] = [];
     const changes: string[] = [];
     const problems: string[] = [];
@@ -263,7 +270,7 @@ export const bug8: Patch = {
       }
     }
     if (edits.length === 0) {
-      return { state: 'fixed', reason: checked === 0 ? `no ${ROLE} handler acts on an existing container` : `all ${checked} ${ROLE} handlers that act on containers check that the container exists` };
+      return { state: 'fixed', reason: checked === 0 ? 'no handler acts on an existing container' : `all ${checked} handlers that act on containers check that the container exists (${paths.join(', ')})` };
     }
     return { state: 'needs-fix', reason: problems.length > 1 ? `${problems[0]}; ${problems.length - 1} more` : (problems[0] ?? ''), edits, changes };
   },

@@ -11,9 +11,15 @@ import { appendToSeq, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } f
 import { commandWords, dockerRuns, resolveShellWord, shellCommands, shellVariables } from './lib/shell.js';
 import { insertTasksAfter, moduleKey, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from './lib/tasks.js';
 
-const ROLE = 'maintenance';
-const SCRIPT_GLOBS = [`**/roles/${ROLE}/templates/**`, `**/roles/${ROLE}/files/**`];
-const TASK_GLOBS = [`**/roles/${ROLE}/tasks/*.{yml,yaml}`];
+/**
+ * Scripts of any role (the report's `maintenance`, or `backup`, `ops` …): shell scripts by name
+ * at any depth, and any file right in a role's `templates/` or `files/` (a script installed as
+ * `/usr/local/bin/openclaw-backup` often has no extension; its shebang tells).
+ */
+const SCRIPT_GLOBS = ['**/roles/*/{templates,files}/**/*.{sh,bash}', '**/roles/*/{templates,files}/**/*.{sh,bash}.j2', '**/roles/*/templates/*', '**/roles/*/files/*'];
+const TASK_GLOBS = ['**/tasks/**/*.{yml,yaml}'];
+/** A task file that schedules something: a cron job or a systemd timer. */
+const SCHEDULES = /\bcron\b|\.timer\b|systemd_timer|OnCalendar/;
 const REQUIREMENTS_GLOBS = ['requirements.{yml,yaml}', 'collections/requirements.{yml,yaml}', '*/requirements.{yml,yaml}', '*/collections/requirements.{yml,yaml}'];
 const COLLECTION = 'community.docker';
 
@@ -44,12 +50,31 @@ export function canonicalImage(reference: string): string {
   return name;
 }
 
-/** The images every shell script of the role `docker run`s, in order of first use. */
+/** The installed name of a script: its file name without `.j2`. */
+function scriptName(path: string): string {
+  return path.slice(path.lastIndexOf('/') + 1).replace(/\.j2$/, '');
+}
+
+/**
+ * True when the script runs later, unattended: its role schedules something (a cron job, a
+ * systemd timer), or a task file that schedules something names it. A script the deployment runs
+ * while it deploys has the registry at hand; a nightly job may not.
+ */
+function isScheduled(repo: RepoView, path: string): boolean {
+  const role = /^(.*\/)?roles\/[^/]+\//.exec(path)?.[0];
+  const name = scriptName(path);
+  return repo.glob(...TASK_GLOBS).some((tasks) => {
+    const text = repo.read(tasks) ?? '';
+    return SCHEDULES.test(text) && ((role !== undefined && tasks.startsWith(role)) || text.includes(name));
+  });
+}
+
+/** The images every scheduled shell script `docker run`s, in order of first use. */
 function scriptImages(repo: RepoView): ScriptImage[] {
   const images: ScriptImage[] = [];
   for (const path of repo.glob(...SCRIPT_GLOBS)) {
     const text = repo.read(path) ?? '';
-    if (!isShellScript(path, text)) continue;
+    if (!isShellScript(path, text) || !/\bdocker\b/.test(text) || !isScheduled(repo, path)) continue;
     const variables = shellVariables(text);
     for (const run of dockerRuns(text)) {
       const at = locate(path, text, run.command.start);
@@ -174,7 +199,9 @@ export const bug9: Patch = {
   departsFromReport:
     'The report hard-codes alpine:3.21; the fix reads the images from the scripts (a Jinja variable stays a variable, pulled as "{{ var }}"), so a changed or added image is pulled too.',
   details: [
-    "Every shell script under the `maintenance` role's `templates/` and `files/` is read as shell:",
+    "Every scheduled shell script of any role is read as shell: a `*.sh`/`*.bash` (or shebang) script in a role's",
+    "`templates/` or `files/` whose role schedules a job (cron, systemd timer) or that a scheduling task names (the",
+    "report's `maintenance` role and its `backup.sh.j2`, whatever the role is called):",
     '`docker run [options] IMAGE …` (also `docker container run`), with `\\` continuations, quotes and',
     'Jinja in option values. The image may be literal (`alpine:3.21`), Jinja (`{{ backup_image }}`,',
     "pulled as `\"{{ backup_image }}\"`) or a shell variable the script sets itself (resolved). For each",
@@ -200,28 +227,36 @@ export const bug9: Patch = {
 
   check(repo): CheckResult {
     const images = scriptImages(repo);
-    if (images.length === 0) return { state: 'not-applicable', reason: `no script of the ${ROLE} role runs docker run` };
-    const taskPaths = repo.glob(...TASK_GLOBS);
-    if (taskPaths.length === 0) throw new UnrecognisedShape(`the ${ROLE} role has scripts that docker run ${images[0]?.name} (${images[0]?.at}) but no tasks file`);
+    if (images.length === 0) return { state: 'not-applicable', reason: 'no scheduled script (cron job, systemd timer) runs docker run' };
+    // Parsed: the task files that pull images, and those that install or schedule the scripts (not every task file of the repo).
+    const scripts = [...new Set(images.map((image) => image.script))];
+    const roles = scripts.map((script) => /^(.*\/)?roles\/[^/]+\//.exec(script)?.[0]).filter((role): role is string => role !== undefined);
+    const taskPaths = repo.glob(...TASK_GLOBS).filter((path) => {
+      const text = repo.read(path) ?? '';
+      return roles.some((role) => path.startsWith(role)) || /docker_image|docker\s+(image\s+)?pull/.test(text) || scripts.some((script) => text.includes(scriptName(script)));
+    });
+    if (taskPaths.length === 0) throw new UnrecognisedShape(`scripts docker run ${images[0]?.name} (${images[0]?.at}) but no tasks file installs them`);
     const files = taskPaths.map((path) => readTaskFile(path, repo.read(path) ?? ''));
     const pulled = pulledImages(files);
     const missing = images.filter((image) => !pulled.has(canonicalImage(image.name)));
 
     const requirements = requirementsEdit(repo);
     if (missing.length === 0 && requirements.edits.length === 0) {
-      return { state: 'fixed', reason: `the ${ROLE} role pre-pulls every image its scripts run (${images.map((image) => image.name).join(', ')})`, notes: requirements.notes };
+      return { state: 'fixed', reason: `the deployment pre-pulls every image its scheduled scripts run (${images.map((image) => image.name).join(', ')})`, notes: requirements.notes };
     }
 
     const edits: TextEdit[] = [...requirements.edits];
     const changes: string[] = [];
     const notes = [...requirements.notes];
     const byAnchor = new Map<Task, ScriptImage[]>();
-    const main = files.find((file) => /\/main\.ya?ml$/.test(file.tpl.path)) ?? files[0];
     for (const image of missing) {
       let anchor = installTask(files, image.script);
       if (!anchor) {
+        const role = /^(.*\/)?roles\/[^/]+\//.exec(image.script)?.[0];
+        const roleFiles = files.filter((file) => role !== undefined && file.tpl.path.startsWith(role));
+        const main = roleFiles.find((file) => /\/tasks\/main\.ya?ml$/.test(file.tpl.path)) ?? roleFiles[0];
         anchor = main ? tasksOf(main).filter((task) => task.parent === undefined).at(-1) : undefined;
-        if (!anchor) throw new UnrecognisedShape(`no task in the ${ROLE} role to put the pull of ${image.name} beside`);
+        if (!anchor) throw new UnrecognisedShape(`no task of the role of ${image.script} to put the pull of ${image.name} beside`);
         notes.push(`No task installs ${image.script}; the pull of ${image.name} went at the end of ${anchor.file.tpl.path}.`);
       }
       byAnchor.set(anchor, [...(byAnchor.get(anchor) ?? []), image]);

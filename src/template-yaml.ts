@@ -3,9 +3,9 @@
  * Documents whose node ranges are offsets into the ORIGINAL text.
  */
 import { ANSIBLE_YAML_TAGS } from './render/ansible-yaml.js';
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { maskJinja, scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
-import { lineNumberAt } from './text.js';
+import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { jinjaBlocks, jinjaContextAt, maskJinjaLayout, scanJinja, TemplateSyntaxError, type JinjaBlock, type JinjaSpan } from './jinja-mask.js';
+import { columnAt, lineNumberAt, lineStartAt, nextLineStart } from './text.js';
 
 export class YamlTemplateError extends Error {
   constructor(
@@ -25,6 +25,10 @@ export interface ParsedTemplate {
   /** The text the parser saw: Jinja replaced by same-length filler. */
   readonly masked: string;
   readonly jinja: readonly JinjaSpan[];
+  /** The Jinja blocks (`{% if %}…{% endif %}` …), for jinjaContextAt. */
+  readonly blocks: readonly JinjaBlock[];
+  /** Expressions and includes alone on a line where entries stand (see maskJinjaLayout); generatorsOf maps them to their collection. */
+  readonly generators: readonly JinjaSpan[];
   readonly documents: readonly Document.Parsed[];
 }
 
@@ -36,7 +40,16 @@ export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
     if (error instanceof TemplateSyntaxError) throw new YamlTemplateError(path, error.line, error.detail);
     throw error;
   }
-  const masked = maskJinja(text, jinja);
+  let masked: string;
+  let generators: readonly JinjaSpan[];
+  let blocks: JinjaBlock[];
+  try {
+    ({ masked, generators } = maskJinjaLayout(text, jinja));
+    blocks = jinjaBlocks(text, jinja);
+  } catch (error) {
+    if (error instanceof TemplateSyntaxError) throw new YamlTemplateError(path, error.line, error.detail);
+    throw error;
+  }
   // uniqueKeys off: `{% if %}a: 1{% else %}a: 2{% endif %}` legitimately repeats a key.
   // An empty file parses to an EmptyStream: an empty array of documents.
   const list: Document.Parsed[] = [...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false, customTags: ANSIBLE_YAML_TAGS })];
@@ -46,9 +59,85 @@ export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
       throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
     }
   }
-  const template: ParsedTemplate = { path, text, masked, jinja, documents: list };
-  for (const doc of list) recordMergeKeys(template, doc);
+  const template: ParsedTemplate = { path, text, masked, jinja, blocks, generators, documents: list };
+  for (const doc of list) {
+    recordMergeKeys(template, doc);
+    if (jinja.length > 0) recordOwners(doc);
+  }
+  if (generators.length > 0) recordGenerators(template);
   return template;
+}
+
+/** Where each collection or scalar is attached: its key, or its own start as a list item (see jinjaContextOf). */
+const ownerOffsets = new WeakMap<YamlNode, number>();
+
+function recordOwners(doc: Document.Parsed): void {
+  if (isNode(doc.contents)) ownerOffsets.set(doc.contents, 0);
+  visit(doc, {
+    Pair(_, pair) {
+      const key = pair.key as YamlNode | null;
+      if (isNode(pair.value) && key?.range) ownerOffsets.set(pair.value, key.range[0]);
+    },
+    Seq(_, seq) {
+      for (const item of seq.items) if (isNode(item) && item.range) ownerOffsets.set(item, item.range[0]);
+    },
+  });
+}
+
+/**
+ * The Jinja context (jinjaContextAt) in which `node` is output: that of the key holding it, or of
+ * the list item itself. Text inserted where the context is the same is output exactly when, and
+ * as many times as, the node is: not inside a branch or loop that only some of its entries are in.
+ */
+export function jinjaContextOf(template: ParsedTemplate, node: YamlNode): string {
+  const owner = ownerOffsets.get(node) ?? node.range?.[0] ?? 0;
+  return jinjaContextAt(template.blocks, owner);
+}
+
+/** The generators (see ParsedTemplate.generators) that render entries of each block mapping or list. */
+const generatorsByCollection = new WeakMap<YAMLMap | YAMLSeq, JinjaSpan[]>();
+
+/** Expressions or includes that render entries of this block mapping or list, which nobody can read from the template. */
+export function generatorsOf(collection: YAMLMap | YAMLSeq): readonly JinjaSpan[] {
+  return generatorsByCollection.get(collection) ?? [];
+}
+
+/**
+ * A generator belongs to the innermost block collection whose entries stand at its column and
+ * which is still open on its line: no line between them is indented less than that column.
+ */
+function recordGenerators(template: ParsedTemplate): void {
+  const collections: { node: YAMLMap | YAMLSeq; start: number; column: number }[] = [];
+  for (const doc of template.documents) {
+    visit(doc, {
+      Map(_, map) {
+        const first = map.items[0]?.key as YamlNode | null | undefined;
+        if (!map.flow && first?.range) collections.push({ node: map, start: first.range[0], column: columnAt(template.text, first.range[0]) });
+      },
+      Seq(_, seq) {
+        if (!seq.flow && seq.range) collections.push({ node: seq, start: seq.range[0], column: columnAt(template.text, seq.range[0]) });
+      },
+    });
+  }
+  for (const generator of template.generators) {
+    const column = columnAt(template.text, generator.start);
+    let owner: (typeof collections)[number] | undefined;
+    for (const candidate of collections) {
+      if (candidate.column !== column || candidate.start >= generator.start || (owner && owner.start > candidate.start)) continue;
+      if (!lessIndentedLineBetween(template.masked, candidate.start, lineStartAt(template.text, generator.start), column)) owner = candidate;
+    }
+    if (owner) generatorsByCollection.set(owner.node, [...(generatorsByCollection.get(owner.node) ?? []), generator]);
+  }
+}
+
+/** True when a non-blank line starting in [from, to) is indented less than `column`. */
+function lessIndentedLineBetween(masked: string, from: number, to: number, column: number): boolean {
+  for (let at = nextLineStart(masked, from); at < to; at = nextLineStart(masked, at)) {
+    const indent = /^[ \t]*/.exec(masked.slice(at, at + column + 1))?.[0].length ?? 0;
+    const rest = masked.slice(at + indent, nextLineStart(masked, at)).trim();
+    if (rest !== '' && !rest.startsWith('#') && indent < column) return true;
+  }
+  return false;
 }
 
 /** A key a mapping gets through a `<<` merge key rather than writing it itself. */
@@ -58,6 +147,14 @@ export interface InheritedKey {
   readonly merge: Pair;
   /** The entry that defines it, in the merged mapping. */
   readonly source: Pair;
+}
+
+/** The template each parsed mapping comes from, for messages naming `file:line`. */
+const mapTemplates = new WeakMap<YAMLMap, ParsedTemplate>();
+
+/** The template a mapping was parsed from (undefined for one built in memory). */
+export function templateOfMap(map: YAMLMap): ParsedTemplate | undefined {
+  return mapTemplates.get(map);
 }
 
 /** For each mapping with a `<<` entry, the keys it inherits (own keys excluded): filled at parse. */
@@ -93,6 +190,7 @@ function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
   };
   visit(doc, {
     Map(_, map) {
+      mapTemplates.set(map, template);
       const merges = map.items.filter((pair) => keyName(pair) === '<<');
       if (merges.length === 0) return;
       const own = new Set(map.items.map(keyName));

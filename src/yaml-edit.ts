@@ -7,8 +7,9 @@
  * which the engine reports as the fix's "unrecognised" state.
  */
 import { isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { inheritedKey, jinjaStatementIn, type ParsedTemplate } from './template-yaml.js';
-import { columnAt, eolOf, indentStepOf, lineStartAt, locate, nextLineStart } from './text.js';
+import { jinjaContextAt } from './jinja-mask.js';
+import { generatorsOf, inheritedKey, jinjaContextOf, jinjaStatementIn, templateOfMap, type ParsedTemplate } from './template-yaml.js';
+import { columnAt, eolOf, indentStepOf, lineNumberAt, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from './types.js';
 
 /** Thrown by patch code (and these helpers) when a file's shape is not one it can fix safely. */
@@ -44,10 +45,59 @@ export function indentUnit(tpl: ParsedTemplate): string {
   return ' '.repeat(indentStepOf(tpl.text));
 }
 
-/** Offset where the line after the node's last value line starts. */
+/**
+ * Offset where the line after the node's last value line starts. Lines of Jinja tags after that
+ * line (a block scalar's range takes in the blank lines their masks are) are not the node's.
+ */
 export function endOfNodeLines(tpl: ParsedTemplate, node: YamlNode | Pair): number {
   const valueEnd = rangeOf(node)[1];
-  return valueEnd > 0 && tpl.text[valueEnd - 1] === '\n' ? valueEnd : nextLineStart(tpl.text, valueEnd);
+  const end = valueEnd > 0 && tpl.text[valueEnd - 1] === '\n' ? valueEnd : nextLineStart(tpl.text, valueEnd);
+  if (tpl.jinja.length === 0) return end;
+  const start = rangeOf(node)[0];
+  let cut = end;
+  let passedJinja = false;
+  while (cut > start) {
+    const lineStart = lineStartAt(tpl.text, cut - 1);
+    if (lineStart <= start) break;
+    const kind = lineKind(tpl, lineStart);
+    if (kind === 'content') break;
+    if (kind === 'jinja') passedJinja = true;
+    cut = lineStart;
+  }
+  return passedJinja ? cut : end;
+}
+
+/** Whether the line starting at `lineStart` has YAML content, only Jinja (and blanks), or nothing. */
+function lineKind(tpl: ParsedTemplate, lineStart: number): 'content' | 'jinja' | 'blank' {
+  const lineEnd = nextLineStart(tpl.text, lineStart);
+  let jinja = false;
+  for (let at = lineStart; at < lineEnd; at++) {
+    const span = tpl.jinja.find((candidate) => candidate.start <= at && at < candidate.end);
+    if (span) {
+      jinja = true;
+      at = span.end - 1;
+    } else if (!/\s/.test(tpl.text[at] ?? '')) return 'content';
+  }
+  return jinja ? 'jinja' : 'blank';
+}
+
+/**
+ * Where a line inserted into `collection` after the entry ending at `offset` goes: there, or past
+ * the lines of Jinja tags that follow it (`{% endif %}`, `{% endfor %}`) until the Jinja context
+ * is the collection's own, so the new entry is output exactly when the collection is (not only
+ * in one branch, not once per loop iteration). UnrecognisedShape when no such place is found.
+ */
+function insertionPoint(tpl: ParsedTemplate, collection: YamlNode, offset: number, what: string): number {
+  if (tpl.blocks.length === 0) return offset;
+  const wanted = jinjaContextOf(tpl, collection);
+  for (let at = offset; ; at = nextLineStart(tpl.text, at)) {
+    if (jinjaContextAt(tpl.blocks, at) === wanted) return at;
+    if (at >= tpl.text.length || lineKind(tpl, at) === 'content') break;
+  }
+  const block = tpl.blocks.filter((candidate) => candidate.open.end <= offset && candidate.close.start >= offset).at(-1);
+  throw new UnrecognisedShape(
+    `${what} at ${where(tpl, collection)} ends inside a Jinja '{% ${block?.open.body ?? '…'} %}' block (line ${lineNumberAt(tpl.text, block?.open.start ?? offset)}) that the ${what} itself is not in: a new entry there would be output only in that branch or once per loop`,
+  );
 }
 
 function onlyWhitespaceBefore(text: string, offset: number): boolean {
@@ -101,8 +151,24 @@ function readsBackAsString(value: string): boolean {
  * key (overriding the inherited value), and editing it would change every mapping that merges it.
  */
 export function pairOf(map: YAMLMap, key: string): Pair<Scalar, YamlNode | null> | undefined {
-  const own = map.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === key) as Pair<Scalar, YamlNode | null> | undefined;
+  const all = map.items.filter((pair) => isScalar(pair.key) && String(pair.key.value) === key) as Pair<Scalar, YamlNode | null>[];
+  const own = all[0];
+  const tpl = templateOfMap(map);
+  if (all.length > 1 && tpl) {
+    // `{% if %}healthcheck: …{% else %}healthcheck: …{% endif %}`: which one Compose gets depends on the variables.
+    const lines = all.map((pair) => lineNumberAt(tpl.text, rangeOf(pair)[0]));
+    const contexts = new Set(all.map((pair) => jinjaContextAt(tpl.blocks, rangeOf(pair)[0])));
+    throw new UnrecognisedShape(
+      contexts.size === all.length && contexts.size > 1
+        ? `'${key}' of the mapping at ${where(tpl, map)} is written in alternative Jinja branches (lines ${lines.join(', ')}): which one is output depends on the variables`
+        : `'${key}' appears ${all.length} times in the mapping at ${where(tpl, map)} (lines ${lines.join(', ')})`,
+    );
+  }
   if (own) return own;
+  const generator = generatorsOf(map)[0];
+  if (generator && tpl) {
+    throw new UnrecognisedShape(`the mapping at ${where(tpl, map)} has no '${key}' written, but the Jinja at ${locate(tpl.path, tpl.text, generator.start)} (${tpl.text.slice(generator.start, generator.end)}) renders entries into it that may hold one`);
+  }
   const inherited = inheritedKey(map, key);
   if (inherited) {
     const tpl = inherited.template;
@@ -139,6 +205,8 @@ export function replaceNode(tpl: ParsedTemplate, node: YamlNode, text: string): 
 /** Appends items (already quoted/formatted scalars) to a block or flow sequence, in its style. */
 export function appendToSeq(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly string[]): TextEdit {
   assertNoJinjaStatements(tpl, seq, 'the list');
+  const generator = generatorsOf(seq)[0];
+  if (generator) throw new UnrecognisedShape(`the list at ${where(tpl, seq)} also gets items from the Jinja at ${locate(tpl.path, tpl.text, generator.start)}, which may already hold what a fix would add`);
   const last = seq.items.at(-1) as YamlNode | undefined;
   if (seq.flow) {
     const [start, valueEnd] = rangeOf(seq);
@@ -162,7 +230,7 @@ export function appendToSeq(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly s
   if (!dash) throw new UnrecognisedShape(`list item at ${where(tpl, last)} does not start its own line`);
   return insertLines(
     tpl,
-    endOfNodeLines(tpl, last),
+    insertionPoint(tpl, seq, endOfNodeLines(tpl, last), 'the list'),
     items.map((item) => `${dash[1]}-${dash[2]}${item}`),
   );
 }
@@ -182,14 +250,13 @@ export function insertIntoMap(tpl: ParsedTemplate, map: YAMLMap, lines: readonly
     const lastEnd = rangeOf(last)[1];
     return { path: tpl.path, start: lastEnd, end: lastEnd, text: `, ${lines[0]}` };
   }
-  assertNoJinjaStatements(tpl, map, 'the mapping');
   const anchor = (afterKey !== undefined ? pairOf(map, afterKey) : undefined) ?? map.items.at(-1);
   const first = map.items[0];
   if (!anchor || !first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
   const indent = ' '.repeat(columnAt(tpl.text, rangeOf(first)[0]));
   return insertLines(
     tpl,
-    endOfNodeLines(tpl, anchor),
+    insertionPoint(tpl, map, endOfNodeLines(tpl, anchor), 'the mapping'),
     lines.map((line) => indent + line),
   );
 }

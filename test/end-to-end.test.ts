@@ -280,7 +280,7 @@ describe('shapes a fix cannot edit safely: unrecognised at the user\'s file:line
     files.set(HANDLERS, '---\n# handlers come later\n');
     const result = await runCli(gitRepoOf(files), ['--json', '--only', '8']);
     const [fix] = (JSON.parse(result.stdout) as { fixes: { state: string; reason: string }[] }).fixes;
-    expect(fix).toMatchObject({ state: 'fixed', reason: 'no openclaw-config handler acts on an existing container' });
+    expect(fix).toMatchObject({ state: 'fixed', reason: 'no handler acts on an existing container' });
   });
 
   it('an unrecognised fix names the line in the user\'s file even when earlier fixes moved it', async () => {

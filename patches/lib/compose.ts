@@ -6,12 +6,16 @@ import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, 
 import { mayBeComposeFile, mayDefineKey } from '../../src/failure.js';
 import { composeDeployment, DEPLOY_TASK_GLOBS, PLAYBOOK_GLOBS, type Deployment, type StaticRender } from '../../src/compose-deploy.js';
 import { loadVars, renderTemplate } from '../../src/render.js';
-import { hasJinja, parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
+import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
 
-/** Every role template that may be a Compose file (base or overlay). */
-export const COMPOSE_TEMPLATE_GLOBS = ['**/roles/*/templates/*.{yml,yaml}.j2', '**/roles/*/templates/*.{yml,yaml}', '**/roles/*/files/*.{yml,yaml}'];
+/**
+ * Every template or file that may be a Compose file (base or overlay): in any role, at any depth
+ * of its `templates/` or `files/` (`templates/compose/docker-compose.yml.j2`), and in a
+ * playbook's own `templates/` or `files/`. Which of them are Compose files is decided by content.
+ */
+export const COMPOSE_TEMPLATE_GLOBS = ['**/templates/**/*.{yml,yaml}.j2', '**/templates/**/*.{yml,yaml}', '**/files/**/*.{yml,yaml}'];
 
 /** The playbooks and role tasks that say which role brings up which Compose files (src/compose-deploy.ts). */
 export const DEPLOYMENT_GLOBS = [...PLAYBOOK_GLOBS, ...DEPLOY_TASK_GLOBS];
@@ -108,6 +112,49 @@ export function composeDefining(repo: RepoView, serviceName: string): ComposeFil
 /** The overlays that add keys to a service `defining` defines: Compose merges them over it. */
 export function composeExtending(repo: RepoView, serviceName: string, defining: ComposeFile): ComposeFile[] {
   return composeFiles(repo).filter((compose) => compose.tpl.path !== defining.tpl.path && pairOf(compose.services, serviceName));
+}
+
+/** The services the fixes are about, by the names the report's deployment gives them. */
+export const STACK_SERVICES = { egress: 'openclaw-egress', litellm: 'litellm', gateway: 'openclaw' } as const;
+export type StackService = keyof typeof STACK_SERVICES;
+
+/** The source of a service's `image`, `build` and (for the egress proxy) `command`: what it runs. */
+function whatItRuns(tpl: ParsedTemplate, service: YAMLMap, keys: readonly string[]): string {
+  return service.items
+    .filter((pair) => isScalar(pair.key) && keys.includes(String(pair.key.value)) && pair.value)
+    .map((pair) => sourceOf(tpl, pair.value as YamlNode))
+    .join('\n');
+}
+
+/** Text a file must contain to define such a service. */
+const RUNS_TEXT: Record<StackService, RegExp> = { egress: /smokescreen|--egress-acl-file/i, litellm: /litellm/i, gateway: /openclaw/i };
+
+const RUNS: Record<StackService, (tpl: ParsedTemplate, service: YAMLMap) => boolean> = {
+  egress: (tpl, service) => /smokescreen|--egress-acl-file/i.test(whatItRuns(tpl, service, ['image', 'build', 'command', 'entrypoint'])),
+  litellm: (tpl, service) => /litellm/i.test(whatItRuns(tpl, service, ['image', 'build'])),
+  gateway: (tpl, service) => /openclaw/i.test(whatItRuns(tpl, service, ['image'])) && !RUNS.egress(tpl, service) && !RUNS.litellm(tpl, service),
+};
+
+/**
+ * The name of the stack's egress proxy, LiteLLM or gateway service: the report's name when a
+ * Compose template defines it, else the one service whose image, build or command shows what it
+ * runs (Smokescreen, LiteLLM, the OpenClaw image), whatever it is called. The report's name when
+ * none does (the fix is then not applicable: no Compose template defines it); UnrecognisedShape
+ * when several do.
+ */
+export function stackServiceName(repo: RepoView, role: StackService): string {
+  const wanted = STACK_SERVICES[role];
+  const named = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.value) : '');
+  // Files that cannot hold what is looked for are skipped when they do not parse (src/failure.ts).
+  if (composeFiles(repo, (text) => mayDefineKey(text, wanted)).some((compose) => compose.services.items.some((pair) => named(pair) === wanted))) return wanted;
+  const matches: string[] = [];
+  for (const compose of composeFiles(repo, (text) => RUNS_TEXT[role].test(text))) {
+    for (const pair of compose.services.items) {
+      if (isMap(pair.value) && RUNS[role](compose.tpl, pair.value) && !matches.includes(named(pair))) matches.push(named(pair));
+    }
+  }
+  if (matches.length > 1) throw new UnrecognisedShape(`more than one Compose service looks like the ${role === 'egress' ? 'egress proxy (Smokescreen)' : role === 'litellm' ? 'LiteLLM proxy' : 'OpenClaw gateway'}: ${matches.join(', ')}`);
+  return matches[0] ?? wanted;
 }
 
 /** The service's mapping; UnrecognisedShape when the entry is not a mapping. */

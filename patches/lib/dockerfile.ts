@@ -31,7 +31,7 @@ import { UnrecognisedShape } from '../../src/yaml-edit.js';
 import { shellTokens, type ShellOperator, type ShellWord } from './shell.js';
 
 /** Templates and plain files that may be a Dockerfile, wherever the roles live. */
-export const DOCKERFILE_GLOBS = ['**/roles/*/templates/Dockerfile*', '**/roles/*/files/Dockerfile*', '**/roles/*/templates/*.Dockerfile*', '**/roles/*/files/*.Dockerfile*'];
+export const DOCKERFILE_GLOBS = ['**/templates/**/Dockerfile*', '**/files/**/Dockerfile*', '**/templates/**/*.{Dockerfile,dockerfile}*', '**/files/**/*.{Dockerfile,dockerfile}*'];
 
 /** One physical line of the file. `end` is before the line ending; `next` is after it. */
 export interface PhysicalLine {

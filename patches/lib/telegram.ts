@@ -17,7 +17,7 @@ export const TELEGRAM_API_HOST = 'api.telegram.org';
 
 /** Every file loadVars reads (inventory, group_vars, host_vars, role defaults and vars, include_vars, playbooks), plus the task files that configure channels. */
 export const VARS_GLOBS = VARIABLE_GLOBS;
-export const TASK_GLOBS = ['**/roles/*/tasks/*.{yml,yaml}'];
+export const TASK_GLOBS = ['**/tasks/**/*.{yml,yaml}'];
 
 
 /** The view's files as a map, for loadVars and the renderer. */

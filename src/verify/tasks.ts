@@ -152,8 +152,20 @@ function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>
   return problems;
 }
 
+/**
+ * Tasks of every role's task (or handler) files whose text matches `mentions`, whatever the role
+ * is called: the role names of the report are not how a repo has to name its roles, and a file
+ * that does not mention the thing is not parsed (a broken unrelated file is not this check's).
+ */
+function tasksMentioning(ctx: VerifyContext, mentions: RegExp, dir: 'tasks' | 'handlers' = 'tasks'): Task[] {
+  return ctx.view
+    .glob(`**/roles/*/${dir}/**/*.{yml,yaml}`)
+    .filter((path) => mentions.test(ctx.read(path)))
+    .flatMap((path) => ctx.taskFile(path));
+}
+
 export function checkTelegramToken(ctx: VerifyContext): Outcome {
-  const tasks = ctx.roleTasks('openclaw-integrate');
+  const tasks = tasksMentioning(ctx, /telegram\w*token|channels\.telegram/i);
   const everyTask = ctx.allTasks();
   const names = tokenVariables(ctx, everyTask);
   const elsewhere = tokenInOtherCommandLines(ctx, names);
@@ -167,7 +179,7 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
   const touching = tasks.filter((task) => ownStrings(task).some((text) => jinjaUses(text, names)));
   if (touching.length === 0) {
     if (problems.length > 0) return failedOr(problems, ok(''));
-    return notApplicable(tasks.length === 0 ? 'no openclaw-integrate role tasks' : 'the openclaw-integrate role does not use a Telegram token variable');
+    return notApplicable(tasks.length === 0 ? 'no role task mentions a Telegram token' : 'no role task uses a Telegram token variable');
   }
   for (const task of touching) if (!hasNoLog(task)) problems.push(`${label(task)} uses the Telegram token without no_log: true (${at(task)})`);
 
@@ -230,12 +242,12 @@ function mentions(commands: readonly SimpleCommand[], names: readonly string[]):
 }
 
 export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefined): Outcome {
-  const handlers = ctx.roleTasks('openclaw-config', 'handlers');
+  const handlers = tasksMentioning(ctx, /\bdocker\b|docker-compose/, 'handlers');
   const containerOf = (service: string): string | undefined => {
     const definition = stack?.base.services[service];
     return isDict(definition) && typeof definition.container_name === 'string' ? definition.container_name : undefined;
   };
-  const roleTasks = [...handlers, ...ctx.roleTasks('openclaw-config')];
+  const roleTasks = [...handlers, ...tasksMentioning(ctx, /\bdocker\b|docker-compose/)];
   const problems: string[] = [];
   let restarters = 0;
   for (const handler of handlers) {
@@ -284,7 +296,7 @@ export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefin
     });
     if (!guarded) problems.push(`${what} restarts ${targets.join(', ') || 'every service'} without checking that the container exists, so it fails on a first run`);
   }
-  if (restarters === 0) return notApplicable('no openclaw-config handler restarts a Compose service');
+  if (restarters === 0) return notApplicable('no handler restarts a Compose service');
   return failedOr(problems, ok(`${restarters} restart handler(s) check that the container exists first`));
 }
 
@@ -332,12 +344,19 @@ function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<strin
 }
 
 export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
+  // Scripts that run unattended, later (a cron job or systemd timer of their role, or one naming them): at deploy time the registry is at hand.
+  const scheduling = ctx.view.glob('**/roles/*/tasks/**/*.{yml,yaml}').filter((path) => /\bcron\b|\.timer\b|systemd_timer|OnCalendar/.test(ctx.read(path)));
+  const scheduled = (script: string): boolean => {
+    const role = /^(.*\/)?roles\/[^/]+\//.exec(script)?.[0];
+    const name = script.slice(script.lastIndexOf('/') + 1).replace(/\.j2$/, '');
+    return scheduling.some((path) => (role !== undefined && path.startsWith(role)) || ctx.read(path).includes(name));
+  };
   const scripts = ctx
-    .roleAssets('maintenance')
-    .filter((path) => !/\.ya?ml(\.j2)?$/.test(path) && /docker\s+(container\s+)?run\b/.test(ctx.read(path)));
-  if (scripts.length === 0) return notApplicable('no maintenance script runs a container');
+    .roleAssets()
+    .filter((path) => !/\.ya?ml(\.j2)?$/.test(path) && /docker\s+(container\s+)?run\b/.test(ctx.read(path)) && scheduled(path));
+  if (scripts.length === 0) return notApplicable('no scheduled script runs a container');
   const pulled = new Map<string, Task>();
-  for (const task of ctx.roleTasks('maintenance')) {
+  for (const task of tasksMentioning(ctx, /docker_image/)) {
     if (shortModule(task.module) !== 'docker_image') continue;
     const name = ctx.renderLoose(String(taskArg(task, 'name') ?? ''));
     const tag = taskArg(task, 'tag');
@@ -371,7 +390,7 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
     }
   }
   for (const [image, runs] of missing) {
-    problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull in the maintenance role`);
+    problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull`);
   }
-  return failedOr(problems, ok(`every image the maintenance scripts run (${[...images].join(', ')}) is pulled at deploy time`));
+  return failedOr(problems, ok(`every image the role scripts run (${[...images].join(', ')}) is pulled at deploy time`));
 }
