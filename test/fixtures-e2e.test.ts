@@ -37,6 +37,8 @@ interface Expectation {
   /** Repo-relative playbook that `ansible-playbook --syntax-check` must accept before and after the fixes (absent when the fixture is broken on purpose). */
   playbook?: string;
   fixes: Record<string, FixExpectation>;
+  /** Text that must not appear on the fix branch, whatever shape the fix takes: a wrong edit the other checks cannot see. */
+  neverOnBranch?: { file: string; pattern: string; why: string }[];
 }
 
 interface JsonFix {
@@ -129,9 +131,10 @@ describe.each(fixtureNames)('fixtures/%s', (name) => {
     const applied = JSON.parse(apply.stdout) as JsonRun;
     expect.soft(applied.apply?.commits.map((commit) => commit.patchId), 'commits on the fix branch').toEqual(pending);
     expect(git(repo, 'rev-parse', 'main').trim(), 'the user\'s branch').toBe(mainTip);
-    if (pending.length === 0) return;
 
-    git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
+    // Nothing pending: no branch is written, and the repo as it is must verify.
+    const fixBranch = pending.length === 0 ? 'main' : DEFAULT_FIX_BRANCH;
+    git(repo, 'checkout', '-q', fixBranch);
     const branchTip = git(repo, 'rev-parse', 'HEAD').trim();
 
     const verify = await runCli(repo, ['verify', '--json']);
@@ -162,7 +165,12 @@ describe.each(fixtureNames)('fixtures/%s', (name) => {
     const again = await runCli(repo, ['--apply', '--json']);
     expect.soft(again.code, again.stderr).toBe(0);
     if (again.code === 0) expect.soft((JSON.parse(again.stdout) as JsonRun).apply?.status, 'second --apply').toBe('nothing-to-do');
-    expect.soft(git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim(), 'fix branch after a second --apply').toBe(branchTip);
+    expect.soft(git(repo, 'rev-parse', fixBranch).trim(), 'fix branch after a second --apply').toBe(branchTip);
+
+    for (const forbidden of expectation.neverOnBranch ?? []) {
+      const text = git(repo, 'show', `${fixBranch}:${forbidden.file}`);
+      expect.soft(text, `${forbidden.file} on the fix branch: ${forbidden.why}`).not.toMatch(new RegExp(forbidden.pattern));
+    }
 
     if (expectation.playbook !== undefined) {
       const before = ansibleSyntaxCheck(fixtureGitRepo(source), expectation.playbook);
