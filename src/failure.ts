@@ -40,6 +40,14 @@ function isPlaced(error: unknown): error is PlacedError {
   return typeof detail === 'string' && (path === undefined || typeof path === 'string') && (line === undefined || typeof line === 'number');
 }
 
+/** A verify check whose evidence holds values only Ansible knows at run time (src/render/unknown.ts). */
+export class UnknownValues extends Error {
+  constructor(readonly reasons: readonly string[]) {
+    super(`depends on ${reasons.join('; ')}`);
+    this.name = 'UnknownValues';
+  }
+}
+
 /** nunjucks wraps every error as `(unknown path) [Line 1, Column 9]\n  Error: <what>`. */
 function isNunjucksError(error: Error): boolean {
   return error.name === 'Template render error' || /^\((unknown path|[^)\n]*)\)( \[Line \d+, Column \d+\])?\n/.test(error.message);
@@ -80,7 +88,7 @@ export function describeError(error: unknown): Described {
 export function isContentError(error: unknown): boolean {
   if (error instanceof YamlTemplateError || error instanceof FileProblem || error instanceof TemplateSyntaxError || error instanceof UnrecognisedShape) return true;
   if (!(error instanceof Error)) return false;
-  return isNunjucksError(error) || error.name === 'RenderError' || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
+  return isNunjucksError(error) || error.name === 'RenderError' || error.name === 'UnknownValues' || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
 }
 
 /**

@@ -359,6 +359,19 @@ export function varFiles(files: ReadonlyMap<string, string>): string[] {
   return paths;
 }
 
+/**
+ * For a caller that decides from the variables (a fix, a verify check): the first variable file
+ * loadVars could not parse, as a RenderError naming its `file:line` and why. loadVars leaves
+ * such a file's variables out, so any variable the caller needs may be missing: it must stop,
+ * naming the file, rather than decide without them (src/failure.ts confines it to that caller).
+ */
+export function assertVarFilesReadable(files: ReadonlyMap<string, string>): void {
+  const [first] = safeSources(files).broken;
+  if (!first) return;
+  const placed = /^(.+?):(\d+): ([\s\S]*)$/.exec(first.message);
+  throw placed && placed[1] === first.path ? new RenderError(first.path, Number(placed[2]), placed[3] ?? first.message) : new RenderError(first.path, undefined, first.message);
+}
+
 type Sources = ReturnType<typeof variableSources> & { broken: { path: string; message: string }[] };
 
 /** Sources by files map and role: the maps are never changed once made, and verify renders many templates of one map. */

@@ -3,9 +3,9 @@
  * that edit them. Files are found by what they contain, not by fixed paths or line numbers.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { mayBeComposeFile, mayDefineKey } from '../../src/failure.js';
 import { composeDeployment, DEPLOY_TASK_GLOBS, PLAYBOOK_GLOBS, type Deployment, type StaticRender } from '../../src/compose-deploy.js';
-import { loadVars, renderTemplate } from '../../src/render.js';
+import { mayBeComposeFile, mayDefineKey } from '../../src/failure.js';
+import { assertVarFilesReadable, loadVars, renderTemplate } from '../../src/render.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
@@ -30,7 +30,9 @@ export interface DeploymentView {
 
 /** The deployment's Compose `up`s as the view's playbooks and tasks run them, with the repo's variables. */
 export function composeDeploymentOf(repo: RepoView): DeploymentView {
-  const vars = loadVars(new Map(repo.paths.map((path) => [path, repo.read(path) ?? ''])));
+  const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
+  assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
+  const vars = loadVars(files);
   const render: StaticRender = (text) => {
     try {
       return renderTemplate(text, vars);

@@ -6,7 +6,7 @@
  * this finds no other.
  */
 import { isMap, isScalar, type YAMLMap } from 'yaml';
-import { loadVars } from '../../src/render.js';
+import { assertVarFilesReadable, loadVars } from '../../src/render.js';
 import { locate } from '../../src/text.js';
 import type { RepoView } from '../../src/types.js';
 import { pairOf, where } from '../../src/yaml-edit.js';
@@ -29,7 +29,9 @@ export interface SecretRoute {
  * (once templated with the repo's variables) is the same as one of theirs (`tg_token: "{{ vault_telegram_bot_token }}"`).
  */
 export function secretVariables(repo: RepoView, isSecretName: (name: string) => boolean): Set<string> {
-  const vars = loadVars(new Map(repo.paths.map((path) => [path, repo.read(path) ?? ''])));
+  const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
+  assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
+  const vars = loadVars(files);
   const names = new Set(Object.keys(vars).filter(isSecretName));
   const values = new Set([...names].map((name) => vars[name]).filter((value) => typeof value === 'string' && value !== ''));
   for (const [name, value] of Object.entries(vars)) if (values.has(value)) names.add(name);

@@ -5,7 +5,7 @@
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
 import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
-import { loadVars, renderTemplate, renderYaml, VARIABLE_GLOBS, varFiles, type Vars } from '../../src/render.js';
+import { assertVarFilesReadable, loadVars, renderTemplate, renderYaml, VARIABLE_GLOBS, varFiles, type Vars } from '../../src/render.js';
 import type { JinjaSpan } from '../../src/jinja-mask.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.js';
 import { locate } from '../../src/text.js';
@@ -26,7 +26,9 @@ function filesOf(repo: RepoView): Map<string, string> {
 }
 
 function repoVars(repo: RepoView): Vars {
-  return loadVars(filesOf(repo));
+  const files = filesOf(repo);
+  assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
+  return loadVars(files);
 }
 
 export interface TelegramUse {

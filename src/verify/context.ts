@@ -7,7 +7,7 @@
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { describeError, FileProblem } from '../failure.js';
 import { scanJinja, TemplateSyntaxError } from '../jinja-mask.js';
-import { ANSIBLE_YAML_TAGS, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../render.js';
+import { ANSIBLE_YAML_TAGS, assertVarFilesReadable, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../render.js';
 import { createRepoView } from '../repo-view.js';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../template-yaml.js';
 import { lineNumberAt } from '../text.js';
@@ -74,7 +74,11 @@ export class VerifyContext {
 
   /** The repo's variables, loaded when a check first renders: one that cannot be loaded stops only the checks that render. */
   get vars(): Vars {
-    this.loadedVars ??= loadVars(this.files);
+    if (!this.loadedVars) {
+      assertVarFilesReadable(this.files); // a variable file that does not parse stops the checks that render
+      const vars = loadVars(this.files);
+      this.loadedVars = vars;
+    }
     return this.loadedVars;
   }
 
@@ -88,6 +92,7 @@ export class VerifyContext {
     if (role === undefined) return this.vars;
     let vars = this.roleVars.get(role);
     if (!vars) {
+      assertVarFilesReadable(this.files);
       vars = loadVars(this.files, {}, { forTemplate: path });
       this.roleVars.set(role, vars);
     }

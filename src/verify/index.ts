@@ -10,7 +10,8 @@ import { PLAYBOOK_GLOBS } from '../compose-deploy.js';
 import type { Plan } from '../engine.js';
 import { loadCommitFiles, UserError, type Git } from '../git.js';
 import { VARIABLE_GLOBS } from '../render.js';
-import { failureReason } from '../failure.js';
+import { failureReason, UnknownValues } from '../failure.js';
+import { unknownReasons } from '../render.js';
 import { VerifyContext } from './context.js';
 import { checkAclServices, checkPlainHttpRole, checkTcpHealthcheck, checkWritableRun } from './egress.js';
 import { checkBudgetWhereRead } from './litellm.js';
@@ -98,6 +99,13 @@ export async function verifyRepo(files: ReadonlyMap<string, string>, options: Ve
     } catch (caught) {
       error = caught;
       outcome = notChecked(failureReason(caught, undefined, `verify's ${checkLabel(check)} check`));
+    }
+    // A failure whose evidence holds a value only Ansible knows at run time (a lookup, a fact, a
+    // variable of a file that could not be read) is not a verified failure: not checked, and why.
+    const unknowns = outcome.status === 'failed' || outcome.status === 'not-applicable' ? unknownReasons(outcome.message) : [];
+    if (unknowns.length > 0) {
+      error = new UnknownValues(unknowns);
+      outcome = notChecked(`it depends on ${unknowns.join('; ')}`);
     }
     checks.push({ bug: check.bug, id: check.id, status: outcome.status, message: outcome.message, ...(error === undefined ? {} : { error }) });
   }
