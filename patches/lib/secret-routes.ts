@@ -103,10 +103,11 @@ export function secretRoutes(
   for (const compose of composeFiles(repo)) {
     for (const service of compose.services.items) {
       if (!isMap(service.value) || !isScalar(service.key)) continue;
-      for (const key of ['command', 'entrypoint', 'healthcheck']) {
-        const pair = pairOf(service.value, key);
-        const value = pair?.value as YAMLMap | null | undefined;
-        if (!pair || !value?.range) continue;
+      // Every entry, in every Jinja branch (`{% if %}healthcheck: …{% else %}healthcheck: …{% endif %}`): each is a route.
+      for (const pair of service.value.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        const value = pair.value as YAMLMap | null | undefined;
+        if (!['command', 'entrypoint', 'healthcheck'].includes(key) || !value?.range) continue;
         if (uses(compose.tpl.text.slice(value.range[0], value.range[1]))) routes.push({ at: where(compose.tpl, pair), how: `the ${key} of Compose service ${String(service.key.value)} carries it (a container's argv is in the host's process table)` });
       }
     }
