@@ -8,7 +8,8 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { bug4 } from '../patches/bug4-gateway-no-direct-egress.js';
-import { composeDeployment, deployScenarios } from '../src/compose-deploy.js';
+import { composeDeploymentOf } from '../patches/lib/compose.js';
+import { deployScenarios } from '../src/compose-deploy.js';
 import { firstRunProblems, hostAfterUp, mergeCompose, routesOut, sharedNetworks, canPublishPorts, type HostNetwork } from '../src/compose-model.js';
 import { planFixes, runCheck } from '../src/engine.js';
 import { loadVars, renderTemplate } from '../src/render.js';
@@ -20,8 +21,7 @@ import { BASE, CADDY, MONITORING, overlayRepo } from './overlay-repo.js';
 type Files = Map<string, string>;
 
 function deploymentOf(files: Files) {
-  const vars = loadVars(files);
-  return composeDeployment(createRepoView(files), (text) => renderTemplate(text, vars), (name) => name in vars);
+  return composeDeploymentOf(createRepoView(files)).deployment;
 }
 
 /** Renders the templates as Ansible would and runs each `up` of the play in order on one fresh host. */

@@ -5,7 +5,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { composeDeployment, DEPLOY_TASK_GLOBS, PLAYBOOK_GLOBS, type Deployment, type StaticRender } from '../../src/compose-deploy.js';
 import { mayBeComposeFile, mayDefineKey } from '../../src/failure.js';
-import { assertVarFilesReadable, loadVars, renderTemplate } from '../../src/render.js';
+import { assertVarFilesReadable, containsUnknown, loadVars, renderTemplateDetailed } from '../../src/render.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/template-yaml.js';
 import type { CheckResult, RepoView } from '../../src/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
@@ -35,7 +35,9 @@ export function composeDeploymentOf(repo: RepoView): DeploymentView {
   const vars = loadVars(files);
   const render: StaticRender = (text) => {
     try {
-      return renderTemplate(text, vars);
+      // A value only the run knows (a set_fact, a lookup) or one that decided a loop is not static.
+      const result = renderTemplateDetailed(text, vars);
+      return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
     } catch {
       return undefined;
     }

@@ -5,7 +5,7 @@
  */
 import { composeDeployment, deployScenarios, type Deployment } from '../compose-deploy.js';
 import { ComposeModelError, firstRunProblems, hostAfterUp, isInternal, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../compose-model.js';
-import { renderTemplate } from '../render.js';
+import { containsUnknown, renderTemplateDetailed } from '../render.js';
 import { isDict, locateKeys, type VerifyContext } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { dependencies, serviceOf, whereInService, type ComposeFile, type Stack } from './stack.js';
@@ -22,7 +22,9 @@ function whereNetwork(files: readonly ComposeFile[], key: string, service: strin
 export function deploymentOf(ctx: VerifyContext): Deployment {
   const render = (text: string): string | undefined => {
     try {
-      return renderTemplate(text, ctx.vars);
+      // A value only the run knows (a set_fact, a lookup) or one that decided a loop is not static.
+      const result = renderTemplateDetailed(text, ctx.vars);
+      return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
     } catch {
       return undefined;
     }
