@@ -216,9 +216,9 @@ function gatewayService(repo: RepoView, container: string): { compose: ComposeFi
 }
 
 /** Where the gateway keeps its state: the target of its writable named-volume mount (`openclaw-data:/home/node/.openclaw`). */
-function dataVolumeTarget(repo: RepoView, container: string): string {
+function dataVolumeTarget(repo: RepoView, container: string, execAt: string): string {
   const found = gatewayService(repo, container);
-  if (!found) throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}', so its data volume (where the token file goes) is unknown`);
+  if (!found) throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}' that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
   const { tpl } = found.compose;
   const volumes = seqAt(tpl, found.service, 'volumes');
   const targets: string[] = [];
@@ -484,7 +484,7 @@ export const bug6: Patch = {
           throw new UnrecognisedShape(`the Telegram token task at ${where(from.file.tpl, from.map)} uses '${key}', which the replacement cannot carry over safely`);
         }
       }
-      const tokenPath = `${dataVolumeTarget(repo, setup.exec.container)}/${TOKEN_FILE_NAME}`;
+      const tokenPath = `${dataVolumeTarget(repo, setup.exec.container, where(setup.first.file.tpl, setup.first.map))}/${TOKEN_FILE_NAME}`;
       edits.push(replaceTaskRun(setup.first, setup.last, [newTasks(setup.first.file, setup, tokenPath)]));
       replaced = setup;
       changes.push(

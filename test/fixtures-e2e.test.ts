@@ -8,7 +8,10 @@
  *
  * The expectation files sit beside the fixture directories, not inside them, so each fixture
  * stays a plain deployment repo. They state what a correct tool must do with that repo, not
- * what the code does today; /work/coord/fixture-findings.md lists where the two differ.
+ * what the code does today. Where the tool still falls short, the fix's entry keeps the correct
+ * expectation and adds a `knownGap`: what the tool does today and why that is wrong. The test
+ * then holds the tool to the gap as written, so a gap that closes (or changes) fails the test
+ * until its entry is updated, and docs/fixes.md's "Known gaps" lists every one of them.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +36,12 @@ interface FixExpectation {
   verify?: VerifyStatus | VerifyStatus[];
   /** For the reader: the idiom in this fixture the expectation is about. */
   why?: string;
+  /**
+   * Where today's tool falls short of `state`/`verify`: what it does instead (a state and/or a
+   * verify status) and why that is wrong. The test checks the gap as written, so it cannot pass
+   * silently once the tool changes.
+   */
+  knownGap?: { state?: FixState; verify?: VerifyStatus | VerifyStatus[]; why: string };
 }
 
 interface Expectation {
@@ -74,11 +83,13 @@ function expectationOf(name: string): Expectation {
 }
 
 function allowedStates(fix: FixExpectation): FixState[] {
+  if (fix.knownGap?.state !== undefined) return [fix.knownGap.state];
   return Array.isArray(fix.state) ? fix.state : [fix.state];
 }
 
 /** What verify must say about a fix once the branch is applied, given the state the run found (one of the allowed ones). */
 function expectedVerify(fix: FixExpectation, found: FixState): VerifyStatus[] {
+  if (fix.knownGap?.verify !== undefined) return Array.isArray(fix.knownGap.verify) ? fix.knownGap.verify : [fix.knownGap.verify];
   if (fix.verify !== undefined) return Array.isArray(fix.verify) ? fix.verify : [fix.verify];
   switch (found) {
     case 'needs-fix':
@@ -168,8 +179,12 @@ describe.each(fixtureNames)('fixtures/%s', (name) => {
     }
     expect.soft(got, 'verify on the fix branch').toEqual(wanted);
     const failing = verified.checks.filter((check) => check.status === 'failed' || check.status === 'not-checked').map((check) => check.id);
-    expect.soft(failing, 'verify fails exactly for the fixes expected unrecognised').toEqual(unrecognised.filter((id) => verified.checks.some((check) => check.id === id)));
-    expect.soft(verify.code, 'verify exit code').toBe(failing.length === 0 ? 0 : 1);
+    const expectedFailing = verified.checks
+      .filter((check) => expectedVerify(expectation.fixes[check.id]!, found.get(check.id)!).every((status) => status === 'failed' || status === 'not-checked'))
+      .map((check) => check.id);
+    expect.soft(failing, 'verify fails exactly for the fixes expected unrecognised (or with a known gap in verify)').toEqual(expectedFailing);
+    // verify exits 1 when a property fails; a check it could not make (not-checked) is reported, not a failure.
+    expect.soft(verify.code, 'verify exit code').toBe(verified.checks.some((check) => check.status === 'failed') ? 1 : 0);
 
     const check = await runCli(repo, ['--check', '--json']);
     const checked = JSON.parse(check.stdout) as JsonRun;
