@@ -5,6 +5,7 @@
 import { ANSIBLE_YAML_TAGS } from './render/ansible-yaml.js';
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { maskJinja, scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js';
+import { ParseMemo } from './parse-cache.js';
 import { lineNumberAt } from './text.js';
 
 export class YamlTemplateError extends Error {
@@ -28,7 +29,18 @@ export interface ParsedTemplate {
   readonly documents: readonly Document.Parsed[];
 }
 
+/**
+ * Each (path, content) is parsed once per process (src/parse-cache.ts): the result is shared
+ * by every caller, so it is read-only (`documents` is frozen; never change a node).
+ */
 export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
+  return parsedTemplates.get(path, text, parseYamlTemplateUncached);
+}
+
+/** 8 Mi characters of YAML kept parsed: far more than a deployment repo's candidate files. */
+export const parsedTemplates = new ParseMemo<ParsedTemplate>(8 * 1024 * 1024);
+
+function parseYamlTemplateUncached(path: string, text: string): ParsedTemplate {
   let jinja: JinjaSpan[];
   try {
     jinja = scanJinja(text);
@@ -46,7 +58,7 @@ export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
       throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
     }
   }
-  const template: ParsedTemplate = { path, text, masked, jinja, documents: list };
+  const template: ParsedTemplate = Object.freeze({ path, text, masked, jinja: Object.freeze(jinja), documents: Object.freeze(list) });
   for (const doc of list) recordMergeKeys(template, doc);
   return template;
 }
