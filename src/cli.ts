@@ -12,16 +12,20 @@ import { handleInterrupts } from './cleanup.js';
 import { candidateGlobs, EngineError, type Plan } from './engine.js';
 import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { EditConflictError } from './edits.js';
-import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
-import { patchSeries } from './patch-series.js';
-import { DEFAULT_NETWORK_TIMEOUT_MS, preparePublish, publishedText } from './push.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
 import { matchesAny } from './repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import { YamlTemplateError } from './template-yaml.js';
 import { debugFromEnv, describeError, isContentError, stackOf } from './failure.js';
-import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo, type VerifyOptions } from './verify/index.js';
+import type { VerifyOptions } from './verify/index.js';
 import type { Patch } from './types.js';
+// Loaded only by the modes that need them (a dry run and --list never do): the verifier with
+// the Go checker, the push/pull-request code with Octokit, the patch-series writer. Module
+// loading is most of what a short run costs (npm run bench).
+const loadVerify = () => import('./verify/index.js');
+const loadPush = () => import('./push.js');
+const loadPatchSeries = () => import('./patch-series.js');
 
 /** The package version, from the package.json above this module (src/ when run from source, dist/src/ when built). */
 function packageVersion(): string {
@@ -237,6 +241,8 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
     if (mode === 'apply') {
       // --push/--pr are checked before anything is written, and run after the branch is.
       const branch = String(args.branch);
+      const { preparePublish, publishedText } = await loadPush();
+      const { applyVerifier } = await loadVerify();
       const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION, networkTimeoutMs: Number(args['network-timeout']) * 1000 }) : undefined;
       doing = 'applying the fixes';
       const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git, { goCache: args.cache !== false }), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
@@ -252,6 +258,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       // patchSeries refuses a series that holds a secret, so it is printed as built: redacting
       // a diff line would make `git am` apply different content (a corrupted series).
       doing = 'building the patch series';
+      const { patchSeries } = await loadPatchSeries();
       const series = await patchSeries(git, patches, secrets);
       givenIo.stdout.write(encodeLossless(series.mbox));
       for (const note of series.notes) io.stderr.write(`openclaw-fix: ${note}\n`);
@@ -302,6 +309,7 @@ function redactingIo(io: Io, secrets: readonly string[]): Io {
 
 // -- verify --
 async function runVerify(git: Git, secrets: string[], json: boolean, io: Io, options: VerifyOptions, debug: boolean): Promise<number> {
+  const { VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo } = await loadVerify();
   const files = await loadWorkTreeWithSecrets(git, VERIFY_GLOBS, secrets);
   const report = await verifyRepo(files, options);
   printStacks(io, debug, 'check', report.checks.map((check) => ({ label: `verify ${check.id}`, error: check.error })));
