@@ -8,6 +8,7 @@ import yargs from 'yargs';
 import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
 import { encodeLossless } from './bytes.js';
+import { listJson, listText } from './catalogue.js';
 import { handleInterrupts } from './cleanup.js';
 import { candidateGlobs, EngineError, type Plan } from './engine.js';
 import { planWithoutWritingThroughSymlinks } from './symlinks.js';
@@ -79,14 +80,6 @@ export function selectPatches(patches: readonly Patch[], only: string[], skip: s
   }
   return patches.filter(
     (patch) => (only.length === 0 || only.some((s) => matchesSelector(patch, s))) && !skip.some((s) => matchesSelector(patch, s)),
-  );
-}
-
-function listText(patches: readonly Patch[]): string {
-  return (
-    patches
-      .map((patch) => `${String(patch.priority).padStart(2)}. ${(patch.bug === null ? 'extra' : `bug ${patch.bug}`).padEnd(6)} ${patch.id.padEnd(34)} ${patch.title}`)
-      .join('\n') + '\n'
   );
 }
 
@@ -226,7 +219,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
     }
     const patches = selectPatches(allPatches, listOption('only', args.only), listOption('skip', args.skip));
     if (args.list) {
-      io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
+      io.stdout.write(json ? listJson(patches) : listText(patches));
       return 0;
     }
     doing = 'opening the repository';
