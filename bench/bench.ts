@@ -17,7 +17,8 @@
  * benchmark, never a test: timings belong to the machine.
  *
  * OPENCLAW_BENCH_RUNS (default 5) rounds; OPENCLAW_BENCH_FILES (default 50000) generated files;
- * OPENCLAW_BENCH_CLI another build's bin/openclaw-fix.js to measure (a before/after comparison).
+ * OPENCLAW_BENCH_CLI another build's bin/openclaw-fix.js to measure instead of this one's;
+ * OPENCLAW_BENCH_BASELINE one more, measured in the same rounds (before/after, side by side).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -28,6 +29,8 @@ import { fileURLToPath } from 'node:url';
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = join(PROJECT_ROOT, 'fixtures', 'deployment-repo');
 const CLI = resolve(process.env.OPENCLAW_BENCH_CLI ?? join(PROJECT_ROOT, 'bin', 'openclaw-fix.js'));
+/** Another build's bin/openclaw-fix.js, measured in the same rounds (a before/after comparison). */
+const BASELINE = process.env.OPENCLAW_BENCH_BASELINE ? resolve(process.env.OPENCLAW_BENCH_BASELINE) : undefined;
 const BRANCH = 'openclaw-fix/deployment-bugs';
 const EXTRA_FILES = Number(process.env.OPENCLAW_BENCH_FILES ?? 50_000);
 const ROUNDS = Math.max(1, Number(process.env.OPENCLAW_BENCH_RUNS ?? 5));
@@ -141,11 +144,11 @@ type Row = (typeof ROWS)[number];
 interface RepoBench {
   name: string;
   commits: number;
-  /** Runs one round: every row once. */
-  round(): Map<Row, Timed>;
+  /** Runs one round with the CLI at `cli`: every row once. */
+  round(cli: string): Map<Row, Timed>;
 }
 
-function prepare(parent: string, dir: string, name: string): RepoBench {
+function prepare(parent: string, dir: string, name: string, clis: readonly string[]): RepoBench {
   const base = git(dir, ['rev-parse', 'HEAD']).trim();
   const series = join(parent, `${name}.mbox`);
   const seriesRun = spawnSync(process.execPath, [CLI, '--repo', dir, '--format', 'patch'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...IDENTITY } });
@@ -157,32 +160,37 @@ function prepare(parent: string, dir: string, name: string): RepoBench {
   git(parent, ['clone', '-q', '--no-checkout', dir, amClone]);
   git(amClone, ['checkout', '-q', '-B', 'main', base]);
 
-  const warmCache = mkdtempSync(join(parent, 'warm-cache-'));
   const deleteBranch = (): void => {
     spawnSync('git', ['update-ref', '-d', `refs/heads/${BRANCH}`], { cwd: dir });
   };
-  const apply = (cache: string): Command => ({ file: process.execPath, args: [CLI, '--apply'], cwd: dir, env: { XDG_CACHE_HOME: cache } });
-  // The fixed tree for verify, and a first warm-cache run.
-  deleteBranch();
-  time(apply(warmCache));
+  const apply = (cli: string, cache: string): Command => ({ file: process.execPath, args: [cli, '--apply'], cwd: dir, env: { XDG_CACHE_HOME: cache } });
+  // One warm cache per CLI, warmed by a first run; the branch it writes is the fixed tree verify reads.
+  const warmCaches = new Map<string, string>();
+  for (const cli of clis) {
+    const cache = mkdtempSync(join(parent, 'warm-cache-'));
+    deleteBranch();
+    time(apply(cli, cache));
+    warmCaches.set(cli, cache);
+  }
   const fixed = join(parent, `${name}-fixed`);
   git(parent, ['clone', '-q', '--no-checkout', '--branch', BRANCH, dir, fixed]);
   git(fixed, ['checkout', '-q', BRANCH]);
 
-  const round = (): Map<Row, Timed> => {
+  const round = (cli: string): Map<Row, Timed> => {
+    const warmCache = warmCaches.get(cli)!;
     const figures = new Map<Row, Timed>();
     figures.set('node -e 0', time({ file: process.execPath, args: ['-e', '0'], cwd: dir }));
     git(amClone, ['reset', '-q', '--hard', base]);
     figures.set('git am of the series', time({ file: 'git', args: ['am', '-q', series], cwd: amClone }));
-    figures.set('--list', time({ file: process.execPath, args: [CLI, '--list'], cwd: dir }));
-    figures.set('dry run', time({ file: process.execPath, args: [CLI], cwd: dir }));
+    figures.set('--list', time({ file: process.execPath, args: [cli, '--list'], cwd: dir }));
+    figures.set('dry run', time({ file: process.execPath, args: [cli], cwd: dir }));
     deleteBranch();
     const coldCache = mkdtempSync(join(parent, 'cold-cache-'));
-    figures.set('--apply, cold cache', time(apply(coldCache)));
+    figures.set('--apply, cold cache', time(apply(cli, coldCache)));
     rmSync(coldCache, { recursive: true, force: true });
     deleteBranch();
-    figures.set('--apply, warm cache', time(apply(warmCache)));
-    figures.set('verify (fixed tree)', time({ file: process.execPath, args: [CLI, 'verify'], cwd: fixed, env: { XDG_CACHE_HOME: warmCache }, codes: [0, 1] }));
+    figures.set('--apply, warm cache', time(apply(cli, warmCache)));
+    figures.set('verify (fixed tree)', time({ file: process.execPath, args: [cli, 'verify'], cwd: fixed, env: { XDG_CACHE_HOME: warmCache }, codes: [0, 1] }));
     return figures;
   };
   return { name, commits, round };
@@ -210,34 +218,40 @@ async function bench(): Promise<number> {
     const small = makeRepo(parent, 'fixture', 0);
     process.stdout.write(`generating a repo with ${EXTRA_FILES.toLocaleString('en')} extra files…\n`);
     const large = makeRepo(parent, 'large', EXTRA_FILES);
-    const repos = [prepare(parent, small, 'fixture'), prepare(parent, large, `+${EXTRA_FILES.toLocaleString('en')} files`)];
-    const rounds: Map<Row, Timed>[][] = [];
+    const clis = BASELINE ? [CLI, BASELINE] : [CLI];
+    const repos = [prepare(parent, small, 'fixture', clis), prepare(parent, large, `+${EXTRA_FILES.toLocaleString('en')} files`, clis)];
+    /** rounds[round][cli][repo]: each round runs every CLI on every repo, in turn. */
+    const rounds: Map<Row, Timed>[][][] = [];
     for (let index = 0; index < ROUNDS; index++) {
-      process.stdout.write(`round ${index + 1}/${ROUNDS}\r`);
-      rounds.push(repos.map((repo) => repo.round()));
+      process.stdout.write(`round ${index + 1}/${ROUNDS}\n`);
+      rounds.push(clis.map((cli) => repos.map((repo) => repo.round(cli))));
     }
-    const figure = (repo: number, row: Row): number => median(rounds.map((round) => round[repo]!.get(row)!.ms));
+    const at = (round: Map<Row, Timed>[][], cli: number, repo: number, row: Row): Timed => round[cli]![repo]!.get(row)!;
+    const figure = (cli: number, repo: number, row: Row): number => median(rounds.map((round) => at(round, cli, repo, row).ms));
     /** Median over the rounds of the ratio within each round. */
-    const ratio = (a: [number, Row], b: [number, Row]): number => median(rounds.map((round) => round[a[0]]!.get(a[1])!.ms / round[b[0]]!.get(b[1])!.ms));
-    const rssMiB = (repo: number, row: Row): number => Math.max(...rounds.map((round) => round[repo]!.get(row)!.maxRssKiB ?? 0)) / 1024;
+    const ratio = (cli: number, a: [number, Row], b: [number, Row]): number => median(rounds.map((round) => at(round, cli, a[0], a[1]).ms / at(round, cli, b[0], b[1]).ms));
+    const rssMiB = (cli: number, repo: number, row: Row): number => Math.max(...rounds.map((round) => at(round, cli, repo, row).maxRssKiB ?? 0)) / 1024;
 
     const ms = (value: number): string => `${value.toFixed(0)} ms`;
     const columns = repos.map((repo) => `${repo.name} (${repo.commits} commits)`);
-    const lines: string[] = [];
-    lines.push(`\nwhole processes, median of ${ROUNDS} rounds; ratios within each round, then their median\n`);
-    lines.push(`| ${'command'.padEnd(24)} | ${columns.map((column) => column.padEnd(34)).join(' | ')} |`);
-    lines.push(`| ${'-'.repeat(24)} | ${columns.map(() => '-'.repeat(34)).join(' | ')} |`);
-    for (const row of ROWS) {
-      const cells = repos.map((_, repo) => {
-        const parts = [ms(figure(repo, row))];
-        if (row === '--list') parts.push(`${ratio([repo, row], [repo, 'node -e 0']).toFixed(2)}× node`);
-        if (row !== 'node -e 0' && row !== 'git am of the series' && row !== '--list') parts.push(`${ratio([repo, row], [repo, 'git am of the series']).toFixed(2)}× git am`);
-        if (row !== 'node -e 0' && row !== 'git am of the series') parts.push(`${rssMiB(repo, row).toFixed(0)} MiB`);
-        return parts.join(', ').padEnd(34);
-      });
-      lines.push(`| ${row.padEnd(24)} | ${cells.join(' | ')} |`);
-    }
-    process.stdout.write(`${lines.join('\n')}\n\n`);
+    clis.forEach((cli, index) => {
+      const lines: string[] = [];
+      lines.push(`\n${index === 0 ? 'this build' : 'baseline'} (${cli}): whole processes, median of ${ROUNDS} rounds; ratios within each round, then their median\n`);
+      lines.push(`| ${'command'.padEnd(24)} | ${columns.map((column) => column.padEnd(34)).join(' | ')} |`);
+      lines.push(`| ${'-'.repeat(24)} | ${columns.map(() => '-'.repeat(34)).join(' | ')} |`);
+      for (const row of ROWS) {
+        const cells = repos.map((_, repo) => {
+          const parts = [ms(figure(index, repo, row))];
+          if (row === '--list') parts.push(`${ratio(index, [repo, row], [repo, 'node -e 0']).toFixed(2)}× node`);
+          if (row !== 'node -e 0' && row !== 'git am of the series' && row !== '--list') parts.push(`${ratio(index, [repo, row], [repo, 'git am of the series']).toFixed(2)}× git am`);
+          if (row !== 'node -e 0' && row !== 'git am of the series') parts.push(`${rssMiB(index, repo, row).toFixed(0)} MiB`);
+          return parts.join(', ').padEnd(34);
+        });
+        lines.push(`| ${row.padEnd(24)} | ${cells.join(' | ')} |`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+    process.stdout.write(`\ntargets (this build):\n`);
 
     let missed = 0;
     const check = (label: string, value: number, target: number, unit: string): void => {
@@ -246,12 +260,12 @@ async function bench(): Promise<number> {
       process.stdout.write(`${pass ? 'PASS' : 'FAIL'}  ${label.padEnd(48)} ${value.toFixed(2).padStart(7)}${unit}  target ≤ ${target}${unit}\n`);
     };
     repos.forEach((repo, index) => {
-      check(`[${repo.name}] dry run vs git am`, ratio([index, 'dry run'], [index, 'git am of the series']), TARGETS.dryVsAm, '×');
-      check(`[${repo.name}] --apply, warm cache vs git am`, ratio([index, '--apply, warm cache'], [index, 'git am of the series']), TARGETS.warmApplyVsAm, '×');
+      check(`[${repo.name}] dry run vs git am`, ratio(0, [index, 'dry run'], [index, 'git am of the series']), TARGETS.dryVsAm, '×');
+      check(`[${repo.name}] --apply, warm cache vs git am`, ratio(0, [index, '--apply, warm cache'], [index, 'git am of the series']), TARGETS.warmApplyVsAm, '×');
     });
-    check('--list vs node -e 0', ratio([0, '--list'], [0, 'node -e 0']), TARGETS.listVsNode, '×');
-    check(`dry run, ${repos[1]!.name} vs fixture`, ratio([1, 'dry run'], [0, 'dry run']), TARGETS.largeVsFixtureDry, '×');
-    const peak = Math.max(...repos.flatMap((_, repo) => ROWS.map((row) => rssMiB(repo, row))));
+    check('--list vs node -e 0', ratio(0, [0, '--list'], [0, 'node -e 0']), TARGETS.listVsNode, '×');
+    check(`dry run, ${repos[1]!.name} vs fixture`, ratio(0, [1, 'dry run'], [0, 'dry run']), TARGETS.largeVsFixtureDry, '×');
+    const peak = Math.max(...repos.flatMap((_, repo) => ROWS.filter((row) => row !== 'node -e 0' && row !== 'git am of the series').map((row) => rssMiB(0, repo, row))));
     check('peak RSS of openclaw-fix, any command', peak, TARGETS.rssMiB, ' MiB');
     process.stdout.write(`machine at the end: load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}\n`);
     process.stdout.write(missed === 0 ? '\nall targets met\n' : `\n${missed} target${missed === 1 ? '' : 's'} missed\n`);
