@@ -3,13 +3,14 @@
  * loading the fixes: `npm run build` writes dist/catalogue.json from the compiled patch
  * modules, and bin/openclaw-fix.js answers a plain `--list` (or `--list --json`) from it, in
  * a few milliseconds instead of the ~200 ms that loading yargs, yaml, nunjucks and every
- * patch module costs. Any other command line, or a catalogue older than the patch modules
- * beside it, takes the full path through src/cli.ts; both print the same bytes (a test
+ * patch module costs. Any other command line, or a catalogue that the patch modules beside it
+ * no longer match (by content hash), takes the full path through src/cli.ts; both print the same bytes (a test
  * compares them).
  *
  * Node built-ins only: this module is the whole of a --list run.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface CatalogueEntry {
   readonly id: string;
@@ -35,18 +36,17 @@ export function listJson(patches: readonly CatalogueEntry[]): string {
 const BUILD = new URL('../', import.meta.url);
 
 interface CatalogueFile {
-  /** Size and modification time of each compiled patch module it was made from. */
+  /** A hash of each compiled patch module it was made from (not times: npm resets them on install). */
   readonly sources: Record<string, string>;
   readonly patches: readonly CatalogueEntry[];
 }
 
-/** `size:mtime` of each compiled patch module, so a catalogue older than them is not used. */
+/** A hash of each compiled patch module, so a catalogue they no longer match is not used. */
 function patchModuleStamps(build: URL): Record<string, string> {
   const patchesDir = new URL('patches/', build);
   const stamps: Record<string, string> = {};
   for (const name of readdirSync(patchesDir).filter((entry) => entry.endsWith('.js')).sort()) {
-    const stats = statSync(new URL(name, patchesDir));
-    stamps[name] = `${stats.size}:${stats.mtimeMs}`;
+    stamps[name] = createHash('sha256').update(readFileSync(new URL(name, patchesDir))).digest('hex');
   }
   return stamps;
 }
@@ -59,7 +59,7 @@ export function catalogueFile(patches: readonly CatalogueEntry[], build: URL = B
 
 /**
  * What a plain `--list` or `--list --json` prints, from the catalogue; undefined for any other
- * command line, or when the catalogue is missing or older than the patch modules.
+ * command line, or when the catalogue is missing or the patch modules no longer match it.
  */
 export function quickList(argv: readonly string[], build: URL = BUILD): string | undefined {
   const args = new Set(argv);
