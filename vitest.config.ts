@@ -1,12 +1,15 @@
 import { defineConfig } from 'vitest/config';
+import { DEFAULT_TIMEOUT, SLOW_TEST_THRESHOLD } from './test/budgets.js';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // An empty XDG_CACHE_HOME per test file: no test depends on what an earlier run cached.
     setupFiles: ['test/setup-cache.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Hang detectors, not speed limits: test/budgets.ts says why and lists the slowest cases.
+    testTimeout: DEFAULT_TIMEOUT,
+    hookTimeout: DEFAULT_TIMEOUT,
+    slowTestThreshold: SLOW_TEST_THRESHOLD,
     // Tests spawn git, go and ansible: two cores, so keep parallelism modest.
     maxWorkers: 2,
   },

@@ -1,94 +1,100 @@
 /**
- * `npm run bench`: how openclaw-fix scales, on the fixture and on the fixture plus 50,000
- * generated files (a temp dir, committed with one `git fast-import`).
+ * `npm run bench`: what a user, a bot and CI pay for a run of openclaw-fix, as whole processes
+ * (Node's start-up and module loading included), side by side in one run:
  *
- *   - committing the fixes (the pipeline `--apply` runs after planning) against `git am` of
- *     the same series on the same base: ≤ 1.5×, on both repos;
- *   - `--dry-run` on the large repo against the fixture: ≤ 1.5×;
- *   - peak RSS of the openclaw-fix process: ≤ 150 MiB.
+ *   `node -e 0`, `git am` of the same fix series, and openclaw-fix `--list`, dry run,
+ *   `--apply` with a cold and with a warm proof cache (XDG_CACHE_HOME: a new empty directory
+ *   for each cold run, one reused directory for the warm ones) and `verify` on the fixed tree,
+ *   on the bundled fixture and on the fixture plus 50,000 generated files.
  *
- * End-to-end `--apply` is printed too, without a target: Node's start-up and module loading
- * (measured with --version) cost a fixed ~0.2 s that `git am`, a C program, does not pay.
- * Each figure is the median of several runs. Exit 1 when a target is missed. A benchmark,
- * never a test: timings depend on the machine.
+ * Every round runs each command once, in turn, so load from other processes on a shared
+ * machine weighs on all of them alike; ratios are taken within a round (A/B pair by pair) and
+ * the median of the rounds is quoted. Peak RSS is each openclaw-fix process's own maximum
+ * resident set, reported by the process at exit.
+ *
+ * Targets: dry run ≤ 3× git am; warm --apply ≤ 4× git am; --list ≤ 2× node -e 0; dry run on
+ * the large repo ≤ 1.5× the fixture; peak RSS ≤ 150 MiB. Exit 1 when one is missed. A
+ * benchmark, never a test: timings belong to the machine.
+ *
+ * OPENCLAW_BENCH_RUNS (default 5) rounds; OPENCLAW_BENCH_FILES (default 50000) generated files;
+ * OPENCLAW_BENCH_CLI another build's bin/openclaw-fix.js to measure instead of this one's;
+ * OPENCLAW_BENCH_BASELINE one more, measured in the same rounds (before/after, side by side).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = join(PROJECT_ROOT, 'fixtures', 'deployment-repo');
-const THIS_SCRIPT = fileURLToPath(import.meta.url);
+const CLI = resolve(process.env.OPENCLAW_BENCH_CLI ?? join(PROJECT_ROOT, 'bin', 'openclaw-fix.js'));
+/** Another build's bin/openclaw-fix.js, measured in the same rounds (a before/after comparison). */
+const BASELINE = process.env.OPENCLAW_BENCH_BASELINE ? resolve(process.env.OPENCLAW_BENCH_BASELINE) : undefined;
 const BRANCH = 'openclaw-fix/deployment-bugs';
 const EXTRA_FILES = Number(process.env.OPENCLAW_BENCH_FILES ?? 50_000);
-const RUNS = 7;
+const ROUNDS = Math.max(1, Number(process.env.OPENCLAW_BENCH_RUNS ?? 5));
 const IDENTITY = { GIT_AUTHOR_NAME: 'Bench', GIT_AUTHOR_EMAIL: 'bench@example.com', GIT_COMMITTER_NAME: 'Bench', GIT_COMMITTER_EMAIL: 'bench@example.com' };
 
-const TARGET_RATIO = 1.5;
-const TARGET_RSS_MIB = 150;
+const TARGETS = { dryVsAm: 3, warmApplyVsAm: 4, listVsNode: 2, largeVsFixtureDry: 1.5, rssMiB: 150 } as const;
 
 function git(cwd: string, args: string[], input?: string | Buffer): string {
   return execFileSync('git', args, { cwd, input, env: { ...process.env, ...IDENTITY }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
 }
 
-const median = (values: number[]): number => {
+const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+  if (sorted.length === 0) return NaN;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-/**
- * Child mode: `node bench.js --child DIR ARGS…` runs the CLI in this process and reports its
- * wall time and peak RSS; `--child-commit DIR` times only the commit pipeline, RUNS times.
- */
-async function child(mode: string, dir: string, args: string[]): Promise<void> {
-  if (mode === '--child') {
-    const started = performance.now();
-    const { main } = await import('../src/cli.js');
-    const code = await main(args, { stdout: { write: () => true }, stderr: process.stderr, env: process.env, cwd: dir });
-    process.stdout.write(`${JSON.stringify({ code, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS })}\n`);
-    return;
-  }
-  const { Git, loadCommitFiles } = await import('../src/git.js');
-  const { buildCommits } = await import('../src/apply.js');
-  const { candidateGlobs, planFixes } = await import('../src/engine.js');
-  const { allPatches } = await import('../patches/index.js');
-  const repo = await Git.open(dir);
-  const head = (await repo.head()) ?? '';
-  const loaded = await loadCommitFiles(repo, head, candidateGlobs(allPatches));
-  const plan = planFixes(loaded.files, allPatches);
-  const times: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    const started = performance.now();
-    await buildCommits(repo, head, plan, loaded.modes);
-    times.push(performance.now() - started);
-  }
-  process.stdout.write(`${JSON.stringify({ ms: median(times), commits: plan.pending.length })}\n`);
-}
+// -- processes --
 
-interface ChildReport {
-  code: number;
+interface Timed {
   ms: number;
-  maxRssKiB: number;
+  /** Peak RSS of the openclaw-fix process, KiB (undefined for other programs). */
+  maxRssKiB?: number;
 }
 
-function runCli(dir: string, args: string[]): ChildReport {
-  const result = spawnSync(process.execPath, [THIS_SCRIPT, '--child', dir, ...args], { encoding: 'utf8', env: { ...process.env, ...IDENTITY, NO_COLOR: '1' } });
-  const last = result.stdout.trim().split('\n').at(-1) ?? '';
-  const report = (last.startsWith('{') ? JSON.parse(last) : { code: result.status ?? 1 }) as ChildReport;
-  if (result.status !== 0 || report.code !== 0) throw new Error(`openclaw-fix ${args.join(' ')} failed in ${dir}: ${result.stderr}${result.stdout}`);
-  return report;
+interface Command {
+  file: string;
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  /** Exit codes that count as a normal run. */
+  codes?: readonly number[];
 }
 
-/** Wall time of a git command, as a process, like the CLI's. */
-function timeGit(dir: string, args: string[]): number {
+/** A `--require`d file that makes a Node process report its peak RSS when it exits. */
+let rssReporter = '';
+
+function time(command: Command): Timed {
+  const rssFile = join(tmpdir(), `openclaw-fix-bench-rss-${process.pid}`);
+  const isNode = command.file === process.execPath;
+  const args = isNode ? ['--require', rssReporter, ...command.args] : command.args;
+  rmSync(rssFile, { force: true });
   const started = performance.now();
-  const result = spawnSync('git', args, { cwd: dir, env: { ...process.env, ...IDENTITY } });
+  const result = spawnSync(command.file, args, {
+    cwd: command.cwd,
+    env: { ...process.env, ...IDENTITY, NO_COLOR: '1', OPENCLAW_BENCH_RSS_FILE: rssFile, ...command.env },
+    maxBuffer: 256 * 1024 * 1024,
+  });
   const ms = performance.now() - started;
-  if (result.status !== 0) throw new Error(`git ${args.join(' ')} failed: ${result.stderr.toString()}`);
-  return ms;
+  if (result.status === null || !(command.codes ?? [0]).includes(result.status)) {
+    throw new Error(`${[command.file, ...command.args].join(' ')} in ${command.cwd} exited ${result.status ?? result.signal}: ${String(result.stderr).slice(0, 2000)}`);
+  }
+  let maxRssKiB: number | undefined;
+  try {
+    maxRssKiB = Number(readFileSync(rssFile, 'utf8'));
+  } catch {
+    // not a Node process
+  }
+  rmSync(rssFile, { force: true });
+  return { ms, ...(maxRssKiB !== undefined ? { maxRssKiB } : {}) };
 }
+
+// -- repositories --
 
 function listFiles(dir: string): string[] {
   const files: string[] = [];
@@ -130,84 +136,138 @@ function makeRepo(parent: string, name: string, extraFiles: number): string {
   return dir;
 }
 
-interface RepoFigures {
+// -- the measured commands of one repo --
+
+const ROWS = ['node -e 0', 'git am of the series', '--list', 'dry run', '--apply, cold cache', '--apply, warm cache', 'verify (fixed tree)'] as const;
+type Row = (typeof ROWS)[number];
+
+interface RepoBench {
   name: string;
   commits: number;
-  pipelineMs: number;
-  gitAmMs: number;
-  applyEndToEndMs: number;
-  peakRssKiB: number;
+  /** Runs one round with the CLI at `cli`: every row once. */
+  round(cli: string): Map<Row, Timed>;
 }
 
-function measure(parent: string, dir: string, name: string): RepoFigures {
+function prepare(parent: string, dir: string, name: string, clis: readonly string[]): RepoBench {
   const base = git(dir, ['rev-parse', 'HEAD']).trim();
   const series = join(parent, `${name}.mbox`);
-  const seriesResult = spawnSync(process.execPath, [join(PROJECT_ROOT, 'bin', 'openclaw-fix.js'), '--repo', dir, '--format', 'patch'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  writeFileSync(series, seriesResult.stdout);
+  const seriesRun = spawnSync(process.execPath, [CLI, '--repo', dir, '--format', 'patch'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...IDENTITY } });
+  if (seriesRun.status !== 0) throw new Error(`--format patch failed: ${seriesRun.stderr}`);
+  writeFileSync(series, seriesRun.stdout);
+  const commits = (seriesRun.stdout.match(/^From [0-9a-f]{40} /gm) ?? []).length;
 
   const amClone = join(parent, `${name}-am`);
-  git(parent, ['clone', '-q', dir, amClone]);
-  const gitAm: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    git(amClone, ['reset', '-q', '--hard', base]);
-    gitAm.push(timeGit(amClone, ['am', '-q', series]));
-  }
+  git(parent, ['clone', '-q', '--no-checkout', dir, amClone]);
+  git(amClone, ['checkout', '-q', '-B', 'main', base]);
 
-  const pipeline = spawnSync(process.execPath, [THIS_SCRIPT, '--child-commit', dir], { encoding: 'utf8', env: { ...process.env, ...IDENTITY } });
-  const { ms: pipelineMs, commits } = JSON.parse(pipeline.stdout.trim()) as { ms: number; commits: number };
-
-  const apply: ChildReport[] = [];
-  for (let run = 0; run < RUNS; run++) {
-    git(dir, ['update-ref', '-d', `refs/heads/${BRANCH}`]);
-    apply.push(runCli(dir, ['--apply']));
-  }
-  return {
-    name,
-    commits,
-    pipelineMs,
-    gitAmMs: median(gitAm),
-    applyEndToEndMs: median(apply.map((report) => report.ms)),
-    peakRssKiB: Math.max(...apply.map((report) => report.maxRssKiB)),
+  const deleteBranch = (): void => {
+    spawnSync('git', ['update-ref', '-d', `refs/heads/${BRANCH}`], { cwd: dir });
   };
+  const apply = (cli: string, cache: string): Command => ({ file: process.execPath, args: [cli, '--apply'], cwd: dir, env: { XDG_CACHE_HOME: cache } });
+  // One warm cache per CLI, warmed by a first run; the branch it writes is the fixed tree verify reads.
+  const warmCaches = new Map<string, string>();
+  for (const cli of clis) {
+    const cache = mkdtempSync(join(parent, 'warm-cache-'));
+    deleteBranch();
+    time(apply(cli, cache));
+    warmCaches.set(cli, cache);
+  }
+  const fixed = join(parent, `${name}-fixed`);
+  git(parent, ['clone', '-q', '--no-checkout', '--branch', BRANCH, dir, fixed]);
+  git(fixed, ['checkout', '-q', BRANCH]);
+
+  const round = (cli: string): Map<Row, Timed> => {
+    const warmCache = warmCaches.get(cli)!;
+    const figures = new Map<Row, Timed>();
+    figures.set('node -e 0', time({ file: process.execPath, args: ['-e', '0'], cwd: dir }));
+    git(amClone, ['reset', '-q', '--hard', base]);
+    figures.set('git am of the series', time({ file: 'git', args: ['am', '-q', series], cwd: amClone }));
+    figures.set('--list', time({ file: process.execPath, args: [cli, '--list'], cwd: dir }));
+    figures.set('dry run', time({ file: process.execPath, args: [cli], cwd: dir }));
+    deleteBranch();
+    const coldCache = mkdtempSync(join(parent, 'cold-cache-'));
+    figures.set('--apply, cold cache', time(apply(cli, coldCache)));
+    rmSync(coldCache, { recursive: true, force: true });
+    deleteBranch();
+    figures.set('--apply, warm cache', time(apply(cli, warmCache)));
+    figures.set('verify (fixed tree)', time({ file: process.execPath, args: [cli, 'verify'], cwd: fixed, env: { XDG_CACHE_HOME: warmCache }, codes: [0, 1] }));
+    return figures;
+  };
+  return { name, commits, round };
+}
+
+// -- report --
+
+function machineLine(): string {
+  const cpu = cpus();
+  const git = execFileSync('git', ['--version'], { encoding: 'utf8' }).trim();
+  return `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Node ${process.version}; ${git}; load average ${loadavg()
+    .map((value) => value.toFixed(1))
+    .join(' ')}`;
 }
 
 async function bench(): Promise<number> {
   const parent = mkdtempSync(join(tmpdir(), 'openclaw-fix-bench-'));
+  rssReporter = join(parent, 'report-rss.cjs');
+  writeFileSync(
+    rssReporter,
+    "process.on('exit', () => { const out = process.env.OPENCLAW_BENCH_RSS_FILE; if (out) require('fs').writeFileSync(out, String(process.resourceUsage().maxRSS)); });\n",
+  );
   try {
+    process.stdout.write(`openclaw-fix bench: ${CLI}\nmachine: ${machineLine()}\n`);
     const small = makeRepo(parent, 'fixture', 0);
     process.stdout.write(`generating a repo with ${EXTRA_FILES.toLocaleString('en')} extra files…\n`);
     const large = makeRepo(parent, 'large', EXTRA_FILES);
-    const startup = median(Array.from({ length: RUNS }, () => runCli(small, ['--version']).ms));
-    const figures = [measure(parent, small, 'fixture'), measure(parent, large, `fixture + ${EXTRA_FILES.toLocaleString('en')} files`)];
-    // Alternating the two repos, so that load from other processes weighs on both alike.
-    const smallDryRuns: ChildReport[] = [];
-    const largeDryRuns: ChildReport[] = [];
-    for (let run = 0; run < RUNS; run++) {
-      smallDryRuns.push(runCli(small, ['--dry-run']));
-      largeDryRuns.push(runCli(large, ['--dry-run']));
+    const clis = BASELINE ? [CLI, BASELINE] : [CLI];
+    const repos = [prepare(parent, small, 'fixture', clis), prepare(parent, large, `+${EXTRA_FILES.toLocaleString('en')} files`, clis)];
+    /** rounds[round][cli][repo]: each round runs every CLI on every repo, in turn. */
+    const rounds: Map<Row, Timed>[][][] = [];
+    for (let index = 0; index < ROUNDS; index++) {
+      process.stdout.write(`round ${index + 1}/${ROUNDS}\n`);
+      rounds.push(clis.map((cli) => repos.map((repo) => repo.round(cli))));
     }
-    const smallDryRun = median(smallDryRuns.map((report) => report.ms));
-    const largeDryRun = median(largeDryRuns.map((report) => report.ms));
+    const at = (round: Map<Row, Timed>[][], cli: number, repo: number, row: Row): Timed => round[cli]![repo]!.get(row)!;
+    const figure = (cli: number, repo: number, row: Row): number => median(rounds.map((round) => at(round, cli, repo, row).ms));
+    /** Median over the rounds of the ratio within each round. */
+    const ratio = (cli: number, a: [number, Row], b: [number, Row]): number => median(rounds.map((round) => at(round, cli, a[0], a[1]).ms / at(round, cli, b[0], b[1]).ms));
+    const rssMiB = (cli: number, repo: number, row: Row): number => Math.max(...rounds.map((round) => at(round, cli, repo, row).maxRssKiB ?? 0)) / 1024;
+
+    const ms = (value: number): string => `${value.toFixed(0)} ms`;
+    const columns = repos.map((repo) => `${repo.name} (${repo.commits} commits)`);
+    clis.forEach((cli, index) => {
+      const lines: string[] = [];
+      lines.push(`\n${index === 0 ? 'this build' : 'baseline'} (${cli}): whole processes, median of ${ROUNDS} rounds; ratios within each round, then their median\n`);
+      lines.push(`| ${'command'.padEnd(24)} | ${columns.map((column) => column.padEnd(34)).join(' | ')} |`);
+      lines.push(`| ${'-'.repeat(24)} | ${columns.map(() => '-'.repeat(34)).join(' | ')} |`);
+      for (const row of ROWS) {
+        const cells = repos.map((_, repo) => {
+          const parts = [ms(figure(index, repo, row))];
+          if (row === '--list') parts.push(`${ratio(index, [repo, row], [repo, 'node -e 0']).toFixed(2)}× node`);
+          if (row !== 'node -e 0' && row !== 'git am of the series' && row !== '--list') parts.push(`${ratio(index, [repo, row], [repo, 'git am of the series']).toFixed(2)}× git am`);
+          if (row !== 'node -e 0' && row !== 'git am of the series') parts.push(`${rssMiB(index, repo, row).toFixed(0)} MiB`);
+          return parts.join(', ').padEnd(34);
+        });
+        lines.push(`| ${row.padEnd(24)} | ${cells.join(' | ')} |`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+    process.stdout.write(`\ntargets (this build):\n`);
 
     let missed = 0;
-    const ms = (value: number): string => `${value.toFixed(0)} ms`;
-    const check = (label: string, value: string, ratio: number, target: number, unit = '×'): void => {
-      const pass = ratio <= target;
+    const check = (label: string, value: number, target: number, unit: string): void => {
+      const pass = value <= target;
       if (!pass) missed++;
-      process.stdout.write(`${pass ? 'PASS' : 'FAIL'}  ${label.padEnd(62)} ${value.padEnd(34)} target ≤ ${target}${unit}\n`);
+      process.stdout.write(`${pass ? 'PASS' : 'FAIL'}  ${label.padEnd(48)} ${value.toFixed(2).padStart(7)}${unit}  target ≤ ${target}${unit}\n`);
     };
-    process.stdout.write(`\nopenclaw-fix bench (median of ${RUNS} runs; Node ${process.version})\n\n`);
-    for (const repo of figures) {
-      check(`[${repo.name}] commit ${repo.commits} fixes vs git am of the series`, `${ms(repo.pipelineMs)} vs ${ms(repo.gitAmMs)} = ${(repo.pipelineMs / repo.gitAmMs).toFixed(2)}×`, repo.pipelineMs / repo.gitAmMs, TARGET_RATIO);
-    }
-    check('--dry-run, large repo vs fixture', `${ms(largeDryRun)} vs ${ms(smallDryRun)} = ${(largeDryRun / smallDryRun).toFixed(2)}×`, largeDryRun / smallDryRun, TARGET_RATIO);
-    const peakMiB = Math.max(...figures.map((repo) => repo.peakRssKiB), ...[...smallDryRuns, ...largeDryRuns].map((report) => report.maxRssKiB)) / 1024;
-    check('peak RSS of openclaw-fix (--apply, --dry-run, both repos)', `${peakMiB.toFixed(1)} MiB`, peakMiB, TARGET_RSS_MIB, ' MiB');
-    process.stdout.write('\nwithout a target:\n');
-    for (const repo of figures) {
-      process.stdout.write(`info  [${repo.name}] --apply end to end, verification included: ${ms(repo.applyEndToEndMs)} (git am ${ms(repo.gitAmMs)})\n`);
-    }
-    process.stdout.write(`info  Node start-up and module loading (--version): ${ms(startup)} of every run\n`);
+    repos.forEach((repo, index) => {
+      check(`[${repo.name}] dry run vs git am`, ratio(0, [index, 'dry run'], [index, 'git am of the series']), TARGETS.dryVsAm, '×');
+      check(`[${repo.name}] --apply, warm cache vs git am`, ratio(0, [index, '--apply, warm cache'], [index, 'git am of the series']), TARGETS.warmApplyVsAm, '×');
+    });
+    check('--list vs node -e 0', ratio(0, [0, '--list'], [0, 'node -e 0']), TARGETS.listVsNode, '×');
+    check(`dry run, ${repos[1]!.name} vs fixture`, ratio(0, [1, 'dry run'], [0, 'dry run']), TARGETS.largeVsFixtureDry, '×');
+    const peak = Math.max(...repos.flatMap((_, repo) => ROWS.filter((row) => row !== 'node -e 0' && row !== 'git am of the series').map((row) => rssMiB(0, repo, row))));
+    check('peak RSS of openclaw-fix, any command', peak, TARGETS.rssMiB, ' MiB');
+    process.stdout.write(`machine at the end: load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}\n`);
     process.stdout.write(missed === 0 ? '\nall targets met\n' : `\n${missed} target${missed === 1 ? '' : 's'} missed\n`);
     return missed === 0 ? 0 : 1;
   } finally {
@@ -215,9 +275,4 @@ async function bench(): Promise<number> {
   }
 }
 
-const [mode, dir, ...rest] = process.argv.slice(2);
-if (mode === '--child' || mode === '--child-commit') {
-  await child(mode, dir ?? '.', rest);
-} else {
-  process.exitCode = await bench();
-}
+process.exitCode = await bench();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
-import { main } from '../dist/src/cli.js';
+// A plain `--list` is answered from the catalogue the build wrote, without loading the fixes.
+import { quickList } from '../dist/src/catalogue.js';
 
 // A full disk or a reader that went away (`> /dev/full`, `| head -1`) must not end in a stack
 // trace and exit 1 ("fixes pending") after the work is done: one line, exit 2.
@@ -14,5 +15,12 @@ process.stdout.on('error', (error) => {
   process.exitCode = 2;
 });
 
-const code = await main(process.argv.slice(2));
-process.exitCode = outputLost ? 2 : code;
+const argv = process.argv.slice(2);
+const listed = quickList(argv);
+if (listed !== undefined) {
+  process.stdout.write(listed);
+} else {
+  const { main } = await import('../dist/src/cli.js');
+  const code = await main(argv);
+  process.exitCode = outputLost ? 2 : code;
+}

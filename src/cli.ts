@@ -8,20 +8,25 @@ import yargs from 'yargs';
 import { allPatches } from '../patches/index.js';
 import { applyFixes, DEFAULT_BRANCH } from './apply.js';
 import { encodeLossless } from './bytes.js';
+import { listJson, listText } from './catalogue.js';
 import { handleInterrupts } from './cleanup.js';
 import { candidateGlobs, EngineError, type Plan } from './engine.js';
 import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { EditConflictError } from './edits.js';
-import { Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
-import { patchSeries } from './patch-series.js';
-import { DEFAULT_NETWORK_TIMEOUT_MS, preparePublish, publishedText } from './push.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
 import { matchesAny } from './repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import { YamlTemplateError } from './template-yaml.js';
 import { debugFromEnv, describeError, isContentError, stackOf } from './failure.js';
-import { applyVerifier, VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo, type VerifyOptions } from './verify/index.js';
+import type { VerifyOptions } from './verify/index.js';
 import type { Patch } from './types.js';
+// Loaded only by the modes that need them (a dry run and --list never do): the verifier with
+// the Go checker, the push/pull-request code with Octokit, the patch-series writer. Module
+// loading is most of what a short run costs (npm run bench).
+const loadVerify = () => import('./verify/index.js');
+const loadPush = () => import('./push.js');
+const loadPatchSeries = () => import('./patch-series.js');
 
 /** The package version, from the package.json above this module (src/ when run from source, dist/src/ when built). */
 function packageVersion(): string {
@@ -75,14 +80,6 @@ export function selectPatches(patches: readonly Patch[], only: string[], skip: s
   }
   return patches.filter(
     (patch) => (only.length === 0 || only.some((s) => matchesSelector(patch, s))) && !skip.some((s) => matchesSelector(patch, s)),
-  );
-}
-
-function listText(patches: readonly Patch[]): string {
-  return (
-    patches
-      .map((patch) => `${String(patch.priority).padStart(2)}. ${(patch.bug === null ? 'extra' : `bug ${patch.bug}`).padEnd(6)} ${patch.id.padEnd(34)} ${patch.title}`)
-      .join('\n') + '\n'
   );
 }
 
@@ -231,7 +228,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
     }
     const patches = selectPatches(allPatches, listOption('only', args.only), listOption('skip', args.skip));
     if (args.list) {
-      io.stdout.write(json ? `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n` : listText(patches));
+      io.stdout.write(json ? listJson(patches) : listText(patches));
       return 0;
     }
     doing = 'opening the repository';
@@ -246,6 +243,8 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
     if (mode === 'apply') {
       // --push/--pr are checked before anything is written, and run after the branch is.
       const branch = String(args.branch);
+      const { preparePublish, publishedText } = await loadPush();
+      const { applyVerifier } = await loadVerify();
       const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION, networkTimeoutMs: Number(args['network-timeout']) * 1000 }) : undefined;
       doing = 'applying the fixes';
       const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git, { goCache: args.cache !== false }), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
@@ -261,6 +260,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       // patchSeries refuses a series that holds a secret, so it is printed as built: redacting
       // a diff line would make `git am` apply different content (a corrupted series).
       doing = 'building the patch series';
+      const { patchSeries } = await loadPatchSeries();
       const series = await patchSeries(git, patches, secrets);
       givenIo.stdout.write(encodeLossless(series.mbox));
       for (const note of series.notes) io.stderr.write(`openclaw-fix: ${note}\n`);
@@ -311,6 +311,7 @@ function redactingIo(io: Io, secrets: readonly string[]): Io {
 
 // -- verify --
 async function runVerify(git: Git, secrets: string[], json: boolean, io: Io, options: VerifyOptions, debug: boolean): Promise<number> {
+  const { VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo } = await loadVerify();
   const files = await loadWorkTreeWithSecrets(git, VERIFY_GLOBS, secrets);
   const report = await verifyRepo(files, options);
   printStacks(io, debug, 'check', report.checks.map((check) => ({ label: `verify ${check.id}`, error: check.error })));

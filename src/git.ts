@@ -1,12 +1,10 @@
 /**
- * Everything openclaw-fix asks of git. simple-git for the porcelain questions; a small spawn
- * wrapper for the plumbing that needs standard input (hash-object, update-index, commit-tree),
- * which simple-git does not feed.
+ * Everything openclaw-fix asks of git, through one small spawn wrapper (standard input
+ * included, which the plumbing needs). No git library: loading one cost ~100 ms of every run.
  */
 import { spawn } from 'node:child_process';
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
 import { decodeLossless } from './bytes.js';
 import { killGroup, makeTempDir, removeTempDir, trackChild } from './cleanup.js';
 import { gitPathspecsFor, matchesAny } from './repo-view.js';
@@ -62,11 +60,7 @@ export function gitEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv
 }
 
 export class Git {
-  readonly porcelain: SimpleGit;
-
-  private constructor(readonly root: string) {
-    this.porcelain = simpleGit({ baseDir: root });
-  }
+  private constructor(readonly root: string) {}
 
   /** Opens the repository containing `dir`; UserError when there is none. */
   static async open(dir: string): Promise<Git> {
@@ -150,6 +144,9 @@ export class Git {
     }
   }
 }
+
+/** A remote that accepts the connection and never answers must not hang a bot forever. */
+export const DEFAULT_NETWORK_TIMEOUT_MS = 120_000;
 
 /** A git command that talks to a remote got no answer in time (see GitRunOptions.timeoutMs). */
 export class GitTimeoutError extends Error {

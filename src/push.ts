@@ -8,7 +8,7 @@
  * rewrites the local branch: whatever fails, it stays as `--apply` left it.
  */
 import { editedCommit, foreignCommits, type ApplyResult } from './apply.js';
-import { Git, GitCommandError, GitTimeoutError, UserError } from './git.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, GitTimeoutError, UserError } from './git.js';
 import { upsertPullRequest, redactCredentials, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
 import { pullRequestBody, pullRequestTitle } from './pr-body.js';
 
@@ -34,8 +34,8 @@ export interface PublishOptions {
   readonly networkTimeoutMs?: number;
 }
 
-/** A remote that accepts the connection and never answers must not hang a bot forever. */
-export const DEFAULT_NETWORK_TIMEOUT_MS = 120_000;
+// In git.ts, so that the CLI's --help shows it without loading this module (and Octokit).
+export { DEFAULT_NETWORK_TIMEOUT_MS };
 
 export interface Published {
   readonly push: PushOutcome;

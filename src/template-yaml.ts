@@ -6,6 +6,7 @@ import { ANSIBLE_YAML_TAGS } from './render/ansible-yaml.js';
 import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { jinjaBlocks, jinjaContextAt, maskJinjaLayout, scanJinja, TemplateSyntaxError, type JinjaBlock, type JinjaSpan } from './jinja-mask.js';
 import { columnAt, lineNumberAt, lineStartAt, nextLineStart } from './text.js';
+import { ParseMemo } from './parse-cache.js';
 
 export class YamlTemplateError extends Error {
   constructor(
@@ -32,7 +33,18 @@ export interface ParsedTemplate {
   readonly documents: readonly Document.Parsed[];
 }
 
+/**
+ * Each (path, content) is parsed once per process (src/parse-cache.ts): the result is shared
+ * by every caller, so it is read-only (`documents` is frozen; never change a node).
+ */
 export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
+  return parsedTemplates.get(path, text, parseYamlTemplateUncached);
+}
+
+/** 8 Mi characters of YAML kept parsed: far more than a deployment repo's candidate files. */
+export const parsedTemplates = new ParseMemo<ParsedTemplate>(8 * 1024 * 1024);
+
+function parseYamlTemplateUncached(path: string, text: string): ParsedTemplate {
   let jinja: JinjaSpan[];
   try {
     jinja = scanJinja(text);
@@ -59,13 +71,14 @@ export function parseYamlTemplate(path: string, text: string): ParsedTemplate {
       throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
     }
   }
-  const template: ParsedTemplate = { path, text, masked, jinja, blocks, generators, documents: list };
+  const template: ParsedTemplate = { path, text, masked, jinja: Object.freeze(jinja), blocks, generators, documents: Object.freeze(list) };
   for (const doc of list) {
     recordMergeKeys(template, doc);
     if (jinja.length > 0) recordOwners(doc);
   }
   if (generators.length > 0) recordGenerators(template);
-  return template;
+  // Shared by every caller through the parse memo: read-only from here on.
+  return Object.freeze(template);
 }
 
 /** Where each collection or scalar is attached: its key, or its own start as a list item (see jinjaContextOf). */

@@ -14,6 +14,7 @@ import { allPatches } from '../patches/index.js';
 import { planFixes } from '../src/engine.js';
 import { KNOWN_DIFFERENCES, loadVars, renderTemplate, vaultPlaceholder, type Vars } from '../src/render.js';
 import { fixtureFiles, PROJECT_ROOT, tempDir } from './helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
 const ROLE_TEMPLATE = /(^|\/)roles\/[^/]+\/templates\/.+\.j2$/;
 
@@ -69,7 +70,7 @@ function renderWithAnsible(sets: readonly TemplateSet[], ansibleManaged: string,
     cwd: work,
     encoding: 'utf8',
     env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCALHOST_WARNING: 'False' },
-    timeout: 900_000, // a guard against a hung run, not a speed target: a busy machine is slow
+    timeout: CHILD_PROCESS_TIMEOUT,
   });
   if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message}); install Debian's ansible package — this check needs real Ansible`);
   if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
@@ -152,7 +153,7 @@ describe('src/render.ts renders every role template exactly as Ansible does', ()
   beforeAll(() => {
     expect(beforeVars.ansible_managed).toBe(afterVars.ansible_managed);
     ansible = renderWithAnsible([...sets, raw, corners], String(beforeVars.ansible_managed), work);
-  }, 1_000_000);
+  }, SLOW_TEST);
 
   it('covers the compose base and overlays, Dockerfile, ACL, LiteLLM config, env, Caddyfile and backup script', () => {
     const names = sets[0]?.templates.map((path) => path.split('/').pop()) ?? [];
@@ -316,7 +317,7 @@ describe('loadVars reads variables where Ansible does, in its precedence order',
       cwd: join(work, 'repo'),
       encoding: 'utf8',
       env: { ...process.env, ANSIBLE_CONFIG: join(work, 'repo', 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCAL_TEMP: join(work, 'tmp'), ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
-      timeout: 900_000, // a guard against a hung run, not a speed target
+      timeout: CHILD_PROCESS_TIMEOUT,
     });
     if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message}); this check needs real Ansible`);
     if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
@@ -324,7 +325,7 @@ describe('loadVars reads variables where Ansible does, in its precedence order',
       [templates[0] as string, readFileSync(join(work, 'out', 'app.conf'), 'utf8')],
       [templates[1] as string, readFileSync(join(work, 'out', 'other.conf'), 'utf8')],
     ]);
-  }, 1_000_000);
+  }, SLOW_TEST);
 
   it('every probe resolves to the source Ansible picks, and each role sees its own defaults', () => {
     const app = ansibleOutput.get(templates[0] as string) ?? '';

@@ -22,6 +22,7 @@ import { matchesAny } from '../src/repo-view.js';
 import type { FixState, Patch } from '../src/types.js';
 import { verifyRepo, VERIFY_GLOBS, type VerifyReport } from '../src/verify/index.js';
 import { DEFAULT_FIX_BRANCH, FIXTURE_REPO, git, gitRepoOf, PROJECT_ROOT, readTree, runCli } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 const INJECTIONS = Number(process.env.OPENCLAW_FIX_INJECTIONS ?? 220);
 const SEED = Number(process.env.OPENCLAW_FIX_PROPERTY_SEED ?? 20261201);
@@ -152,7 +153,7 @@ describe('failure confinement: one broken file stops only the fixes that read it
     // The measured counts, for the issue's closing note.
     console.log(`confinement: ${JSON.stringify(stats)}`);
     expect(stats.injections).toBeGreaterThanOrEqual(200);
-  }, 1_800_000);
+  }, SLOW_TEST);
 });
 
 describe('failure reasons name the file, the line and the cause', () => {

@@ -15,6 +15,7 @@ import { planFixes, runCheck } from '../src/engine.js';
 import { checkSmokescreenEntrypoint } from '../src/go-check.js';
 import { loadVars, renderTemplate } from '../src/render.js';
 import { fixtureFiles, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from './helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
 const ROLE = 'roles/openclaw-config';
 const DOCKERFILE = `${ROLE}/templates/Dockerfile.smokescreen.j2`;
@@ -57,7 +58,7 @@ describe('the Go toolchain', () => {
     } finally {
       noexec.on = false;
     }
-  }, 60_000);
+  }, SLOW_TEST);
 });
 
 describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
@@ -211,14 +212,14 @@ describe('bug 3 module', () => {
       cwd: work,
       encoding: 'utf8',
       env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCALHOST_WARNING: 'False' },
-      timeout: 120_000,
+      timeout: CHILD_PROCESS_TIMEOUT,
     });
     expect(run.error, 'ansible-playbook must be installed (Debian\'s ansible package)').toBeUndefined();
     expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
     expect(readFileSync(join(base, 'build', 'smokescreen', ENTRYPOINT_FILE_NAME), 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);
     expect(readFileSync(join(base, 'build', 'smokescreen', 'Dockerfile'), 'utf8')).toContain(`COPY ${ENTRYPOINT_FILE_NAME} main.go`);
     expect(run.stdout).toContain('RUNNING HANDLER [openclaw-config : rebuild egress]');
-  });
+  }, SLOW_TEST);
 
   it('follows a 4-space task file and roles under ansible/', () => {
     const files = new Map<string, string>();
@@ -234,7 +235,7 @@ describe('bug 3 module', () => {
       '-   name: Copy Smokescreen entrypoint\n    ansible.builtin.copy:\n        src: smokescreen-main.go\n        dest: "{{ openclaw_base_dir }}/build/smokescreen/smokescreen-main.go"\n        mode: "0644"\n    notify: rebuild egress\n    tags: [config, egress]\n',
     );
     expect(renderedBuild(plan.result, `ansible/${DOCKERFILE}`).copy).toBeGreaterThan(-1);
-  });
+  }, SLOW_TEST);
 
   it('repairs a custom entrypoint that does not compile (the report\'s), keeping its name, task and COPY', () => {
     const files = fixtureFiles();

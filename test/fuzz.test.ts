@@ -16,6 +16,7 @@ import type { CheckResult, Patch, RepoView, TextEdit } from '../src/types.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { commentLines, isYamlPath, makeVariant, type Recipe } from './fuzz-variants.js';
 import { fixtureFiles } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 const RUNS = 200;
 const SEED = 20260224;
@@ -155,5 +156,5 @@ describe('fuzzed variants of the fixture', () => {
     console.log([`fuzz: ${RUNS} variants (seed ${SEED})`, ...table, ...[...sampleRefusals].map(([label, reason]) => `  e.g. ${label} refused: ${reason}`)].join('\n'));
     // The variants must exercise the fixes, not only their refusals.
     for (const [label, c] of counts) expect(c.fixed + c.already, `${label} never fixed any variant`).toBeGreaterThan(0);
-  }, 120_000);
+  }, SLOW_TEST);
 });

@@ -14,6 +14,7 @@ import { readTaskFile, tasksOf } from '../patches/lib/tasks.js';
 import { planFixes } from '../src/engine.js';
 import { loadVars, renderTemplate } from '../src/render.js';
 import { fixtureFiles, tempDir } from './helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
 const HANDLERS = 'roles/openclaw-config/handlers/main.yml';
 
@@ -130,7 +131,7 @@ function runHandlersWithAnsible(scenarios: readonly Scenario[]): Map<string, Han
       ANSIBLE_HOME: join(work, 'home'),
       ANSIBLE_LOCALHOST_WARNING: 'False',
     },
-    timeout: 180_000,
+    timeout: CHILD_PROCESS_TIMEOUT,
   });
   if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message})`);
   const results = new Map<string, HandlerRun>();
@@ -205,7 +206,7 @@ describe('bug 8: config handlers are safe on a first run', () => {
     expect(result('report_restart_fails').failed).toBe(false);
     expect(result('report_fixed_first_run').failed).toBe(false);
     expect(result('report_fixed_restart_fails').failed).toBe(true);
-  });
+  }, SLOW_TEST);
 
   it('keeps names, args and the build handler; every restarting handler runs a guarded shell script', () => {
     const files = fixtureFiles();
@@ -264,7 +265,7 @@ describe('bug 8: config handlers are safe on a first run', () => {
       expect(runScript(script, 'broken', bin).failed, `${name} when the restart fails`).toBe(true);
     }
     expect(runScript(scripts.get('restart litellm') ?? '', 'exists', bin).docker).toContain('compose --project-name openclaw ps --all --quiet litellm');
-  });
+  }, SLOW_TEST);
 
   it('leaves a handler that already checks for the container, and refuses a command it cannot read', () => {
     const guarded = [

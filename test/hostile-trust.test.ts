@@ -15,6 +15,7 @@ import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3
 import { main } from '../src/cli.js';
 import { SANDBOX_VARIABLES, proofCacheDir } from '../src/go-check.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 const ENTRYPOINT = `roles/openclaw-config/files/${ENTRYPOINT_FILE_NAME}`;
 const FAKE_TOKEN = 'ghs_planted-init-must-never-see-this-0123456789';
@@ -67,7 +68,7 @@ describe('repo code runs in a scrubbed environment (issue 13, item 1)', () => {
     expect(home).toBeDefined();
     expect(home).not.toBe(saved.HOME);
     expect(cwd.startsWith(repo)).toBe(false);
-  }, 240_000);
+  }, SLOW_TEST);
 });
 
 describe('the Go proof cache (issue 12)', () => {
@@ -106,7 +107,7 @@ describe('the Go proof cache (issue 12)', () => {
     const failedWarm = await runCli(failing, ['verify']);
     expect(failedWarm).toEqual(failedCold);
     expect(existsSync(failingDump)).toBe(false);
-  }, 300_000);
+  }, SLOW_TEST);
 
   it('lives in $XDG_CACHE_HOME/openclaw-fix, or ~/.cache/openclaw-fix without it', () => {
     expect(proofCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/openclaw-fix');

@@ -15,6 +15,7 @@ import { planFixes } from '../src/engine.js';
 import { loadVars, renderTemplate, type Vars } from '../src/render.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles, tempDir, writeFiles } from './helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
 const TASKS = 'roles/maintenance/tasks/main.yml';
 const SCRIPT = 'roles/maintenance/templates/backup.sh.j2';
@@ -64,7 +65,7 @@ function ansible(args: string[], cwd: string): { status: number | null; output: 
     cwd,
     encoding: 'utf8',
     env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(cwd, '.ansible-home'), ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_ROLES_PATH: join(cwd, 'roles') },
-    timeout: 120_000,
+    timeout: CHILD_PROCESS_TIMEOUT,
   });
   if (run.error) throw new Error(`cannot run ${args[0]}: ${run.error.message}`);
   return { status: run.status, output: `${run.stdout}\n${run.stderr}` };
@@ -97,7 +98,7 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     // The check is real: a misspelt module is refused.
     writeFileSync(join(work, TASKS), (fixed.get(TASKS) ?? '').replace('community.docker.docker_image:', 'community.docker.docker_imag:'));
     expect(ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work).status).not.toBe(0);
-  });
+  }, SLOW_TEST);
 
   it('variant: roles under ansible/, 4-space tasks, CRLF, an image from a Jinja variable and one from a shell variable in a second script', () => {
     const files = new Map([...fixtureFiles()].map(([path, text]) => [path.startsWith('roles/') ? `ansible/${path}` : path, text]));
@@ -125,7 +126,7 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     const order = tasksOf(readTaskFile(tasks, after)).map((task) => task.name);
     expect(found.find((pull) => pull.image.includes('busybox'))?.index).toBe(order.indexOf('Install prune script') + 1);
     expect(found.filter((pull) => pull.image.includes('alpine')).map((pull) => pull.index)).toEqual([1, 2]);
-  });
+  }, SLOW_TEST);
 
   it('already pulled in a loop is fixed; a new image in the script needs a pull for that image only', () => {
     const files = fixtureFiles();

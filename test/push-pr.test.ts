@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseGitHubRemote } from '../src/github.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 const TOKEN = 'ghs_not-a-real-token-7f3c9a';
 /** The remote URL the tests configure; git is redirected to the bare repo with url.<bare>.insteadOf. */
@@ -58,7 +59,7 @@ describe('--apply --push', () => {
     expect(git(bare, 'merge-base', DEFAULT_FIX_BRANCH, newBase).trim()).toBe(newBase);
     // Only the tool's branch moved on the remote.
     expect(remoteTip(bare, 'main')).toBe(remoteMainBefore);
-  });
+  }, SLOW_TEST);
 
   it('refuses a remote branch of that name that has commits it did not make, and leaves both branches as they were', async () => {
     const { repo, bare } = repoWithBareOrigin();
@@ -79,7 +80,7 @@ describe('--apply --push', () => {
     const ownCommits = git(repo, 'rev-list', '--count', '--grep=^Openclaw-Fix: ', `main..${DEFAULT_FIX_BRANCH}`).trim();
     expect(ownCommits).not.toBe('0');
     expect(git(repo, 'rev-list', '--count', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe(ownCommits);
-  });
+  }, SLOW_TEST);
 
   it('needs --apply, and an unknown remote is one line before anything is written', async () => {
     const { repo } = repoWithBareOrigin();

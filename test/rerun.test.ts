@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 const BRANCH = 'openclaw-fix/deployment-bugs';
 const GITHUB_URL = 'https://github.com/acme/deploy.git';
@@ -65,7 +66,7 @@ describe('--apply on an unchanged base', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`Branch ${BRANCH} is up to date: its \\d+ commits on main \\([0-9a-f]{12}\\) already carry exactly these fixes\\. Nothing was written\\.`));
     expect(tipOf(repo, BRANCH)).toBe(tip);
-  });
+  }, SLOW_TEST);
 
   it('rebuilds when the fixes differ: a fix added or dropped, or a commit whose tree is not the fix', async () => {
     const repo = fixtureGitRepo();
@@ -87,7 +88,7 @@ describe('--apply on an unchanged base', () => {
     const rebuilt = JSON.parse((await at('2030-01-04T00:00:00Z', () => runCli(repo, ['--apply', '--json', '--only', '7']))).stdout) as ApplyDoc;
     expect(rebuilt.apply).toMatchObject({ status: 'rebuilt', previousTip: amended });
     expect(git(repo, 'ls-tree', '--name-only', BRANCH, 'EXTRA.md').trim()).toBe('');
-  });
+  }, SLOW_TEST);
 });
 
 /** The three GitHub endpoints the tool calls, recording every request. */
@@ -176,5 +177,5 @@ describe('--apply --push --pr on an unchanged base', () => {
     expect(github.requests).toEqual(['GET /repos/acme/deploy/pulls']);
     expect(github.pulls).toHaveLength(1);
     expect(git(bare, 'rev-parse', BRANCH).trim()).toBe(remoteTip);
-  }, 60_000);
+  }, SLOW_TEST);
 });

@@ -15,6 +15,7 @@ import { loadVars, renderTemplate, type Vars } from '../src/render.js';
 import { VerifyContext } from '../src/verify/context.js';
 import { checkTelegramToken } from '../src/verify/tasks.js';
 import { fixtureFiles, tempDir } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 const INTEGRATE = 'roles/openclaw-integrate/tasks/main.yml';
 const TOKEN_VARIABLE = 'telegram_bot_token';
@@ -397,7 +398,7 @@ describe('the fixed tasks under ansible-playbook', () => {
     mkdirSync(join(dir, 'tmp'));
     const result = ansiblePlaybook(dir, ['-i', 'localhost,', '--syntax-check', playbookFor(dir, names)]);
     expect(result.status, result.output).toBe(0);
-  });
+  }, SLOW_TEST);
 
   it('run against localhost: docker never sees the token in argv, only the tokenFile path; nothing is left behind', () => {
     const dir = tempDir();
@@ -429,5 +430,5 @@ describe('the fixed tasks under ansible-playbook', () => {
     expect(failed.output).toContain('Stop after removing the Telegram bot token');
     expect(failed.output).not.toContain(PLACEHOLDER_TOKEN);
     expect(filesHolding(dir, PLACEHOLDER_TOKEN).sort()).toEqual([join(dir, 'play.yml'), env.FAKE_DOCKER_STDIN]);
-  });
+  }, SLOW_TEST);
 });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { fixtureGitRepo, git, runCli } from './helpers.js';
+import { SLOW_TEST } from './budgets.js';
 
 // The stand-in is found with existsSync(<dir>/go.mod): hide it from src/go-check.ts.
 vi.mock('node:fs', async (importOriginal) => {
@@ -26,5 +27,5 @@ describe('the Go stand-in missing from the installation', () => {
     expect(verified.stdout).not.toMatch(/internal error/);
     expect(verified.stdout).toMatch(/^bug 3: not checked: .*the Smokescreen v0\.0\.4 stand-in module \(test\/go-standin\) is missing from this openclaw-fix installation; reinstall openclaw-fix$/m);
     expect(verified.code).toBe(0); // not checked does not fail the run; every other check holds
-  }, 60_000);
+  }, SLOW_TEST);
 });

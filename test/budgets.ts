@@ -1,0 +1,34 @@
+/**
+ * The suite's time budgets, in one place. No test asserts on elapsed time: every figure here
+ * is a hang detector, set far above what the work needs on a busy one-CPU machine (the suite
+ * must pass under `taskset -c 0 .ci/run` on a shared runner), and a slow test bounds its WORK
+ * (200 variants, one playbook run, one build) instead of its clock. Speed targets live in
+ * `npm run bench`, never in a test.
+ *
+ * The slowest cases, by the work they do (each uses SLOW_TEST below):
+ *   - test/fuzz.test.ts: 200 generated variants of the fixture, each planned twice and verified;
+ *   - test/ansible-crosscheck.test.ts, test/handlers.test.ts, test/maintenance.test.ts,
+ *     test/egress-entrypoint.test.ts, test/telegram-token.test.ts: real ansible-playbook runs;
+ *   - test/end-to-end.test.ts: --apply (Go included) and verify of whole repos, some with Ansible;
+ *   - test/hostile.test.ts, test/hostile-trust.test.ts: a tsc build of the CLI, SIGINT/SIGKILL
+ *     in the middle of --apply (child processes), the secrets check running every mode;
+ *   - test/confinement.test.ts: the 200-injection property test;
+ *   - test/rerun.test.ts, test/push-pr.test.ts: several --apply runs (each compiling the Go
+ *     entrypoint) against a bare remote and a stub GitHub;
+ *   - test/verify-standin.test.ts: --apply and verify of the fixture.
+ * vitest's slowTestThreshold (vitest.config.ts) names any other test that grows slow in the
+ * report.
+ */
+const MINUTE = 60_000;
+
+/** Any test or hook without a budget of its own (vitest.config.ts). */
+export const DEFAULT_TIMEOUT = 10 * MINUTE;
+
+/** A test or hook among the slowest cases listed above. */
+export const SLOW_TEST = 30 * MINUTE;
+
+/** A child process doing real work (ansible-playbook): killed only if it hangs, never for being slow. */
+export const CHILD_PROCESS_TIMEOUT = 20 * MINUTE;
+
+/** Reported as slow by vitest (a display, never a failure). */
+export const SLOW_TEST_THRESHOLD = 10_000;

@@ -1,0 +1,81 @@
+/**
+ * Parse once: each (path, content) is masked and parsed once; every fix, the engine's checks
+ * and verify share that parse, so none of them may change it.
+ */
+import { isCollection, isDocument, visit, type Document } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { allPatches } from '../patches/index.js';
+import { planFixes } from '../src/engine.js';
+import { ParseMemo } from '../src/parse-cache.js';
+import { parsedTemplates, parseYamlTemplate, YamlTemplateError } from '../src/template-yaml.js';
+import { verifyRepo } from '../src/verify/index.js';
+import { fixtureFiles } from './helpers.js';
+
+const YAML_FILE = /\.(ya?ml)(\.j2)?$/;
+
+/** Freezes every node of the documents (and the documents): a write to one then throws. */
+function deepFreeze(documents: readonly Document.Parsed[]): void {
+  for (const doc of documents) {
+    visit(doc, (_key, node) => {
+      if (isCollection(node)) Object.freeze(node.items);
+      if (Array.isArray((node as { range?: unknown }).range)) Object.freeze((node as { range: number[] }).range);
+      Object.freeze(node);
+    });
+    if (isDocument(doc)) Object.freeze(doc);
+  }
+}
+
+describe('the template parse cache', () => {
+  it('parses a path and content once, again when the content changes, and repeats a parse error', () => {
+    const text = 'services:\n  a: {{ x }}\n';
+    const first = parseYamlTemplate('compose.yml.j2', text);
+    expect(parseYamlTemplate('compose.yml.j2', `${text}`)).toBe(first);
+    const changed = parseYamlTemplate('compose.yml.j2', `${text}  b: 1\n`);
+    expect(changed).not.toBe(first);
+    expect(Object.keys((changed.documents[0]?.toJS() as { services: object }).services)).toEqual(['a', 'b']);
+    // Another path with the same bytes is another file: errors and reasons name the path.
+    expect(parseYamlTemplate('other.yml.j2', text).path).toBe('other.yml.j2');
+    const broken = (): unknown => parseYamlTemplate('broken.yml', 'a: [1\n');
+    expect(broken).toThrow(YamlTemplateError);
+    expect(broken).toThrow(/^broken\.yml:\d+: not valid YAML/);
+  });
+
+  it('keeps at most its bound of text parsed, dropping the least recently used', () => {
+    let parses = 0;
+    const memo = new ParseMemo<string>(10);
+    const parse = (path: string, text: string): string => `${path}:${text}:${++parses}`;
+    expect(memo.get('a', '1234', parse)).toBe('a:1234:1');
+    expect(memo.get('b', '1234', parse)).toBe('b:1234:2');
+    expect(memo.get('a', '1234', parse)).toBe('a:1234:1'); // a is now the most recent
+    memo.get('c', '1234', parse); // 12 characters: b goes
+    expect(memo.get('a', '1234', parse)).toBe('a:1234:1');
+    expect(memo.get('b', '1234', parse)).toBe('b:1234:4');
+    expect(memo.get('big', 'x'.repeat(11), parse)).toBe(`big:${'x'.repeat(11)}:5`); // larger than the bound: never kept
+    expect(memo.get('big', 'x'.repeat(11), parse)).toBe(`big:${'x'.repeat(11)}:6`);
+  });
+
+  it('plans the fixture parsing each file version once, and no fix or verify changes a shared parse', async () => {
+    const files = fixtureFiles();
+    parsedTemplates.clear();
+    // Frozen before any fix sees them: a fix, the engine or verify writing to a node would throw.
+    for (const [path, text] of files) {
+      if (!YAML_FILE.test(path)) continue;
+      try {
+        deepFreeze(parseYamlTemplate(path, text).documents);
+      } catch (error) {
+        if (!(error instanceof YamlTemplateError)) throw error;
+      }
+    }
+    const frozen = parsedTemplates.stats().misses;
+    const plan = planFixes(files, allPatches);
+    expect(plan.pending.length).toBeGreaterThan(5);
+    // Each later parse is of a version a fix wrote: at most one per file each fix changed.
+    const written = plan.outcomes.reduce((count, outcome) => count + outcome.files.filter((change) => YAML_FILE.test(change.path)).length, 0);
+    const { hits, misses } = parsedTemplates.stats();
+    expect(misses - frozen).toBeLessThanOrEqual(written);
+    expect(hits).toBeGreaterThan(misses);
+    for (const outcome of plan.outcomes) for (const change of outcome.files) if (YAML_FILE.test(change.path)) deepFreeze(parseYamlTemplate(change.path, change.after).documents);
+    const report = await verifyRepo(plan.result, { goCheck: false });
+    expect(report.checks.filter((check) => check.status === 'failed')).toEqual([]);
+  });
+});
