@@ -68,7 +68,7 @@ describe('--apply on an unchanged base', () => {
     expect(tipOf(repo, BRANCH)).toBe(tip);
   }, SLOW_TEST);
 
-  it('rebuilds when the fixes differ: a fix added or dropped, or a commit whose tree is not the fix', async () => {
+  it('rebuilds when the fixes differ (a fix added or dropped), but never over a commit amended by hand', async () => {
     const repo = fixtureGitRepo();
     await at('2030-01-01T00:00:00Z', () => runCli(repo, ['--apply', '--only', '7']));
     const onlySeven = tipOf(repo, BRANCH);
@@ -78,16 +78,19 @@ describe('--apply on an unchanged base', () => {
     expect(back.apply.status).toBe('rebuilt');
     expect(back.apply.commits.map((commit) => commit.patchId)).toEqual(['litellm-no-egress-dependency']);
 
-    // Same message and trailer, different tree: the tool's own commit, amended by hand.
+    // Same message and trailer, different tree: the tool's commit, amended by hand, is a human's
+    // now (issue 13): a rebuild would throw the amendment away, so the run refuses and says so.
     git(repo, 'checkout', '-q', BRANCH);
     writeFileSync(join(repo, 'EXTRA.md'), 'not part of the fix\n');
     git(repo, 'add', 'EXTRA.md');
     git(repo, 'commit', '-q', '--amend', '--no-edit');
     git(repo, 'checkout', '-q', 'main');
     const amended = tipOf(repo, BRANCH);
-    const rebuilt = JSON.parse((await at('2030-01-04T00:00:00Z', () => runCli(repo, ['--apply', '--json', '--only', '7']))).stdout) as ApplyDoc;
-    expect(rebuilt.apply).toMatchObject({ status: 'rebuilt', previousTip: amended });
-    expect(git(repo, 'ls-tree', '--name-only', BRANCH, 'EXTRA.md').trim()).toBe('');
+    const refused = await at('2030-01-04T00:00:00Z', () => runCli(repo, ['--apply', '--only', '7']));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/openclaw-fix\/deployment-bugs|amend|by hand|human/i);
+    expect(tipOf(repo, BRANCH)).toBe(amended);
+    expect(git(repo, 'ls-tree', '--name-only', BRANCH, 'EXTRA.md').trim()).toBe('EXTRA.md');
   }, SLOW_TEST);
 });
 
