@@ -164,6 +164,14 @@ describe('expressions alone where entries stand', () => {
     expect(() => pairOf(svc, 'healthcheck')).not.toThrow();
   });
 
+  it('a macro call at column 0 whose last rendered key the template goes on nesting under', () => {
+    const text = "{% macro tcp_healthcheck(port, interval='30s') %}\n    healthcheck:\n      test: [\"CMD-SHELL\", \"nc -z localhost {{ port }}\"]\n{% endmacro %}\nservices:\n  openclaw:\n    cpus: 2.0\n{{ tcp_healthcheck(openclaw_gateway_port) }}\n      start_period: 60s\n    depends_on: [redis]\n";
+    const { tpl, map } = root(text);
+    const gateway = at(map, tpl, 'services', 'openclaw');
+    expect(pairOf(gateway, 'depends_on')).toBeDefined();
+    expect(() => pairOf(gateway, 'healthcheck')).toThrow(/renders entries into it/);
+  });
+
   it('a macro defined in the template and called where entries stand', () => {
     const macro = '{% macro limits(mem) -%}\n    mem_limit: {{ mem }}\n    cpus: 0.5\n{%- endmacro %}\nservices:\n  redis:\n    image: redis\n    {{ limits("256m") }}\n  app:\n    image: y\n';
     const { tpl, map } = root(macro);
