@@ -236,3 +236,17 @@ describe('includes and generated list items', () => {
     expect(() => appendToSeq(tpl, seqAt(tpl, svc, 'tmpfs')!, ['/run'])).toThrow(/also gets items from the Jinja at docker-compose\.yml\.j2:6/);
   });
 });
+
+describe('a multi-line flow list whose last items a loop writes', () => {
+  it('takes a new item after the loop, before the closing bracket, with its comma', async () => {
+    const { appendToSeq, seqAt } = await import('../src/yaml-edit.js');
+    const text = 'svc:\n    command: [\n        "--listen-ip=0.0.0.0",\n{% for range in egress_deny_ranges %}\n        "--deny-range={{ range }}",\n{% endfor %}\n    ]\n    image: x\n';
+    const { tpl, map } = root(text);
+    const edit = appendToSeq(tpl, seqAt(tpl, at(map, tpl, 'svc'), 'command')!, ['"--stats-socket-dir=/run"']);
+    const after = applyEditsToText('f', text, [edit]);
+    expect(after).toBe(text.replace('{% endfor %}\n', '{% endfor %}\n        "--stats-socket-dir=/run",\n'));
+    const rendered = renderYaml('f.yml.j2', after, { egress_deny_ranges: ['10.0.0.0/8', '172.16.0.0/12'] }) as { svc: { command: string[] } };
+    expect(rendered.svc.command).toEqual(['--listen-ip=0.0.0.0', '--deny-range=10.0.0.0/8', '--deny-range=172.16.0.0/12', '--stats-socket-dir=/run']);
+    expect((renderYaml('f.yml.j2', after, { egress_deny_ranges: [] }) as { svc: { command: string[] } }).svc.command).toEqual(['--listen-ip=0.0.0.0', '--stats-socket-dir=/run']);
+  });
+});
