@@ -196,6 +196,11 @@ export interface MaskedTemplate {
    * nobody can read from the template. Masked as blank lines.
    */
   readonly generators: readonly JinjaSpan[];
+  /**
+   * For each generator, the column its entries stand at: the expression's own, or, when it is
+   * written left of the entries around it (a macro call at column 0 inside a service), theirs.
+   */
+  readonly generatorColumns: readonly number[];
 }
 
 interface Line {
@@ -262,7 +267,7 @@ const BLOCK_SCALAR_HEADER = /(^|[:-]|[ \t][!&]\S*)[ \t]+[|>][1-9+-]{0,2}$|^[ \t]
 
 /** See the module comment. */
 export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scanJinja(text)): MaskedTemplate {
-  if (spans.length === 0) return { masked: text, generators: [] };
+  if (spans.length === 0) return { masked: text, generators: [], generatorColumns: [] };
   const chars = text.split('');
   const fill = (from: number, to: number, filler: (offset: number) => string): void => {
     for (let at = from; at < to; at++) if (chars[at] !== '\n' && chars[at] !== '\r') chars[at] = filler(at);
@@ -295,6 +300,7 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
   for (const body of bodies) fill(body.start, body.end, () => ' ');
 
   const generators: JinjaSpan[] = [];
+  const generatorColumns: number[] = [];
   const previousContent = (index: number): Line | undefined => {
     for (let i = index - 1; i >= 0; i--) if ((lines[i] as Line).kind === 'content') return lines[i];
     return undefined;
@@ -356,7 +362,10 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
     const include = line.spans.find((span) => span.kind === 'statement' && /^include\b/.test(span.body));
     if (!expression) {
       fill(line.start, line.end, () => ' ');
-      if (include) generators.push(include);
+      if (include) {
+        generators.push(include);
+        generatorColumns.push(include.start - line.start);
+      }
       continue;
     }
     // An expression alone on its line: a value or scalar continuation (`_`), or entries (blank).
@@ -367,8 +376,17 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
     const isValue = previous !== undefined && column > previous.indent && /(:|^-|[ \t]-|[,[{])$/.test(previousCode.trimStart()) && !(following && following.indent === column);
     const isContinuation = previous !== undefined && column > previous.indent && column !== entryColumn(text, previous) && !/(:|-)$/.test(previousCode);
     if (isValue || isContinuation) continue; // already `_`
+    // Written left of the entries around it (a macro call at column 0) while the template goes on
+    // deeper: its entries stand where the previous line's do.
+    const entries = previous && following && column < previous.indent && previous.indent < following.indent ? previous.indent : column;
     fill(line.start, Math.max(line.end, expression.end), () => ' ');
+    if (following && following.indent > entries && line.end - line.start >= entries + 2 && expression.end <= line.end) {
+      // The template goes on with lines nested under the last entry it renders (a macro's
+      // `healthcheck:` followed by `start_period: 60s`): a placeholder key at the entries' column.
+      fill(line.start + entries, line.end, (at) => (at === line.end - 1 ? ':' : '_'));
+    }
     generators.push(expression);
+    generatorColumns.push(entries);
   }
-  return { masked: chars.join(''), generators };
+  return { masked: chars.join(''), generators, generatorColumns };
 }

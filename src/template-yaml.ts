@@ -54,9 +54,10 @@ function parseYamlTemplateUncached(path: string, text: string): ParsedTemplate {
   }
   let masked: string;
   let generators: readonly JinjaSpan[];
+  let generatorColumns: readonly number[];
   let blocks: JinjaBlock[];
   try {
-    ({ masked, generators } = maskJinjaLayout(text, jinja));
+    ({ masked, generators, generatorColumns } = maskJinjaLayout(text, jinja));
     blocks = jinjaBlocks(text, jinja);
   } catch (error) {
     if (error instanceof TemplateSyntaxError) throw new YamlTemplateError(path, error.line, error.detail);
@@ -76,7 +77,7 @@ function parseYamlTemplateUncached(path: string, text: string): ParsedTemplate {
     recordMergeKeys(template, doc);
     if (jinja.length > 0) recordOwners(doc);
   }
-  if (generators.length > 0) recordGenerators(template);
+  if (generators.length > 0) recordGenerators(template, generatorColumns);
   // Shared by every caller through the parse memo: read-only from here on.
   return Object.freeze(template);
 }
@@ -119,7 +120,7 @@ export function generatorsOf(collection: YAMLMap | YAMLSeq): readonly JinjaSpan[
  * A generator belongs to the innermost block collection whose entries stand at its column and
  * which is still open on its line: no line between them is indented less than that column.
  */
-function recordGenerators(template: ParsedTemplate): void {
+function recordGenerators(template: ParsedTemplate, columns: readonly number[]): void {
   const collections: { node: YAMLMap | YAMLSeq; start: number; column: number }[] = [];
   for (const doc of template.documents) {
     visit(doc, {
@@ -132,8 +133,8 @@ function recordGenerators(template: ParsedTemplate): void {
       },
     });
   }
-  for (const generator of template.generators) {
-    const column = columnAt(template.text, generator.start);
+  for (const [index, generator] of template.generators.entries()) {
+    const column = columns[index] ?? columnAt(template.text, generator.start);
     let owner: (typeof collections)[number] | undefined;
     for (const candidate of collections) {
       if (candidate.column !== column || candidate.start >= generator.start || (owner && owner.start > candidate.start)) continue;

@@ -204,6 +204,8 @@ export function replaceNode(tpl: ParsedTemplate, node: YamlNode, text: string): 
 
 /** Appends items (already quoted/formatted scalars) to a block or flow sequence, in its style. */
 export function appendToSeq(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly string[]): TextEdit {
+  const afterLoop = seq.flow ? appendAfterFlowLoop(tpl, seq, items) : undefined;
+  if (afterLoop) return afterLoop;
   assertNoJinjaStatements(tpl, seq, 'the list');
   const generator = generatorsOf(seq)[0];
   if (generator) throw new UnrecognisedShape(`the list at ${where(tpl, seq)} also gets items from the Jinja at ${locate(tpl.path, tpl.text, generator.start)}, which may already hold what a fix would add`);
@@ -233,6 +235,28 @@ export function appendToSeq(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly s
     insertionPoint(tpl, seq, endOfNodeLines(tpl, last), 'the list'),
     items.map((item) => `${dash[1]}-${dash[2]}${item}`),
   );
+}
+
+/**
+ * A multi-line flow list whose items end with a comma each and whose last items a Jinja loop or
+ * branch writes (`{% for r in ranges %}\n  "--deny-range={{ r }}",\n{% endfor %}\n]`): the new
+ * items go on lines of their own right before the `]` line, outside the loop, each with its
+ * comma (YAML allows the trailing one). Undefined when the list is not of that shape.
+ */
+function appendAfterFlowLoop(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly string[]): TextEdit | undefined {
+  const last = seq.items.at(-1) as YamlNode | undefined;
+  const [start, valueEnd] = rangeOf(seq);
+  if (!last || !jinjaStatementIn(tpl, start, valueEnd)) return undefined;
+  const close = tpl.text.lastIndexOf(']', valueEnd);
+  const closeLine = lineStartAt(tpl.text, close);
+  if (close < start || tpl.text.slice(closeLine, close).trim() !== '') return undefined;
+  const lastEnd = rangeOf(last)[1];
+  // After the last item: its comma, then only lines of Jinja tags (the loop's end) before `]`.
+  if (!/^,[ \t]*\r?\n/.test(tpl.text.slice(lastEnd, closeLine))) return undefined;
+  for (let at = nextLineStart(tpl.text, lastEnd); at < closeLine; at = nextLineStart(tpl.text, at)) if (lineKind(tpl, at) === 'content') return undefined;
+  if (jinjaContextAt(tpl.blocks, closeLine) !== jinjaContextOf(tpl, seq)) return undefined;
+  const indent = ' '.repeat(columnAt(tpl.text, rangeOf(last)[0]));
+  return { path: tpl.path, start: closeLine, end: closeLine, text: items.map((item) => `${indent}${item},${eolOf(tpl.text)}`).join('') };
 }
 
 /**

@@ -164,6 +164,14 @@ describe('expressions alone where entries stand', () => {
     expect(() => pairOf(svc, 'healthcheck')).not.toThrow();
   });
 
+  it('a macro call at column 0 whose last rendered key the template goes on nesting under', () => {
+    const text = "{% macro tcp_healthcheck(port, interval='30s') %}\n    healthcheck:\n      test: [\"CMD-SHELL\", \"nc -z localhost {{ port }}\"]\n{% endmacro %}\nservices:\n  openclaw:\n    cpus: 2.0\n{{ tcp_healthcheck(openclaw_gateway_port) }}\n      start_period: 60s\n    depends_on: [redis]\n";
+    const { tpl, map } = root(text);
+    const gateway = at(map, tpl, 'services', 'openclaw');
+    expect(pairOf(gateway, 'depends_on')).toBeDefined();
+    expect(() => pairOf(gateway, 'healthcheck')).toThrow(/renders entries into it/);
+  });
+
   it('a macro defined in the template and called where entries stand', () => {
     const macro = '{% macro limits(mem) -%}\n    mem_limit: {{ mem }}\n    cpus: 0.5\n{%- endmacro %}\nservices:\n  redis:\n    image: redis\n    {{ limits("256m") }}\n  app:\n    image: y\n';
     const { tpl, map } = root(macro);
@@ -226,5 +234,19 @@ describe('includes and generated list items', () => {
     const svc = at(map, tpl, 'svc');
     expect(() => pairOf(svc, 'read_only')).toThrow(/\{% include "extra-service-keys\.yml\.j2" %\}\) renders entries into it/);
     expect(() => appendToSeq(tpl, seqAt(tpl, svc, 'tmpfs')!, ['/run'])).toThrow(/also gets items from the Jinja at docker-compose\.yml\.j2:6/);
+  });
+});
+
+describe('a multi-line flow list whose last items a loop writes', () => {
+  it('takes a new item after the loop, before the closing bracket, with its comma', async () => {
+    const { appendToSeq, seqAt } = await import('../src/yaml-edit.js');
+    const text = 'svc:\n    command: [\n        "--listen-ip=0.0.0.0",\n{% for range in egress_deny_ranges %}\n        "--deny-range={{ range }}",\n{% endfor %}\n    ]\n    image: x\n';
+    const { tpl, map } = root(text);
+    const edit = appendToSeq(tpl, seqAt(tpl, at(map, tpl, 'svc'), 'command')!, ['"--stats-socket-dir=/run"']);
+    const after = applyEditsToText('f', text, [edit]);
+    expect(after).toBe(text.replace('{% endfor %}\n', '{% endfor %}\n        "--stats-socket-dir=/run",\n'));
+    const rendered = renderYaml('f.yml.j2', after, { egress_deny_ranges: ['10.0.0.0/8', '172.16.0.0/12'] }) as { svc: { command: string[] } };
+    expect(rendered.svc.command).toEqual(['--listen-ip=0.0.0.0', '--deny-range=10.0.0.0/8', '--deny-range=172.16.0.0/12', '--stats-socket-dir=/run']);
+    expect((renderYaml('f.yml.j2', after, { egress_deny_ranges: [] }) as { svc: { command: string[] } }).svc.command).toEqual(['--listen-ip=0.0.0.0', '--stats-socket-dir=/run']);
   });
 });

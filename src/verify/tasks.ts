@@ -157,10 +157,10 @@ function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>
  * is called: the role names of the report are not how a repo has to name its roles, and a file
  * that does not mention the thing is not parsed (a broken unrelated file is not this check's).
  */
-function tasksMentioning(ctx: VerifyContext, mentions: RegExp, dir: 'tasks' | 'handlers' = 'tasks'): Task[] {
+function tasksMentioning(ctx: VerifyContext, mentions: RegExp, dir: 'tasks' | 'handlers' = 'tasks', inRoles?: readonly string[]): Task[] {
   return ctx.view
     .glob(`**/roles/*/${dir}/**/*.{yml,yaml}`)
-    .filter((path) => mentions.test(ctx.read(path)))
+    .filter((path) => (inRoles === undefined || inRoles.some((role) => path.startsWith(role))) && mentions.test(ctx.read(path)))
     .flatMap((path) => ctx.taskFile(path));
 }
 
@@ -247,7 +247,9 @@ export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefin
     const definition = stack?.base.services[service];
     return isDict(definition) && typeof definition.container_name === 'string' ? definition.container_name : undefined;
   };
-  const roleTasks = [...handlers, ...tasksMentioning(ctx, /\bdocker\b|docker-compose/)];
+  // The tasks of the roles those handlers belong to (their registered lookups), not every role's.
+  const handlerRoles = [...new Set(handlers.map((handler) => /^(.*\/)?roles\/[^/]+\//.exec(handler.path)?.[0]).filter((role): role is string => role !== undefined))];
+  const roleTasks = [...handlers, ...tasksMentioning(ctx, /\bdocker\b|docker-compose/, 'tasks', handlerRoles)];
   const problems: string[] = [];
   let restarters = 0;
   for (const handler of handlers) {
