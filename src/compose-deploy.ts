@@ -18,6 +18,7 @@
 import { isMap, isScalar, isSeq, parseDocument, type YAMLSeq } from 'yaml';
 import { lineNumberAt } from './text.js';
 import type { RepoView } from './types.js';
+import { isModuleKey } from './ansible-task-keywords.js';
 
 /** Playbooks: YAML at the repository root, one folder down (`ansible/site.yml`, `playbooks/x.yml`) or two. */
 export const PLAYBOOK_GLOBS = ['*.{yml,yaml}', '*/*.{yml,yaml}', '*/playbooks/*.{yml,yaml}'];
@@ -57,16 +58,8 @@ function isDict(value: unknown): value is Dict {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const TASK_KEYWORDS = new Set([
-  'name', 'when', 'tags', 'register', 'notify', 'listen', 'loop', 'loop_control', 'args', 'vars', 'environment',
-  'become', 'become_user', 'become_method', 'become_flags', 'changed_when', 'failed_when', 'ignore_errors',
-  'ignore_unreachable', 'no_log', 'delegate_to', 'delegate_facts', 'run_once', 'retries', 'delay', 'until',
-  'block', 'rescue', 'always', 'check_mode', 'diff', 'any_errors_fatal', 'timeout', 'throttle', 'collections',
-  'module_defaults', 'debugger', 'connection', 'port', 'remote_user', 'async', 'poll', 'max_fail_percentage',
-]);
-
 function moduleOf(task: Dict): string | undefined {
-  return Object.keys(task).find((key) => !TASK_KEYWORDS.has(key) && !key.startsWith('with_'));
+  return Object.keys(task).find((key) => isModuleKey(key));
 }
 
 function shortName(module: string): string {

@@ -12,6 +12,7 @@ import { parseYamlTemplate, type ParsedTemplate } from '../../src/template-yaml.
 import { eolOf, indentStepOf, lineStartAt } from '../../src/text.js';
 import type { TextEdit } from '../../src/types.js';
 import { endOfNodeLines, keptCommentLines, pairOf, UnrecognisedShape, where } from '../../src/yaml-edit.js';
+import { isModuleKey } from '../../src/ansible-task-keywords.js';
 
 export interface TaskFile {
   readonly tpl: ParsedTemplate;
@@ -37,15 +38,6 @@ export interface Task {
   readonly shortModule: string | undefined;
 }
 
-/** Task keywords: every other key of a task is its module (or a legacy `local_action`/`action`). */
-const TASK_KEYWORDS = new Set([
-  'name', 'when', 'tags', 'register', 'notify', 'listen', 'loop', 'loop_control', 'args', 'vars', 'environment',
-  'become', 'become_user', 'become_method', 'become_flags', 'changed_when', 'failed_when', 'ignore_errors',
-  'ignore_unreachable', 'no_log', 'delegate_to', 'delegate_facts', 'run_once', 'retries', 'delay', 'until',
-  'block', 'rescue', 'always', 'check_mode', 'diff', 'any_errors_fatal', 'timeout', 'throttle', 'collections',
-  'module_defaults', 'debugger', 'connection', 'port', 'remote_user', 'async', 'poll', 'max_fail_percentage',
-]);
-
 /**
  * Parses a task or handler file; UnrecognisedShape when it is not a list of tasks. An empty
  * file (nothing, `---`, only comments) is a valid one without tasks, as Ansible reads it.
@@ -63,7 +55,7 @@ function moduleOf(map: YAMLMap): string | undefined {
   for (const pair of map.items) {
     if (!isScalar(pair.key)) continue;
     const key = String(pair.key.value);
-    if (!TASK_KEYWORDS.has(key) && !key.startsWith('with_')) return key;
+    if (isModuleKey(key)) return key;
   }
   return undefined;
 }
