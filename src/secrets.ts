@@ -134,6 +134,8 @@ function entropy(text: string): number {
 
 function looksRandom(token: string): boolean {
   if (/^(sha\d+:)?[0-9a-f]+$/i.test(token)) return false; // a digest or commit id
+  // An absolute path of short segments (a temp dir such as /tmp/openclaw-fix-1qmAWh/x) is a path, not a key.
+  if (token.startsWith('/') && token.split('/').every((segment) => segment.length < 20)) return false;
   return /[A-Z]/.test(token) && /[a-z]/.test(token) && /[0-9]/.test(token) && entropy(token) >= 4.2;
 }
 
