@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
 // A plain `--list` is answered from the catalogue the build wrote, without loading the fixes.
-import { quickList } from '../dist/src/catalogue.js';
+import { quickList } from '../dist/src/output/catalogue.js';
 
 // A full disk or a reader that went away (`> /dev/full`, `| head -1`) must not end in a stack
 // trace and exit 1 ("fixes pending") after the work is done: one line, exit 2.

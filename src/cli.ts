@@ -6,27 +6,27 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { allPatches } from '../patches/index.js';
-import { applyFixes, DEFAULT_BRANCH } from './apply.js';
-import { encodeLossless } from './bytes.js';
-import { listJson, listText } from './catalogue.js';
-import { handleInterrupts } from './cleanup.js';
-import { candidateGlobs, EngineError, type Plan } from './engine.js';
-import { planWithoutWritingThroughSymlinks } from './symlinks.js';
-import { EditConflictError } from './edits.js';
-import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, loadWorkTreeFiles, UserError } from './git.js';
-import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './report.js';
-import { matchesAny } from './repo-view.js';
-import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
-import { YamlTemplateError } from './template-yaml.js';
-import { debugFromEnv, describeError, isContentError, stackOf } from './failure.js';
+import { applyFixes, DEFAULT_BRANCH } from './git/apply.js';
+import { encodeLossless } from './core/bytes.js';
+import { listJson, listText } from './output/catalogue.js';
+import { handleInterrupts } from './core/cleanup.js';
+import { candidateGlobs, EngineError, type Plan } from './core/engine.js';
+import { planWithoutWritingThroughSymlinks } from './core/symlinks.js';
+import { EditConflictError } from './core/edits.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, loadWorkTreeFiles, UserError } from './git/git.js';
+import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './output/report.js';
+import { matchesAny } from './core/repo-view.js';
+import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './git/secrets.js';
+import { YamlTemplateError } from './toolkit/template-yaml.js';
+import { debugFromEnv, describeError, isContentError, stackOf } from './core/failure.js';
 import type { VerifyOptions } from './verify/index.js';
-import type { Patch } from './types.js';
+import type { Patch } from './core/types.js';
 // Loaded only by the modes that need them (a dry run and --list never do): the verifier with
 // the Go checker, the push/pull-request code with Octokit, the patch-series writer. Module
 // loading is most of what a short run costs (npm run bench).
 const loadVerify = () => import('./verify/index.js');
-const loadPush = () => import('./push.js');
-const loadPatchSeries = () => import('./patch-series.js');
+const loadPush = () => import('./git/push.js');
+const loadPatchSeries = () => import('./git/patch-series.js');
 
 /** The package version, from the package.json above this module (src/ when run from source, dist/src/ when built). */
 function packageVersion(): string {
@@ -123,7 +123,7 @@ function printStacks(io: Io, debug: boolean, what: 'fix' | 'check', stopped: rea
 type ParsedArgs = Record<string, unknown> & { readonly _: readonly (string | number)[] };
 
 export async function main(argv: readonly string[], givenIo: Io = defaultIo()): Promise<number> {
-  // Every byte printed goes through the redaction of the repo's plain-text secrets (src/secrets.ts).
+  // Every byte printed goes through the redaction of the repo's plain-text secrets (src/git/secrets.ts).
   const secrets: string[] = [];
   const io = redactingIo(givenIo, secrets);
   let usageError: string | undefined;
@@ -142,7 +142,7 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     .option('only', { type: 'string', array: true, describe: 'run only these fixes: bug numbers, ids or "extra" (comma-separated)' })
     .option('skip', { type: 'string', array: true, describe: 'leave these fixes out' })
     .option('branch', { type: 'string', default: DEFAULT_BRANCH, describe: 'branch --apply writes', requiresArg: true })
-    // -- bot mode and patch series (src/push.ts, src/github.ts, src/patch-series.ts) --
+    // -- bot mode and patch series (src/git/push.ts, src/git/github.ts, src/git/patch-series.ts) --
     .option('push', { type: 'boolean', describe: "with --apply: push the fix branch (force-updates only the tool's own branch)" })
     .option('remote', { type: 'string', default: 'origin', describe: 'the remote --push pushes to', requiresArg: true })
     .option('network-timeout', { type: 'number', default: DEFAULT_NETWORK_TIMEOUT_MS / 1000, describe: 'with --push: seconds one git command talking to the remote may take', requiresArg: true })

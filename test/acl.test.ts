@@ -4,9 +4,9 @@
  * list, the rules are the same, and the default rule is untouched.
  */
 import { describe, expect, it } from 'vitest';
-import { extraAclServicesList } from '../patches/extra-acl-services-list.js';
-import { planFixes, runCheck } from '../src/engine.js';
-import { loadVars, renderYaml } from '../src/render.js';
+import { extraAclServicesList } from '../patches/acl-services-list/acl-services-list.js';
+import { planFixes, runCheck } from '../src/core/engine.js';
+import { loadVars, renderYaml } from '../src/model/render/render.js';
 import { fixtureFiles } from './helpers.js';
 
 const ACL = 'roles/openclaw-config/templates/smokescreen-acl.yaml.j2';

@@ -1,6 +1,6 @@
 /**
  * The renderer is only worth trusting if it prints what Ansible prints. Every Jinja template
- * of every role — before the fixes and as the fixes leave them — goes through src/render.ts
+ * of every role — before the fixes and as the fixes leave them — goes through src/model/render/render.ts
  * and through real Ansible (`ansible.builtin.template`, one ansible-playbook run for all of
  * them) with the same variables, and the texts must be identical. No ansible: the test fails.
  */
@@ -11,8 +11,8 @@ import { createTwoFilesPatch } from 'diff';
 import { parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { planFixes } from '../src/engine.js';
-import { KNOWN_DIFFERENCES, loadVars, renderTemplate, vaultPlaceholder, type Vars } from '../src/render.js';
+import { planFixes } from '../src/core/engine.js';
+import { KNOWN_DIFFERENCES, loadVars, renderTemplate, vaultPlaceholder, type Vars } from '../src/model/render/render.js';
 import { fixtureFiles, PROJECT_ROOT, tempDir } from './helpers.js';
 import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
@@ -94,7 +94,7 @@ function mismatches(set: TemplateSet, ansible: ReadonlyMap<string, string>, nunj
   });
 }
 
-describe('src/render.ts renders every role template exactly as Ansible does', () => {
+describe('src/model/render/render.ts renders every role template exactly as Ansible does', () => {
   const work = tempDir('openclaw-fix-xcheck-');
   const before = fixtureFiles();
   const after = planFixes(before, allPatches).result;

@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { candidateGlobs } from '../src/engine.js';
-import { Git, loadCommitFiles, loadWorkTreeFiles } from '../src/git.js';
-import { matchesAny } from '../src/repo-view.js';
+import { candidateGlobs } from '../src/core/engine.js';
+import { Git, loadCommitFiles, loadWorkTreeFiles } from '../src/git/git.js';
+import { matchesAny } from '../src/core/repo-view.js';
 import { commitAll, fixtureGitRepo, git, readTree, writeFiles } from './helpers.js';
 
 describe('candidate listing', () => {

@@ -1,6 +1,6 @@
 /** The Compose model follows Compose v2's rules on small hand-written projects. */
 import { describe, expect, it } from 'vitest';
-import { canPublishPorts, ComposeModelError, firstRunProblems, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks } from '../src/compose-model.js';
+import { canPublishPorts, ComposeModelError, firstRunProblems, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks } from '../src/model/compose-model.js';
 
 const base = {
   services: {

@@ -1,5 +1,5 @@
 /**
- * The Dockerfile template reader (patches/lib/dockerfile.ts): stages, instructions with
+ * The Dockerfile template reader (src/toolkit/dockerfile.ts): stages, instructions with
  * continuations and offsets into the original text, shell parts, `apk add` lists and the
  * edits built on them.
  */
@@ -14,12 +14,12 @@ import {
   shellParts,
   splitRunAfter,
   wordValues,
-} from '../patches/lib/dockerfile.js';
-import { bug1 } from '../patches/bug1-egress-tcp-healthcheck.js';
-import { bug3 } from '../patches/bug3-egress-plain-http-role.js';
-import { applyEditsToText } from '../src/edits.js';
-import { planFixes } from '../src/engine.js';
-import type { TextEdit } from '../src/types.js';
+} from '../src/toolkit/dockerfile.js';
+import { bug1 } from '../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
+import { bug3 } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { applyEditsToText } from '../src/core/edits.js';
+import { planFixes } from '../src/core/engine.js';
+import type { TextEdit } from '../src/core/types.js';
 import { fixtureFiles } from './helpers.js';
 
 const FIXTURE_PATH = 'roles/openclaw-config/templates/Dockerfile.smokescreen.j2';

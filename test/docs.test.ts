@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { fixesDocument } from '../src/fixes-doc.js';
+import { fixesDocument } from '../src/output/fixes-doc.js';
 
 describe('docs/fixes.md', () => {
   it('matches the patch modules (run `npm run docs` after changing one)', () => {

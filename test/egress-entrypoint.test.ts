@@ -9,11 +9,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
-import { bug3, ENTRYPOINT_FILE_NAME, entrypointDefects, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
-import { parseDockerfile, shellParts, wordValues } from '../patches/lib/dockerfile.js';
-import { planFixes, runCheck } from '../src/engine.js';
-import { checkSmokescreenEntrypoint } from '../src/go-check.js';
-import { loadVars, renderTemplate } from '../src/render.js';
+import { bug3, ENTRYPOINT_FILE_NAME, entrypointDefects, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { parseDockerfile, shellParts, wordValues } from '../src/toolkit/dockerfile.js';
+import { planFixes, runCheck } from '../src/core/engine.js';
+import { checkSmokescreenEntrypoint } from '../src/verify/go-check.js';
+import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { fixtureFiles, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from './helpers.js';
 import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 

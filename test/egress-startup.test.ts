@@ -6,11 +6,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { bug1 } from '../patches/bug1-egress-tcp-healthcheck.js';
-import { bug2 } from '../patches/bug2-egress-writable-run.js';
-import { findApkAdds, parseDockerfile, runtimeStage } from '../patches/lib/dockerfile.js';
-import { planFixes, type Plan } from '../src/engine.js';
-import { loadVars, renderTemplate } from '../src/render.js';
+import { bug1 } from '../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
+import { bug2 } from '../patches/egress-writable-run/egress-writable-run.js';
+import { findApkAdds, parseDockerfile, runtimeStage } from '../src/toolkit/dockerfile.js';
+import { planFixes, type Plan } from '../src/core/engine.js';
+import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { fixtureFiles } from './helpers.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';

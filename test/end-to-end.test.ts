@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { allPatches } from '../patches/index.js';
-import { loadVars, renderTemplate, renderYaml } from '../src/render.js';
+import { loadVars, renderTemplate, renderYaml } from '../src/model/render/render.js';
 import { DEFAULT_FIX_BRANCH, fixtureFiles, git, gitRepoOf, readTree, runCli, tempDir } from './helpers.js';
 
 type Files = Map<string, string>;

@@ -1,10 +1,10 @@
 /** The engine keeps every byte outside the edited spans: comments, CRLF, missing final newline, Jinja. */
 import { describe, expect, it } from 'vitest';
-import { bug7 } from '../patches/bug7-litellm-egress-dependency.js';
-import { applyEditsToText, EditConflictError } from '../src/edits.js';
-import { planFixes, unifiedDiff } from '../src/engine.js';
-import { maskJinja, scanJinja } from '../src/jinja-mask.js';
-import { parseYamlTemplate, YamlTemplateError } from '../src/template-yaml.js';
+import { bug7 } from '../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
+import { applyEditsToText, EditConflictError } from '../src/core/edits.js';
+import { planFixes, unifiedDiff } from '../src/core/engine.js';
+import { maskJinja, scanJinja } from '../src/toolkit/jinja-mask.js';
+import { parseYamlTemplate, YamlTemplateError } from '../src/toolkit/template-yaml.js';
 
 const PATH = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 

@@ -19,7 +19,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import type { FixState } from '../src/types.js';
+import type { FixState } from '../src/core/types.js';
 import { DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 
 const FIXTURES_DIR = fileURLToPath(new URL('../fixtures', import.meta.url));

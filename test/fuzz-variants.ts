@@ -5,9 +5,9 @@
  * their Jinja stays byte for byte. Every variant must still parse: `makeVariant` checks that.
  */
 import { isScalar, parseDocument, visit, type Document, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../src/template-yaml.js';
-import { indentStepOf, lineNumberAt, lineStartAt } from '../src/text.js';
-import { endOfNodeLines } from '../src/yaml-edit.js';
+import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../src/toolkit/template-yaml.js';
+import { indentStepOf, lineNumberAt, lineStartAt } from '../src/toolkit/text.js';
+import { endOfNodeLines } from '../src/toolkit/yaml-edit.js';
 
 export interface Recipe {
   /** Seeds every per-file and per-line choice below. */

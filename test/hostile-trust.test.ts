@@ -11,9 +11,9 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/bug3-egress-plain-http-role.js';
+import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
 import { main } from '../src/cli.js';
-import { SANDBOX_VARIABLES, proofCacheDir } from '../src/go-check.js';
+import { SANDBOX_VARIABLES, proofCacheDir } from '../src/verify/go-check.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
 import { SLOW_TEST } from './budgets.js';
 
@@ -411,7 +411,7 @@ describe('secrets by key word, nesting, block scalar and shape are never printed
   }
 
   it('ordinary values stay readable: image digests, commit ids, environment variable names, paths', async () => {
-    const { redactSecrets, secretValues } = await import('../src/secrets.js');
+    const { redactSecrets, secretValues } = await import('../src/git/secrets.js');
     const files = new Map([['group_vars/all/vars.yml', 'key_env: ANTHROPIC_API_KEY\nredis_image: redis@sha256:3f2b9c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\nauth_mode: "{{ vault_auth_mode }}"\npassthrough_dir: /opt/openclaw/passthrough\n']]);
     const secrets = secretValues(files);
     const text = [...files.values()][0] ?? '';
@@ -476,7 +476,7 @@ describe('a file that is not valid UTF-8 keeps every byte nobody asked to change
   });
 
   it('decodeLossless/encodeLossless give back every byte sequence, valid UTF-8 or not', async () => {
-    const { decodeLossless, encodeLossless } = await import('../src/bytes.js');
+    const { decodeLossless, encodeLossless } = await import('../src/core/bytes.js');
     fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => encodeLossless(decodeLossless(bytes)).equals(Buffer.from(bytes))));
     fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (text) => decodeLossless(Buffer.from(text, 'utf8')) === text));
     for (const sample of ['\uFEFFbom', 'pair \u{1F4A9} \uFFFD', 'ed b3 a9: \xed\xb3\xa9']) {
@@ -556,7 +556,7 @@ describe('smaller hostile cases', () => {
       expect([0, 1], `${args.join(' ')}: ${result.stderr}`).toContain(result.code);
       expect(result.stdout + result.stderr).not.toMatch(/internal error/);
     }
-    const { readVarFile } = await import('../src/render/vars.js');
+    const { readVarFile } = await import('../src/model/render/vars.js');
     expect(() => readVarFile('group_vars/all/bomb.yml', `${bomb.join('\n')}\n`)).toThrow(/^group_vars\/all\/bomb\.yml:1: aliases expand too far/);
   });
 

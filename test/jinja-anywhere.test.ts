@@ -8,11 +8,11 @@
 import { isMap, type YAMLMap } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { applyEditsToText } from '../src/edits.js';
-import { planFixes } from '../src/engine.js';
-import { parseYamlTemplate, type ParsedTemplate } from '../src/template-yaml.js';
-import { loadVars, renderYaml } from '../src/render.js';
-import { insertIntoMap, mapAt, pairOf, UnrecognisedShape } from '../src/yaml-edit.js';
+import { applyEditsToText } from '../src/core/edits.js';
+import { planFixes } from '../src/core/engine.js';
+import { parseYamlTemplate, type ParsedTemplate } from '../src/toolkit/template-yaml.js';
+import { loadVars, renderYaml } from '../src/model/render/render.js';
+import { insertIntoMap, mapAt, pairOf, UnrecognisedShape } from '../src/toolkit/yaml-edit.js';
 import { fixtureFiles } from './helpers.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
@@ -229,7 +229,7 @@ describe('tags in flow lists, at the end of key lines, and every block tag', () 
 
 describe('includes and generated list items', () => {
   it('an {% include %} where entries stand renders entries nobody can read; a list with a generated item takes no appended item', async () => {
-    const { appendToSeq, seqAt } = await import('../src/yaml-edit.js');
+    const { appendToSeq, seqAt } = await import('../src/toolkit/yaml-edit.js');
     const { tpl, map } = root('svc:\n  image: x\n  {% include "extra-service-keys.yml.j2" %}\n  tmpfs:\n    - /tmp\n    {{ extra_tmpfs | to_nice_yaml | indent(4) }}\n');
     const svc = at(map, tpl, 'svc');
     expect(() => pairOf(svc, 'read_only')).toThrow(/\{% include "extra-service-keys\.yml\.j2" %\}\) renders entries into it/);
@@ -239,7 +239,7 @@ describe('includes and generated list items', () => {
 
 describe('a multi-line flow list whose last items a loop writes', () => {
   it('takes a new item after the loop, before the closing bracket, with its comma', async () => {
-    const { appendToSeq, seqAt } = await import('../src/yaml-edit.js');
+    const { appendToSeq, seqAt } = await import('../src/toolkit/yaml-edit.js');
     const text = 'svc:\n    command: [\n        "--listen-ip=0.0.0.0",\n{% for range in egress_deny_ranges %}\n        "--deny-range={{ range }}",\n{% endfor %}\n    ]\n    image: x\n';
     const { tpl, map } = root(text);
     const edit = appendToSeq(tpl, seqAt(tpl, at(map, tpl, 'svc'), 'command')!, ['"--stats-socket-dir=/run"']);

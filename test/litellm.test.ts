@@ -4,9 +4,9 @@
  * rpm, on the fixture and on repos shaped differently.
  */
 import { describe, expect, it } from 'vitest';
-import { bug5, DEFAULT_BUDGET_DURATION } from '../patches/bug5-litellm-budget-where-read.js';
-import { planFixes } from '../src/engine.js';
-import { loadVars, renderYaml, type Vars } from '../src/render.js';
+import { bug5, DEFAULT_BUDGET_DURATION } from '../patches/litellm-budget-where-read/litellm-budget-where-read.js';
+import { planFixes } from '../src/core/engine.js';
+import { loadVars, renderYaml, type Vars } from '../src/model/render/render.js';
 import { fixtureFiles } from './helpers.js';
 
 const TEMPLATE = 'roles/openclaw-config/templates/litellm-config.yaml.j2';

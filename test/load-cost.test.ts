@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { catalogueFile, quickList } from '../src/catalogue.js';
+import { catalogueFile, quickList } from '../src/output/catalogue.js';
 import { PROJECT_ROOT, runCli, tempDir } from './helpers.js';
 
 /** Modules `entry` loads through static imports (type-only imports excluded): repo paths and package names. */
@@ -32,14 +32,14 @@ function staticImports(entry: string): Set<string> {
 describe('module loading', () => {
   it('the CLI loads the verifier, Go checker, Octokit and patch-series writer only by dynamic import', () => {
     const loaded = staticImports('src/cli.ts');
-    expect(loaded.has('src/engine.ts')).toBe(true); // the walk follows imports
-    for (const lazy of ['src/go-check.ts', 'src/github.ts', 'src/push.ts', 'src/patch-series.ts', 'src/verify/index.ts', '@octokit/core', 'simple-git']) {
+    expect(loaded.has('src/core/engine.ts')).toBe(true); // the walk follows imports
+    for (const lazy of ['src/verify/go-check.ts', 'src/git/github.ts', 'src/git/push.ts', 'src/git/patch-series.ts', 'src/verify/index.ts', '@octokit/core', 'simple-git']) {
       expect(loaded, lazy).not.toContain(lazy);
     }
   });
 
   it('the --list catalogue loads nothing but Node built-ins', () => {
-    expect([...staticImports('src/catalogue.ts')].filter((module) => module !== 'src/catalogue.ts' && !module.startsWith('node:'))).toEqual([]);
+    expect([...staticImports('src/output/catalogue.ts')].filter((module) => module !== 'src/output/catalogue.ts' && !module.startsWith('node:'))).toEqual([]);
   });
 
   it('a plain --list from the catalogue prints what the CLI prints, and a stale catalogue is not used', async () => {

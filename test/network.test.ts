@@ -1,12 +1,12 @@
 /**
  * Bug 4 and the Telegram allow-list, proven on the RENDERED Compose files merged by Compose's
- * rules (src/compose-model.ts): a first deploy works, the gateway has no route out except
+ * rules (src/model/compose-model.ts): a first deploy works, the gateway has no route out except
  * through the egress proxy, Caddy still publishes and cloudflared still dials out.
  */
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { bug4 } from '../patches/bug4-gateway-no-direct-egress.js';
-import { extraTelegramEgress } from '../patches/extra-telegram-egress-allowlist.js';
+import { bug4 } from '../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
+import { extraTelegramEgress } from '../patches/telegram-egress-allowlist/telegram-egress-allowlist.js';
 import {
   canPublishPorts,
   firstRunProblems,
@@ -16,9 +16,9 @@ import {
   routesOut,
   sharedNetworks,
   type ComposeProject,
-} from '../src/compose-model.js';
-import { planFixes, runCheck } from '../src/engine.js';
-import { loadVars, renderTemplate } from '../src/render.js';
+} from '../src/model/compose-model.js';
+import { planFixes, runCheck } from '../src/core/engine.js';
+import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { fixtureFiles } from './helpers.js';
 
 type Files = Map<string, string>;

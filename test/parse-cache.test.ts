@@ -5,9 +5,9 @@
 import { isCollection, isDocument, visit, type Document } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { planFixes } from '../src/engine.js';
-import { ParseMemo } from '../src/parse-cache.js';
-import { parsedTemplates, parseYamlTemplate, YamlTemplateError } from '../src/template-yaml.js';
+import { planFixes } from '../src/core/engine.js';
+import { ParseMemo } from '../src/core/parse-cache.js';
+import { parsedTemplates, parseYamlTemplate, YamlTemplateError } from '../src/toolkit/template-yaml.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles } from './helpers.js';
 

@@ -7,8 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { Git } from '../src/git.js';
-import { patchSeries } from '../src/patch-series.js';
+import { Git } from '../src/git/git.js';
+import { patchSeries } from '../src/git/patch-series.js';
 import { fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 
 const KEY_IN_GROUP_VARS = 'sk-fake-litellm-SECRET-in-group-vars';

@@ -5,11 +5,11 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bug7 } from '../patches/bug7-litellm-egress-dependency.js';
-import { applyFixes } from '../src/apply.js';
-import { Git } from '../src/git.js';
-import { patchSeries } from '../src/patch-series.js';
-import type { Patch } from '../src/types.js';
+import { bug7 } from '../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
+import { applyFixes } from '../src/git/apply.js';
+import { Git } from '../src/git/git.js';
+import { patchSeries } from '../src/git/patch-series.js';
+import type { Patch } from '../src/core/types.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, snapshot, tempDir } from './helpers.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';

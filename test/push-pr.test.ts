@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseGitHubRemote } from '../src/github.js';
+import { parseGitHubRemote } from '../src/git/github.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 import { SLOW_TEST } from './budgets.js';
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { planFixes } from '../src/engine.js';
+import { planFixes } from '../src/core/engine.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles, gitRepoOf, runCli } from './helpers.js';
 

@@ -6,8 +6,8 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { brokenVarFiles, containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/render.js';
-import { parseYamlTemplate } from '../src/template-yaml.js';
+import { brokenVarFiles, containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/model/render/render.js';
+import { parseYamlTemplate } from '../src/toolkit/template-yaml.js';
 import { VerifyContext } from '../src/verify/context.js';
 
 const GROUP_VARS = 'group_vars/all.yml';

@@ -1,6 +1,6 @@
 /**
  * Every test file gets its own empty user cache directory, so the Go proof cache
- * (src/go-check.ts) of one test run, or of the developer's own runs, never decides a result.
+ * (src/verify/go-check.ts) of one test run, or of the developer's own runs, never decides a result.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,9 +1,9 @@
 /** The task-file helpers insert and replace whole tasks in the file's own style. */
 import { describe, expect, it } from 'vitest';
-import { fqcnStyle, insertTasksAfter, moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf } from '../patches/lib/tasks.js';
-import { shellCommands } from '../patches/lib/shell.js';
-import { applyEditsToText } from '../src/edits.js';
-import { parseYamlTemplate } from '../src/template-yaml.js';
+import { fqcnStyle, insertTasksAfter, moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf } from '../src/toolkit/tasks.js';
+import { shellCommands } from '../src/toolkit/shell.js';
+import { applyEditsToText } from '../src/core/edits.js';
+import { parseYamlTemplate } from '../src/toolkit/template-yaml.js';
 
 const NEW_TASK = ['- name: Pull image', '  community.docker.docker_image:', '    name: alpine', '    source: pull', '  loop:', '    - a', '  block:', '    - name: inner', '      ansible.builtin.copy:', '        content: |', '          line one', '            indented', '        dest: /x'];
 

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { bug6 } from '../patches/bug6-telegram-token-no-argv.js';
-import { planFixes, runCheck } from '../src/engine.js';
+import { bug6 } from '../patches/telegram-token-no-argv/telegram-token-no-argv.js';
+import { planFixes, runCheck } from '../src/core/engine.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles } from './helpers.js';
 

@@ -9,9 +9,9 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { bug6 } from '../patches/bug6-telegram-token-no-argv.js';
-import { planFixes, runCheck } from '../src/engine.js';
-import { loadVars, renderTemplate, type Vars } from '../src/render.js';
+import { bug6 } from '../patches/telegram-token-no-argv/telegram-token-no-argv.js';
+import { planFixes, runCheck } from '../src/core/engine.js';
+import { loadVars, renderTemplate, type Vars } from '../src/model/render/render.js';
 import { VerifyContext } from '../src/verify/context.js';
 import { checkTelegramToken } from '../src/verify/tasks.js';
 import { fixtureFiles, tempDir } from './helpers.js';

@@ -7,7 +7,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { fixtureGitRepo, git, runCli } from './helpers.js';
 import { SLOW_TEST } from './budgets.js';
 
-// The stand-in is found with existsSync(<dir>/go.mod): hide it from src/go-check.ts.
+// The stand-in is found with existsSync(<dir>/go.mod): hide it from src/verify/go-check.ts.
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>();
   const existsSync = (path: import('node:fs').PathLike): boolean => !/go-standin[\\/]go\.mod$/.test(String(path)) && actual.existsSync(path);

@@ -9,10 +9,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { applyFixes } from '../src/apply.js';
-import { planFixes } from '../src/engine.js';
-import { Git, UserError } from '../src/git.js';
-import type { Patch } from '../src/types.js';
+import { applyFixes } from '../src/git/apply.js';
+import { planFixes } from '../src/core/engine.js';
+import { Git, UserError } from '../src/git/git.js';
+import type { Patch } from '../src/core/types.js';
 import { applyProblems, applyVerifier, verifyRepo, type VerifyCheck, type VerifyReport } from '../src/verify/index.js';
 import { DEFAULT_FIX_BRANCH, fixtureFiles, fixtureGitRepo, git, gitRepoOf, REPORT_BUG3_ENTRYPOINT, runCli, snapshot, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
 

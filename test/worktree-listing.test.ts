@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { Git } from '../src/git.js';
+import { Git } from '../src/git/git.js';
 import { fixtureGitRepo, runCli, type CliResult } from './helpers.js';
 
 const SECRET = 'sk-untracked-SECRET-in-host-vars';

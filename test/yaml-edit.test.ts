@@ -1,9 +1,9 @@
 /** The shared edit helpers write in the file's own style and refuse what they cannot edit safely. */
 import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { applyEditsToText } from '../src/edits.js';
-import { parseYamlTemplate, type ParsedTemplate } from '../src/template-yaml.js';
-import { appendToSeq, insertIntoMap, mapAt, quoteLike, removeFromMap, removeFromSeq, seqAt, UnrecognisedShape } from '../src/yaml-edit.js';
+import { applyEditsToText } from '../src/core/edits.js';
+import { parseYamlTemplate, type ParsedTemplate } from '../src/toolkit/template-yaml.js';
+import { appendToSeq, insertIntoMap, mapAt, quoteLike, removeFromMap, removeFromSeq, seqAt, UnrecognisedShape } from '../src/toolkit/yaml-edit.js';
 
 function root(text: string): { tpl: ParsedTemplate; map: YAMLMap } {
   const tpl = parseYamlTemplate('f.yml.j2', text);

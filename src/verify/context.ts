@@ -5,13 +5,13 @@
  * only the renderer and the YAML-with-Jinja parser with them.
  */
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
-import { describeError, FileProblem } from '../failure.js';
-import { scanJinja, TemplateSyntaxError } from '../jinja-mask.js';
-import { ANSIBLE_YAML_TAGS, assertVarFilesReadable, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../render.js';
-import { createRepoView } from '../repo-view.js';
-import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../template-yaml.js';
-import { lineNumberAt } from '../text.js';
-import type { RepoView } from '../types.js';
+import { describeError, FileProblem } from '../core/failure.js';
+import { scanJinja, TemplateSyntaxError } from '../toolkit/jinja-mask.js';
+import { ANSIBLE_YAML_TAGS, assertVarFilesReadable, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../model/render/render.js';
+import { createRepoView } from '../core/repo-view.js';
+import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../toolkit/template-yaml.js';
+import { lineNumberAt } from '../toolkit/text.js';
+import type { RepoView } from '../core/types.js';
 
 export type Dict = Record<string, unknown>;
 

@@ -3,7 +3,7 @@
  * works (bug 1), plain-HTTP clients get through (bug 3), and its ACL loads (extra).
  */
 import { basename, dirname } from 'node:path';
-import { checkSmokescreenEntrypoint } from '../go-check.js';
+import { checkSmokescreenEntrypoint } from './go-check.js';
 import { isDict, isTrue, locateKeys, roleRoot, shortModule, taskArg, templateLine, type Dict, type Task, type VerifyContext } from './context.js';
 import { copyArgs, installedPackages, parseDockerfile, resolveIn, runCommands, stagesOf, type Instruction, type Stage } from './dockerfile.js';
 import { failed, failedOr, notApplicable, notChecked, ok, type Outcome } from './outcome.js';

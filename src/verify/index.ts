@@ -1,17 +1,17 @@
 /**
  * `openclaw-fix verify`: proves each bug's property on the repo's RENDERED output, for a
  * reviewer who does not trust the patch modules. It shares nothing with them but the renderer
- * (src/render.ts), the YAML-with-Jinja parser and the Compose network model
- * (src/compose-model.ts); every check finds its files by role and content and reads what
+ * (src/model/render/render.ts), the YAML-with-Jinja parser and the Compose network model
+ * (src/model/compose-model.ts); every check finds its files by role and content and reads what
  * Ansible would deploy. `--apply` runs it before and after the planned fixes and refuses to
  * write a branch on which a committed fix does not hold or a property that held stops holding.
  */
-import { PLAYBOOK_GLOBS } from '../compose-deploy.js';
-import type { Plan } from '../engine.js';
-import { loadCommitFiles, UserError, type Git } from '../git.js';
-import { VARIABLE_GLOBS } from '../render.js';
-import { failureReason, UnknownValues } from '../failure.js';
-import { unknownReasons } from '../render.js';
+import { PLAYBOOK_GLOBS } from '../model/compose-deploy.js';
+import type { Plan } from '../core/engine.js';
+import { loadCommitFiles, UserError, type Git } from '../git/git.js';
+import { VARIABLE_GLOBS } from '../model/render/render.js';
+import { failureReason, UnknownValues } from '../core/failure.js';
+import { unknownReasons } from '../model/render/render.js';
 import { VerifyContext } from './context.js';
 import { checkAclServices, checkPlainHttpRole, checkTcpHealthcheck, checkWritableRun } from './egress.js';
 import { checkBudgetWhereRead } from './litellm.js';

@@ -1,11 +1,11 @@
 /**
  * The stack's wiring: the gateway reaches the internet only through the proxy, and a first
  * `docker compose up` with the base file and any overlay creates every network it needs
- * (bug 4, on src/compose-model.ts); LiteLLM does not wait for the proxy, the gateway does (bug 7).
+ * (bug 4, on src/model/compose-model.ts); LiteLLM does not wait for the proxy, the gateway does (bug 7).
  */
-import { composeDeployment, deployScenarios, type Deployment } from '../compose-deploy.js';
-import { ComposeModelError, firstRunProblems, hostAfterUp, isInternal, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../compose-model.js';
-import { containsUnknown, renderTemplateDetailed } from '../render.js';
+import { composeDeployment, deployScenarios, type Deployment } from '../model/compose-deploy.js';
+import { ComposeModelError, firstRunProblems, hostAfterUp, isInternal, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../model/compose-model.js';
+import { containsUnknown, renderTemplateDetailed } from '../model/render/render.js';
 import { isDict, locateKeys, type VerifyContext } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { dependencies, serviceOf, whereInService, type ComposeFile, type Stack } from './stack.js';
@@ -18,7 +18,7 @@ function whereNetwork(files: readonly ComposeFile[], key: string, service: strin
   return using ? whereInService(using, service, 'networks') : '?';
 }
 
-/** The deployment's `up`s, read from the playbook and the roles' tasks (src/compose-deploy.ts). */
+/** The deployment's `up`s, read from the playbook and the roles' tasks (src/model/compose-deploy.ts). */
 export function deploymentOf(ctx: VerifyContext): Deployment {
   const render = (text: string): string | undefined => {
     try {

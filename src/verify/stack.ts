@@ -3,7 +3,7 @@
  * proxy, or else the gateway) and every overlay, with the services verify is about found by
  * name or, failing that, by what they run.
  */
-import { mayBeComposeFile, mayDefineKey } from '../failure.js';
+import { mayBeComposeFile, mayDefineKey } from '../core/failure.js';
 import { isDict, type Dict, type RenderedYaml, type VerifyContext, locateKeys } from './context.js';
 
 export interface ComposeFile {

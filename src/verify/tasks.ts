@@ -4,7 +4,7 @@
  * scripts run pulled at deploy time (bug 9).
  */
 import { basename } from 'node:path';
-import { escapeRegExp, lineNumberAt } from '../text.js';
+import { escapeRegExp, lineNumberAt } from '../toolkit/text.js';
 import { commandOf, hasNoLog, isDict, isTrue, jinjaUses, locateKeys, shortModule, stringsIn, taskArg, templateLine, type Task, type VerifyContext } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, substitutedFiles, type SimpleCommand } from './shell.js';

@@ -1,0 +1,532 @@
+/**
+ * Bug 3: Smokescreen v0.0.4's own main.go takes a client's ACL role from its TLS client
+ * certificate and refuses (HTTP 407) every client without one, which is every OpenClaw service:
+ * they reach the proxy over plain HTTP. Ship a replacement entrypoint as a role file, deploy it
+ * next to the Dockerfile, and copy it over main.go between `git checkout` and `go build`.
+ */
+import { posix } from 'node:path';
+import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { sourceOf } from '../../src/toolkit/template-yaml.js';
+import { columnAt } from '../../src/toolkit/text.js';
+import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import { pairOf, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import {
+  DOCKERFILE_GLOBS,
+  insertLinesAfter,
+  insertLinesBefore,
+  shellParts,
+  smokescreenDockerfile,
+  splitRunAfter,
+  whereIn,
+  wordValues,
+  type DockerInstruction,
+  type DockerStage,
+  type ParsedDockerfile,
+  type ShellPart,
+} from '../../src/toolkit/dockerfile.js';
+import { roleDirOf } from '../../src/model/roles.js';
+import { insertTasksAfter, moduleKey, readTaskFile, tasksOf, type Task } from '../../src/toolkit/tasks.js';
+
+/** File name of the entrypoint in the role's files/ and in the image's build context. */
+export const ENTRYPOINT_FILE_NAME = 'smokescreen-main.go';
+
+/**
+ * Replaces upstream Smokescreen v0.0.4's main.go at image build time. It is upstream's file
+ * with one line added (`AllowMissingRole`), so upstream's own switch decides the plain-HTTP
+ * case and everything else (flags, logging, serving) stays as upstream built it.
+ */
+export const SMOKESCREEN_ENTRYPOINT_GO = `// Smokescreen entrypoint for the OpenClaw egress proxy (written by openclaw-fix, bug 3).
+//
+// The image build copies this file over upstream's main.go after \`git checkout\` and before
+// \`go build\`. It is upstream's v0.0.4 main.go with one change: AllowMissingRole is set, so a
+// client without a TLS client certificate (the OpenClaw services talk to the proxy over plain
+// HTTP) gets the empty role and thus the ACL's default rule instead of HTTP 407. A client that
+// presents a certificate keeps its CommonName as role, as upstream does.
+package main
+
+import (
+	"log"
+	"net/http"
+
+	"github.com/sirupsen/logrus"
+	"github.com/stripe/smokescreen/cmd"
+	"github.com/stripe/smokescreen/pkg/smokescreen"
+)
+
+// roleFromRequest is upstream's defaultRoleFromRequest: the client certificate's CommonName,
+// or a missing-role error, which AllowMissingRole turns into the ACL's default rule.
+func roleFromRequest(req *http.Request) (string, error) {
+	if req.TLS == nil {
+		return "", smokescreen.MissingRoleError("no TLS: plain-HTTP client")
+	}
+	if len(req.TLS.PeerCertificates) == 0 {
+		return "", smokescreen.MissingRoleError("client did not provide certificate")
+	}
+	return req.TLS.PeerCertificates[0].Subject.CommonName, nil
+}
+
+func main() {
+	conf, err := cmd.NewConfiguration(nil, nil)
+	if err != nil {
+		logrus.Fatalf("Could not create configuration: %v", err)
+	}
+	if conf == nil {
+		// --help or --version: NewConfiguration has printed it; there is nothing to start.
+		return
+	}
+
+	conf.RoleFromRequest = roleFromRequest
+	conf.AllowMissingRole = true
+
+	// Upstream's logging: JSON lines, with the standard log package routed through logrus.
+	conf.Log.Formatter = &logrus.JSONFormatter{}
+	adapter := &smokescreen.Log2LogrusWriter{
+		Entry: conf.Log.WithField("stdlog", "1"),
+	}
+	log.SetFlags(0)
+	log.SetOutput(adapter)
+
+	// StartWithConfig returns nothing: it serves until the process ends, and on a listen
+	// error it calls conf.Log.Fatal itself.
+	smokescreen.StartWithConfig(conf, nil)
+}
+`;
+
+// ---------------------------------------------------------------------------------------------
+// Screening an entrypoint's text (a module cannot compile Go; src/verify/go-check.ts does, in verify)
+
+function withoutComments(source: string): string {
+  // Good enough for screening: an entrypoint holds no string literal with "//" or "/*".
+  return source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
+}
+
+/**
+ * The known defects of an entrypoint, one clause each; empty when none is recognised:
+ * StartWithConfig's (absent) result used as a value, which does not compile on v0.0.4; a role
+ * function that refuses clients without TLS; the client certificate ignored; the nil config of
+ * --help/--version dereferenced; upstream's JSON logging dropped.
+ */
+export function entrypointDefects(source: string): string[] {
+  const code = withoutComments(source).replace(/\r\n/g, '\n');
+  const defects: string[] = [];
+  if (!/^\s*package\s+main\b/m.test(code)) defects.push('it is not a `package main` file');
+  if (!/\bsmokescreen\.StartWithConfig\s*\(/.test(code)) defects.push('it never calls smokescreen.StartWithConfig');
+  const callUsedAsValue = /(?:[:=]|\breturn)\s*smokescreen\.StartWithConfig\s*\(|smokescreen\.StartWithConfig\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:[!=]=|[,)])/;
+  if (callUsedAsValue.test(code)) defects.push('it uses the result of smokescreen.StartWithConfig, which returns nothing on v0.0.4, so it does not compile');
+  const allowsMissingRole = /\.AllowMissingRole\s*=\s*true\b/.test(code);
+  const refusesWithoutTls = /\.TLS\s*==\s*nil[^}]*?return\s+"[^"]*"\s*,\s*(?!nil\b)[\w.]+/.test(code);
+  if (refusesWithoutTls && !allowsMissingRole) {
+    defects.push('its role function returns an error for clients without TLS and AllowMissingRole is not set, so plain-HTTP clients get HTTP 407');
+  }
+  if (!/\bPeerCertificates\b|\bVerifiedChains\b/.test(code)) defects.push('it ignores the client certificate, so clients that present one lose their role');
+  const configVariable = /\b(\w+)\s*,\s*\w+\s*:?=\s*cmd\.NewConfiguration\s*\(/.exec(code)?.[1];
+  if (configVariable && !new RegExp(`\\b${configVariable}\\s*[!=]=\\s*nil\\b|\\bnil\\s*[!=]=\\s*${configVariable}\\b`).test(code)) {
+    defects.push(`it dereferences the nil config cmd.NewConfiguration returns for --help/--version (${configVariable})`);
+  }
+  if (!/\blogrus\.JSONFormatter\b/.test(code) || !/\bsmokescreen\.Log2LogrusWriter\b/.test(code)) {
+    defects.push("it drops upstream's JSON logging (logrus.JSONFormatter, the standard log routed through smokescreen.Log2LogrusWriter)");
+  }
+  return defects;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Dockerfile's build stage
+
+const TASK_FILE_GLOB = 'tasks/**/*.{yml,yaml}';
+const ENTRYPOINT_GLOBS = ['**/files/**/*.go', '**/templates/**/*.go', '**/templates/**/*.go.j2'];
+
+/** `go build` flags whose value is the next word when not written `-flag=value`. */
+const GO_BUILD_FLAGS_WITH_VALUE = new Set(['-o', '-ldflags', '-gcflags', '-asmflags', '-tags', '-mod', '-p', '-buildmode', '-compiler', '-gccgoflags', '-installsuffix', '-pkgdir', '-modfile', '-overlay', '-pgo', '-C']);
+
+interface CommandAt {
+  readonly instruction: DockerInstruction;
+  readonly parts: readonly ShellPart[];
+  readonly partIndex: number;
+}
+
+interface BuildStage {
+  readonly df: ParsedDockerfile;
+  readonly stage: DockerStage;
+  /** The `go build` of the repository root. */
+  readonly build: CommandAt;
+  /** The last git command before it: after it, the checkout's main.go is in place. */
+  readonly lastGit: CommandAt;
+  /** The directory `go build` runs in (the WORKDIR in effect), as written. */
+  readonly buildDir: string;
+}
+
+/** The command words of a part, without leading `VAR=value` assignments. */
+function commandWords(part: ShellPart): string[] {
+  const values = wordValues(part);
+  let index = 0;
+  while (index < values.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(values[index]!)) index++;
+  return values.slice(index);
+}
+
+function isGoBuild(part: ShellPart): boolean {
+  const words = commandWords(part);
+  return words[0] === 'go' && words[1] === 'build';
+}
+
+/** The package arguments of `go build` (flags and their values skipped). */
+function goBuildPackages(part: ShellPart): string[] {
+  const words = commandWords(part).slice(2);
+  const packages: string[] = [];
+  for (let index = 0; index < words.length; index++) {
+    const word = words[index]!;
+    if (word.startsWith('-')) {
+      if (!word.includes('=') && GO_BUILD_FLAGS_WITH_VALUE.has(word.replace(/^--/, '-'))) index++;
+      continue;
+    }
+    packages.push(word);
+  }
+  return packages;
+}
+
+/** WORKDIR in effect at each instruction of the stage (absolute, as written; `/` before any). */
+function workdirAt(stage: DockerStage, target: DockerInstruction): string {
+  let dir = '/';
+  for (const instruction of stage.instructions) {
+    if (instruction === target) break;
+    if (instruction.keyword === 'WORKDIR') {
+      const value = instruction.logical.trim().replace(/^(["'])(.*)\1$/, '$2');
+      dir = value.startsWith('/') || value.startsWith('{{') ? value : posix.join(dir, value);
+    }
+  }
+  return dir;
+}
+
+function analyseBuildStage(df: ParsedDockerfile): BuildStage {
+  const builds: CommandAt[] = [];
+  let found: { stage: DockerStage; build: CommandAt } | undefined;
+  for (const stage of df.stages) {
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword !== 'RUN') continue;
+      if (instruction.execForm || instruction.heredoc) {
+        if (/\bgo\s+build\b/.test(instruction.logical)) {
+          throw new UnrecognisedShape(`the RUN with go build at ${whereIn(df, instruction.start)} is in ${instruction.heredoc ? 'heredoc' : 'exec'} form; cannot place the entrypoint before it`);
+        }
+        continue;
+      }
+      const parts = shellParts(df, instruction);
+      parts.forEach((part, partIndex) => {
+        if (!isGoBuild(part)) return;
+        const build = { instruction, parts, partIndex };
+        builds.push(build);
+        found = { stage, build };
+      });
+    }
+  }
+  if (!found) throw new UnrecognisedShape(`${df.path} builds Smokescreen without a 'go build' command (RUN ... go build); cannot replace its main.go`);
+  if (builds.length > 1) {
+    throw new UnrecognisedShape(`${df.path} runs go build more than once (${builds.map((b) => whereIn(df, b.parts[b.partIndex]!.start)).join(', ')}); cannot tell which builds Smokescreen`);
+  }
+  const { stage, build } = found;
+  const buildPart = build.parts[build.partIndex]!;
+  const buildAt = whereIn(df, buildPart.start);
+  const packages = goBuildPackages(buildPart);
+  if (packages.some((pkg) => pkg !== '.' && pkg !== './')) {
+    throw new UnrecognisedShape(`go build at ${buildAt} builds ${packages.join(' ')}, not the repository root whose main.go is the entrypoint`);
+  }
+  if (build.parts.slice(0, build.partIndex).some((part) => ['cd', 'pushd'].includes(commandWords(part)[0] ?? ''))) {
+    throw new UnrecognisedShape(`go build at ${buildAt} runs after a 'cd' in the same RUN; cannot tell where main.go is`);
+  }
+  let lastGit: CommandAt | undefined;
+  for (const instruction of stage.instructions) {
+    if (instruction.keyword !== 'RUN' || instruction.execForm || instruction.heredoc) continue;
+    const parts = instruction === build.instruction ? build.parts : shellParts(df, instruction);
+    const limit = instruction === build.instruction ? build.partIndex : parts.length;
+    for (let partIndex = 0; partIndex < limit; partIndex++) {
+      if (commandWords(parts[partIndex]!)[0] === 'git') lastGit = { instruction, parts, partIndex };
+    }
+    if (instruction === build.instruction) break;
+  }
+  if (!lastGit) throw new UnrecognisedShape(`no git clone/checkout precedes go build at ${buildAt} in its stage; cannot tell where the checkout's main.go is`);
+  return { df, stage, build, lastGit, buildDir: workdirAt(stage, build.instruction) };
+}
+
+interface CopyOverMain {
+  readonly instruction: DockerInstruction;
+  /** The build-context file copied over main.go. */
+  readonly source: string;
+}
+
+/** The COPY/ADD of the stage that writes `<buildDir>/main.go`, if any. */
+function copyOverMain(site: BuildStage): CopyOverMain | undefined {
+  const { df, stage, buildDir } = site;
+  const target = posix.join(buildDir, 'main.go');
+  for (const instruction of stage.instructions) {
+    if (instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') continue;
+    let args: string[];
+    if (instruction.execForm) {
+      try {
+        args = JSON.parse(instruction.logical) as string[];
+      } catch {
+        throw new UnrecognisedShape(`${instruction.keyword} at ${whereIn(df, instruction.start)} is not valid JSON`);
+      }
+    } else {
+      args = shellParts(df, instruction).flatMap((part) => part.words.map((word) => word.value));
+    }
+    if (args.some((arg) => arg.startsWith('--from='))) continue;
+    const paths = args.filter((arg) => !arg.startsWith('--'));
+    const dest = paths.at(-1);
+    const sources = paths.slice(0, -1);
+    if (dest === undefined || sources.length === 0) continue;
+    const base = workdirAt(stage, instruction);
+    const destDir = dest.endsWith('/') || dest === '.' || sources.length > 1;
+    const resolvedDest = dest.startsWith('/') ? dest : posix.join(base, dest);
+    const writes = sources.map((source) => (destDir ? posix.join(resolvedDest, posix.basename(source)) : posix.normalize(resolvedDest)));
+    const index = writes.indexOf(target);
+    if (index === -1) continue;
+    if (sources.length > 1) throw new UnrecognisedShape(`${instruction.keyword} at ${whereIn(df, instruction.start)} copies several files, one of them over main.go`);
+    return { instruction, source: sources[index]! };
+  }
+  return undefined;
+}
+
+function instructionIndex(site: BuildStage, instruction: DockerInstruction): number {
+  return site.df.instructions.indexOf(instruction);
+}
+
+/** True when the COPY lands after the last git command and before go build (in another instruction than both). */
+function copyInOrder(site: BuildStage, copy: DockerInstruction): boolean {
+  const at = instructionIndex(site, copy);
+  return at > instructionIndex(site, site.lastGit.instruction) && at < instructionIndex(site, site.build.instruction);
+}
+
+/** The edit that puts `COPY <source> main.go` between the checkout and the build. */
+function placeCopy(site: BuildStage, source: string): { edit: TextEdit; split: boolean } {
+  const { df, build, lastGit } = site;
+  const runKeyword = df.text.slice(build.instruction.start, build.instruction.argsStart).trim();
+  const copyLine = `${runKeyword === runKeyword.toLowerCase() ? 'copy' : 'COPY'} ${source} main.go`;
+  if (lastGit.instruction === build.instruction) {
+    return { edit: splitRunAfter(df, build.instruction, build.partIndex - 1, [copyLine]), split: true };
+  }
+  // Right after the checkout, unless a WORKDIR between them moves where `main.go` resolves.
+  const between = df.instructions.slice(instructionIndex(site, lastGit.instruction) + 1, instructionIndex(site, build.instruction));
+  if (between.some((instruction) => instruction.keyword === 'WORKDIR')) return { edit: insertLinesBefore(df, build.instruction, [copyLine]), split: false };
+  return { edit: insertLinesAfter(df, lastGit.instruction, [copyLine]), split: false };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tasks that deploy the Dockerfile and the entrypoint
+
+interface ModuleArgs {
+  readonly task: Task;
+  readonly args: YAMLMap;
+}
+
+function moduleArgs(task: Task): YAMLMap | undefined {
+  if (!task.module) return undefined;
+  const value = pairOf(task.map, task.module)?.value;
+  return isMap(value) ? value : undefined;
+}
+
+function scalarSource(task: Task, map: YAMLMap, key: string): string | undefined {
+  const value = pairOf(map, key)?.value;
+  return isScalar(value) ? sourceOf(task.file.tpl, value as YamlNode) : undefined;
+}
+
+function unquote(raw: string): string {
+  return raw.replace(/^(["'])(.*)\1$/, '$2');
+}
+
+/**
+ * Every copy/template task of the role, with its arguments as a mapping. A task that passes
+ * free-form `src=… dest=…` text cannot be read safely: when it names one of `names`,
+ * UnrecognisedShape; otherwise it is not one of ours and is skipped.
+ */
+function fileTasks(repo: RepoView, roleDir: string, names: readonly string[]): ModuleArgs[] {
+  const found: ModuleArgs[] = [];
+  for (const path of repo.glob(`${roleDir}${TASK_FILE_GLOB}`)) {
+    const file = readTaskFile(path, repo.read(path) ?? '');
+    for (const task of tasksOf(file)) {
+      if (task.shortModule !== 'template' && task.shortModule !== 'copy') continue;
+      const args = moduleArgs(task);
+      if (args) {
+        found.push({ task, args });
+        continue;
+      }
+      const value = task.module === undefined ? undefined : pairOf(task.map, task.module)?.value;
+      const raw = isScalar(value) ? sourceOf(task.file.tpl, value as YamlNode) : '';
+      if (names.some((name) => raw.includes(name))) {
+        throw new UnrecognisedShape(`the task at ${where(task.file.tpl, task.map)} passes its arguments as key=value text; cannot read it safely`);
+      }
+    }
+  }
+  return found;
+}
+
+function srcBase(entry: ModuleArgs): string | undefined {
+  const src = scalarSource(entry.task, entry.args, 'src');
+  return src === undefined ? undefined : posix.basename(unquote(src));
+}
+
+/** Lines of `key: value` (block values included), re-based so the key sits at `indent`, for a new task. */
+function keyLines(task: Task, pair: Pair, indent: number): string[] {
+  const { text } = task.file.tpl;
+  const key = pair.key as YamlNode;
+  const value = pair.value as YamlNode | null;
+  const start = key.range![0];
+  const end = (value ?? key).range![1];
+  const column = columnAt(text, start);
+  const lines = text.slice(start, end).replace(/\s+$/, '').split(/\r?\n/);
+  return lines.map((line, index) => {
+    if (index === 0) return ' '.repeat(indent) + line;
+    const own = line.length - line.trimStart().length;
+    return line.trim() === '' ? '' : ' '.repeat(indent + Math.max(0, own - column)) + line.trimStart();
+  });
+}
+
+/** The new task that copies the entrypoint into the build context, modelled on the Dockerfile task. */
+function deployTaskLines(dockerfileTask: ModuleArgs, fileName: string): string[] {
+  const { task, args } = dockerfileTask;
+  const destPair = pairOf(args, 'dest');
+  const destNode = destPair?.value;
+  if (!destPair || !isScalar(destNode)) throw new UnrecognisedShape(`the Dockerfile task at ${where(task.file.tpl, task.map)} has no plain dest`);
+  const raw = sourceOf(task.file.tpl, destNode as YamlNode);
+  const quote = /^["']/.test(raw) ? raw[0]! : '';
+  const inner = unquote(raw);
+  const slash = inner.lastIndexOf('/');
+  const slashOffset = (destNode as YamlNode).range![0] + quote.length + slash;
+  const inJinja = task.file.tpl.jinja.some((span) => span.start <= slashOffset && slashOffset < span.end);
+  if (slash === -1 || inJinja) throw new UnrecognisedShape(`cannot tell the build directory from the Dockerfile task's dest ${raw} at ${where(task.file.tpl, destPair)}`);
+  const dest = `${quote}${inner.slice(0, slash + 1)}${fileName}${quote}`;
+  const lines = [`- name: Copy Smokescreen entrypoint`, `  ${moduleKey(task.file, 'copy')}:`, `    src: ${fileName}`, `    dest: ${dest}`];
+  for (const key of ['owner', 'group', 'mode']) {
+    const pair = pairOf(args, key);
+    if (pair) lines.push(...keyLines(task, pair, 4));
+  }
+  for (const key of ['notify', 'when', 'become', 'tags']) {
+    const pair = pairOf(task.map, key);
+    if (pair) lines.push(...keyLines(task, pair, 2));
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export const bug3: Patch = {
+  id: 'egress-plain-http-role',
+  bug: 3,
+  priority: 3,
+  scope: 'egress',
+  title: 'let plain-HTTP clients through the egress proxy under the ACL default rule',
+  problem:
+    "Smokescreen v0.0.4's main.go takes a client's ACL role from its TLS client certificate and refuses every client without one with HTTP 407; the OpenClaw services reach the proxy over plain HTTP, so every proxied request is refused, allow-listed or not.",
+  why:
+    "A replacement entrypoint that sets upstream's AllowMissingRole gives certificate-less clients the empty role, which matches no service in the ACL and so gets its default rule, while a client with a certificate keeps its CommonName role. Copying it over main.go after the checkout and before go build is the only way to change the entrypoint of an image built from upstream's source.",
+  departsFromReport:
+    "The report's entrypoint does not compile on v0.0.4: StartWithConfig returns nothing, so `if err := smokescreen.StartWithConfig(conf, nil); err != nil` fails with \"(no value) used as value\"; it also dereferences the nil config of --help/--version, drops upstream's JSON logging and gives certificate clients the default role too. This one is upstream's main.go plus `conf.AllowMissingRole = true`.",
+  details: [
+    `The entrypoint is written to \`roles/<role>/files/${ENTRYPOINT_FILE_NAME}\` (the role that renders the Smokescreen`,
+    'Dockerfile), deployed into the build context by an `ansible.builtin.copy` task placed right after the Dockerfile task',
+    '(same dest directory, mode, owner, `notify`, `when` and `tags`, so a change rebuilds the image), and copied by',
+    `\`COPY ${ENTRYPOINT_FILE_NAME} main.go\` after the last git command and before \`go build\`. A RUN that chains`,
+    '`git clone … && git checkout … && go build …` is split at the `&&` before `go build`; every build flag (for example',
+    "`-ldflags` stamping `main.VersionID`) stays as it was.",
+    '',
+    'Facts it rests on (Smokescreen v0.0.4): `StartWithConfig(config, quit)` returns nothing and blocks;',
+    '`cmd.NewConfiguration` returns `(nil, nil)` for `--help`/`--version`; a `RoleFromRequest` error refuses the request',
+    'with HTTP 407 unless it is a missing-role error and `AllowMissingRole` is true, in which case the role is `""` and',
+    "the ACL's `default` rule applies; the build is `go build .` on the repository root, whose only Go file is `main.go`.",
+    '',
+    'A repository that already copies a custom entrypoint over `main.go` keeps its file name and task; its content is',
+    "replaced when it shows a known defect (StartWithConfig's result used as a value, a role function that refuses",
+    "clients without TLS, the certificate ignored, the nil config dereferenced, upstream's JSON logging dropped). A COPY",
+    'in the wrong place (before the checkout, after the build) is moved. The test suite and `openclaw-fix verify` compile',
+    "the entrypoint against a stand-in of v0.0.4's API and replay the role decision for a plain-HTTP client and for a",
+    'client with a certificate.',
+  ].join('\n'),
+  files: [...DOCKERFILE_GLOBS, `**/roles/*/${TASK_FILE_GLOB}`, ...ENTRYPOINT_GLOBS],
+
+  check(repo): CheckResult {
+    const df = smokescreenDockerfile(repo);
+    // An image from a registry has no main.go to replace.
+    if (!df || !/\bgo\s+build\b/.test(df.text)) return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
+    const site = analyseBuildStage(df);
+    const roleDir = `${roleDirOf(df.path)}/`;
+    const existingCopy = copyOverMain(site);
+    const fileName = existingCopy ? posix.basename(existingCopy.source) : ENTRYPOINT_FILE_NAME;
+
+    const tasks = fileTasks(repo, roleDir, [posix.basename(df.path), fileName]);
+    const dockerfileTask = tasks.find((entry) => srcBase(entry) === posix.basename(df.path));
+    const deployTask = tasks.find((entry) => {
+      const src = srcBase(entry);
+      const dest = scalarSource(entry.task, entry.args, 'dest');
+      return src === fileName || src === `${fileName}.j2` || (dest !== undefined && posix.basename(unquote(dest)) === fileName);
+    });
+
+    const edits: TextEdit[] = [];
+    const changes: string[] = [];
+    const notes: string[] = [];
+    const problems: string[] = [];
+
+    // 1. The entrypoint file in the role.
+    let roleFile: string | undefined;
+    if (deployTask) {
+      const src = unquote(scalarSource(deployTask.task, deployTask.args, 'src') ?? '');
+      const base = deployTask.task.shortModule === 'template' ? 'templates/' : 'files/';
+      if (src === '' || src.startsWith('/') || src.includes('{{')) {
+        throw new UnrecognisedShape(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint from '${src}', not from a file of the role`);
+      }
+      roleFile = posix.join(roleDir, base, src);
+      if (repo.read(roleFile) === undefined) throw new UnrecognisedShape(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys ${roleFile}, which is not in the repository`);
+    } else {
+      roleFile = [`files/${fileName}`, `templates/${fileName}`, `templates/${fileName}.j2`].map((rel) => roleDir + rel).find((path) => repo.read(path) !== undefined);
+    }
+    if (roleFile !== undefined) {
+      const text = repo.read(roleFile) ?? '';
+      const defects = entrypointDefects(text);
+      if (defects.length > 0) {
+        problems.push(`the custom entrypoint ${roleFile} is broken: ${defects.join('; ')}`);
+        edits.push({ path: roleFile, start: 0, end: text.length, text: SMOKESCREEN_ENTRYPOINT_GO });
+        changes.push(`${roleFile}: replaced the entrypoint with upstream's main.go plus AllowMissingRole (${defects.length} defect${defects.length > 1 ? 's' : ''} fixed)`);
+      }
+    } else {
+      if (fileName !== ENTRYPOINT_FILE_NAME) {
+        throw new UnrecognisedShape(`${whereIn(df, existingCopy!.instruction.start)} copies ${existingCopy!.source} over main.go, but no file of ${roleDir} provides it`);
+      }
+      roleFile = `${roleDir}files/${ENTRYPOINT_FILE_NAME}`;
+      problems.push(`the image builds upstream's main.go, which refuses clients without a TLS certificate (go build at ${whereIn(df, site.build.parts[site.build.partIndex]!.start)})`);
+      edits.push({ path: roleFile, start: 0, end: 0, text: SMOKESCREEN_ENTRYPOINT_GO });
+      changes.push(`${roleFile}: new entrypoint, upstream's main.go plus AllowMissingRole, so plain-HTTP clients get the ACL default rule`);
+    }
+
+    // 2. The task that deploys it into the build context.
+    if (!deployTask) {
+      if (!dockerfileTask) throw new UnrecognisedShape(`no copy/template task in ${roleDir}tasks deploys ${posix.basename(df.path)}; cannot tell where the build context is`);
+      if (posix.dirname(roleFile) !== posix.join(roleDir, 'files')) {
+        throw new UnrecognisedShape(`the entrypoint ${roleFile} is not directly under ${roleDir}files/ and no task deploys it`);
+      }
+      problems.push(`no task deploys ${fileName} into the build context (next to ${where(dockerfileTask.task.file.tpl, dockerfileTask.task.map)})`);
+      edits.push(insertTasksAfter(dockerfileTask.task, [deployTaskLines(dockerfileTask, fileName)]));
+      changes.push(`${dockerfileTask.task.file.tpl.path}: new task copies ${fileName} next to the Dockerfile, notifying the same handler`);
+    } else if (!pairOf(deployTask.task.map, 'notify')) {
+      notes.push(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint but notifies no handler: a change to it does not rebuild the image`);
+    }
+
+    // 3. The COPY over main.go, between the checkout and the build.
+    if (!existingCopy) {
+      const { edit, split } = placeCopy(site, fileName);
+      problems.push(`${df.path} does not copy the entrypoint over main.go`);
+      edits.push(edit);
+      changes.push(`${df.path}: COPY ${fileName} over main.go after the checkout and before go build${split ? ' (the chained RUN is split there)' : ''}`);
+    } else if (!copyInOrder(site, existingCopy.instruction)) {
+      const { instruction } = existingCopy;
+      problems.push(`${whereIn(df, instruction.start)} copies the entrypoint over main.go ${instructionIndex(site, instruction) < instructionIndex(site, site.lastGit.instruction) ? 'before the checkout' : 'after go build'}, where it has no effect`);
+      edits.push({ path: df.path, start: instruction.lineStart, end: instruction.next, text: '' });
+      edits.push(placeCopy(site, existingCopy.source).edit);
+      changes.push(`${df.path}: moved the COPY of ${existingCopy.source} between the checkout and go build`);
+    }
+
+    if (edits.length === 0) {
+      return {
+        state: 'fixed',
+        reason: `${roleFile} is copied over main.go at ${whereIn(df, existingCopy!.instruction.start)}, between the checkout and go build, and deployed by ${where(deployTask!.task.file.tpl, deployTask!.task.map)}`,
+        ...(notes.length > 0 ? { notes } : {}),
+      };
+    }
+    return { state: 'needs-fix', reason: problems.join('; '), edits, changes, ...(notes.length > 0 ? { notes } : {}) };
+  },
+};

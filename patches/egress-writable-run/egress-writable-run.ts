@@ -1,0 +1,178 @@
+/**
+ * Bug 2: give the read-only egress container a `/run` tmpfs and point Smokescreen's stats
+ * socket explicitly at a directory that exists, on a tmpfs the container user can write.
+ *
+ * The report's story behind it (a default socket directory on the read-only root, "exit
+ * code 0") does not hold at v0.0.4 — see `departsFromReport` — but the change is sound
+ * hardening and the issue asks for it, so it is made in the Compose file's own style.
+ */
+import { isScalar, isSeq, type Node as YamlNode, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { scalarSource, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
+import { columnAt, lineStartAt } from '../../src/toolkit/text.js';
+import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
+import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
+
+const EGRESS = 'openclaw-egress';
+export const STATS_SOCKET_FLAG = 'stats-socket-dir';
+/** The docker-proxy service's `/run` mount in the same file uses 8M; a socket needs almost nothing. */
+const RUN_TMPFS_ENTRY = '/run:size=8M';
+/** Preferred socket directories, best first: each must be a tmpfs mount point (see details). */
+const SOCKET_DIR_PREFERENCE = ['/run', '/tmp'];
+
+interface TmpfsMount {
+  /** Mount point, normalised without a trailing slash; undefined when Jinja decides it. */
+  readonly path: string | undefined;
+  /** Whether a non-root container user can create files at the mount point. */
+  readonly writable: boolean;
+  readonly node: Scalar;
+}
+
+function normaliseDir(dir: string): string {
+  return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+}
+
+/**
+ * A Compose short-syntax tmpfs entry, `/run:size=8M,mode=1777`. Docker creates a tmpfs with
+ * mode 1777 unless `mode=` says otherwise, so only an explicit mode without the others' write
+ * bit keeps the (non-root) `smokescreen` user out.
+ */
+function readTmpfsEntry(tpl: ParsedTemplate, node: Scalar): TmpfsMount {
+  const text = scalarSource(tpl, node);
+  const colon = text.indexOf(':');
+  const path = colon === -1 ? text : text.slice(0, colon);
+  const options = colon === -1 ? '' : text.slice(colon + 1);
+  const mode = /(?:^|,)mode=([0-7]+)/.exec(options)?.[1];
+  const writable = mode === undefined || (Number.parseInt(mode, 8) & 0o002) !== 0;
+  return { path: /\{[{%]/.test(path) ? undefined : normaliseDir(path.trim()), writable, node };
+}
+
+interface TmpfsState {
+  readonly mounts: readonly TmpfsMount[];
+  /** The edit that adds `/run`, when it is missing. */
+  readonly edit: TextEdit | undefined;
+}
+
+/** Column offset of a block list's dashes under their key, as the service's other lists use it. */
+function blockListOffset(tpl: ParsedTemplate, service: YAMLMap): number {
+  for (const pair of service.items) {
+    const value = pair.value as YamlNode | null;
+    const first = isSeq(value) && !value.flow ? (value.items[0] as YamlNode | undefined) : undefined;
+    if (!first?.range || !isScalar(pair.key) || !pair.key.range) continue;
+    const lineStart = lineStartAt(tpl.text, first.range[0]);
+    const dash = tpl.text.indexOf('-', lineStart);
+    return columnAt(tpl.text, dash) - columnAt(tpl.text, pair.key.range[0]);
+  }
+  return indentUnit(tpl).length;
+}
+
+function tmpfsState(tpl: ParsedTemplate, service: YAMLMap): TmpfsState {
+  const pair = pairOf(service, 'tmpfs');
+  const value = pair?.value;
+  if (!pair || value === null || value === undefined) {
+    // No tmpfs at all: add the key with `/run`, as a block list in the service's style.
+    const lines = service.flow ? [`tmpfs: [${RUN_TMPFS_ENTRY}]`] : ['tmpfs:', `${' '.repeat(blockListOffset(tpl, service))}- ${RUN_TMPFS_ENTRY}`];
+    return { mounts: [], edit: insertIntoMap(tpl, service, lines, pairOf(service, 'read_only') ? 'read_only' : undefined) };
+  }
+  if (isScalar(value)) {
+    // `tmpfs: /tmp:size=16M` — Compose also takes a single string; it becomes a flow list of two.
+    if (value.type !== 'PLAIN' && value.type !== 'QUOTE_DOUBLE' && value.type !== 'QUOTE_SINGLE') {
+      throw new UnrecognisedShape(`tmpfs of ${EGRESS} at ${where(tpl, value)} is a block scalar`);
+    }
+    const mount = readTmpfsEntry(tpl, value);
+    if (mount.path === '/run') return { mounts: [mount], edit: undefined };
+    const source = sourceOf(tpl, value);
+    if (source.includes('\n')) throw new UnrecognisedShape(`tmpfs of ${EGRESS} at ${where(tpl, value)} is a multi-line string`);
+    return { mounts: [mount], edit: replaceNode(tpl, value, `[${source}, ${quoteLike(value, RUN_TMPFS_ENTRY)}]`) };
+  }
+  if (!isSeq(value)) throw new UnrecognisedShape(`tmpfs of ${EGRESS} at ${where(tpl, pair)} is neither a list nor a string`);
+  const mounts = value.items.map((item) => {
+    if (!isScalar(item)) throw new UnrecognisedShape(`tmpfs entry at ${where(tpl, item as YamlNode)} is not a string`);
+    return readTmpfsEntry(tpl, item);
+  });
+  if (mounts.some((mount) => mount.path === '/run')) return { mounts, edit: undefined };
+  const unknown = mounts.find((mount) => mount.path === undefined);
+  if (unknown) throw new UnrecognisedShape(`tmpfs entry at ${where(tpl, unknown.node)} is computed by Jinja; cannot tell whether it mounts /run`);
+  const sample = mounts.find((mount) => mount.path === '/tmp')?.node ?? (value.items.at(-1) as Scalar | undefined);
+  return { mounts, edit: appendToSeq(tpl, value as YAMLSeq, [quoteLike(sample, RUN_TMPFS_ENTRY)]) };
+}
+
+export const bug2: Patch = {
+  id: 'egress-writable-run',
+  bug: 2,
+  priority: 1,
+  scope: 'egress',
+  title: 'give the read-only egress proxy a /run tmpfs and an explicit stats socket directory',
+  problem:
+    'The openclaw-egress container runs with a read-only root and only /tmp writable, and Smokescreen is not told where to put its stats socket.',
+  why:
+    'A /run tmpfs (as docker-proxy has) gives runtime files a writable home, and `--stats-socket-dir` pointing at that mount point makes the socket location explicit and guaranteed writable, whatever later Smokescreen versions default to.',
+  departsFromReport:
+    "The report's root cause does not hold: at Smokescreen v0.0.4 `--stats-socket-dir` has no default (no socket is created unless it is set), so the read-only root cannot make it fail, and the quoted \"ExitCode: 0\" is not what happens. The crash loop the deployment really has is the ACL template's `services: {}` map, which v0.0.4 refuses with exit 1 (fixed separately, found while checking this report). The change is kept as hardening, with the socket on the new `/run` mount rather than the report's `/tmp`.",
+  details: [
+    'What the facts say (upstream-facts.md, Smokescreen v0.0.4): `--stats-socket-dir` is empty by default and then no socket is made; when set, Smokescreen creates `track-<pid>.sock` in that directory. So the egress container does not crash on its read-only root; it crashes on the ACL (`services: {}` → exit 1), which the ACL fix addresses.',
+    '',
+    'Why the fix is still made: it is what the report and the issue ask for, it costs nothing, and it makes the socket location explicit and writable instead of depending on a default.',
+    '',
+    'Which directory: `/run`, the new tmpfs mount point. The directory must exist when Smokescreen starts, so it must be a tmpfs *mount point* — a subdirectory such as `/run/smokescreen` does not exist on a fresh (empty) tmpfs, and the image cannot create it because the mount hides the image\'s content there. Docker creates a tmpfs with mode 1777 unless `mode=` says otherwise, so the non-root `smokescreen` user can write it. `/run` is where runtime sockets belong and gives the new mount its purpose; `/tmp` (the report\'s choice) works equally and is used when `/run` carries a mode the container user cannot write.',
+    '',
+    'Shapes handled: `tmpfs` as a block or flow list (new entry quoted like the `/tmp` one), as a single string (turned into a flow list of two), or missing (added after `read_only`); `command` as a block or flow list (new item quoted like the last one) or as a single string (flag appended). A flag already present — `--stats-socket-dir=/x` or `--stats-socket-dir /x`, one or two dashes — is left alone when `/x` is a writable tmpfs mount point and corrected in place otherwise. `read_only: true` is kept. Refused with file:line: Jinja deciding a tmpfs path or the socket directory, block scalars, a list built by a Jinja loop, a service without `command`.',
+  ].join('\n'),
+  files: COMPOSE_TEMPLATE_GLOBS,
+
+  check(repo): CheckResult {
+    const EGRESS = stackServiceName(repo, 'egress');
+    const found = serviceToCheck(repo, EGRESS, ['tmpfs', 'read_only', 'command']);
+    if ('state' in found) return found;
+    const { tpl, pair: servicePair, service: egress } = found;
+
+    const tmpfs = tmpfsState(tpl, egress);
+    const runAdded = tmpfs.edit !== undefined;
+    // The mounts as they will be once `/run` is there: the socket directory is judged against them.
+    const mounts = runAdded ? [...tmpfs.mounts, { path: '/run', writable: true }] : tmpfs.mounts;
+    const writableMountPoints = new Set(mounts.filter((mount) => mount.writable && mount.path).map((mount) => mount.path!));
+    const target = SOCKET_DIR_PREFERENCE.find((dir) => writableMountPoints.has(dir));
+
+    const command = serviceCommand(tpl, egress);
+    if (!command) return { state: 'unrecognised', reason: `${EGRESS} at ${where(tpl, servicePair)} has no command to add --${STATS_SOCKET_FLAG} to` };
+    const flag = commandFlag(command, STATS_SOCKET_FLAG);
+    let flagEdit: TextEdit | undefined;
+    let flagChange: string | undefined;
+    if (flag) {
+      const at = where(tpl, flag.flag.node);
+      if (flag.value === undefined) return { state: 'unrecognised', reason: `--${STATS_SOCKET_FLAG} at ${at} has no value` };
+      if (/\{[{%]/.test(flag.value)) return { state: 'unrecognised', reason: `--${STATS_SOCKET_FLAG} at ${at} is set by Jinja; cannot tell where it points` };
+      if (!writableMountPoints.has(normaliseDir(flag.value))) {
+        if (!target) return { state: 'unrecognised', reason: `no tmpfs of ${EGRESS} (${tpl.path}) is writable by the container user for --${STATS_SOCKET_FLAG} at ${at}` };
+        flagEdit = { path: tpl.path, start: flag.valueStart, end: flag.valueEnd, text: target };
+        flagChange = `${tpl.path}: pointed --${STATS_SOCKET_FLAG} of ${EGRESS} from ${flag.value} (not a writable tmpfs mount point) to ${target}`;
+      }
+    } else {
+      if (!target) return { state: 'unrecognised', reason: `no tmpfs of ${EGRESS} at ${where(tpl, servicePair)} is writable by the container user` };
+      const argument = `--${STATS_SOCKET_FLAG}=${target}`;
+      if (command.form === 'list') {
+        flagEdit = appendToSeq(tpl, command.node as YAMLSeq, [quoteLike(command.args.at(-1)?.node, argument)]);
+      } else {
+        const last = command.args.at(-1);
+        if (!last) return { state: 'unrecognised', reason: `command of ${EGRESS} at ${where(tpl, command.node)} is empty` };
+        flagEdit = { path: tpl.path, start: last.end, end: last.end, text: ` ${argument}` };
+      }
+      flagChange = `${tpl.path}: added ${argument} to the command of ${EGRESS}`;
+    }
+
+    const readOnly = pairOf(egress, 'read_only');
+    const readOnlyNote = isScalar(readOnly?.value) && readOnly.value.value === true ? 'read_only: true kept' : 'read_only is not true';
+    if (!tmpfs.edit && !flagEdit) {
+      return { state: 'fixed', reason: `${EGRESS} has a /run tmpfs and its stats socket on a tmpfs mount point (${where(tpl, flag!.flag.node)}); ${readOnlyNote}` };
+    }
+    const edits = [tmpfs.edit, flagEdit].filter((edit): edit is TextEdit => edit !== undefined);
+    const changes = [runAdded ? `${tpl.path}: added a ${RUN_TMPFS_ENTRY} tmpfs to ${EGRESS}` : undefined, flagChange].filter((change): change is string => change !== undefined);
+    const missing = [runAdded ? 'no /run tmpfs' : undefined, flagEdit ? (flag ? `--${STATS_SOCKET_FLAG} not on a writable tmpfs mount point` : `no --${STATS_SOCKET_FLAG}`) : undefined].filter(Boolean);
+    return {
+      state: 'needs-fix',
+      reason: `${EGRESS} at ${where(tpl, servicePair)}: ${missing.join(', ')} (${readOnlyNote})`,
+      edits,
+      changes,
+    };
+  },
+};

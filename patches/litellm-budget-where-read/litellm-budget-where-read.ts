@@ -1,0 +1,341 @@
+/**
+ * Bug 5: LiteLLM's per-model spending caps are not enforced. The report blames the place of
+ * `max_budget` and `rpm`, but LiteLLM reads both from `litellm_params`; what is missing is
+ * `budget_duration`, without which the router's budget limiter skips the deployment. Keep the
+ * cap in `litellm_params`, add the duration beside it, and move back a cap (and an `rpm`) that a
+ * repo following the report has already moved out.
+ */
+import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
+import { columnAt, eolOf, lineEndAt, lineStartAt, locate, nextLineStart } from '../../src/toolkit/text.js';
+import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import { endOfNodeLines, mapAt, pairOf, quoteLike, removeFromMap, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { roleDirOf } from '../../src/model/roles.js';
+
+/** The group var that supplies the budget window for models that do not set their own. */
+const BUDGET_DURATION_VAR = 'litellm_budget_duration';
+/** LiteLLM accepts durations such as "30s", "1h", "1d", "30d"; a month matches how API spend is billed. */
+export const DEFAULT_BUDGET_DURATION = '30d';
+
+const TEMPLATE_GLOBS = ['**/templates/**/*.{yml,yaml}.j2', '**/templates/**/*.{yml,yaml}', '**/files/**/*.{yml,yaml}'];
+const VAR_FILE_GLOBS = ['**/roles/*/defaults/**/*.{yml,yaml}', '**/roles/*/vars/**/*.{yml,yaml}', '**/group_vars/**', '**/host_vars/**', '**/vars/**/*.{yml,yaml}'];
+
+interface Line {
+  readonly start: number;
+  /** Offset just past the line's newline. */
+  readonly next: number;
+  /** The line without its line ending. */
+  readonly content: string;
+}
+
+function lineAt(text: string, offset: number): Line {
+  const start = lineStartAt(text, offset);
+  return { start, next: nextLineStart(text, offset), content: text.slice(start, lineEndAt(text, offset)) };
+}
+
+const IF_LINE = /^\s*\{%[-+]?\s*if\s+(.+?)\s*[-+]?%\}\s*$/;
+const ENDIF_LINE = /^\s*\{%[-+]?\s*endif\s*[-+]?%\}\s*$/;
+
+/** The first line and the offset past the last line of a pair, refusing entries that share a line. */
+function pairLines(tpl: ParsedTemplate, pair: Pair): { start: number; next: number } {
+  const keyStart = (pair.key as YamlNode).range?.[0] ?? 0;
+  const start = lineStartAt(tpl.text, keyStart);
+  const before = tpl.text.slice(start, keyStart);
+  if (!/^\s*$/.test(before)) throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${locate(tpl.path, tpl.text, keyStart)} shares its line with other content`);
+  return { start, next: endOfNodeLines(tpl, pair) };
+}
+
+/** `{% if C %}` on the line right before the pair and `{% endif %}` right after it: the pair is all the branch holds. */
+function wrapperOf(tpl: ParsedTemplate, pair: Pair): { condition: string; start: number; next: number } | undefined {
+  const { start, next } = pairLines(tpl, pair);
+  if (start === 0 || next >= tpl.text.length) return undefined;
+  const previous = lineAt(tpl.text, start - 1);
+  const following = lineAt(tpl.text, next);
+  const condition = IF_LINE.exec(previous.content)?.[1];
+  if (condition === undefined || !ENDIF_LINE.test(following.content)) return undefined;
+  return { condition, start: previous.start, next: following.next };
+}
+
+/** True when the line just before the pair opens an `{% if %}`: the pair is already guarded. */
+function guardedByIf(tpl: ParsedTemplate, pair: Pair): boolean {
+  const { start } = pairLines(tpl, pair);
+  return start > 0 && IF_LINE.test(lineAt(tpl.text, start - 1).content);
+}
+
+/** The variable of the innermost `{% for %}` around `offset` (`model` in `for model in litellm_models`), if any. */
+function loopVariableAt(tpl: ParsedTemplate, offset: number): string | undefined {
+  const loops: string[] = [];
+  for (const span of tpl.jinja) {
+    if (span.start >= offset) break;
+    if (span.kind !== 'statement') continue;
+    const target = /^for\s+(.+?)\s+in\s/.exec(span.body)?.[1];
+    if (target !== undefined) loops.push(target.split(',').at(-1)?.trim() ?? target);
+    else if (/^endfor\b/.test(span.body)) loops.pop();
+  }
+  return loops.at(-1);
+}
+
+/**
+ * The `{% if %}` condition that keeps an entry out of the output when its value comes straight
+ * from an attribute of the loop item that a model may lack (`{{ model.max_budget }}`); without
+ * it the entry renders as `max_budget:` with no value. Filtered or literal values need none.
+ */
+function guardFor(tpl: ParsedTemplate, value: YamlNode | null, loopVariable: string | undefined): string | undefined {
+  if (!value || loopVariable === undefined) return undefined;
+  const expression = /^\{\{[-+]?\s*([A-Za-z_]\w*(?:\.\w+|\[\s*['"]\w+['"]\s*\])+)\s*[-+]?\}\}$/.exec(sourceOf(tpl, value).trim())?.[1];
+  if (expression === undefined || /^([A-Za-z_]\w*)/.exec(expression)?.[1] !== loopVariable) return undefined;
+  return `${expression} is defined`;
+}
+
+/** Quoted like the first quoted string among the mapping's values, plain when none is quoted. */
+function quotedLikeSiblings(map: YAMLMap, value: string): string {
+  const sample = map.items.map((pair) => pair.value).find((node) => isScalar(node) && node.type !== 'PLAIN');
+  return quoteLike(sample as YamlNode | undefined, value);
+}
+
+/** Offset after the mapping's last line, past `{% endif %}` lines closing branches opened inside it. */
+function endOfMapLines(tpl: ParsedTemplate, map: YAMLMap): number {
+  const start = map.range?.[0] ?? 0;
+  let end = endOfNodeLines(tpl, map);
+  let open = 0;
+  for (const span of tpl.jinja) {
+    if (span.kind !== 'statement' || span.start < start || span.start >= end) continue;
+    if (/^if\b/.test(span.body)) open++;
+    else if (/^endif\b/.test(span.body)) open--;
+  }
+  while (open > 0 && end < tpl.text.length && ENDIF_LINE.test(lineAt(tpl.text, end).content)) {
+    end = lineAt(tpl.text, end).next;
+    open--;
+  }
+  return end;
+}
+
+/** A one-line entry's text, re-indented to `indent` (trailing comment kept). */
+function reindentedLine(tpl: ParsedTemplate, pair: Pair, indent: string): string {
+  const { start, next } = pairLines(tpl, pair);
+  const line = lineAt(tpl.text, start);
+  if (line.next !== next) throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${where(tpl, pair)} spans several lines`);
+  return indent + line.content.trimStart();
+}
+
+/**
+ * Replaces the whole lines in [start, next) (next: a line start, or the end of the text) with
+ * `lines`, in the file's line ending, keeping a missing final newline missing.
+ */
+function replaceLines(tpl: ParsedTemplate, start: number, next: number, lines: readonly string[]): TextEdit {
+  const eol = eolOf(tpl.text);
+  const body = lines.join(eol);
+  const atEndWithoutNewline = next === tpl.text.length && !tpl.text.endsWith('\n');
+  if (!atEndWithoutNewline) return { path: tpl.path, start, end: next, text: body + eol };
+  // The replaced span is the unterminated last line (or nothing after it): no newline at the end either.
+  return start === next && start > 0 ? { path: tpl.path, start, end: next, text: eol + body } : { path: tpl.path, start, end: next, text: body };
+}
+
+interface ModelPlan {
+  readonly edits: TextEdit[];
+  readonly changes: string[];
+  readonly problems: string[];
+}
+
+function indentOf(tpl: ParsedTemplate, map: YAMLMap): string {
+  const first = map.items[0];
+  if (!first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
+  return ' '.repeat(columnAt(tpl.text, (first.key as YamlNode).range?.[0] ?? 0));
+}
+
+function durationExpression(loopVariable: string | undefined): string {
+  return loopVariable === undefined ? `{{ ${BUDGET_DURATION_VAR} }}` : `{{ ${loopVariable}.budget_duration | default(${BUDGET_DURATION_VAR}) }}`;
+}
+
+/** What one `model_list` entry needs: budget_duration beside max_budget, and cap/rpm moved back into litellm_params. */
+function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
+  const plan: ModelPlan = { edits: [], changes: [], problems: [] };
+  const params = mapAt(tpl, model, 'litellm_params');
+  if (!params) throw new UnrecognisedShape(`model entry at ${where(tpl, model)} has no litellm_params mapping`);
+  const name = sourceOf(tpl, (pairOf(model, 'model_name')?.value ?? model) as YamlNode).split('\n')[0];
+  const loopVariable = loopVariableAt(tpl, model.range?.[0] ?? 0);
+  const budget = pairOf(params, 'max_budget');
+  const hasDuration = pairOf(params, 'budget_duration') !== undefined;
+
+  if (budget && hasDuration) {
+    // The cap is read: nothing to do for the budget.
+  } else if (budget) {
+    if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
+    const indent = indentOf(tpl, params);
+    const durationLine = `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`;
+    const guard = guardedByIf(tpl, budget) ? undefined : guardFor(tpl, budget.value, loopVariable);
+    const { start, next } = pairLines(tpl, budget);
+    const budgetLines = tpl.text.slice(start, next).replace(/\r?\n$/, '').split(/\r?\n/);
+    plan.problems.push(`max_budget without budget_duration at ${where(tpl, budget)} (LiteLLM skips the cap)`);
+    plan.edits.push(
+      guard
+        ? replaceLines(tpl, start, next, [`{% if ${guard} %}`, ...budgetLines, durationLine, '{% endif %}'])
+        : replaceLines(tpl, next, next, [durationLine]),
+    );
+    plan.changes.push(`${tpl.path}: ${name}: added budget_duration beside max_budget in litellm_params${guard ? `, both only when ${guard}` : ''}`);
+  }
+
+  const moved: string[] = [];
+  if (!budget) {
+    // A repo that followed the report: the cap sits in model_info (or at the model's top level), where LiteLLM never reads it.
+    const info = mapAt(tpl, model, 'model_info');
+    const source = (info && pairOf(info, 'max_budget')) ? { map: info, pair: pairOf(info, 'max_budget') as Pair } : pairOf(model, 'max_budget') ? { map: model, pair: pairOf(model, 'max_budget') as Pair } : undefined;
+    if (source) {
+      if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
+      const indent = indentOf(tpl, params);
+      const wholeInfo = source.map === info && info.items.length === 1;
+      const removed = wholeInfo ? (pairOf(model, 'model_info') as Pair) : source.pair;
+      const wrapper = wrapperOf(tpl, removed);
+      const guard = wrapper?.condition ?? guardFor(tpl, source.pair.value as YamlNode | null, loopVariable);
+      const lines = [reindentedLine(tpl, source.pair, indent), `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`];
+      moved.push(...(guard ? [`{% if ${guard} %}`, ...lines, '{% endif %}'] : lines));
+      plan.problems.push(`max_budget at ${where(tpl, source.pair)} is outside litellm_params (LiteLLM never reads it there)`);
+      if (wrapper) plan.edits.push({ path: tpl.path, start: wrapper.start, end: wrapper.next, text: '' });
+      else plan.edits.push(wholeInfo ? removeFromMap(tpl, model, 'model_info') : removeFromMap(tpl, source.map, 'max_budget'));
+      plan.changes.push(`${tpl.path}: ${name}: moved max_budget back into litellm_params${wholeInfo ? ' (model_info held nothing else, so it goes)' : ''} and added budget_duration`);
+    }
+  }
+
+  const topRpm = pairOf(model, 'rpm');
+  if (topRpm && !pairOf(params, 'rpm')) {
+    // Only the usage-based router reads a model-level rpm; litellm_params is where every strategy reads it.
+    if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
+    const indent = indentOf(tpl, params);
+    const wrapper = wrapperOf(tpl, topRpm);
+    const line = reindentedLine(tpl, topRpm, indent);
+    moved.push(...(wrapper ? [`{% if ${wrapper.condition} %}`, line, '{% endif %}'] : [line]));
+    if (wrapper) plan.edits.push({ path: tpl.path, start: wrapper.start, end: wrapper.next, text: '' });
+    else plan.edits.push(removeFromMap(tpl, model, 'rpm'));
+    plan.problems.push(`rpm at ${where(tpl, topRpm)} is at the model's top level (read only by the usage-based router)`);
+    plan.changes.push(`${tpl.path}: ${name}: moved rpm back into litellm_params`);
+  }
+
+  if (moved.length > 0) {
+    const at = endOfMapLines(tpl, params);
+    plan.edits.push(replaceLines(tpl, at, at, moved));
+  }
+  return plan;
+}
+
+interface VarPlan {
+  readonly edits: TextEdit[];
+  readonly changes: string[];
+  readonly problem?: string;
+}
+
+function definesVar(repo: RepoView, name: string): boolean {
+  const definition = new RegExp(`^${name}\\s*:`, 'm');
+  return repo.glob(...VAR_FILE_GLOBS).some((path) => definition.test(repo.read(path) ?? ''));
+}
+
+/** Appends the documented default to the owning role's defaults, in that file's style. */
+function addDefault(repo: RepoView, templatePath: string): VarPlan {
+  const roleDir = roleDirOf(templatePath);
+  const existing = repo.glob(`${roleDir}/defaults/main.{yml,yaml}`)[0];
+  const path = existing ?? `${roleDir}/defaults/main.yml`;
+  const text = existing ? (repo.read(existing) ?? '') : '';
+  const eol = text ? eolOf(text) : '\n';
+  let value = DEFAULT_BUDGET_DURATION;
+  if (text) {
+    const root = parseYamlTemplate(path, text).documents[0]?.contents;
+    if (root && !isMap(root)) throw new UnrecognisedShape(`${path} is not a mapping of variables`);
+    const sample = isMap(root) ? root.items.map((pair) => pair.value).find((node) => isScalar(node) && typeof node.value === 'string') : undefined;
+    value = quoteLike(sample as YamlNode | undefined, value);
+  }
+  const banner = /^# -{2,} .*-$/m.exec(text)?.[0];
+  const lines = [
+    ...(banner ? [`# ---- litellm budgets ${'-'.repeat(Math.max(3, banner.length - '# ---- litellm budgets '.length))}`] : []),
+    '# How often each model\'s max_budget (USD) resets; LiteLLM ignores a max_budget that has no',
+    "# budget_duration. A model's own budget_duration in litellm_models takes precedence.",
+    `${BUDGET_DURATION_VAR}: ${value}`,
+  ];
+  const separator = text === '' ? `---${eol}` : text.endsWith(`${eol}${eol}`) ? '' : text.endsWith('\n') ? eol : `${eol}${eol}`;
+  return {
+    edits: [{ path, start: text.length, end: text.length, text: separator + lines.join(eol) + eol }],
+    changes: [`${path}: new default ${BUDGET_DURATION_VAR}: ${DEFAULT_BUDGET_DURATION} for models without their own budget_duration`],
+    problem: `${BUDGET_DURATION_VAR} is used but defined nowhere`,
+  };
+}
+
+function modelListTemplates(repo: RepoView): { tpl: ParsedTemplate; models: YAMLMap[] }[] {
+  const found: { tpl: ParsedTemplate; models: YAMLMap[] }[] = [];
+  for (const path of repo.glob(...TEMPLATE_GLOBS)) {
+    const text = repo.read(path) ?? '';
+    if (!/^model_list\s*:/m.test(text)) continue;
+    const tpl = parseYamlTemplate(path, text);
+    const root = tpl.documents[0]?.contents;
+    if (!isMap(root)) continue;
+    const list = seqAt(tpl, root, 'model_list'); // UnrecognisedShape when it is not a list
+    if (!list) continue;
+    const models = list.items.map((item) => {
+      if (!isMap(item)) throw new UnrecognisedShape(`model_list entry at ${where(tpl, item as YamlNode)} is not a mapping`);
+      return item;
+    });
+    found.push({ tpl, models });
+  }
+  return found;
+}
+
+export const bug5: Patch = {
+  id: 'litellm-budget-where-read',
+  bug: 5,
+  priority: 4,
+  scope: 'litellm',
+  title: 'enforce LiteLLM model budgets with a budget_duration beside max_budget',
+  problem:
+    "The LiteLLM config sets each model's max_budget without a budget_duration, so the router's budget limiter skips every deployment and no spending cap is enforced.",
+  why:
+    'LiteLLM reads per-deployment budgets from litellm_params.max_budget together with litellm_params.budget_duration, and rpm from litellm_params; the cap stays where it is read and gets the window it needs.',
+  departsFromReport:
+    "The report moves max_budget into model_info and rpm to the model's top level; LiteLLM never reads model_info.max_budget (the router's budget limiter reads litellm_params.max_budget with litellm_params.budget_duration), so that snippet would remove the cap. The real defect is the missing budget_duration; rpm in litellm_params was always read.",
+  details: [
+    'LiteLLM (the 1.8x line the deployment pins) enforces a per-deployment spending cap only when',
+    '`litellm_params` holds both `max_budget` and `budget_duration`; it never reads',
+    '`model_info.max_budget`. `rpm` in `litellm_params` is the documented place and is what',
+    '`/model/info` shows; the usage-based router also falls back to a model-level `rpm`.',
+    '',
+    "The fix keeps `max_budget` in `litellm_params` and adds `budget_duration`: in a `{% for %}` loop it",
+    "is the model's own `budget_duration` when the item has one, else the new role default",
+    '`litellm_budget_duration` (`30d`, added to the defaults of the role that owns the template,',
+    'override it in group_vars). Literal model entries get `{{ litellm_budget_duration }}`.',
+    '',
+    "When the cap comes straight from the loop item (`{{ model.max_budget }}`), both lines are wrapped",
+    "in `{% if model.max_budget is defined %}`: a model without a cap then renders no budget keys",
+    'instead of `max_budget:` with an empty (null) value, and stays uncapped as its vars say.',
+    '',
+    'A repo that already followed the report gets `max_budget` moved back from `model_info` (the',
+    "`model_info` block goes when it held nothing else, with its `{% if %}` wrapper) and a",
+    "model-level `rpm` moved into `litellm_params` as well: the usage-based router would read it at",
+    'the top level too, but `litellm_params` is read by every routing strategy and shown by',
+    "`/model/info` (the report's check 5).",
+  ].join('\n'),
+  files: [...TEMPLATE_GLOBS, ...VAR_FILE_GLOBS],
+
+  check(repo): CheckResult {
+    const templates = modelListTemplates(repo);
+    if (templates.length === 0) return { state: 'not-applicable', reason: 'no role template defines a LiteLLM model_list' };
+    const edits: TextEdit[] = [];
+    const changes: string[] = [];
+    const problems: string[] = [];
+    let varOwner: string | undefined;
+    for (const { tpl, models } of templates) {
+      for (const model of models) {
+        const plan = planModel(tpl, model);
+        edits.push(...plan.edits);
+        changes.push(...plan.changes);
+        problems.push(...plan.problems);
+      }
+      const usesVar = new RegExp(`\\b${BUDGET_DURATION_VAR}\\b`).test(tpl.text) || edits.some((edit) => edit.path === tpl.path && edit.text.includes(BUDGET_DURATION_VAR));
+      if (usesVar && varOwner === undefined) varOwner = tpl.path;
+    }
+    if (varOwner !== undefined && !definesVar(repo, BUDGET_DURATION_VAR)) {
+      const plan = addDefault(repo, varOwner);
+      edits.push(...plan.edits);
+      changes.push(...plan.changes);
+      if (plan.problem) problems.push(plan.problem);
+    }
+    const paths = templates.map(({ tpl }) => tpl.path).join(', ');
+    if (edits.length === 0) return { state: 'fixed', reason: `every capped model in ${paths} has max_budget and budget_duration in litellm_params` };
+    return { state: 'needs-fix', reason: problems[0] ?? `budgets in ${paths} are not enforced`, edits, changes };
+  },
+};

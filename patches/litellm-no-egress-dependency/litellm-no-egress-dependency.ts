@@ -1,0 +1,58 @@
+/**
+ * Bug 7: LiteLLM waits for the egress proxy to be healthy before it starts, though it needs the
+ * proxy only when it forwards a model request. Remove that one dependency; the gateway keeps it.
+ */
+import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
+import type { Patch } from '../../src/core/types.js';
+import { pairOf, removeFromMap, removeFromSeq, where } from '../../src/toolkit/yaml-edit.js';
+import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
+
+
+export const bug7: Patch = {
+  id: 'litellm-no-egress-dependency',
+  bug: 7,
+  priority: 7,
+  scope: 'compose',
+  title: 'let LiteLLM start without waiting for the egress proxy',
+  problem: "LiteLLM's depends_on waits for openclaw-egress to be healthy, so an egress hiccup keeps LiteLLM from starting or restarting.",
+  why: 'LiteLLM needs the proxy only per request, not to start (config, Redis, HTTP server); the gateway still depends on the proxy, so the stack still waits for it.',
+  departsFromReport: null,
+  files: COMPOSE_TEMPLATE_GLOBS,
+
+  check(repo) {
+    const LITELLM = stackServiceName(repo, 'litellm');
+    const EGRESS = stackServiceName(repo, 'egress');
+    const found = serviceToCheck(repo, LITELLM, ['depends_on']);
+    if ('state' in found) return found;
+    const { tpl, service: litellm } = found;
+    const dependsPair = pairOf(litellm, 'depends_on');
+    const depends = dependsPair?.value;
+    if (!dependsPair || !depends) return { state: 'fixed', reason: `${LITELLM} has no depends_on in ${tpl.path}` };
+
+    if (isMap(depends)) {
+      // Long form: `depends_on: { redis: { condition: service_healthy }, openclaw-egress: … }`.
+      const egress = pairOf(depends, EGRESS);
+      if (!egress) return { state: 'fixed', reason: `${LITELLM} does not depend on ${EGRESS} (${where(tpl, dependsPair)})` };
+      const onlyEntry = depends.items.length === 1;
+      return {
+        state: 'needs-fix',
+        reason: `${LITELLM} waits for ${EGRESS} at ${where(tpl, egress)}`,
+        edits: [onlyEntry ? removeFromMap(tpl, litellm, 'depends_on') : removeFromMap(tpl, depends, EGRESS)],
+        changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
+      };
+    }
+    if (isSeq(depends)) {
+      // Short form: `depends_on: [redis, openclaw-egress]`.
+      const index = depends.items.findIndex((item) => isScalar(item) && item.value === EGRESS);
+      if (index === -1) return { state: 'fixed', reason: `${LITELLM} does not depend on ${EGRESS} (${where(tpl, dependsPair)})` };
+      const onlyEntry = depends.items.length === 1;
+      return {
+        state: 'needs-fix',
+        reason: `${LITELLM} waits for ${EGRESS} at ${where(tpl, depends.items[index] as YamlNode)}`,
+        edits: [onlyEntry ? removeFromMap(tpl, litellm, 'depends_on') : removeFromSeq(tpl, depends, index)],
+        changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
+      };
+    }
+    return { state: 'unrecognised', reason: `litellm's depends_on at ${where(tpl, dependsPair)} is neither a list nor a mapping` };
+  },
+};

@@ -1,0 +1,16 @@
+/** Where a file sits in an Ansible role, for the modules that add files or defaults beside it. */
+import { UnrecognisedShape } from '../toolkit/yaml-edit.js';
+
+/** The folders of a role's layout that the modules' globs look into (`**\/roles/*\/<folder>/…`). */
+const ROLE_FOLDER = /^((?:.*\/)?roles\/[^/]+)\/(?:tasks|handlers|templates|files|defaults|vars|meta)\//;
+
+/**
+ * The directory of the role that owns `path` (`…/roles/<name>`, no trailing slash): the
+ * `roles/<name>` right above a role folder, as a `**\/roles/*\/templates/…` glob matches it.
+ * UnrecognisedShape when the path is not inside a role.
+ */
+export function roleDirOf(path: string): string {
+  const match = ROLE_FOLDER.exec(path);
+  if (!match) throw new UnrecognisedShape(`${path} is not inside an Ansible role`);
+  return match[1]!;
+}
