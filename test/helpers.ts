@@ -105,8 +105,17 @@ export async function runCli(cwd: string, args: string[], env: NodeJS.ProcessEnv
     env: { ...env },
     cwd,
   };
-  const code = await main(args, io);
-  return { code, stdout, stderr };
+  // A library warning (process.emitWarning) would reach a user's terminal on stderr; in-process
+  // it would bypass `io`, so the run's warnings are caught and counted as its stderr.
+  const onWarning = (warning: Error) => (stderr += `(node) ${warning.name}: ${warning.message}\n`);
+  process.on('warning', onWarning);
+  try {
+    const code = await main(args, io);
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    return { code, stdout, stderr };
+  } finally {
+    process.off('warning', onWarning);
+  }
 }
 
 /** git without optional locks, so that reading the repo's state never refreshes (rewrites) the index. */

@@ -67,7 +67,7 @@ export function secretValues(files: ReadonlyMap<string, string>): string[] {
 function fromYaml(text: string, vaultLike: boolean, add: (value: string) => void): void {
   let documents;
   try {
-    documents = parseAllDocuments(text, { uniqueKeys: false, strict: false });
+    documents = parseAllDocuments(text, { uniqueKeys: false, strict: false, logLevel: 'error' });
   } catch {
     return;
   }

@@ -206,7 +206,7 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
   const readList = (path: string): { items: unknown[]; list: TaskList } | undefined => {
     const text = view.read(path);
     if (text === undefined) return undefined;
-    const doc = parseDocument(text, { uniqueKeys: false, version: '1.1', prettyErrors: false });
+    const doc = parseDocument(text, { uniqueKeys: false, version: '1.1', prettyErrors: false, logLevel: 'error' });
     const error = doc.errors[0];
     if (error) {
       unreadable.push(`${path}:${lineNumberAt(text, error.pos[0])}: not valid YAML (${error.message.split('\n')[0]})`);

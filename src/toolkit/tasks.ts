@@ -261,7 +261,7 @@ export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode 
   const lines = (' '.repeat(column) + text.slice(keyStart, endOfNodeLines(tpl, pair))).split(/\r?\n/);
   const dedented = lines.map((line) => line.slice(Math.min(column, line.length - line.trimStart().length))).join('\n');
   try {
-    return (parseYaml(dedented) as Record<string, unknown>)[String(pair.key.value)];
+    return (parseYaml(dedented, { logLevel: 'error' }) as Record<string, unknown>)[String(pair.key.value)];
   } catch {
     return undefined;
   }

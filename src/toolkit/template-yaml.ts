@@ -65,7 +65,7 @@ function parseYamlTemplateUncached(path: string, text: string): ParsedTemplate {
   }
   // uniqueKeys off: `{% if %}a: 1{% else %}a: 2{% endif %}` legitimately repeats a key.
   // An empty file parses to an EmptyStream: an empty array of documents.
-  const list: Document.Parsed[] = [...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false, customTags: ANSIBLE_YAML_TAGS })];
+  const list: Document.Parsed[] = [...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false, customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' })];
   for (const doc of list) {
     const error = doc.errors[0];
     if (error) {

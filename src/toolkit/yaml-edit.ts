@@ -137,8 +137,8 @@ export function quoteLike(sample: YamlNode | null | undefined, value: string): s
 function readsBackAsString(value: string): boolean {
   if (/^(y|n|yes|no|on|off)$/i.test(value) || value !== value.trim()) return false;
   try {
-    const flow: unknown = parseYaml(`[${value}]`);
-    const block: unknown = parseYaml(`- ${value}`);
+    const flow: unknown = parseYaml(`[${value}]`, { logLevel: 'error' });
+    const block: unknown = parseYaml(`- ${value}`, { logLevel: 'error' });
     return Array.isArray(flow) && flow.length === 1 && flow[0] === value && Array.isArray(block) && block[0] === value;
   } catch {
     return false;

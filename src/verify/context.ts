@@ -195,7 +195,7 @@ export function roleRoot(path: string): string | undefined {
 
 /** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */
 function parseTasks(path: string, text: string): Task[] {
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1', customTags: ANSIBLE_YAML_TAGS });
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1', customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' });
   const error = doc.errors[0];
   if (error) throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
   const tasks: Task[] = [];

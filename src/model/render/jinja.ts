@@ -680,7 +680,7 @@ function filters(): Record<string, Filter> {
       return new nunjucks.runtime.SafeString(pythonJson(value, typeof args.indent === 'number' ? args.indent : undefined, 0, true).replace(/[<>&']/g, (ch) => `\\u00${ch.charCodeAt(0).toString(16)}`));
     },
     from_json: (value) => JSON.parse(String(value)) as unknown,
-    from_yaml: (value) => (typeof value === 'string' ? (parseYaml(value, { version: '1.1', customTags: ANSIBLE_YAML_TAGS }) as unknown) : value),
+    from_yaml: (value) => (typeof value === 'string' ? (parseYaml(value, { version: '1.1', customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' }) as unknown) : value),
     to_yaml: (value, ...rest) => pythonYamlDump(value, false, Number(bind(rest, ['indent']).indent ?? 2)),
     to_nice_yaml: (value, ...rest) => pythonYamlDump(value, true, Number(bind(rest, ['indent']).indent ?? 4)),
     mandatory: (value, ...rest) => {

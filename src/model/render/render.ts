@@ -556,5 +556,5 @@ export function renderYaml(path: string, text: string, vars: Vars, options: Omit
 
 /** renderYaml for a template already parsed (and so known to be well-formed). */
 export function renderParsedYaml(template: ParsedTemplate, vars: Vars, options: Omit<RenderOptions, 'path'> = {}): unknown {
-  return parseYaml(renderTemplate(template.text, vars, { ...options, path: template.path }), { merge: true });
+  return parseYaml(renderTemplate(template.text, vars, { ...options, path: template.path }), { merge: true, logLevel: 'error' });
 }

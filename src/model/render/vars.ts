@@ -62,7 +62,7 @@ const MAX_ALIAS_COUNT = 10_000;
 /** Reads a YAML variable file: its top-level mapping and each key's line; undefined for anything else (a vault file, a list, broken YAML). */
 export function readVarFile(path: string, text: string): { data: Dict; lines: Map<string, number> } | undefined {
   if (text.startsWith(ANSIBLE_VAULT_HEADER)) return undefined;
-  const doc = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false });
+  const doc = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length > 0) throw new Error(`${path}:${lineAtOffset(text, doc.errors[0]?.pos[0] ?? 0)}: not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
   let data: unknown;
   try {
@@ -114,7 +114,7 @@ function expandHostPattern(pattern: string): string[] {
 function parseYamlInventory(path: string, text: string): Inventory | undefined {
   let data: unknown;
   try {
-    data = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, prettyErrors: false }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    data = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch {
     return undefined;
   }
@@ -279,7 +279,7 @@ function playsIn(files: ReadonlyMap<string, string>): Play[] {
     if (!/^\s*-?\s*hosts\s*:/m.test(text)) continue;
     let data: unknown;
     try {
-      data = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      data = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch {
       continue;
     }
@@ -450,7 +450,7 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
   for (const path of taskFilesOf(files)) {
     let data: unknown;
     try {
-      data = parseDocument(files.get(path) ?? '', { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      data = parseDocument(files.get(path) ?? '', { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch {
       continue;
     }
