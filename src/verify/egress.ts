@@ -242,8 +242,10 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
 
   // A task must put the copied file into the build context, next to the Dockerfile.
   const source = copy.source ?? '';
+  // A task file that does not parse stops this check only when it may deploy the file or the Dockerfile.
+  const named = [basename(source), basename(dockerfile.path).replace(/\.j2$/, '')].filter(Boolean);
   const deploys = ctx
-    .allTasks()
+    .allTasks((text) => named.some((name) => text.includes(name)))
     .filter((task) => DEPLOY_MODULES.has(shortModule(task.module)))
     .flatMap((task) => {
       const deployed = deployedPath(ctx, task);
