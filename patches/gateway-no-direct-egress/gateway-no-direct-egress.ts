@@ -6,7 +6,7 @@
  * creates it on a first `up`.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { deployScenarios, type DeployStep, type StaticRender } from '../../src/model/compose-deploy.js';
+import { deploymentBlocker, deployScenarios, type DeployStep, type StaticRender } from '../../src/model/compose-deploy.js';
 import { ComposeModelError, hostAfterUp, isInternal, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../../src/model/compose-model.js';
 import { hasJinja, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, nextLineStart } from '../../src/toolkit/text.js';
@@ -266,6 +266,9 @@ function checkNetworks(repo: RepoView): CheckResult {
 
   // Which role brings up which files, in which order (src/model/compose-deploy.ts).
   const deploy = composeDeploymentOf(repo);
+  // A playbook or task file the model needs that does not parse: this fix stops, naming it.
+  const blocker = deploymentBlocker(deploy.deployment, all.map((compose) => compose.tpl.path));
+  if (blocker) throw blocker;
   const byPath = new Map(all.map((compose) => [compose.tpl.path, compose]));
   const scenarios = deployScenarios(deploy.deployment, base.tpl.path, overlays.map((compose) => compose.tpl.path), deploy.defaultDirectory);
   const data = new Map(all.map((compose) => [compose, templateData(compose, deploy.render)]));

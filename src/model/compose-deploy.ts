@@ -16,7 +16,8 @@
  * combination of the base file with one overlay, as a first run each.
  */
 import { isMap, isScalar, isSeq, parseDocument, type YAMLSeq } from 'yaml';
-import { lineNumberAt } from '../toolkit/text.js';
+import { YamlTemplateError } from '../toolkit/template-yaml.js';
+import { escapeRegExp, lineNumberAt } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
 import { isModuleKey } from '../toolkit/ansible-task-keywords.js';
 
@@ -47,6 +48,18 @@ export interface Deployment {
   readonly ordered: boolean;
   /** What could not be read (a task file that does not parse), with `file:line`. */
   readonly unreadable: readonly string[];
+  /** The same files, with their text: deploymentBlocker decides which of them the model needs. */
+  readonly unreadableFiles: readonly UnreadableFile[];
+}
+
+/** A playbook or task file on the deployment's path that does not parse. */
+export interface UnreadableFile {
+  readonly path: string;
+  readonly line: number;
+  /** Why, in the YAML parser's words. */
+  readonly detail: string;
+  readonly kind: 'playbook' | 'tasks';
+  readonly text: string;
 }
 
 /** Renders a string from a task with the repo's variables; undefined when it cannot be rendered statically. */
@@ -193,7 +206,7 @@ interface Written {
 
 /** Reads the deployment: see the module comment. */
 export function composeDeployment(view: RepoView, render: StaticRender, known: (name: string) => boolean): Deployment {
-  const unreadable: string[] = [];
+  const unreadable: UnreadableFile[] = [];
   const written: Written[] = [];
   const ups: Array<Omit<ComposeUp, 'templates'>> = [];
   const visitedRoles = new Set<string>();
@@ -203,13 +216,13 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
     return candidates[0]?.replace(/\/tasks\/main\.ya?ml$/, '');
   };
 
-  const readList = (path: string): { items: unknown[]; list: TaskList } | undefined => {
+  const readList = (path: string, kind: UnreadableFile['kind']): { items: unknown[]; list: TaskList } | undefined => {
     const text = view.read(path);
     if (text === undefined) return undefined;
     const doc = parseDocument(text, { uniqueKeys: false, version: '1.1', prettyErrors: false, logLevel: 'error' });
     const error = doc.errors[0];
     if (error) {
-      unreadable.push(`${path}:${lineNumberAt(text, error.pos[0])}: not valid YAML (${error.message.split('\n')[0]})`);
+      if (!unreadable.some((file) => file.path === path)) unreadable.push({ path, line: lineNumberAt(text, error.pos[0]), detail: error.message.split('\n')[0] ?? '', kind, text });
       return undefined;
     }
     const data: unknown = doc.toJS({ maxAliasCount: -1 });
@@ -245,7 +258,7 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
         const name = staticText(file);
         if (name) {
           const included = `${dir}/tasks/${name}`;
-          const read = readList(included);
+          const read = readList(included, 'tasks');
           if (read) runTasks(read.items, read.list, role, dir, depth + 1);
         }
         return;
@@ -305,12 +318,12 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
     if (!dir) return;
     visitedRoles.add(dir);
     const main = view.glob(`${dir}/tasks/main.{yml,yaml}`)[0];
-    const read = main ? readList(main) : undefined;
+    const read = main ? readList(main, 'tasks') : undefined;
     if (read) runTasks(read.items, read.list, name, dir, depth);
   };
 
   const runPlaybook = (path: string, depth: number): void => {
-    const read = readList(path);
+    const read = readList(path, 'playbook');
     if (!read || depth > 4) return;
     read.items.forEach((play, playIndex) => {
       if (!isDict(play)) return;
@@ -356,7 +369,32 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
     }
     return { ...up, files, templates: files.map((file) => templateFor(file, up.projectDirectory)) };
   });
-  return { ups: withTemplates, ordered, unreadable };
+  return { ups: withTemplates, ordered, unreadable: unreadable.map((file) => `${file.path}:${file.line}: not valid YAML (${file.detail})`), unreadableFiles: unreadable };
+}
+
+/** Text that may bring Compose files up: a Compose module, or `docker compose`/`docker-compose` with an `up` in the same task. */
+const COMPOSE_UP = /\bdocker_compose(_v2)?\b|docker[- ]compose\b(?:(?!\n\s*-\s)[^;&|#])*?\bup\b/;
+
+/**
+ * The first unreadable file the deployment model needs, as the error that names it, or
+ * undefined when every broken file is clearly beside the point. Without such a file the model
+ * would be a guess (an `up` missing, roles in the wrong order), so a caller must stop, naming it.
+ * A task file is passed over when its text holds no `docker compose … up` or Compose module, names none of
+ * `composeTemplates` and includes no other tasks or role; a playbook, when it names none of the
+ * roles that write or bring up those templates and imports no other playbook.
+ */
+export function deploymentBlocker(deployment: Deployment, composeTemplates: readonly string[]): YamlTemplateError | undefined {
+  const names = composeTemplates.map((path) => basename(path).replace(/\.j2$/, ''));
+  const roles = new Set([...deployment.ups.map((up) => up.role), ...composeTemplates.map((path) => /(?:^|\/)roles\/([^/]+)\//.exec(path)?.[1])].filter((role): role is string => role !== undefined));
+  const mayMatter = (file: UnreadableFile): boolean => {
+    if (COMPOSE_UP.test(file.text) || names.some((name) => file.text.includes(name))) return true;
+    if (file.kind === 'tasks') return /\b(include|import)_(tasks|role)\b|^\s*-?\s*(ansible\.builtin\.)?include\s*:/m.test(file.text);
+    return /\bimport_playbook\b/.test(file.text) || [...roles].some((role) => new RegExp(`(^|[^\\w-])${escapeRegExp(role)}($|[^\\w-])`).test(file.text));
+  };
+  const blocking = deployment.unreadableFiles.find(mayMatter);
+  if (!blocking) return undefined;
+  const what = blocking.kind === 'playbook' ? 'it says which roles run, in which order' : 'it may bring up Compose files';
+  return new YamlTemplateError(blocking.path, blocking.line, `not valid YAML: ${blocking.detail} (${what}, so which role brings up which Compose files cannot be read without it)`);
 }
 
 /** One `docker compose up` of a scenario: the templates it merges, in `-f` order. */

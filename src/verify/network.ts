@@ -3,7 +3,7 @@
  * `docker compose up` with the base file and any overlay creates every network it needs
  * (bug 4, on src/model/compose-model.ts); LiteLLM does not wait for the proxy, the gateway does (bug 7).
  */
-import { composeDeployment, deployScenarios, type Deployment } from '../model/compose-deploy.js';
+import { composeDeployment, deploymentBlocker, deployScenarios, type Deployment } from '../model/compose-deploy.js';
 import { ComposeModelError, firstRunProblems, hostAfterUp, isInternal, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../model/compose-model.js';
 import { containsUnknown, renderTemplateDetailed } from '../model/render/render.js';
 import { isDict, locateKeys, type VerifyContext } from './context.js';
@@ -37,7 +37,10 @@ export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefin
   const { base, gateway, egress } = stack;
   const defaultDirectory = typeof ctx.vars.openclaw_base_dir === 'string' ? ctx.vars.openclaw_base_dir : 'openclaw';
   const byPath = new Map([base, ...stack.overlays].map((file) => [file.rendered.path, file]));
-  const scenarios = deployScenarios(deploymentOf(ctx), base.rendered.path, stack.overlays.map((file) => file.rendered.path), defaultDirectory);
+  const deployment = deploymentOf(ctx);
+  const blocker = deploymentBlocker(deployment, [base, ...stack.overlays].map((file) => file.rendered.path));
+  if (blocker) throw blocker; // a playbook or task file the model needs does not parse: not checked, naming it
+  const scenarios = deployScenarios(deployment, base.rendered.path, stack.overlays.map((file) => file.rendered.path), defaultDirectory);
   // One problem may hold at several `up`s: say it once, with every `up` it holds at.
   const problems = new Map<string, string[]>();
   const labels = new Set<string>();
