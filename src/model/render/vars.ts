@@ -111,12 +111,24 @@ function expandHostPattern(pattern: string): string[] {
   return out;
 }
 
-function parseYamlInventory(path: string, text: string): Inventory | undefined {
+/**
+ * A YAML inventory. One that does not parse throws `file:line: why` (readSources then counts it
+ * broken: the host's groups, and so its group_vars, are unknown), unless `lenient` (a file only
+ * guessed to be YAML, read as INI instead).
+ */
+function parseYamlInventory(path: string, text: string, lenient = false): Inventory | undefined {
   let data: unknown;
+  const doc = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, prettyErrors: false, logLevel: 'error' });
+  const error = doc.errors[0];
+  if (error) {
+    if (lenient) return undefined;
+    throw new Error(`${path}:${lineAtOffset(text, error.pos[0])}: not valid YAML: ${error.message.split('\n')[0] ?? ''}`);
+  }
   try {
-    data = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch {
-    return undefined;
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (caught) {
+    if (lenient) return undefined;
+    throw new Error(`${path}:1: aliases expand too far (${caught instanceof Error ? caught.message : String(caught)}); openclaw-fix will not read it`);
   }
   if (!isDict(data)) return undefined;
   const inventory: Inventory = { path, groups: new Map([['all', emptyGroup()], ['ungrouped', emptyGroup()]]), hostVars: new Map(), hostOrder: [] };
@@ -141,10 +153,10 @@ function parseYamlInventory(path: string, text: string): Inventory | undefined {
       }
     }
   };
-  for (const [name, body] of Object.entries(data)) {
-    if (!isDict(body) && body !== null) return undefined; // not an inventory
-    visitGroup(name, body);
-  }
+  // Like Ansible, an entry that is not a group definition is skipped; a file with none is not an inventory.
+  const groups = Object.entries(data).filter(([, body]) => isDict(body) || body === null);
+  if (groups.length === 0) return undefined;
+  for (const [name, body] of groups) visitGroup(name, body);
   return inventory;
 }
 
@@ -205,7 +217,7 @@ function parseInventory(path: string, text: string): Inventory | undefined {
   if (text.startsWith(ANSIBLE_VAULT_HEADER)) return undefined;
   if (/\.(ya?ml)$/.test(path)) return parseYamlInventory(path, text);
   if (/\.json$/.test(path)) return undefined;
-  const yaml = /^\s*[\w.-]+:\s*$/m.test(text) && !/^\s*\[/m.test(text) ? parseYamlInventory(path, text) : undefined;
+  const yaml = /^\s*[\w.-]+:\s*$/m.test(text) && !/^\s*\[/m.test(text) ? parseYamlInventory(path, text, true) : undefined;
   return yaml ?? parseIniInventory(path, text);
 }
 
