@@ -4,6 +4,7 @@
  * reach. Find the images the scripts actually run and pre-pull exactly those in the role's tasks.
  */
 import { isMap, isScalar, type YAMLMap } from 'yaml';
+import { assertJinjaSyntax } from '../../src/core/failure.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { locate } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
@@ -75,10 +76,13 @@ function scriptImages(repo: RepoView): ScriptImage[] {
   for (const path of repo.glob(...SCRIPT_GLOBS)) {
     const text = repo.read(path) ?? '';
     if (!isShellScript(path, text) || !/\bdocker\b/.test(text) || !isScheduled(repo, path)) continue;
+    // A template Ansible cannot render (unbalanced Jinja) runs nothing: its shell is not read as if it would.
+    if (path.endsWith('.j2')) assertJinjaSyntax(path, text);
     const variables = shellVariables(text);
     for (const run of dockerRuns(text)) {
       const at = locate(path, text, run.command.start);
-      if (!run.image) throw new UnrecognisedShape(`docker run at ${at} names no image I can find`);
+      // No image, or an option or a Jinja statement where the image should be: not a guess.
+      if (!run.image || run.image.value.startsWith('-') || run.image.value.includes('{%')) throw new UnrecognisedShape(`docker run at ${at} names no image I can find`);
       // Single quotes keep `$` literal; otherwise the shell expands it, and the pull must name what it expands to.
       const literal = /'[^']*\$/.test(run.image.source);
       const resolved = literal ? { value: run.image.value } : resolveShellWord(run.image.value, variables, run.image.start);

@@ -5,7 +5,7 @@
  * naming `file:line` and the cause, and every other fix still runs. Exit 2 is left for
  * problems of the repository as a whole (src/git/git.ts, src/git/apply.ts).
  */
-import { TemplateSyntaxError } from '../toolkit/jinja-mask.js';
+import { scanJinja, TemplateSyntaxError } from '../toolkit/jinja-mask.js';
 import { YamlTemplateError } from '../toolkit/template-yaml.js';
 import { UnrecognisedShape } from '../toolkit/yaml-edit.js';
 
@@ -142,6 +142,20 @@ export function mayBeComposeFile(text: string): boolean {
     const next = lines.slice(index + 1).find((later) => later.trim() !== '' && !/^\s*#/.test(later) && !/^\s*\{[%#]/.test(later));
     return next === undefined || !/^\s*- /.test(next);
   });
+}
+
+/**
+ * Refuses a template whose Jinja does not scan or balance (a stray `{% endfor %}`, an unclosed
+ * expression), naming `file:line`: Ansible cannot render it, so a reader must not read its text
+ * as if it would (a shell script's commands, say).
+ */
+export function assertJinjaSyntax(path: string, text: string): void {
+  try {
+    scanJinja(text);
+  } catch (error) {
+    if (error instanceof TemplateSyntaxError) throw new FileProblem(path, error.line, `not valid Jinja: ${error.detail}`);
+    throw error;
+  }
 }
 
 /** True when a key `name:` appears indented in the text (a broken file naming no such key cannot define it). */
