@@ -307,11 +307,17 @@ describe('secrets in the repo are never printed', () => {
     const vars = join(repo, 'group_vars/all/vars.yml');
     writeFileSync(vars, readFileSync(vars, 'utf8').replace(`litellm_master_key: "${KEY_IN_GROUP_VARS}"`, `litellm_master_key: "${KEY_IN_GROUP_VARS}\n  broken: [`));
     commitAll(repo, 'broken vars');
-    for (const args of [[], ['--apply'], ['verify']]) {
-      const result = await runCli(repo, args);
-      // A broken variable file is confined to the values it defines (issue 10): the run may go on (0, 1) or stop (2); it never leaks.
-      expect([0, 1, 2]).toContain(result.code);
+    // A broken variable file is confined to the fixes and checks that need the variables (issue 10):
+    // they name it, with its line; the dry run and --apply go on (exit 0, the others committed);
+    // verify renders for every check, so each is not checked, naming it (exit 0: nothing failed). It never leaks.
+    for (const [args, code] of [[[], 0], [['--apply'], 0], [['verify'], 0]] as const) {
+      const result = await runCli(repo, [...args]);
+      expect(result.code, `openclaw-fix ${args.join(" ")}: ${result.stderr}${result.stdout}`).toBe(code);
+      expect(result.stderr, `openclaw-fix ${args.join(' ')}`).toBe('');
+      expect(result.stdout, `openclaw-fix ${args.join(' ')}`).toMatch(/group_vars\/all\/vars\.yml:\d+/);
       expect(leaks(result.stdout + result.stderr), `openclaw-fix ${args.join(' ')}: ${result.stderr}`).toEqual([]);
+      if (args[0] === 'verify') for (const line of result.stdout.trim().split('\n')) expect(line).toMatch(/: not checked: cannot read group_vars\/all\/vars\.yml:\d+: not valid YAML/);
     }
+    expect(git(repo, 'log', '--format=%s', `main..${DEFAULT_FIX_BRANCH}`).trim().split('\n').length, 'fixes that do not read the variables are committed').toBeGreaterThanOrEqual(5);
   });
 });

@@ -75,7 +75,7 @@ export class VerifyContext {
   /** The repo's variables, loaded when a check first renders: one that cannot be loaded stops only the checks that render. */
   get vars(): Vars {
     if (!this.loadedVars) {
-      assertVarFilesReadable(this.files); // a variable file that does not parse stops the checks that render
+      varFilesReadable(this.files); // a variable file that does not parse stops the checks that render
       const vars = loadVars(this.files);
       this.loadedVars = vars;
     }
@@ -92,7 +92,7 @@ export class VerifyContext {
     if (role === undefined) return this.vars;
     let vars = this.roleVars.get(role);
     if (!vars) {
-      assertVarFilesReadable(this.files);
+      varFilesReadable(this.files);
       vars = loadVars(this.files, {}, { forTemplate: path });
       this.roleVars.set(role, vars);
     }
@@ -196,6 +196,20 @@ export class VerifyContext {
       this.taskCache.set(path, tasks);
     }
     return tasks;
+  }
+}
+
+/**
+ * Throws a FileProblem naming the first variable file that does not parse (`file:line` and why),
+ * which render() and renderYaml() pass on as it is: the check is stopped by that file, not by the
+ * template it was rendering.
+ */
+function varFilesReadable(files: ReadonlyMap<string, string>): void {
+  try {
+    assertVarFilesReadable(files);
+  } catch (error) {
+    if (error instanceof RenderError && error.path !== undefined) throw new FileProblem(error.path, error.line, error.detail);
+    throw error;
   }
 }
 
