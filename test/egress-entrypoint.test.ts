@@ -14,6 +14,7 @@ import { parseDockerfile, shellParts, wordValues } from '../src/toolkit/dockerfi
 import { planFixes, runCheck } from '../src/core/engine.js';
 import { checkSmokescreenEntrypoint } from '../src/verify/go-check.js';
 import { loadVars, renderTemplate } from '../src/model/render/render.js';
+import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from './helpers.js';
 import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
@@ -142,6 +143,13 @@ const CHAINED = (original: string): string =>
   original.replace(
     /RUN git clone (.*) && \\\n    git checkout (.*)\nRUN (CGO_ENABLED=0 go build .*)\n/,
     'RUN git clone $1 && \\\n    git checkout $2 && \\\n    $3\n',
+  );
+
+/** The fixture's clone, checkout and build as one RUN that clones into a directory and `cd`s into it. */
+const WITH_CD = (original: string, dir: string): string =>
+  original.replace(
+    /RUN git clone (\S+) \. && \\\n    git checkout (.*)\nRUN (.*)\n/,
+    `RUN git clone $1 /src/smokescreen && \\\n    cd ${dir} && git checkout $2 && \\\n    $3\n`,
   );
 
 describe('bug 3 module', () => {
@@ -278,12 +286,32 @@ describe('bug 3 module', () => {
     expect(result.match(/(?<!\r)\n/g)).toBeNull();
   });
 
-  it('refuses shapes it cannot place the COPY in, naming file:line', () => {
-    const withCd = fixtureFiles().get(DOCKERFILE)!.replace(
-      /RUN git clone (\S+) \. && \\\n    git checkout (.*)\nRUN (.*)\n/,
-      'RUN git clone $1 /src/smokescreen && \\\n    cd /src/smokescreen && git checkout $2 && \\\n    $3\n',
+  it('follows a `cd` to a literal path in a chained RUN: main.go is written where go build runs, and verify agrees', async () => {
+    const files = withDockerfile(WITH_CD(fixtureFiles().get(DOCKERFILE)!, '/src/smokescreen'));
+    const plan = planFixes(files, [bug3]);
+    expect(plan.outcomes[0]!.state).toBe('needs-fix');
+    // COPY resolves against WORKDIR (/src), not the shell's cd: the full path. The new RUN starts in WORKDIR again, so it repeats the cd.
+    expect(plan.result.get(DOCKERFILE)).toContain(
+      `RUN git clone https://github.com/stripe/smokescreen.git /src/smokescreen && \\\n    cd /src/smokescreen && git checkout {{ smokescreen_commit }}\nCOPY ${ENTRYPOINT_FILE_NAME} /src/smokescreen/main.go\nRUN cd /src/smokescreen && CGO_ENABLED=0 go build -ldflags="-s -w -X main.VersionID={{ smokescreen_commit }}" -o /smokescreen .\n`,
     );
-    expect(runCheck(bug3, withDockerfile(withCd))).toEqual({ state: 'unrecognised', reason: `go build at ${DOCKERFILE}:10 runs after a 'cd' in the same RUN; cannot tell where main.go is` });
+    expect(runCheck(bug3, plan.result)).toMatchObject({ state: 'fixed' });
+    const verified = await verifyRepo(plan.result, { goCheck: false });
+    expect(verified.checks.find((check) => check.id === bug3.id)).toMatchObject({ status: 'not-checked', message: expect.stringContaining('copies smokescreen-main.go over main.go between git checkout and go build') });
+
+    // A relative cd resolves against WORKDIR; verify holds a COPY to the WORKDIR's main.go (not where the build runs) as failed.
+    const relative = planFixes(withDockerfile(WITH_CD(fixtureFiles().get(DOCKERFILE)!, 'smokescreen')), [bug3]).result;
+    expect(relative.get(DOCKERFILE)).toContain(`COPY ${ENTRYPOINT_FILE_NAME} /src/smokescreen/main.go\nRUN cd /src/smokescreen && CGO_ENABLED=0`);
+    const misplaced = new Map(plan.result).set(DOCKERFILE, plan.result.get(DOCKERFILE)!.replace('/src/smokescreen/main.go', 'main.go'));
+    const failing = await verifyRepo(misplaced, { goCheck: false });
+    expect(failing.checks.find((check) => check.id === bug3.id)).toMatchObject({ status: 'failed', message: expect.stringContaining('main.go is copied to /src/main.go, but go build runs in /src/smokescreen') });
+  });
+
+  it('refuses shapes it cannot place the COPY in, naming file:line', () => {
+    const withVariableCd = WITH_CD(fixtureFiles().get(DOCKERFILE)!, '"$SRC_DIR"');
+    expect(runCheck(bug3, withDockerfile(withVariableCd))).toEqual({
+      state: 'unrecognised',
+      reason: `go build at ${DOCKERFILE}:10 runs after 'cd $SRC_DIR' (${DOCKERFILE}:9), which is not a literal path; cannot tell where main.go is`,
+    });
 
     const semicolon = CHAINED(fixtureFiles().get(DOCKERFILE)!).replace('git checkout {{ smokescreen_commit }} && \\', 'git checkout {{ smokescreen_commit }}; \\');
     expect(runCheck(bug3, withDockerfile(semicolon))).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining(`RUN at ${DOCKERFILE}:8 cannot be split there`) });

@@ -7,7 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { bug5, DEFAULT_BUDGET_DURATION } from '../patches/litellm-budget-where-read/litellm-budget-where-read.js';
 import { planFixes } from '../src/core/engine.js';
 import { loadVars, renderYaml, type Vars } from '../src/model/render/render.js';
+import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles } from './helpers.js';
+
+const GROUP_VARS = 'group_vars/all/vars.yml';
 
 const TEMPLATE = 'roles/openclaw-config/templates/litellm-config.yaml.j2';
 const DEFAULTS = 'roles/openclaw-config/defaults/main.yml';
@@ -164,6 +167,32 @@ describe('bug 5: LiteLLM budgets where LiteLLM reads them', () => {
     noDefaults.delete(DEFAULTS);
     const created = fix(noDefaults);
     expect(created.get(DEFAULTS)).toMatch(/^---\n#[^\n]*\n#[^\n]*\nlitellm_budget_duration: 30d\n$/);
+  });
+
+  it('a budget_duration only under {% if model.budget_duration is defined %} (hand-fixed for one model) is not fixed: every capped model gets one, and verify agrees', async () => {
+    // As a maintainer fixes it by hand for the one model they added a duration to.
+    const files = fixtureFiles();
+    files.set(TEMPLATE, files.get(TEMPLATE)!.replace('      max_budget: {{ model.max_budget }}\n', '      max_budget: {{ model.max_budget }}\n{% if model.budget_duration is defined %}\n      budget_duration: {{ model.budget_duration }}\n{% endif %}\n'));
+    files.set(GROUP_VARS, files.get(GROUP_VARS)!.replace('    max_budget: 100.0\n', '    max_budget: 100.0\n    budget_duration: 1d\n'));
+    const before = renderedModels(files);
+    expect(before.map((model) => model.litellm_params.budget_duration)).toEqual(['1d', undefined, undefined]);
+    const [outcome] = planFixes(files, [bug5]).outcomes;
+    expect(outcome?.state).toBe('needs-fix');
+    expect(outcome?.reason).toBe(`budget_duration at ${TEMPLATE}:12 renders only when model.budget_duration is defined (${TEMPLATE}:11), so the cap of a model without one is skipped (LiteLLM needs both)`);
+    const fixed = fix(files);
+    expect(fixed.get(TEMPLATE)).toContain('      max_budget: {{ model.max_budget }}\n      budget_duration: "{{ model.budget_duration | default(litellm_budget_duration) }}"\n      rpm:');
+    expectCapsEnforced(renderedModels(fixed), [{ ...FIXTURE_MODELS[0]!, budget_duration: '1d' }, FIXTURE_MODELS[1]!, FIXTURE_MODELS[2]!]);
+    const report = await verifyRepo(fixed, { goCheck: false });
+    expect(report.checks.find((check) => check.id === bug5.id)).toMatchObject({ status: 'ok' });
+  });
+
+  it('never says fixed while the rendered config still has a cap without a duration: a shape it does not recognise is unrecognised, naming the models', () => {
+    const files = fixtureFiles();
+    files.set(TEMPLATE, files.get(TEMPLATE)!.replace('      max_budget: {{ model.max_budget }}\n', `      max_budget: {{ model.max_budget }}\n      budget_duration: "{{ model.budget_duration | default('') }}"\n`));
+    expect(planFixes(files, [bug5]).outcomes[0]).toMatchObject({
+      state: 'unrecognised',
+      reason: `${TEMPLATE} renders max_budget without budget_duration for anthropic/claude-opus-4-6, anthropic/claude-sonnet-4-6, openai/gpt-5-mini (LiteLLM skips those caps), in a shape this fix does not recognise`,
+    });
   });
 
   it('reports a model entry it cannot read as unrecognised, naming file:line', () => {

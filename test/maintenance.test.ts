@@ -178,6 +178,55 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     expect(check?.status, check?.message).toBe('ok');
   });
 
+  it('an environment override defaulting to a Jinja variable (`${BACKUP_IMAGE:-{{ backup_helper_image }}}`): the pull names the variable, and verify agrees', async () => {
+    const files = fixtureFiles();
+    files.set('roles/maintenance/defaults/main.yml', '---\nbackup_helper_image: alpine:3.21\n');
+    files.set(
+      SCRIPT,
+      [
+        '#!/usr/bin/env bash',
+        '# {{ ansible_managed }}',
+        'set -euo pipefail',
+        'BACKUP_IMAGE="${BACKUP_IMAGE:-{{ backup_helper_image }}}"',
+        'docker run --rm -v openclaw_openclaw-data:/source:ro \\',
+        '  "$BACKUP_IMAGE" tar -czf "/backup/data-$(date +%F).tar.gz" -C /source .',
+        '',
+      ].join('\n'),
+    );
+    const [before] = planFixes(files, [bug9]).outcomes;
+    expect(before?.reason).toBe(`${SCRIPT}:5 runs {{ backup_helper_image }}, which the deployment never pulls`);
+    const fixed = fix(files);
+    const tasks = fixed.get(TASKS) ?? '';
+    expect(tasks).toContain('    name: "{{ backup_helper_image }}"\n');
+    expect(tasks).not.toContain('BACKUP_IMAGE');
+    const vars = loadVars(fixed);
+    const ran = imagesRunByRenderedScripts(fixed, [SCRIPT], vars);
+    expect(ran).toEqual(['library/alpine:3.21']);
+    expect(pulls(tasks, vars).map((pull) => pull.image)).toEqual(ran);
+    const report = await verifyRepo(fixed, { goCheck: false });
+    const check = report.checks.find((c) => c.id === 'backup-images-prepulled');
+    expect(check?.status, check?.message).toBe('ok');
+    // A file the script sources may set BACKUP_IMAGE: then neither the fix nor verify takes the default.
+    const sourced = new Map(files).set(SCRIPT, files.get(SCRIPT)!.replace('set -euo pipefail\n', 'set -euo pipefail\n. /etc/openclaw/backup.env\n'));
+    expect(planFixes(sourced, [bug9]).outcomes[0]).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining('it may come from a file it sources') });
+  });
+
+  it('verify accepts a `docker pull {{ image }}` command task as pre-pulling, as the fix does', async () => {
+    const files = fixtureFiles();
+    const pull = '- name: Pre-pull the backup image\n  ansible.builtin.command: docker pull {{ backup_image }}\n  changed_when: false\n\n';
+    files.set('roles/maintenance/defaults/main.yml', '---\nbackup_image: alpine:3.21\n');
+    files.set(SCRIPT, files.get(SCRIPT)!.replace(/alpine:3\.21/g, '{{ backup_image }}'));
+    expect(files.get(SCRIPT)).toContain('{{ backup_image }} tar');
+    const status = async (repo: Map<string, string>): Promise<string | undefined> => (await verifyRepo(repo, { goCheck: false })).checks.find((c) => c.id === 'backup-images-prepulled')?.status;
+    expect(await status(files)).toBe('failed');
+    files.set(TASKS, files.get(TASKS)!.replace('- name: Install backup script', `${pull}- name: Install backup script`));
+    expect(planFixes(files, [bug9]).outcomes[0]?.state).toBe('fixed');
+    expect(await status(files)).toBe('ok');
+    // A pull of another image does not count.
+    files.set(TASKS, files.get(TASKS)!.replace('docker pull {{ backup_image }}', 'docker pull busybox:1.36'));
+    expect(await status(files)).toBe('failed');
+  });
+
   it.each([
     ['a variable the script does not set', 'docker run --rm "$IMAGE" true', /\$IMAGE, which the script does not set \(it would come from the environment\)/],
     ['a default behind a sourced env file', '. /etc/openclaw/backup.env\ndocker run --rm "${IMAGE:-alpine:3.21}" true', /\$IMAGE, which the script does not set: it may come from a file it sources/],

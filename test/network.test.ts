@@ -284,6 +284,27 @@ describe('Telegram after the gateway loses its direct route', () => {
     expect(refused.reason).toMatch(/every allowed_domains loop is under a condition .*smokescreen-acl\.yaml\.j2:\d+/);
   });
 
+  it('follows `allowed_domains: {{ <var> | to_json }}` to the variable it prints, and adds the host there', () => {
+    const printed = edit(fixtureFiles(), ACL, (t) => t.replace(/allowed_domains:\n\{% for domain in egress_allowed_domains %\}\n.*\n\{% endfor %\}\n/, 'allowed_domains: {{ egress_allowed_domains | to_json }}\n'));
+    expect(printed.get(ACL)).toContain('  allowed_domains: {{ egress_allowed_domains | to_json }}\n');
+    expect(allowedDomains(printed)).not.toContain('api.telegram.org');
+    const plan = planFixes(printed, [extraTelegramEgress]);
+    expect(plan.outcomes[0]).toMatchObject({ state: 'needs-fix', changes: [`${GROUP_VARS}: added api.telegram.org to egress_allowed_domains`] });
+    expect(plan.result.get(ACL)).toBe(printed.get(ACL));
+    expect(plan.result.get(GROUP_VARS)).toContain('  - registry.npmjs.org\n  - api.telegram.org\n');
+    expect(allowedDomains(plan.result as Files)).toEqual(['api.anthropic.com', '*.anthropic.com', 'api.openai.com', 'registry.npmjs.org', 'api.telegram.org']);
+    expect(runCheck(extraTelegramEgress, plan.result).state).toBe('fixed');
+
+    // An expression that may drop or add items is not the variable as a list: refused, naming the line and the filter.
+    const filtered = edit(printed, ACL, (t) => t.replace('{{ egress_allowed_domains | to_json }}', "{{ egress_allowed_domains | reject('search', 'npm') | list | to_json }}"));
+    expect(runCheck(extraTelegramEgress, filtered)).toEqual({
+      state: 'unrecognised',
+      reason: `default.allowed_domains at ${ACL}:12 is '{{ egress_allowed_domains | reject('search', 'npm') | list | to_json }}', which does not print one variable as a list (the filter 'reject('search', 'npm')' may change its items)`,
+    });
+    const undefinedVariable = edit(printed, ACL, (t) => t.replace('egress_allowed_domains | to_json', 'egress_hosts | to_json'));
+    expect(runCheck(extraTelegramEgress, undefinedVariable)).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining(`egress_hosts, printed at ${ACL}:12, is not defined`) });
+  });
+
   it('without a telegram_enabled variable, a task configuring channels.telegram enables it', () => {
     const implicit = edit(fixtureFiles(), GROUP_VARS, (t) => t.replace('telegram_enabled: true\n', ''));
     const check = runCheck(extraTelegramEgress, implicit);

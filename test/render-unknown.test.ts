@@ -4,6 +4,7 @@
  * template's file:line and the filter — confined to that value or that template, never the run.
  * (What it renders, it renders as Ansible does: test/ansible-crosscheck.test.ts.)
  */
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { brokenVarFiles, containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/model/render/render.js';
@@ -100,6 +101,20 @@ describe("the YAML tags Ansible defines", () => {
     expect(vars.raw).toBe('{{ base }} {% not jinja');
     expect(vars.uses_raw).toBe('{{ base }} {% not jinja');
     expect(vars.api_key).toBe(vaultPlaceholder('api_key'));
+    expect(warnings).not.toHaveBeenCalled();
+    expect(warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('a broken task file read for include_vars', () => {
+  it('prints no YAML warning on stderr (hand-fixed\'s broken fail2ban tasks printed one per fix that loads variables)', () => {
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const files = new Map([
+      ['group_vars/all.yml', 'fail2ban_enabled: true\n'],
+      ['roles/fail2ban/tasks/main.yml', readFileSync(new URL('../fixtures/hand-fixed/roles/fail2ban/tasks/main.yml', import.meta.url), 'utf8')],
+    ]);
+    expect(loadVars(files).fail2ban_enabled).toBe(true);
     expect(warnings).not.toHaveBeenCalled();
     expect(warn).not.toHaveBeenCalled();
   });

@@ -296,6 +296,54 @@ describe('bug 6 on other shapes of the role', () => {
   });
 });
 
+describe('bug 6 when the gateway container is named by a variable', () => {
+  const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
+  const GATEWAY_VARS = 'roles/openclaw-integrate/vars/main.yml';
+
+  /**
+   * The fixture as a repo that names the gateway by variables: `docker exec {{ gateway_container }}`
+   * in the integrate role, whose vars/ defines it; the Compose service is `gateway` (not `openclaw`,
+   * so no fallback can find it by name), its container_name and data volume written as Jinja.
+   */
+  function namedByVariables(containerName: string, vars: string | undefined): Map<string, string> {
+    const files = withIntegrate(fixtureIntegrate().replace(/docker exec openclaw /g, 'docker exec {{ gateway_container }} '));
+    const compose = files.get(COMPOSE)!;
+    const renamed = compose
+      .replace('  openclaw:\n    image: "{{ openclaw_image }}"\n    container_name: openclaw\n', `  gateway:\n    image: "{{ openclaw_image }}"\n    container_name: ${containerName}\n`)
+      .replace('      - openclaw-data:/home/node/.openclaw\n', '      - "{{ gateway_data_volume }}:/home/node/.openclaw"\n');
+    expect(renamed).not.toContain('container_name: openclaw\n');
+    expect(renamed).toContain('"{{ gateway_data_volume }}:/home/node/.openclaw"');
+    files.set(COMPOSE, renamed);
+    if (vars !== undefined) files.set(GATEWAY_VARS, vars);
+    return files;
+  }
+
+  it.each([
+    ['written as the same variable', '"{{ gateway_container }}"'],
+    ['written as the name the variable holds', 'openclaw-gw'],
+  ])('resolves {{ gateway_container }} to the Compose service whose container_name is %s, and puts the token file on its volume', (_how, containerName) => {
+    const files = namedByVariables(containerName, 'gateway_container: openclaw-gw\ngateway_data_volume: openclaw-data\n');
+    const { text } = fix(files);
+    assertTokenNeverOnACommandLine(text, loadVars(files));
+    // The new tasks keep the container as the repo names it.
+    expect(text).toContain(`docker exec {{ gateway_container }} openclaw config set channels.telegram.tokenFile ${TOKEN_PATH}`);
+    expect(text).not.toMatch(/docker exec (-i )?openclaw(-gw)? /);
+  });
+
+  it('refuses, naming the task and why, when the variable resolves to no Compose service', () => {
+    // The same Jinja in container_name is the same container, defined or not; a volume nothing defines is no place for the file.
+    const undefinedVariables = runCheck(bug6, namedByVariables('"{{ gateway_container }}"', undefined));
+    expect(undefinedVariables).toMatchObject({ state: 'unrecognised', reason: expect.stringMatching(/^the gateway service at roles\/openclaw-config\/templates\/docker-compose\.yml\.j2:\d+ has no writable named volume/) });
+    const elsewhere = runCheck(bug6, namedByVariables('openclaw-gateway', 'gateway_container: openclaw-gw\ngateway_data_volume: openclaw-data\n'));
+    expect(elsewhere).toEqual({
+      state: 'unrecognised',
+      reason: "no Compose template defines the gateway container '{{ gateway_container }}' ('openclaw-gw' with the repo's variables) that roles/openclaw-integrate/tasks/main.yml:21 runs docker exec in, so its data volume (where the token file goes) is unknown",
+    });
+    const unresolved = runCheck(bug6, namedByVariables('openclaw-gateway', undefined));
+    expect(unresolved).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining("'{{ gateway_container }}' (which the repo's variables do not resolve) that") });
+  });
+});
+
 describe('bug 6 against the independent verify check', () => {
   it.each([
     ['the fixture', fixtureFiles()],

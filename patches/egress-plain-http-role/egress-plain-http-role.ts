@@ -151,7 +151,9 @@ interface BuildStage {
   readonly build: CommandAt;
   /** The last git command before it: after it, the checkout's main.go is in place. */
   readonly lastGit: CommandAt;
-  /** The directory `go build` runs in (the WORKDIR in effect), as written. */
+  /** The WORKDIR in effect at the build's RUN, as written. */
+  readonly workdir: string;
+  /** The directory `go build` runs in: the WORKDIR, moved by a literal `cd` earlier in the same RUN. */
   readonly buildDir: string;
 }
 
@@ -228,9 +230,8 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
   if (packages.some((pkg) => pkg !== '.' && pkg !== './')) {
     throw new UnrecognisedShape(`go build at ${buildAt} builds ${packages.join(' ')}, not the repository root whose main.go is the entrypoint`);
   }
-  if (build.parts.slice(0, build.partIndex).some((part) => ['cd', 'pushd'].includes(commandWords(part)[0] ?? ''))) {
-    throw new UnrecognisedShape(`go build at ${buildAt} runs after a 'cd' in the same RUN; cannot tell where main.go is`);
-  }
+  const workdir = workdirAt(stage, build.instruction);
+  const buildDir = directoryAfterCds(df, build, workdir);
   let lastGit: CommandAt | undefined;
   for (const instruction of stage.instructions) {
     if (instruction.keyword !== 'RUN' || instruction.execForm || instruction.heredoc) continue;
@@ -242,7 +243,36 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
     if (instruction === build.instruction) break;
   }
   if (!lastGit) throw new UnrecognisedShape(`no git clone/checkout precedes go build at ${buildAt} in its stage; cannot tell where the checkout's main.go is`);
-  return { df, stage, build, lastGit, buildDir: workdirAt(stage, build.instruction) };
+  return { df, stage, build, lastGit, workdir, buildDir };
+}
+
+/**
+ * The directory `go build` runs in: the WORKDIR, moved by each `cd <literal path>` that runs
+ * before it in the same RUN (`RUN git clone … /src && cd /src && go build .`). A `cd` the
+ * shell alone can resolve (a variable, `-`, `~`, no argument, a Jinja expression), one inside a
+ * subshell or not followed by `&&`/`;`, or a `pushd`, makes the fix unrecognised: main.go
+ * would be written somewhere the build may not read.
+ */
+function directoryAfterCds(df: ParsedDockerfile, build: CommandAt, workdir: string): string {
+  const buildAt = whereIn(df, build.parts[build.partIndex]!.start);
+  let dir = workdir;
+  for (const part of build.parts.slice(0, build.partIndex)) {
+    const words = commandWords(part);
+    if (words[0] === 'pushd' || words[0] === 'popd') throw new UnrecognisedShape(`go build at ${buildAt} runs after a '${words[0]}' in the same RUN; cannot tell where main.go is`);
+    if (words[0] !== 'cd') continue;
+    const cdAt = whereIn(df, part.start);
+    const target = words.slice(1).filter((word) => word !== '-P' && word !== '-L' && word !== '--');
+    if (part.depth !== 0 || (part.separator?.op !== '&&' && part.separator?.op !== ';')) {
+      throw new UnrecognisedShape(`the 'cd' at ${cdAt} is not a plain step of the RUN before go build (in a subshell, or not followed by '&&'); cannot tell where main.go is`);
+    }
+    const path = target[0];
+    if (target.length !== 1 || path === undefined || !/^[\w./@+,:-]+$/.test(path) || path === '-' || path.startsWith('~')) {
+      throw new UnrecognisedShape(`go build at ${buildAt} runs after 'cd ${target.join(' ')}' (${cdAt}), which is not a literal path; cannot tell where main.go is`);
+    }
+    if (!path.startsWith('/') && /\{\{/.test(dir)) throw new UnrecognisedShape(`the 'cd ${path}' at ${cdAt} is relative to a WORKDIR set by Jinja (${dir}); cannot tell where main.go is`);
+    dir = path.startsWith('/') ? posix.normalize(path) : posix.join(dir, path);
+  }
+  return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
 }
 
 interface CopyOverMain {
@@ -296,11 +326,14 @@ function copyInOrder(site: BuildStage, copy: DockerInstruction): boolean {
 
 /** The edit that puts `COPY <source> main.go` between the checkout and the build. */
 function placeCopy(site: BuildStage, source: string): { edit: TextEdit; split: boolean } {
-  const { df, build, lastGit } = site;
+  const { df, build, lastGit, workdir, buildDir } = site;
   const runKeyword = df.text.slice(build.instruction.start, build.instruction.argsStart).trim();
-  const copyLine = `${runKeyword === runKeyword.toLowerCase() ? 'copy' : 'COPY'} ${source} main.go`;
+  // COPY resolves against WORKDIR, not the shell's `cd`: name main.go by its full path then.
+  const movedByCd = buildDir !== workdir;
+  const copyLine = `${runKeyword === runKeyword.toLowerCase() ? 'copy' : 'COPY'} ${source} ${movedByCd ? posix.join(buildDir, 'main.go') : 'main.go'}`;
   if (lastGit.instruction === build.instruction) {
-    return { edit: splitRunAfter(df, build.instruction, build.partIndex - 1, [copyLine]), split: true };
+    // A new RUN starts in WORKDIR again: it repeats the `cd` so go build runs where it did.
+    return { edit: splitRunAfter(df, build.instruction, build.partIndex - 1, [copyLine], movedByCd ? `cd ${buildDir} && ` : ''), split: true };
   }
   // Right after the checkout, unless a WORKDIR between them moves where `main.go` resolves.
   const between = df.instructions.slice(instructionIndex(site, lastGit.instruction) + 1, instructionIndex(site, build.instruction));
@@ -424,7 +457,10 @@ export const bug3: Patch = {
     '(same dest directory, mode, owner, `notify`, `when` and `tags`, so a change rebuilds the image), and copied by',
     `\`COPY ${ENTRYPOINT_FILE_NAME} main.go\` after the last git command and before \`go build\`. A RUN that chains`,
     '`git clone … && git checkout … && go build …` is split at the `&&` before `go build`; every build flag (for example',
-    "`-ldflags` stamping `main.VersionID`) stays as it was.",
+    "`-ldflags` stamping `main.VersionID`) stays as it was. When the chain `cd`s to a literal path before `go build`",
+    '(`git clone … /src && cd /src && … && go build .`), the COPY names that directory in full (COPY resolves against',
+    'WORKDIR, not the shell) and the new RUN repeats the `cd`, since each RUN starts in WORKDIR again; a `cd` only the',
+    'shell can resolve (a variable, `-`, `~`) makes the fix unrecognised.',
     '',
     'Facts it rests on (Smokescreen v0.0.4): `StartWithConfig(config, quit)` returns nothing and blocks;',
     '`cmd.NewConfiguration` returns `(nil, nil)` for `--help`/`--version`; a `RoleFromRequest` error refuses the request',

@@ -11,6 +11,7 @@ import { columnAt, eolOf, lineEndAt, lineStartAt, locate, nextLineStart } from '
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
 import { endOfNodeLines, mapAt, pairOf, quoteLike, removeFromMap, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
 import { roleDirOf } from '../../src/model/roles.js';
+import { assertVarFilesReadable, containsUnknown, loadVars, renderParsedYaml, unknownReasons, VARIABLE_GLOBS } from '../../src/model/render/render.js';
 
 /** The group var that supplies the budget window for models that do not set their own. */
 const BUDGET_DURATION_VAR = 'litellm_budget_duration';
@@ -87,6 +88,27 @@ function guardFor(tpl: ParsedTemplate, value: YamlNode | null, loopVariable: str
   return `${expression} is defined`;
 }
 
+/**
+ * Why a budget_duration beside max_budget does not render for every model that has the cap, or
+ * undefined when it does: alone in its own `{% if %}` (`{% if model.budget_duration is defined %}`)
+ * that does not also hold max_budget, or printing the loop item's attribute bare
+ * (`{{ model.budget_duration }}`), which renders null for a model that lacks it.
+ */
+function partialDuration(tpl: ParsedTemplate, budget: Pair, duration: Pair, loopVariable: string | undefined): { why: string; start: number; next: number } | undefined {
+  const wrapper = wrapperOf(tpl, duration);
+  if (wrapper) {
+    // The same condition as the cap's own (`model.max_budget is defined`) renders it with every cap.
+    if (guardFor(tpl, budget.value as YamlNode | null, loopVariable) === wrapper.condition.trim()) return undefined;
+    reindentedLine(tpl, duration, ''); // a duration over several lines is not ours to rewrite: UnrecognisedShape
+    return { why: `renders only when ${wrapper.condition.trim()} (${locate(tpl.path, tpl.text, wrapper.start)})`, start: wrapper.start, next: wrapper.next };
+  }
+  if (loopVariable !== undefined && guardFor(tpl, duration.value as YamlNode | null, loopVariable) === `${loopVariable}.budget_duration is defined`) {
+    reindentedLine(tpl, duration, '');
+    return { why: `renders ${loopVariable}.budget_duration with no default`, ...pairLines(tpl, duration) };
+  }
+  return undefined;
+}
+
 /** Quoted like the first quoted string among the mapping's values, plain when none is quoted. */
 function quotedLikeSiblings(map: YAMLMap, value: string): string {
   const sample = map.items.map((pair) => pair.value).find((node) => isScalar(node) && node.type !== 'PLAIN');
@@ -155,9 +177,21 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
   const name = sourceOf(tpl, (pairOf(model, 'model_name')?.value ?? model) as YamlNode).split('\n')[0];
   const loopVariable = loopVariableAt(tpl, model.range?.[0] ?? 0);
   const budget = pairOf(params, 'max_budget');
-  const hasDuration = pairOf(params, 'budget_duration') !== undefined;
+  const duration = pairOf(params, 'budget_duration');
+  const hasDuration = duration !== undefined;
+  const partial = budget && duration ? partialDuration(tpl, budget, duration, loopVariable) : undefined;
 
-  if (budget && hasDuration) {
+  if (budget && duration && partial) {
+    // budget_duration renders for some models only (`{% if model.budget_duration is defined %}`, or a
+    // bare `{{ model.budget_duration }}`): every other capped model's cap is skipped. Render it for
+    // every model that has a cap, its own duration else the default, beside max_budget.
+    if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
+    const indent = indentOf(tpl, params);
+    const durationLine = `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`;
+    plan.problems.push(`budget_duration at ${where(tpl, duration)} ${partial.why}, so the cap of a model without one is skipped (LiteLLM needs both)`);
+    plan.edits.push(replaceLines(tpl, partial.start, partial.next, [durationLine]));
+    plan.changes.push(`${tpl.path}: ${name}: budget_duration renders for every capped model (its own, else ${BUDGET_DURATION_VAR})`);
+  } else if (budget && hasDuration) {
     // The cap is read: nothing to do for the budget.
   } else if (budget) {
     if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
@@ -276,6 +310,32 @@ function modelListTemplates(repo: RepoView): { tpl: ParsedTemplate; models: YAML
   return found;
 }
 
+/**
+ * The models whose rendered entry has a max_budget but no budget_duration in litellm_params, with
+ * the repo's variables; or why the template could not be rendered (a lookup, a filter the
+ * renderer lacks), in which case the template's shape is all there is to go on.
+ */
+function uncappedWhenRendered(repo: RepoView, tpl: ParsedTemplate): { uncapped: string[] } | { notRendered: string } {
+  let data: unknown;
+  try {
+    const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
+    assertVarFilesReadable(files);
+    const vars = loadVars(files, {}, { forTemplate: tpl.path });
+    data = renderParsedYaml(tpl, vars);
+  } catch (error) {
+    return { notRendered: `${tpl.path}: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const list = (data as { model_list?: unknown } | null)?.model_list;
+  if (!Array.isArray(list)) return { notRendered: `${tpl.path}: model_list does not render as a list${containsUnknown(list) ? ` (${unknownReasons(list).slice(0, 1).join('')})` : ''}` };
+  const uncapped: string[] = [];
+  for (const [index, entry] of list.entries()) {
+    const params = (entry as { litellm_params?: Record<string, unknown> } | null)?.litellm_params;
+    if (!params || params.max_budget === undefined || params.max_budget === null) continue;
+    if (params.budget_duration === undefined || params.budget_duration === null || params.budget_duration === '') uncapped.push(String((entry as { model_name?: unknown }).model_name ?? `#${index + 1}`));
+  }
+  return { uncapped };
+}
+
 export const bug5: Patch = {
   id: 'litellm-budget-where-read',
   bug: 5,
@@ -303,13 +363,21 @@ export const bug5: Patch = {
     "in `{% if model.max_budget is defined %}`: a model without a cap then renders no budget keys",
     'instead of `max_budget:` with an empty (null) value, and stays uncapped as its vars say.',
     '',
+    "A `budget_duration` that renders for some models only — alone under `{% if model.budget_duration is defined %}`",
+    "(a hand fix for the one model that got a duration), or a bare `{{ model.budget_duration }}` — leaves every other",
+    "capped model's cap skipped; it is rewritten to render for every model, its own duration else the default.",
+    '"Fixed" is earned by the rendered result: the config is rendered with the repo\'s models, and a capped model',
+    'that still renders without a duration, in a shape the fix does not recognise, makes it unrecognised, naming the',
+    'models.',
+    '',
     'A repo that already followed the report gets `max_budget` moved back from `model_info` (the',
     "`model_info` block goes when it held nothing else, with its `{% if %}` wrapper) and a",
     "model-level `rpm` moved into `litellm_params` as well: the usage-based router would read it at",
     'the top level too, but `litellm_params` is read by every routing strategy and shown by',
     "`/model/info` (the report's check 5).",
   ].join('\n'),
-  files: [...TEMPLATE_GLOBS, ...VAR_FILE_GLOBS],
+  // VARIABLE_GLOBS: the models come from wherever Ansible reads variables (include_vars, vars_files), for the rendered check.
+  files: [...TEMPLATE_GLOBS, ...VAR_FILE_GLOBS, ...VARIABLE_GLOBS],
 
   check(repo): CheckResult {
     const templates = modelListTemplates(repo);
@@ -335,7 +403,23 @@ export const bug5: Patch = {
       if (plan.problem) problems.push(plan.problem);
     }
     const paths = templates.map(({ tpl }) => tpl.path).join(', ');
-    if (edits.length === 0) return { state: 'fixed', reason: `every capped model in ${paths} has max_budget and budget_duration in litellm_params` };
+    if (edits.length === 0) {
+      // "Fixed" is what the config renders to with the repo's models, not only the template's shape.
+      const rendered = templates.map(({ tpl }) => ({ tpl, ...uncappedWhenRendered(repo, tpl) }));
+      const uncapped = rendered.flatMap((result) => ('uncapped' in result && result.uncapped.length > 0 ? [{ tpl: result.tpl, uncapped: result.uncapped }] : []));
+      if (uncapped.length > 0) {
+        return {
+          state: 'unrecognised',
+          reason: uncapped.map(({ tpl, uncapped: models }) => `${tpl.path} renders max_budget without budget_duration for ${models.join(', ')} (LiteLLM skips those caps), in a shape this fix does not recognise`).join('; '),
+        };
+      }
+      const unchecked = rendered.flatMap((result) => ('notRendered' in result ? [result.notRendered] : []));
+      return {
+        state: 'fixed',
+        reason: `every capped model in ${paths} has max_budget and budget_duration in litellm_params`,
+        ...(unchecked.length > 0 ? { notes: unchecked.map((why) => `not confirmed by rendering: ${why}`) } : {}),
+      };
+    }
     return { state: 'needs-fix', reason: problems[0] ?? `budgets in ${paths} are not enforced`, edits, changes };
   },
 };

@@ -11,6 +11,7 @@ import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/type
 import { escapeRegExp, indentStepOf } from '../../src/toolkit/text.js';
 import { insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
+import { assertVarFilesReadable, containsUnknown, loadVars, renderTemplateDetailed, VARIABLE_GLOBS, type Vars } from '../../src/model/render/render.js';
 import { ROUTE_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
 import { shellCommands, type ShellWord } from '../../src/toolkit/shell.js';
 import { moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, valueAsWritten, type Task, type TaskCommand, type TaskFile } from '../../src/toolkit/tasks.js';
@@ -196,18 +197,58 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
 
 // ---- the gateway's data volume -----------------------------------------------------------
 
-/** The Compose service the token's container runs: by container_name, else by service name, else `openclaw`. */
-function gatewayService(repo: RepoView, container: string): { compose: ComposeFile; service: YAMLMap } | undefined {
+/** Renders a string with the repo's variables; undefined when it needs Ansible's runtime (a fact, a lookup) or does not render. */
+type StaticRender = (text: string) => string | undefined;
+
+function staticRenderer(repo: RepoView): StaticRender {
+  let vars: Vars | undefined;
+  return (text) => {
+    if (!text.includes('{{') && !text.includes('{%')) return text;
+    if (vars === undefined) {
+      const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
+      assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
+      vars = loadVars(files);
+    }
+    try {
+      const result = renderTemplateDetailed(text, vars);
+      return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+function unquoted(text: string): string {
+  return text.trim().replace(/^(["'])(.*)\1$/s, '$2');
+}
+
+/**
+ * The Compose service the token's container runs: the one whose container_name is written as
+ * the docker exec names it, else the one whose container_name or service name is what the
+ * container renders to with the repo's variables (`docker exec {{ gateway_container }}` with
+ * `gateway_container: openclaw-gateway` in role vars), else the service `openclaw`.
+ */
+function gatewayService(repo: RepoView, container: string, render: StaticRender): { compose: ComposeFile; service: YAMLMap } | undefined {
+  const written = unquoted(container);
+  const rendered = render(written);
+  const names = [...new Set([written, ...(rendered === undefined ? [] : [rendered])])];
   // A Compose file that does not parse matters here only when it may name the container.
-  const namesContainer = new RegExp(`container_name:[ \\t]*(["']?${escapeRegExp(container)}["']?[ \\t]*(#.*)?$|.*\\{\\{)`, 'm');
+  const namesContainer = new RegExp(`container_name:[ \\t]*(["']?(${names.map(escapeRegExp).join('|')})["']?[ \\t]*(#.*)?$|.*\\{\\{)`, 'm');
+  const byContainerName: { compose: ComposeFile; service: YAMLMap }[] = [];
   for (const compose of composeFiles(repo, (text) => namesContainer.test(text))) {
     for (const pair of compose.services.items) {
       if (!isMap(pair.value)) continue;
-      const name = pairOf(pair.value, 'container_name');
-      if (name && valueAsWritten(compose.tpl, name) === container) return { compose, service: pair.value };
+      const nameNode = pairOf(pair.value, 'container_name')?.value;
+      if (!isScalar(nameNode)) continue;
+      const asWritten = unquoted(sourceOf(compose.tpl, nameNode as YamlNode));
+      if (asWritten === written || (rendered !== undefined && render(asWritten) === rendered)) byContainerName.push({ compose, service: pair.value });
     }
   }
-  for (const name of [container, 'openclaw']) {
+  if (byContainerName.length > 1) {
+    throw new UnrecognisedShape(`more than one Compose service runs the container '${written}': ${byContainerName.map((found) => where(found.compose.tpl, found.service)).join(', ')}`);
+  }
+  if (byContainerName[0]) return byContainerName[0];
+  for (const name of [...names, 'openclaw']) {
     const compose = /^[\w.-]+$/.test(name) ? composeDefining(repo, name) : undefined;
     const service = compose ? pairOf(compose.services, name)?.value : undefined;
     if (compose && service && isMap(service)) return { compose, service };
@@ -217,18 +258,25 @@ function gatewayService(repo: RepoView, container: string): { compose: ComposeFi
 
 /** Where the gateway keeps its state: the target of its writable named-volume mount (`openclaw-data:/home/node/.openclaw`). */
 function dataVolumeTarget(repo: RepoView, container: string, execAt: string): string {
-  const found = gatewayService(repo, container);
-  if (!found) throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}' that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
+  const render = staticRenderer(repo);
+  const found = gatewayService(repo, container, render);
+  if (!found) {
+    const rendered = /\{\{/.test(container) ? render(unquoted(container)) : undefined;
+    const resolved = /\{\{/.test(container) ? (rendered === undefined ? " (which the repo's variables do not resolve)" : ` ('${rendered}' with the repo's variables)`) : '';
+    throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}'${resolved} that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
+  }
   const { tpl } = found.compose;
   const volumes = seqAt(tpl, found.service, 'volumes');
   const targets: string[] = [];
   for (const item of volumes?.items ?? []) {
     const node = item as YamlNode;
-    if (hasJinja(tpl, node)) continue;
     if (isScalar(item)) {
-      const [source, target, mode] = String(item.value).split(':');
+      // `"{{ gateway_data_volume }}:/home/node/.openclaw"`: what it renders to with the repo's variables.
+      const spec = hasJinja(tpl, node) ? render(unquoted(sourceOf(tpl, node))) : String(item.value);
+      const [source, target, mode] = (spec ?? '').split(':');
       if (source && target && /^[A-Za-z0-9][\w.-]*$/.test(source) && !(mode ?? '').split(',').includes('ro')) targets.push(target);
     } else if (isMap(item)) {
+      if (hasJinja(tpl, node)) continue;
       const read = (key: string): string | undefined => {
         const value = pairOf(item, key)?.value;
         return value && isScalar(value) ? String(value.value) : undefined;
@@ -396,7 +444,10 @@ export const bug6: Patch = {
     '1. `tempfile` creates a private host file (mode 0600); `copy` writes the token into it with `no_log: true`.',
     "2. `docker exec -i <gateway> sh -c 'umask 077 && cat > <data volume>/telegram-bot-token' < <temp file>` streams it",
     "   onto the gateway's persistent data volume (the target of the gateway service's named volume in the Compose",
-    '   template, `/home/node/.openclaw` in the stock deployment). The file is created by the gateway\'s own user with',
+    '   template, `/home/node/.openclaw` in the stock deployment). A container named by a variable',
+    '   (`docker exec {{ gateway_container }}`) is the service whose `container_name` is written the same way or renders',
+    "   to the same name with the repo's variables (else the service of that name); a volume written as Jinja",
+    '   (`"{{ gateway_data_volume }}:/home/node/.openclaw"`) is read as it renders. The file is created by the gateway\'s own user with',
     '   mode 0600. `docker cp` is not used: it writes files as root, and the gateway container drops every capability',
     '   (`cap_drop: ALL`), so root inside it could not `chown` the file to the gateway user.',
     '3. `openclaw config set channels.telegram.tokenFile <path>`: only the path is on the command line.',
@@ -416,7 +467,8 @@ export const bug6: Patch = {
     "The harden role's gateway token uses the same `sh -c \"$(cat …)\"` pattern; it is outside Bug 6, so the fix only",
     'points it out in its notes.',
   ].join('\n'),
-  files: [...TASK_FILE_GLOBS, ...PLAYBOOK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS],
+  // VARIABLE_GLOBS: a container named by a variable (`docker exec {{ gateway_container }}`) is resolved where Ansible reads it.
+  files: [...TASK_FILE_GLOBS, ...PLAYBOOK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS, ...VARIABLE_GLOBS],
 
   check(repo): CheckResult {
     const inPlay = playSettingToken(repo);

@@ -4,10 +4,10 @@
  * var looped over by `{% for domain in <var> %}`, or literal items) and what it renders to.
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
-import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
 import { assertVarFilesReadable, loadVars, renderTemplate, renderYaml, VARIABLE_GLOBS, varFiles, type Vars } from './render/render.js';
 import type { JinjaSpan } from '../toolkit/jinja-mask.js';
-import { parseYamlTemplate, type ParsedTemplate } from '../toolkit/template-yaml.js';
+import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import { locate } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../toolkit/yaml-edit.js';
@@ -98,11 +98,42 @@ export interface EgressAllowList {
 
 const FOR_LOOP = /^for\s+\w+\s+in\s+(.+?)\s*$/;
 
-interface AclList {
-  readonly tpl: ParsedTemplate;
-  readonly allowed: YAMLSeq;
-  /** Offset just after the `allowed_domains` key: a `{% for %}` line before the first item belongs to the list. */
-  readonly from: number;
+type AclList =
+  | {
+      readonly tpl: ParsedTemplate;
+      readonly allowed: YAMLSeq;
+      /** Offset just after the `allowed_domains` key: a `{% for %}` line before the first item belongs to the list. */
+      readonly from: number;
+    }
+  | {
+      readonly tpl: ParsedTemplate;
+      /** `allowed_domains: {{ egress_allowlist | to_json }}`: the whole list is one expression printing a variable. */
+      readonly printed: { readonly variable: string; readonly at: string };
+    };
+
+/**
+ * Filters that print a list as a list Smokescreen reads (JSON and YAML flow sequences are YAML) and
+ * keep every item of it: adding a host to the variable adds it to the rendered list.
+ */
+const LIST_PRINTING_FILTERS = new Set(['to_json', 'to_yaml', 'to_nice_json', 'list', 'unique', 'sort']);
+
+/**
+ * The variable a scalar's one Jinja expression prints as the whole list (`{{ egress_allowlist }}`,
+ * `{{ egress_allowlist | to_json }}`); UnrecognisedShape for any other expression.
+ */
+function printedVariable(tpl: ParsedTemplate, pair: { key: unknown; value: unknown }, value: YamlNode): string {
+  const at = where(tpl, pair as Parameters<typeof where>[1]);
+  const text = sourceOf(tpl, value).trim().replace(/^(["'])([\s\S]*)\1$/, '$2');
+  const expression = /^\{\{-?\s*([\s\S]*?)\s*-?\}\}$/.exec(text)?.[1];
+  if (expression === undefined || expression.includes('{{')) throw new UnrecognisedShape(`default.allowed_domains at ${at} is not a list`);
+  const [variable, ...filters] = expression.split('|').map((part) => part.trim());
+  const unknown = filters.find((filter) => !LIST_PRINTING_FILTERS.has(filter));
+  if (variable === undefined || !/^[A-Za-z_]\w*$/.test(variable) || unknown !== undefined) {
+    throw new UnrecognisedShape(
+      `default.allowed_domains at ${at} is '{{ ${expression} }}', which does not print one variable as a list${unknown !== undefined ? ` (the filter '${unknown}' may change its items)` : ''}`,
+    );
+  }
+  return variable;
 }
 
 /** The Smokescreen ACL template (lib/acl.ts finds it) whose `default` rule holds `allowed_domains`. */
@@ -112,6 +143,10 @@ function findAclTemplate(repo: RepoView): AclList | undefined {
     const rule = mapAt(tpl, root, 'default');
     const allowedPair = rule ? pairOf(rule, 'allowed_domains') : undefined;
     if (!rule || !allowedPair) continue;
+    if (isScalar(allowedPair.value) && hasJinja(tpl, allowedPair.value as YamlNode)) {
+      matches.push({ tpl, printed: { variable: printedVariable(tpl, allowedPair, allowedPair.value as YamlNode), at: where(tpl, allowedPair) } });
+      continue;
+    }
     if (!isSeq(allowedPair.value)) throw new UnrecognisedShape(`default.allowed_domains at ${where(tpl, allowedPair)} is not a list`);
     matches.push({ tpl, allowed: allowedPair.value, from: allowedPair.key.range?.[1] ?? 0 });
   }
@@ -127,6 +162,11 @@ function findAclTemplate(repo: RepoView): AclList | undefined {
 export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
   const found = findAclTemplate(repo);
   if (!found) return undefined;
+  if ('printed' in found) {
+    const { tpl, printed } = found;
+    const rendered = renderedAllowList(repo, tpl);
+    return { acl: tpl, rendered, source: { kind: 'variable', variable: printed.variable, ...variableList(repo, printed.variable, `printed at ${printed.at}`) } };
+  }
   const { tpl, allowed, from } = found;
   const rendered = renderedAllowList(repo, tpl);
   const end = allowed.range?.[2] ?? from;
@@ -144,13 +184,18 @@ export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
   if (always.length > 1 || !variable || !/^[A-Za-z_]\w*$/.test(variable)) {
     throw new UnrecognisedShape(`the allowed_domains loop at ${at(loop.span)} does not loop over one variable ('{% ${loop.span.body} %}'${always.length > 1 ? `, and ${always.length - 1} more unconditional loop(s)` : ''})`);
   }
+  return { acl: tpl, rendered, source: { kind: 'variable', variable, ...variableList(repo, variable, `looped over at ${at(loop.span)}`) } };
+}
+
+/** The literal list that gives `variable` its value (the definition that wins); UnrecognisedShape when there is none. */
+function variableList(repo: RepoView, variable: string, use: string): { tpl: ParsedTemplate; list: YAMLSeq } {
   const definition = varDefinitions(repo, variable).at(-1);
-  if (!definition) throw new UnrecognisedShape(`${variable}, looped over at ${at(loop.span)}, is not defined in group_vars/all or role defaults`);
+  if (!definition) throw new UnrecognisedShape(`${variable}, ${use}, is not defined in the variable files Ansible reads (group_vars, host_vars, role defaults or vars)`);
   const pair = pairOf(definition.root, variable)!;
   if (!isSeq(pair.value)) {
     throw new UnrecognisedShape(`${variable} at ${where(definition.tpl, pair)} is not a literal list`);
   }
-  return { acl: tpl, rendered, source: { kind: 'variable', variable, tpl: definition.tpl, list: pair.value } };
+  return { tpl: definition.tpl, list: pair.value };
 }
 
 interface ListLoop {

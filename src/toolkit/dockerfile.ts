@@ -452,10 +452,10 @@ export function insertLinesAfter(df: ParsedDockerfile, instruction: DockerInstru
 
 /**
  * Splits a shell-form RUN after its part `partIndex` (which must be followed by a top-level
- * `&&`): `RUN a && b` becomes `RUN a`, the `between` lines, `RUN b`. The operator and the
+ * `&&`): `RUN a && b` becomes `RUN a`, the `between` lines, `RUN <prefix>b`. The operator and the
  * continuation around it go; `b` keeps its own position on its line when it started one.
  */
-export function splitRunAfter(df: ParsedDockerfile, instruction: DockerInstruction, partIndex: number, between: readonly string[] = []): TextEdit {
+export function splitRunAfter(df: ParsedDockerfile, instruction: DockerInstruction, partIndex: number, between: readonly string[] = [], prefix = ''): TextEdit {
   const parts = shellParts(df, instruction);
   const part = parts[partIndex];
   const next = parts[partIndex + 1];
@@ -469,5 +469,5 @@ export function splitRunAfter(df: ParsedDockerfile, instruction: DockerInstructi
   const indent = df.text.slice(instruction.lineStart, instruction.start);
   const keyword = df.text.slice(instruction.start, instruction.argsStart).trimEnd();
   const middle = between.map((line) => indent + line + eol).join('');
-  return { path: df.path, start: part.end, end: next.start, text: `${eol}${middle}${indent}${keyword} ` };
+  return { path: df.path, start: part.end, end: next.start, text: `${eol}${middle}${indent}${keyword} ${prefix}` };
 }

@@ -366,31 +366,43 @@ export type ResolvedWord = { readonly value: string } | { readonly unresolved: s
  * literal copy of `$…`. Jinja is left as written (Ansible renders it, in YAML as in the script).
  */
 export function resolveShellWord(value: string, variables: ShellVariables, at: number, depth = 0): ResolvedWord {
-  if (/\$\(|`/.test(value.replace(/\{\{[\s\S]*?\}\}/g, ''))) return { unresolved: `${value} is computed by a command` };
+  // Jinja is rendered before the shell ever runs, so an expression is one opaque piece of text to
+  // the shell: `${BACKUP_IMAGE:-{{ backup_helper_image }}}` has the default `{{ backup_helper_image }}`,
+  // whose own braces must not end the expansion. Mask each expression, resolve, then put it back.
+  const jinja: string[] = [];
+  const masked = value.replace(/\{\{[\s\S]*?\}\}/g, (expression) => `\u0000${jinja.push(expression) - 1}\u0000`);
+  const unmask = (text: string): string => text.replace(/\u0000(\d+)\u0000/g, (_, index: string) => jinja[Number(index)] ?? '');
+  if (/\$\(|`/.test(masked.replace(/\u0000\d+\u0000/g, ''))) return { unresolved: `${value} is computed by a command` };
   const expansion = /\$(?:\{([^}]*)\}|([A-Za-z_]\w*)|([0-9@*#?$!-]))/g;
   let out = '';
   let last = 0;
-  for (const match of value.matchAll(expansion)) {
-    out += value.slice(last, match.index);
+  for (const match of masked.matchAll(expansion)) {
+    out += masked.slice(last, match.index);
     last = match.index + match[0].length;
     if (match[3] !== undefined) return { unresolved: `${value} uses the shell parameter $${match[3]}, known only when the script runs` };
     const body = match[1] ?? match[2] ?? '';
     const parts = /^([A-Za-z_]\w*)(?:(:?[-=])([\s\S]*))?$/.exec(body);
-    if (!parts) return { unresolved: `${value} uses \${${body}}, an expansion whose value is known only when the script runs` };
+    if (!parts) return { unresolved: `${value} uses \${${unmask(body)}}, an expansion whose value is known only when the script runs` };
     const name = parts[1]!;
-    const fallback = parts[2] !== undefined ? (parts[3] ?? '') : undefined;
-    const values = [...new Set((variables.assigned.get(name) ?? []).filter((assignment) => assignment.start < at).map((assignment) => assignment.value))];
+    const fallback = parts[2] !== undefined ? unmask(parts[3] ?? '') : undefined;
+    const before = (variables.assigned.get(name) ?? []).filter((assignment) => assignment.start < at);
+    const values = [...new Set(before.map((assignment) => assignment.value))];
     let replacement: string;
+    // Where the replacement is read: an assignment's value is expanded where it is written, so
+    // `BACKUP_IMAGE="${BACKUP_IMAGE:-…}"` refers to what BACKUP_IMAGE was before that line, not to itself.
+    let readAt = at;
     if (values.length > 1) return { unresolved: `${value} uses $${name}, which the script sets to different values (${values.join(', ')})` };
-    if (values.length === 1 && !(values[0] === '' && parts[2]?.startsWith(':'))) replacement = values[0]!;
-    else if (fallback !== undefined && variables.importsAt.every((start) => start >= at)) replacement = fallback;
+    if (values.length === 1 && !(values[0] === '' && parts[2]?.startsWith(':'))) {
+      replacement = values[0]!;
+      readAt = before.at(-1)!.start;
+    } else if (fallback !== undefined && variables.importsAt.every((start) => start >= at)) replacement = fallback;
     else if (variables.importsAt.some((start) => start < at)) return { unresolved: `${value} uses $${name}, which the script does not set: it may come from a file it sources` };
     else return { unresolved: `${value} uses $${name}, which the script does not set (it would come from the environment)` };
     if (depth > 8) return { unresolved: `${value}: variables refer to each other too deeply` };
-    const inner = resolveShellWord(replacement, variables, at, depth + 1);
+    const inner = resolveShellWord(replacement, variables, readAt, depth + 1);
     if ('unresolved' in inner) return inner;
     out += inner.value;
   }
-  out += value.slice(last);
-  return { value: out };
+  out += masked.slice(last);
+  return { value: unmask(out) };
 }

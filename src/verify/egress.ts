@@ -205,11 +205,17 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
   builder.instructions.forEach((instruction, index) => {
     if (instruction.keyword === 'WORKDIR') workdir = resolveIn(workdir, instruction.args.trim());
     if (instruction.keyword === 'RUN') {
+      // A `cd` moves the commands after it in the same RUN only; the next RUN starts in WORKDIR.
+      let shellDir = workdir;
       for (const command of runCommands(instruction)) {
+        const { name, args } = programOf(command);
+        const cdTo = args.filter((arg) => arg !== '-P' && arg !== '-L' && arg !== '--');
+        if (name === 'cd' && cdTo.length === 1 && !/[$`~]/.test(cdTo[0] ?? '') && cdTo[0] !== '-') shellDir = resolveIn(shellDir, cdTo[0] ?? '');
+        else if (name === 'cd') shellDir = '(unknown: a cd the shell alone resolves)';
         if (isCheckout(command)) steps.push({ kind: 'checkout', instruction, index });
         if (isGoBuild(command)) {
           steps.push({ kind: 'build', instruction, index });
-          buildDir = workdir;
+          buildDir = shellDir;
         }
       }
     }

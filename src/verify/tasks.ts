@@ -337,12 +337,23 @@ function normaliseImage(reference: string): string {
   return ref;
 }
 
-/** `NAME=value` (optionally after export/readonly) whose value is literal once earlier constants (`$REGISTRY/x`) are put in, as [NAME, value]. */
-function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<string, string>): [string, string] | undefined {
+/**
+ * `NAME=value` (optionally after export/readonly) whose value is literal once earlier constants
+ * (`$REGISTRY/x`) are put in, as [NAME, value]. `${NAME:-default}` is the constant when the script
+ * set one before, else its default unless the script sourced a file that might set it:
+ * `BACKUP_IMAGE="${BACKUP_IMAGE:-alpine:3.21}"` is alpine:3.21.
+ */
+function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<string, string>, sourcesFiles: boolean): [string, string] | undefined {
   const words = ['export', 'readonly'].includes(command.words[0] ?? '') ? command.words.slice(1) : command.words;
   const match = words.length === 1 ? /^([A-Za-z_]\w*)=(.*)$/.exec(words[0] ?? '') : null;
   if (!match) return undefined;
-  const value = (match[2] ?? '').replace(/\$\{?([A-Za-z_]\w*)\}?/g, (whole, name: string) => constants.get(name) ?? whole);
+  const value = (match[2] ?? '')
+    .replace(/\$\{([A-Za-z_]\w*)(:?)[-=]([^}$`]*)\}/g, (whole, name: string, colon: string, fallback: string) => {
+      const set = constants.get(name);
+      if (set !== undefined && !(colon === ':' && set === '')) return set;
+      return set === undefined && sourcesFiles ? whole : fallback;
+    })
+    .replace(/\$\{?([A-Za-z_]\w*)\}?/g, (whole, name: string) => constants.get(name) ?? whole);
   if (/[$`]/.test(value)) return undefined;
   return [match[1] ?? '', value];
 }
@@ -360,6 +371,17 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
     .filter((path) => !/\.ya?ml(\.j2)?$/.test(path) && /docker\s+(container\s+)?run\b/.test(ctx.read(path)) && scheduled(path));
   if (scripts.length === 0) return notApplicable('no scheduled script runs a container');
   const pulled = new Map<string, Task>();
+  // `docker pull IMAGE` (or `docker image pull`) in a command or shell task pre-pulls as well as the module does.
+  for (const task of tasksMentioning(ctx, /docker\s+(image\s+)?pull\b/)) {
+    const command = commandOf(task);
+    for (const pull of command === undefined ? [] : splitCommands(ctx.renderLoose(command))) {
+      const { name, args } = programOf(pull);
+      const words = args[0] === 'image' ? args.slice(1) : args;
+      if (name !== 'docker' || words[0] !== 'pull') continue;
+      const image = words.slice(1).find((word) => !word.startsWith('-'));
+      if (image !== undefined && !/[$`]/.test(image)) pulled.set(normaliseImage(image), task);
+    }
+  }
   for (const task of tasksMentioning(ctx, /docker_image/)) {
     if (shortModule(task.module) !== 'docker_image') continue;
     const name = ctx.renderLoose(String(taskArg(task, 'name') ?? ''));
@@ -375,11 +397,11 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
     const constants = new Map<string, string>(); // IMAGE="alpine:3.21" set by the script itself
     let sourcesFiles = false;
     for (const command of splitCommands(rendered)) {
-      const assignment = constantAssignment(command, constants);
+      if (['source', '.', 'eval'].includes(command.words[0] ?? '')) sourcesFiles = true;
+      const assignment = constantAssignment(command, constants, sourcesFiles);
       if (assignment) constants.set(assignment[0], assignment[1]);
       const written = runImage(command);
       if (written === undefined) continue;
-      if (['source', '.', 'eval'].includes(command.words[0] ?? '')) sourcesFiles = true;
       const reference = /^\$\{?([A-Za-z_]\w*)\}?$/.exec(written);
       // ${IMAGE:-alpine:3.21}: the default, when the script neither sets IMAGE nor sources a file that might.
       const withDefault = /^\$\{([A-Za-z_]\w*):?[-=]([^}$`]*)\}$/.exec(written);
@@ -394,7 +416,7 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
     }
   }
   for (const [image, runs] of missing) {
-    problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull`);
+    problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull or a \`docker pull\` command`);
   }
   return failedOr(problems, ok(`every image the role scripts run (${[...images].join(', ')}) is pulled at deploy time`));
 }
