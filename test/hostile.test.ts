@@ -181,14 +181,39 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     cpSync(join(PROJECT_ROOT, 'test', 'go-standin'), join(build, 'test', 'go-standin'), { recursive: true });
   }, SLOW_TEST);
 
+  /**
+   * A `git` first on PATH that runs the real one, except for the update-ref of the fix branch
+   * (--apply's one visible write, made with the lock held and every commit built): that one
+   * writes `marker` and waits, writing nothing, until the run that started it has ended. The
+   * run is thus stopped at that point by what it does, not by a clock or a hook in its code.
+   */
+  function gitHoldingTheBranchWrite(marker: string): string {
+    const realGit = spawnSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).stdout.trim();
+    const dir = tempDir('openclaw-fix-git-shim-');
+    const script = [
+      '#!/bin/sh',
+      'case " $* " in',
+      `  *" update-ref "*refs/heads/${DEFAULT_FIX_BRANCH}*)`,
+      `    echo "$$" > '${marker}'`,
+      '    while kill -0 "$PPID" 2>/dev/null; do sleep 0.1; done',
+      '    exit 1 ;;',
+      'esac',
+      `exec '${realGit}' "$@"`,
+      '',
+    ].join('\n');
+    writeFileSync(join(dir, 'git'), script, { mode: 0o755 });
+    return dir;
+  }
+
   it('leaves no branch, no lock, no scratch ref or temp file, and says so in one line', async () => {
     const repo = fixtureGitRepo();
     const scratchTmp = tempDir('openclaw-fix-tmp-');
     const marker = join(tempDir(), 'holding');
+    const shim = gitHoldingTheBranchWrite(marker);
     const before = snapshot(repo, { strict: true });
     const child = spawn(process.execPath, [join(build, 'bin', 'openclaw-fix.js'), '--apply'], {
       cwd: repo,
-      env: { ...process.env, OPENCLAW_FIX_TEST_HOLD: marker, TMPDIR: scratchTmp },
+      env: { ...process.env, PATH: `${shim}:${process.env.PATH ?? ''}`, TMPDIR: scratchTmp },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -196,7 +221,7 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // Wait until the run holds the lock with its commits built, just before the branch is written.
+    // Wait until the run holds the lock with its commits built and is writing the branch (held by the shim).
     // Bounded by the run, not by a clock: it reaches the hold point or exits (the test's timeout only catches a hang).
     while (!existsSync(marker) && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(marker), `the run never reached the hold point: ${stderr}`).toBe(true);

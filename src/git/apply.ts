@@ -5,7 +5,7 @@
  * nothing behind but unreachable objects, and after it the branch is complete.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { onInterrupt } from '../core/cleanup.js';
 import { encodeLossless } from '../core/bytes.js';
@@ -248,7 +248,6 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     const remote = options.remoteTip;
     const adopted = remote && remote.sha !== previousTip ? await sameFixCommits(git, head, remote.sha, built) : undefined;
     const commits = adopted ?? built;
-    await holdBeforeRefForTests();
     const tip = commits.at(-1)?.sha ?? head;
     if (previousTip) await assertNotCheckedOut(git, branch);
     try {
@@ -304,17 +303,6 @@ function refWriteError(branch: string, error: GitCommandError): UserError {
   const clash = /'refs\/heads\/(.+)' exists; cannot create '/.exec(reason);
   if (clash) return new UserError(`cannot create branch ${branch}: branch ${clash[1]} exists, and git cannot keep both; pass another --branch; nothing was written`);
   return new UserError(`cannot write branch ${branch}: git update-ref failed: ${reason}; nothing was written`);
-}
-
-/**
- * test/hostile.test.ts interrupts --apply at its most delicate point, commits built and lock
- * held but no ref written: with OPENCLAW_FIX_TEST_HOLD=<file> set, write that file and wait.
- */
-async function holdBeforeRefForTests(): Promise<void> {
-  const marker = process.env.OPENCLAW_FIX_TEST_HOLD;
-  if (!marker) return;
-  writeFileSync(marker, `${process.pid}\n`);
-  await new Promise((resolve) => setTimeout(resolve, 30_000));
 }
 
 /** A branch of that name may be rebuilt only when every commit on it since the base is one of ours, as we wrote it. */
