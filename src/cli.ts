@@ -72,7 +72,7 @@ function matchesSelector(patch: Patch, selector: string): boolean {
 }
 
 /** The patches --only/--skip leave, in priority order; an unknown selector is an error, not a no-op. */
-export function selectPatches(patches: readonly Patch[], only: string[], skip: string[]): Patch[] {
+function selectPatches(patches: readonly Patch[], only: string[], skip: string[]): Patch[] {
   for (const selector of [...only, ...skip]) {
     if (!patches.some((patch) => matchesSelector(patch, selector))) {
       throw new UserError(`unknown fix '${selector}': use a bug number, 'extra' or an id from --list`);

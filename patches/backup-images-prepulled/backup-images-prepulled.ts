@@ -3,14 +3,15 @@
  * deployment, so a nightly job fails when the image is not cached and the registry is out of
  * reach. Find the images the scripts actually run and pre-pull exactly those in the role's tasks.
  */
-import { isMap, isScalar, type YAMLMap } from 'yaml';
+import { isMap, isScalar } from 'yaml';
 import { assertJinjaSyntax } from '../../src/core/failure.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { locate } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
-import { commandWords, dockerRuns, resolveShellWord, shellCommands, shellVariables } from '../../src/toolkit/shell.js';
-import { insertTasksAfter, moduleKey, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from '../../src/toolkit/tasks.js';
+import { commandWordValues, dockerRuns, isShellScript, resolveShellWord, shellCommands, shellVariables } from '../../src/toolkit/shell.js';
+import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from '../../src/toolkit/tasks.js';
+import { roleDirContaining } from '../../src/model/roles.js';
 
 /**
  * Scripts of any role (the report's `maintenance`, or `backup`, `ops` …): shell scripts by name
@@ -29,10 +30,6 @@ interface ScriptImage {
   readonly name: string;
   readonly script: string;
   readonly at: string;
-}
-
-function isShellScript(path: string, text: string): boolean {
-  return /\.(sh|bash)(\.j2)?$/.test(path) || /^#!\S*\b(ba|da|z|k)?sh\b/.test(text) || /^#!\S*env\s+(ba|da|z|k)?sh\b/.test(text);
 }
 
 /** Jinja written alike compares alike: `{{backup_image}}` and `{{ backup_image }}`. */
@@ -62,11 +59,11 @@ function scriptName(path: string): string {
  * while it deploys has the registry at hand; a nightly job may not.
  */
 function isScheduled(repo: RepoView, path: string): boolean {
-  const role = /^(.*\/)?roles\/[^/]+\//.exec(path)?.[0];
+  const role = roleDirContaining(path);
   const name = scriptName(path);
   return repo.glob(...TASK_GLOBS).some((tasks) => {
     const text = repo.read(tasks) ?? '';
-    return SCHEDULES.test(text) && ((role !== undefined && tasks.startsWith(role)) || text.includes(name));
+    return SCHEDULES.test(text) && ((role !== undefined && tasks.startsWith(`${role}/`)) || text.includes(name));
   });
 }
 
@@ -94,11 +91,6 @@ function scriptImages(repo: RepoView): ScriptImage[] {
   return images;
 }
 
-function scalarAt(map: YAMLMap, key: string): string | undefined {
-  const value = pairOf(map, key)?.value;
-  return isScalar(value) ? String(value.value) : undefined;
-}
-
 /** The literal items of a task's loop (Jinja as written), or undefined when the loop is not a literal list of names. */
 function loopItems(file: TaskFile, task: Task): string[] | undefined {
   for (const key of ['loop', 'with_items', 'with_list']) {
@@ -110,30 +102,21 @@ function loopItems(file: TaskFile, task: Task): string[] | undefined {
   return [];
 }
 
-/** A module parameter as written (Jinja intact), when it is a string. */
-function parameterText(file: TaskFile, parameters: YAMLMap, key: string): string | undefined {
-  const pair = pairOf(parameters, key);
-  const value = pair ? valueAsWritten(file.tpl, pair) : undefined;
-  return typeof value === 'string' ? value : undefined;
-}
-
 /** Every image the role's tasks already pull: docker_image with source: pull, docker_image_pull, `docker pull`. */
 function pulledImages(files: readonly TaskFile[]): Set<string> {
   const pulled = new Set<string>();
   for (const file of files) {
     for (const task of tasksOf(file)) {
-      const modulePair = task.module === undefined ? undefined : pairOf(task.map, task.module);
-      const args = modulePair?.value;
       const names: string[] = [];
-      if ((task.shortModule === 'docker_image' || task.shortModule === 'docker_image_pull') && isMap(args)) {
-        if (task.shortModule === 'docker_image' && scalarAt(args, 'source') !== 'pull') continue;
-        const name = parameterText(file, args, 'name');
-        const tag = parameterText(file, args, 'tag');
+      if ((task.shortModule === 'docker_image' || task.shortModule === 'docker_image_pull') && moduleParameters(task)) {
+        if (task.shortModule === 'docker_image' && parameterText(task, 'source') !== 'pull') continue;
+        const name = parameterText(task, 'name');
+        const tag = parameterText(task, 'tag');
         if (name !== undefined) names.push(tag !== undefined && !name.includes(':') ? `${name}:${tag}` : name);
       } else if (task.shortModule === 'command' || task.shortModule === 'shell') {
         const text = taskCommand(task)?.text;
         for (const command of text === undefined ? [] : shellCommands(text)) {
-          const words = commandWords(command).map((word) => word.value);
+          const words = commandWordValues(command);
           const at = words[1] === 'image' ? 2 : 1;
           if (words[0] === 'docker' && words[at] === 'pull') names.push(...words.slice(at + 1).filter((word) => !word.startsWith('-')).slice(0, 1));
         }
@@ -154,8 +137,8 @@ function installTask(files: readonly TaskFile[], scriptPath: string): Task | und
   for (const file of files) {
     for (const task of tasksOf(file)) {
       if (task.shortModule !== 'template' && task.shortModule !== 'copy') continue;
-      const args = task.module === undefined ? undefined : pairOf(task.map, task.module)?.value;
-      const src = isMap(args) ? scalarAt(args, 'src') : isScalar(args) ? /(?:^|\s)src=(\S+)/.exec(String(args.value))?.[1] : undefined;
+      const freeForm = task.module === undefined ? undefined : pairOf(task.map, task.module)?.value;
+      const src = moduleParameters(task) ? parameterText(task, 'src') : isScalar(freeForm) ? /(?:^|\s)src=(\S+)/.exec(String(freeForm.value))?.[1] : undefined;
       if (src !== undefined && (src === relative || src.endsWith(`/${relative}`))) return task;
     }
   }
@@ -166,9 +149,8 @@ const needsQuotes = (value: string): boolean => /^[\s"'{[&*!|>%@`#,?:-]|: | #|\{
 const yamlString = (value: string, always = false): string => (always || needsQuotes(value) ? JSON.stringify(value) : value);
 
 function pullTaskLines(file: TaskFile, image: ScriptImage): string[] {
-  const scriptName = image.script.slice(image.script.lastIndexOf('/') + 1).replace(/\.j2$/, '');
   return [
-    `- name: ${yamlString(`Pull ${image.name} for ${scriptName}`)}`,
+    `- name: ${yamlString(`Pull ${image.name} for ${scriptName(image.script)}`)}`,
     `  ${moduleKey(file, 'docker_image', COLLECTION)}:`,
     `    name: ${yamlString(image.name, true)}`,
     '    source: pull',
@@ -237,7 +219,7 @@ export const bug9: Patch = {
     if (images.length === 0) return { state: 'not-applicable', reason: 'no scheduled script (cron job, systemd timer) runs docker run' };
     // Parsed: the task files that pull images, and those that install or schedule the scripts (not every task file of the repo).
     const scripts = [...new Set(images.map((image) => image.script))];
-    const roles = scripts.map((script) => /^(.*\/)?roles\/[^/]+\//.exec(script)?.[0]).filter((role): role is string => role !== undefined);
+    const roles = scripts.map((script) => roleDirContaining(script)).filter((role): role is string => role !== undefined).map((role) => `${role}/`);
     const taskPaths = repo.glob(...TASK_GLOBS).filter((path) => {
       const text = repo.read(path) ?? '';
       return roles.some((role) => path.startsWith(role)) || /docker_image|docker\s+(image\s+)?pull/.test(text) || scripts.some((script) => text.includes(scriptName(script)));
@@ -259,8 +241,8 @@ export const bug9: Patch = {
     for (const image of missing) {
       let anchor = installTask(files, image.script);
       if (!anchor) {
-        const role = /^(.*\/)?roles\/[^/]+\//.exec(image.script)?.[0];
-        const roleFiles = files.filter((file) => role !== undefined && file.tpl.path.startsWith(role));
+        const role = roleDirContaining(image.script);
+        const roleFiles = files.filter((file) => role !== undefined && file.tpl.path.startsWith(`${role}/`));
         const main = roleFiles.find((file) => /\/tasks\/main\.ya?ml$/.test(file.tpl.path)) ?? roleFiles[0];
         anchor = main ? tasksOf(main).filter((task) => task.parent === undefined).at(-1) : undefined;
         if (!anchor) throw new UnrecognisedShape(`no task of the role of ${image.script} to put the pull of ${image.name} beside`);

@@ -5,11 +5,10 @@
  * next to the Dockerfile, and copy it over main.go between `git checkout` and `go build`.
  */
 import { posix } from 'node:path';
-import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
+import { isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { sourceOf } from '../../src/toolkit/template-yaml.js';
-import { columnAt } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { pairOf, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { entryLines, pairOf, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
 import {
   DOCKERFILE_GLOBS,
   insertLinesAfter,
@@ -18,14 +17,14 @@ import {
   smokescreenDockerfile,
   splitRunAfter,
   whereIn,
-  wordValues,
   type DockerInstruction,
   type DockerStage,
   type ParsedDockerfile,
   type ShellPart,
 } from '../../src/toolkit/dockerfile.js';
 import { roleDirOf } from '../../src/model/roles.js';
-import { insertTasksAfter, moduleKey, readTaskFile, tasksOf, type Task } from '../../src/toolkit/tasks.js';
+import { commandWordValues } from '../../src/toolkit/shell.js';
+import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, tasksOf, type Task } from '../../src/toolkit/tasks.js';
 
 /** File name of the entrypoint in the role's files/ and in the image's build context. */
 export const ENTRYPOINT_FILE_NAME = 'smokescreen-main.go';
@@ -157,22 +156,14 @@ interface BuildStage {
   readonly buildDir: string;
 }
 
-/** The command words of a part, without leading `VAR=value` assignments. */
-function commandWords(part: ShellPart): string[] {
-  const values = wordValues(part);
-  let index = 0;
-  while (index < values.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(values[index]!)) index++;
-  return values.slice(index);
-}
-
 function isGoBuild(part: ShellPart): boolean {
-  const words = commandWords(part);
+  const words = commandWordValues(part);
   return words[0] === 'go' && words[1] === 'build';
 }
 
 /** The package arguments of `go build` (flags and their values skipped). */
 function goBuildPackages(part: ShellPart): string[] {
-  const words = commandWords(part).slice(2);
+  const words = commandWordValues(part).slice(2);
   const packages: string[] = [];
   for (let index = 0; index < words.length; index++) {
     const word = words[index]!;
@@ -191,7 +182,7 @@ function workdirAt(stage: DockerStage, target: DockerInstruction): string {
   for (const instruction of stage.instructions) {
     if (instruction === target) break;
     if (instruction.keyword === 'WORKDIR') {
-      const value = instruction.logical.trim().replace(/^(["'])(.*)\1$/, '$2');
+      const value = unquote(instruction.logical.trim());
       dir = value.startsWith('/') || value.startsWith('{{') ? value : posix.join(dir, value);
     }
   }
@@ -238,7 +229,7 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
     const parts = instruction === build.instruction ? build.parts : shellParts(df, instruction);
     const limit = instruction === build.instruction ? build.partIndex : parts.length;
     for (let partIndex = 0; partIndex < limit; partIndex++) {
-      if (commandWords(parts[partIndex]!)[0] === 'git') lastGit = { instruction, parts, partIndex };
+      if (commandWordValues(parts[partIndex]!)[0] === 'git') lastGit = { instruction, parts, partIndex };
     }
     if (instruction === build.instruction) break;
   }
@@ -257,7 +248,7 @@ function directoryAfterCds(df: ParsedDockerfile, build: CommandAt, workdir: stri
   const buildAt = whereIn(df, build.parts[build.partIndex]!.start);
   let dir = workdir;
   for (const part of build.parts.slice(0, build.partIndex)) {
-    const words = commandWords(part);
+    const words = commandWordValues(part);
     if (words[0] === 'pushd' || words[0] === 'popd') throw new UnrecognisedShape(`go build at ${buildAt} runs after a '${words[0]}' in the same RUN; cannot tell where main.go is`);
     if (words[0] !== 'cd') continue;
     const cdAt = whereIn(df, part.start);
@@ -349,17 +340,6 @@ interface ModuleArgs {
   readonly args: YAMLMap;
 }
 
-function moduleArgs(task: Task): YAMLMap | undefined {
-  if (!task.module) return undefined;
-  const value = pairOf(task.map, task.module)?.value;
-  return isMap(value) ? value : undefined;
-}
-
-function scalarSource(task: Task, map: YAMLMap, key: string): string | undefined {
-  const value = pairOf(map, key)?.value;
-  return isScalar(value) ? sourceOf(task.file.tpl, value as YamlNode) : undefined;
-}
-
 function unquote(raw: string): string {
   return raw.replace(/^(["'])(.*)\1$/, '$2');
 }
@@ -375,7 +355,7 @@ function fileTasks(repo: RepoView, roleDir: string, names: readonly string[]): M
     const file = readTaskFile(path, repo.read(path) ?? '');
     for (const task of tasksOf(file)) {
       if (task.shortModule !== 'template' && task.shortModule !== 'copy') continue;
-      const args = moduleArgs(task);
+      const args = moduleParameters(task);
       if (args) {
         found.push({ task, args });
         continue;
@@ -391,24 +371,8 @@ function fileTasks(repo: RepoView, roleDir: string, names: readonly string[]): M
 }
 
 function srcBase(entry: ModuleArgs): string | undefined {
-  const src = scalarSource(entry.task, entry.args, 'src');
-  return src === undefined ? undefined : posix.basename(unquote(src));
-}
-
-/** Lines of `key: value` (block values included), re-based so the key sits at `indent`, for a new task. */
-function keyLines(task: Task, pair: Pair, indent: number): string[] {
-  const { text } = task.file.tpl;
-  const key = pair.key as YamlNode;
-  const value = pair.value as YamlNode | null;
-  const start = key.range![0];
-  const end = (value ?? key).range![1];
-  const column = columnAt(text, start);
-  const lines = text.slice(start, end).replace(/\s+$/, '').split(/\r?\n/);
-  return lines.map((line, index) => {
-    if (index === 0) return ' '.repeat(indent) + line;
-    const own = line.length - line.trimStart().length;
-    return line.trim() === '' ? '' : ' '.repeat(indent + Math.max(0, own - column)) + line.trimStart();
-  });
+  const src = parameterText(entry.task, 'src');
+  return src === undefined ? undefined : posix.basename(src);
 }
 
 /** The new task that copies the entrypoint into the build context, modelled on the Dockerfile task. */
@@ -428,11 +392,11 @@ function deployTaskLines(dockerfileTask: ModuleArgs, fileName: string): string[]
   const lines = [`- name: Copy Smokescreen entrypoint`, `  ${moduleKey(task.file, 'copy')}:`, `    src: ${fileName}`, `    dest: ${dest}`];
   for (const key of ['owner', 'group', 'mode']) {
     const pair = pairOf(args, key);
-    if (pair) lines.push(...keyLines(task, pair, 4));
+    if (pair) lines.push(...entryLines(task.file.tpl, pair, 4));
   }
   for (const key of ['notify', 'when', 'become', 'tags']) {
     const pair = pairOf(task.map, key);
-    if (pair) lines.push(...keyLines(task, pair, 2));
+    if (pair) lines.push(...entryLines(task.file.tpl, pair, 2));
   }
   return lines;
 }
@@ -489,8 +453,8 @@ export const bug3: Patch = {
     const dockerfileTask = tasks.find((entry) => srcBase(entry) === posix.basename(df.path));
     const deployTask = tasks.find((entry) => {
       const src = srcBase(entry);
-      const dest = scalarSource(entry.task, entry.args, 'dest');
-      return src === fileName || src === `${fileName}.j2` || (dest !== undefined && posix.basename(unquote(dest)) === fileName);
+      const dest = parameterText(entry.task, 'dest');
+      return src === fileName || src === `${fileName}.j2` || (dest !== undefined && posix.basename(dest) === fileName);
     });
 
     const edits: TextEdit[] = [];
@@ -501,7 +465,7 @@ export const bug3: Patch = {
     // 1. The entrypoint file in the role.
     let roleFile: string | undefined;
     if (deployTask) {
-      const src = unquote(scalarSource(deployTask.task, deployTask.args, 'src') ?? '');
+      const src = parameterText(deployTask.task, 'src') ?? '';
       const base = deployTask.task.shortModule === 'template' ? 'templates/' : 'files/';
       if (src === '' || src.startsWith('/') || src.includes('{{')) {
         throw new UnrecognisedShape(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint from '${src}', not from a file of the role`);

@@ -50,7 +50,7 @@ interface NcProbe {
 const NC_OPTIONS_WITH_ARGUMENT = new Set('IiMmOPpqsTVWwXx'.split(''));
 
 /** Reads `nc -z [-w N] host port` (any flag order, combined flags); undefined for anything else. */
-export function parseNcProbe(argv: readonly string[]): NcProbe | undefined {
+function parseNcProbe(argv: readonly string[]): NcProbe | undefined {
   const program = argv[0]?.split('/').at(-1);
   if (program !== 'nc' && program !== 'netcat') return undefined;
   let zero = false;

@@ -14,7 +14,7 @@ import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode,
 import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
 
 const EGRESS = 'openclaw-egress';
-export const STATS_SOCKET_FLAG = 'stats-socket-dir';
+const STATS_SOCKET_FLAG = 'stats-socket-dir';
 /** The docker-proxy service's `/run` mount in the same file uses 8M; a socket needs almost nothing. */
 const RUN_TMPFS_ENTRY = '/run:size=8M';
 /** Preferred socket directories, best first: each must be a tmpfs mount point (see details). */

@@ -8,7 +8,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { deploymentBlocker, deployScenarios, type DeployStep, type StaticRender } from '../../src/model/compose-deploy.js';
 import { ComposeModelError, hostAfterUp, isInternal, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../../src/model/compose-model.js';
-import { hasJinja, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
+import { hasJinja, scalarSource, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, nextLineStart } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
@@ -181,9 +181,7 @@ function templateData(compose: ComposeFile, render: StaticRender): Record<string
   const data = (compose.tpl.documents[0]?.toJS() ?? {}) as Record<string, unknown>;
   const rendered = (node: YamlNode | null | undefined): string | undefined => {
     if (!isScalar(node) || !hasJinja(compose.tpl, node)) return undefined;
-    const [start, end] = node.range ?? [0, 0];
-    const source = compose.tpl.text.slice(start, end).replace(/^(["'])([\s\S]*)\1$/, '$2');
-    return render(source);
+    return render(scalarSource(compose.tpl, node));
   };
   const name = rendered(pairOf(compose.root, 'name')?.value as YamlNode | null | undefined);
   if (name !== undefined) data.name = name;

@@ -6,10 +6,25 @@
  * repo following the report has already moved out.
  */
 import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
-import { parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
-import { columnAt, eolOf, lineEndAt, lineStartAt, locate, nextLineStart } from '../../src/toolkit/text.js';
+import { loopVariableAt, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
+import { eolOf, locate } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { endOfNodeLines, mapAt, pairOf, quoteLike, removeFromMap, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import {
+  endOfMappingLines,
+  entryIndent,
+  entryLines,
+  entryLineSpan,
+  guardedByIf,
+  ifWrapperOf,
+  mapAt,
+  pairOf,
+  quoteLike,
+  removeFromMap,
+  replaceLines,
+  seqAt,
+  UnrecognisedShape,
+  where,
+} from '../../src/toolkit/yaml-edit.js';
 import { roleDirOf } from '../../src/model/roles.js';
 import { assertVarFilesReadable, containsUnknown, loadVars, renderParsedYaml, unknownReasons, VARIABLE_GLOBS } from '../../src/model/render/render.js';
 
@@ -20,61 +35,6 @@ export const DEFAULT_BUDGET_DURATION = '30d';
 
 const TEMPLATE_GLOBS = ['**/templates/**/*.{yml,yaml}.j2', '**/templates/**/*.{yml,yaml}', '**/files/**/*.{yml,yaml}'];
 const VAR_FILE_GLOBS = ['**/roles/*/defaults/**/*.{yml,yaml}', '**/roles/*/vars/**/*.{yml,yaml}', '**/group_vars/**', '**/host_vars/**', '**/vars/**/*.{yml,yaml}'];
-
-interface Line {
-  readonly start: number;
-  /** Offset just past the line's newline. */
-  readonly next: number;
-  /** The line without its line ending. */
-  readonly content: string;
-}
-
-function lineAt(text: string, offset: number): Line {
-  const start = lineStartAt(text, offset);
-  return { start, next: nextLineStart(text, offset), content: text.slice(start, lineEndAt(text, offset)) };
-}
-
-const IF_LINE = /^\s*\{%[-+]?\s*if\s+(.+?)\s*[-+]?%\}\s*$/;
-const ENDIF_LINE = /^\s*\{%[-+]?\s*endif\s*[-+]?%\}\s*$/;
-
-/** The first line and the offset past the last line of a pair, refusing entries that share a line. */
-function pairLines(tpl: ParsedTemplate, pair: Pair): { start: number; next: number } {
-  const keyStart = (pair.key as YamlNode).range?.[0] ?? 0;
-  const start = lineStartAt(tpl.text, keyStart);
-  const before = tpl.text.slice(start, keyStart);
-  if (!/^\s*$/.test(before)) throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${locate(tpl.path, tpl.text, keyStart)} shares its line with other content`);
-  return { start, next: endOfNodeLines(tpl, pair) };
-}
-
-/** `{% if C %}` on the line right before the pair and `{% endif %}` right after it: the pair is all the branch holds. */
-function wrapperOf(tpl: ParsedTemplate, pair: Pair): { condition: string; start: number; next: number } | undefined {
-  const { start, next } = pairLines(tpl, pair);
-  if (start === 0 || next >= tpl.text.length) return undefined;
-  const previous = lineAt(tpl.text, start - 1);
-  const following = lineAt(tpl.text, next);
-  const condition = IF_LINE.exec(previous.content)?.[1];
-  if (condition === undefined || !ENDIF_LINE.test(following.content)) return undefined;
-  return { condition, start: previous.start, next: following.next };
-}
-
-/** True when the line just before the pair opens an `{% if %}`: the pair is already guarded. */
-function guardedByIf(tpl: ParsedTemplate, pair: Pair): boolean {
-  const { start } = pairLines(tpl, pair);
-  return start > 0 && IF_LINE.test(lineAt(tpl.text, start - 1).content);
-}
-
-/** The variable of the innermost `{% for %}` around `offset` (`model` in `for model in litellm_models`), if any. */
-function loopVariableAt(tpl: ParsedTemplate, offset: number): string | undefined {
-  const loops: string[] = [];
-  for (const span of tpl.jinja) {
-    if (span.start >= offset) break;
-    if (span.kind !== 'statement') continue;
-    const target = /^for\s+(.+?)\s+in\s/.exec(span.body)?.[1];
-    if (target !== undefined) loops.push(target.split(',').at(-1)?.trim() ?? target);
-    else if (/^endfor\b/.test(span.body)) loops.pop();
-  }
-  return loops.at(-1);
-}
 
 /**
  * The `{% if %}` condition that keeps an entry out of the output when its value comes straight
@@ -95,16 +55,16 @@ function guardFor(tpl: ParsedTemplate, value: YamlNode | null, loopVariable: str
  * (`{{ model.budget_duration }}`), which renders null for a model that lacks it.
  */
 function partialDuration(tpl: ParsedTemplate, budget: Pair, duration: Pair, loopVariable: string | undefined): { why: string; start: number; next: number } | undefined {
-  const wrapper = wrapperOf(tpl, duration);
+  const wrapper = ifWrapperOf(tpl, duration);
   if (wrapper) {
     // The same condition as the cap's own (`model.max_budget is defined`) renders it with every cap.
     if (guardFor(tpl, budget.value as YamlNode | null, loopVariable) === wrapper.condition.trim()) return undefined;
-    reindentedLine(tpl, duration, ''); // a duration over several lines is not ours to rewrite: UnrecognisedShape
+    movedLine(tpl, duration, ''); // a duration over several lines is not ours to rewrite: UnrecognisedShape
     return { why: `renders only when ${wrapper.condition.trim()} (${locate(tpl.path, tpl.text, wrapper.start)})`, start: wrapper.start, next: wrapper.next };
   }
   if (loopVariable !== undefined && guardFor(tpl, duration.value as YamlNode | null, loopVariable) === `${loopVariable}.budget_duration is defined`) {
-    reindentedLine(tpl, duration, '');
-    return { why: `renders ${loopVariable}.budget_duration with no default`, ...pairLines(tpl, duration) };
+    movedLine(tpl, duration, '');
+    return { why: `renders ${loopVariable}.budget_duration with no default`, ...entryLineSpan(tpl, duration) };
   }
   return undefined;
 }
@@ -115,54 +75,18 @@ function quotedLikeSiblings(map: YAMLMap, value: string): string {
   return quoteLike(sample as YamlNode | undefined, value);
 }
 
-/** Offset after the mapping's last line, past `{% endif %}` lines closing branches opened inside it. */
-function endOfMapLines(tpl: ParsedTemplate, map: YAMLMap): number {
-  const start = map.range?.[0] ?? 0;
-  let end = endOfNodeLines(tpl, map);
-  let open = 0;
-  for (const span of tpl.jinja) {
-    if (span.kind !== 'statement' || span.start < start || span.start >= end) continue;
-    if (/^if\b/.test(span.body)) open++;
-    else if (/^endif\b/.test(span.body)) open--;
-  }
-  while (open > 0 && end < tpl.text.length && ENDIF_LINE.test(lineAt(tpl.text, end).content)) {
-    end = lineAt(tpl.text, end).next;
-    open--;
-  }
-  return end;
-}
-
-/** A one-line entry's text, re-indented to `indent` (trailing comment kept). */
-function reindentedLine(tpl: ParsedTemplate, pair: Pair, indent: string): string {
-  const { start, next } = pairLines(tpl, pair);
-  const line = lineAt(tpl.text, start);
-  if (line.next !== next) throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${where(tpl, pair)} spans several lines`);
-  return indent + line.content.trimStart();
-}
-
-/**
- * Replaces the whole lines in [start, next) (next: a line start, or the end of the text) with
- * `lines`, in the file's line ending, keeping a missing final newline missing.
- */
-function replaceLines(tpl: ParsedTemplate, start: number, next: number, lines: readonly string[]): TextEdit {
-  const eol = eolOf(tpl.text);
-  const body = lines.join(eol);
-  const atEndWithoutNewline = next === tpl.text.length && !tpl.text.endsWith('\n');
-  if (!atEndWithoutNewline) return { path: tpl.path, start, end: next, text: body + eol };
-  // The replaced span is the unterminated last line (or nothing after it): no newline at the end either.
-  return start === next && start > 0 ? { path: tpl.path, start, end: next, text: eol + body } : { path: tpl.path, start, end: next, text: body };
+/** A one-line entry's text with its comment, re-indented to `indent`, for moving it into another mapping. */
+function movedLine(tpl: ParsedTemplate, pair: Pair, indent: string): string {
+  entryLineSpan(tpl, pair); // refuses an entry that shares its line
+  const lines = entryLines(tpl, pair, indent.length, true);
+  if (lines.length > 1) throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${where(tpl, pair)} spans several lines`);
+  return lines[0]!;
 }
 
 interface ModelPlan {
   readonly edits: TextEdit[];
   readonly changes: string[];
   readonly problems: string[];
-}
-
-function indentOf(tpl: ParsedTemplate, map: YAMLMap): string {
-  const first = map.items[0];
-  if (!first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
-  return ' '.repeat(columnAt(tpl.text, (first.key as YamlNode).range?.[0] ?? 0));
 }
 
 function durationExpression(loopVariable: string | undefined): string {
@@ -186,7 +110,7 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
     // bare `{{ model.budget_duration }}`): every other capped model's cap is skipped. Render it for
     // every model that has a cap, its own duration else the default, beside max_budget.
     if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
-    const indent = indentOf(tpl, params);
+    const indent = entryIndent(tpl, params);
     const durationLine = `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`;
     plan.problems.push(`budget_duration at ${where(tpl, duration)} ${partial.why}, so the cap of a model without one is skipped (LiteLLM needs both)`);
     plan.edits.push(replaceLines(tpl, partial.start, partial.next, [durationLine]));
@@ -195,10 +119,10 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
     // The cap is read: nothing to do for the budget.
   } else if (budget) {
     if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
-    const indent = indentOf(tpl, params);
+    const indent = entryIndent(tpl, params);
     const durationLine = `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`;
     const guard = guardedByIf(tpl, budget) ? undefined : guardFor(tpl, budget.value, loopVariable);
-    const { start, next } = pairLines(tpl, budget);
+    const { start, next } = entryLineSpan(tpl, budget);
     const budgetLines = tpl.text.slice(start, next).replace(/\r?\n$/, '').split(/\r?\n/);
     plan.problems.push(`max_budget without budget_duration at ${where(tpl, budget)} (LiteLLM skips the cap)`);
     plan.edits.push(
@@ -216,12 +140,12 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
     const source = (info && pairOf(info, 'max_budget')) ? { map: info, pair: pairOf(info, 'max_budget') as Pair } : pairOf(model, 'max_budget') ? { map: model, pair: pairOf(model, 'max_budget') as Pair } : undefined;
     if (source) {
       if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
-      const indent = indentOf(tpl, params);
+      const indent = entryIndent(tpl, params);
       const wholeInfo = source.map === info && info.items.length === 1;
       const removed = wholeInfo ? (pairOf(model, 'model_info') as Pair) : source.pair;
-      const wrapper = wrapperOf(tpl, removed);
+      const wrapper = ifWrapperOf(tpl, removed);
       const guard = wrapper?.condition ?? guardFor(tpl, source.pair.value as YamlNode | null, loopVariable);
-      const lines = [reindentedLine(tpl, source.pair, indent), `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`];
+      const lines = [movedLine(tpl, source.pair, indent), `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`];
       moved.push(...(guard ? [`{% if ${guard} %}`, ...lines, '{% endif %}'] : lines));
       plan.problems.push(`max_budget at ${where(tpl, source.pair)} is outside litellm_params (LiteLLM never reads it there)`);
       if (wrapper) plan.edits.push({ path: tpl.path, start: wrapper.start, end: wrapper.next, text: '' });
@@ -234,9 +158,9 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
   if (topRpm && !pairOf(params, 'rpm')) {
     // Only the usage-based router reads a model-level rpm; litellm_params is where every strategy reads it.
     if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
-    const indent = indentOf(tpl, params);
-    const wrapper = wrapperOf(tpl, topRpm);
-    const line = reindentedLine(tpl, topRpm, indent);
+    const indent = entryIndent(tpl, params);
+    const wrapper = ifWrapperOf(tpl, topRpm);
+    const line = movedLine(tpl, topRpm, indent);
     moved.push(...(wrapper ? [`{% if ${wrapper.condition} %}`, line, '{% endif %}'] : [line]));
     if (wrapper) plan.edits.push({ path: tpl.path, start: wrapper.start, end: wrapper.next, text: '' });
     else plan.edits.push(removeFromMap(tpl, model, 'rpm'));
@@ -245,7 +169,7 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
   }
 
   if (moved.length > 0) {
-    const at = endOfMapLines(tpl, params);
+    const at = endOfMappingLines(tpl, params);
     plan.edits.push(replaceLines(tpl, at, at, moved));
   }
   return plan;

@@ -5,16 +5,16 @@
  * task with one that hands OpenClaw a file (`channels.telegram.tokenFile`): the token travels
  * through a private host temp file and docker exec's stdin, never through a command line.
  */
-import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
-import { sourceOf, hasJinja, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
+import { isMap, isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { sourceOf, hasJinja } from '../../src/toolkit/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { escapeRegExp, indentStepOf } from '../../src/toolkit/text.js';
-import { insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { escapeRegExp } from '../../src/toolkit/text.js';
+import { entryLines, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
 import { assertVarFilesReadable, containsUnknown, loadVars, renderTemplateDetailed, VARIABLE_GLOBS, type Vars } from '../../src/model/render/render.js';
 import { ROUTE_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
-import { shellCommands, type ShellWord } from '../../src/toolkit/shell.js';
-import { moduleKey, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, valueAsWritten, type Task, type TaskCommand, type TaskFile } from '../../src/toolkit/tasks.js';
+import { dockerExecOf, shellCommands, type DockerExec } from '../../src/toolkit/shell.js';
+import { moduleKey, parameterText, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, type Task, type TaskCommand, type TaskFile } from '../../src/toolkit/tasks.js';
 
 /**
  * Task files of any role or playbook folder: the task that sets the token is found by what it
@@ -34,8 +34,6 @@ const TEMP_REGISTER = 'telegram_secret_tmp';
 /** Config keys that carry the token itself (`token` is the report's key, which OpenClaw does not read; `botToken` is the real one). */
 const TOKEN_VALUE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?(?:token|botToken)(?![A-Za-z0-9_])/;
 const TOKEN_FILE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?tokenFile(?![A-Za-z0-9_])/;
-/** docker exec options that take a value. */
-const EXEC_VALUE_OPTIONS = new Set(['-u', '--user', '-e', '--env', '-w', '--workdir', '--env-file']);
 /** Keywords of the token task that still make sense on the block replacing it. */
 const CARRIED_KEYWORDS = new Set([
   'when', 'tags', 'become', 'become_user', 'become_method', 'become_flags', 'delegate_to', 'vars', 'environment',
@@ -64,30 +62,6 @@ function tokenVariablesIn(text: string): string[] {
 /** True when the text names a token variable anywhere (Jinja or a bare expression such as `when:` / `that:`). */
 function mentionsTokenVariable(text: string): boolean {
   return (text.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []).some(isTokenVariable);
-}
-
-interface DockerExec {
-  /** Source of the options between `exec` and the container (`-u node`), reused for the new commands. */
-  readonly options: string[];
-  /** Source of the container name (may be Jinja). */
-  readonly container: string;
-  /** The values of the words after the container (quotes removed, Jinja as written). */
-  readonly command: string[];
-}
-
-function dockerExecOf(words: readonly ShellWord[]): DockerExec | undefined {
-  if (!/(^|\/)docker$/.test(words[0]?.value ?? '') || words[1]?.value !== 'exec') return undefined;
-  const options: string[] = [];
-  let i = 2;
-  while (i < words.length && (words[i]?.value ?? '').startsWith('-')) {
-    const option = words[i]?.value ?? '';
-    options.push(words[i]?.source ?? '');
-    if (EXEC_VALUE_OPTIONS.has(option)) options.push(words[++i]?.source ?? '');
-    i++;
-  }
-  const container = words[i];
-  if (container === undefined) return undefined;
-  return { options, container: container.source, command: words.slice(i + 1).map((word) => word.value) };
 }
 
 /** True when a command line holds the token: a token variable in its Jinja, or a config key that carries the token. */
@@ -169,22 +143,16 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
   };
   const cpTask = siblings.find((task) => copySource(task) !== undefined);
   const hostPath = cpTask ? copySource(cpTask) : undefined;
-  /** A module parameter as written (Jinja intact). */
-  const parameter = (task: Task, name: string): unknown => {
-    const parameters = task.module ? pairOf(task.map, task.module)?.value : undefined;
-    const pair = isMap(parameters) ? pairOf(parameters, name) : undefined;
-    return pair ? valueAsWritten(tpl, pair) : undefined;
-  };
   const copyTask = siblings.find((task) => {
-    const [dest, content] = [parameter(task, 'dest'), parameter(task, 'content')];
+    const [dest, content] = [parameterText(task, 'dest'), parameterText(task, 'content')];
     return task.shortModule === 'copy' && dest === hostPath && typeof content === 'string' && tokenVariablesIn(content).length > 0;
   });
   if (!cpTask || !copyTask) {
     throw new UnrecognisedShape(`the Telegram token is read with "$(cat ${catPath})" at ${where(tpl, shTask.map)}, but the tasks writing and copying that file were not found next to it`);
   }
-  const content = String(parameter(copyTask, 'content')).trim();
+  const content = String(parameterText(copyTask, 'content')).trim();
   if (!/^\{\{[\s\S]*\}\}$/.test(content)) throw new UnrecognisedShape(`the Telegram token file's content at ${where(tpl, copyTask.map)} is not a single Jinja expression`);
-  const cleanup = siblings.find((task) => task.shortModule === 'file' && (parameter(task, 'path') ?? parameter(task, 'dest')) === hostPath && parameter(task, 'state') === 'absent');
+  const cleanup = siblings.find((task) => task.shortModule === 'file' && (parameterText(task, 'path') ?? parameterText(task, 'dest')) === hostPath && parameterText(task, 'state') === 'absent');
   const run = [copyTask, cpTask, shTask, ...(cleanup ? [cleanup] : [])];
   const indexes = run.map((task) => task.index);
   const [low, high] = [Math.min(...indexes), Math.max(...indexes)];
@@ -293,28 +261,9 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
 
 // ---- the new tasks -------------------------------------------------------------------------
 
-/** A pair's lines (key through value) re-based to column 0 with a 2-space step, as the task helpers expect. */
-function pairLines(tpl: ParsedTemplate, pair: Pair): string[] {
-  const key = pair.key as YamlNode;
-  const value = pair.value as YamlNode | null;
-  const start = key.range?.[0] ?? 0;
-  const end = value?.range?.[1] ?? key.range?.[1] ?? start;
-  const step = indentStepOf(tpl.text);
-  const column = start - tpl.text.lastIndexOf('\n', start - 1) - 1;
-  return tpl.text
-    .slice(start, end)
-    .replace(/\s+$/, '')
-    .split(/\r?\n/)
-    .map((line, index) => {
-      if (index === 0) return line;
-      const indent = line.length - line.trimStart().length - column;
-      return ' '.repeat(Math.max(0, Math.round((indent * 2) / step))) + line.trimStart();
-    });
-}
-
 function keywordLines(task: Task, key: string): string[] {
   const pair = pairOf(task.map, key);
-  return pair ? pairLines(task.file.tpl, pair) : [];
+  return pair ? entryLines(task.file.tpl, pair) : [];
 }
 
 function newTasks(file: TaskFile, setup: TokenSetup, tokenPath: string): string[] {
@@ -322,7 +271,7 @@ function newTasks(file: TaskFile, setup: TokenSetup, tokenPath: string): string[
   const from = setup.keywordsFrom;
   const exec = ['docker', 'exec', ...setup.exec.options].join(' ');
   const changed = keywordLines(from, 'changed_when');
-  const carried = from.map.items.flatMap((pair) => (isScalar(pair.key) && CARRIED_KEYWORDS.has(String(pair.key.value)) ? pairLines(from.file.tpl, pair) : []));
+  const carried = from.map.items.flatMap((pair) => (isScalar(pair.key) && CARRIED_KEYWORDS.has(String(pair.key.value)) ? entryLines(from.file.tpl, pair) : []));
   const blank = tasksSeparatedByBlankLines(from) ? [''] : [];
   const nested = (lines: string[]): string[] => lines.map((line) => (line === '' ? '' : `    ${line}`));
   const tempPath = `{{ ${TEMP_REGISTER}.path }}`;

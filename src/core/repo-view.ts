@@ -29,6 +29,18 @@ function gitPathspecFor(pattern: string): string {
   return `:(glob)${kept.join('/')}`;
 }
 
+const viewFiles = new WeakMap<RepoView, ReadonlyMap<string, string>>();
+
+/**
+ * Every file of the view as a map (what the variable loader and the renderer read): one map per
+ * view, so that their caches, keyed by the map, serve every reader of one check.
+ */
+export function filesOfView(repo: RepoView): ReadonlyMap<string, string> {
+  let files = viewFiles.get(repo);
+  if (!files) viewFiles.set(repo, (files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']))));
+  return files;
+}
+
 /**
  * The view of `files` a patch module gets. With `only` (the module's declared `files` globs) it
  * sees just the files those match, so a file outside them cannot change its answer, and a

@@ -91,7 +91,7 @@ function processExists(pid: number): boolean {
 const ERRNO_TEXT: Readonly<Record<string, string>> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded' };
 
 /** `EACCES (permission denied)`: the code for searching, the words for reading. */
-export function errnoText(error: unknown): string {
+function errnoText(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code ?? 'error';
   return ERRNO_TEXT[code] ? `${code}, ${ERRNO_TEXT[code]}` : code;
 }
@@ -343,7 +343,7 @@ async function assertNotCheckedOut(git: Git, branch: string): Promise<void> {
  * so it cannot tell a human's amendment from the tool's commit; the seal can: a rebuild
  * replaces only commits whose seal still matches what they hold.
  */
-export const SEAL_TRAILER = 'Openclaw-Fix-Seal';
+const SEAL_TRAILER = 'Openclaw-Fix-Seal';
 
 interface SealedFile {
   readonly path: string;
@@ -478,7 +478,7 @@ const zeroOid = (like: string): string => '0'.repeat(like.length);
  * ever written: the commits stay unreachable until the caller points a branch at them.
  * Blob contents are the engine's bytes, unfiltered, as read from the commit.
  */
-export async function buildCommits(git: Git, head: string, plan: Plan, modes: ReadonlyMap<string, string>): Promise<AppliedCommit[]> {
+async function buildCommits(git: Git, head: string, plan: Plan, modes: ReadonlyMap<string, string>): Promise<AppliedCommit[]> {
   if (plan.pending.length === 0) return [];
   const [author, committer] = await commitIdents(git);
   const scratchRef = `refs/openclaw-fix-build-${process.pid}-${randomBytes(4).toString('hex')}`;

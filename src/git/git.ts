@@ -50,7 +50,7 @@ const REPOSITORY_VARIABLES = [
 ];
 
 /** The environment git runs with: the user's, minus the repository variables, plus `extra`. */
-export function gitEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+function gitEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of Object.keys(env)) {
     if (REPOSITORY_VARIABLES.includes(name)) delete env[name];
@@ -170,7 +170,7 @@ export class GitCommandError extends Error {
   }
 }
 
-export async function runGit(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<string> {
+async function runGit(cwd: string, args: readonly string[], options: GitRunOptions = {}): Promise<string> {
   return (await runGitBuffer(cwd, args, options)).toString('utf8');
 }
 

@@ -7,7 +7,7 @@
 import { Octokit } from '@octokit/core';
 import { UserError } from './git.js';
 
-export const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
+const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 
 export interface GitHubTarget {
   /** REST base URL: https://api.github.com, or an Enterprise server's https://HOST/api/v3. */

@@ -122,7 +122,7 @@ async function configuredRemoteUrl(git: Git, remote: string): Promise<string> {
   throw new UserError(`there is no remote '${remote}' in this repository (git remote -v lists them); pass --remote NAME`);
 }
 
-export async function pushFixBranch(git: Git, remote: string, branch: string, tip: string, base: string, env: NodeJS.ProcessEnv = {}, timeoutMs = DEFAULT_NETWORK_TIMEOUT_MS): Promise<PushOutcome> {
+async function pushFixBranch(git: Git, remote: string, branch: string, tip: string, base: string, env: NodeJS.ProcessEnv = {}, timeoutMs = DEFAULT_NETWORK_TIMEOUT_MS): Promise<PushOutcome> {
   const remoteRef = `refs/heads/${branch}`;
   const keepsLocal = `the fix branch ${branch} is committed locally and intact`;
   const failure = (what: string, error: unknown): UserError => {

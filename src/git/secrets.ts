@@ -26,7 +26,7 @@ export const SECRET_SOURCE_GLOBS = ['**/group_vars/**', '**/host_vars/**', '**/r
 const SECRET_WORDS = new Set(['key', 'apikey', 'token', 'secret', 'secrets', 'pass', 'passwd', 'password', 'passphrase', 'credential', 'credentials', 'private', 'webhook', 'dsn', 'auth', 'authorization']);
 
 /** True when one of the key's words (split at `_`, `-`, `.` and camelCase) is a secret word. */
-export function isSecretKey(key: string): boolean {
+function isSecretKey(key: string): boolean {
   const words = key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .toLowerCase()

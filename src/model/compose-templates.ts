@@ -5,7 +5,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { composeDeployment, DEPLOY_TASK_GLOBS, PLAYBOOK_GLOBS, type Deployment, type StaticRender } from './compose-deploy.js';
 import { mayBeComposeFile, mayDefineKey } from '../core/failure.js';
-import { assertVarFilesReadable, containsUnknown, loadVars, renderTemplateDetailed } from './render/render.js';
+import { containsUnknown, renderTemplateDetailed, repoVars } from './render/render.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import type { CheckResult, RepoView } from '../core/types.js';
 import { mapAt, pairOf, UnrecognisedShape, where } from '../toolkit/yaml-edit.js';
@@ -30,9 +30,7 @@ export interface DeploymentView {
 
 /** The deployment's Compose `up`s as the view's playbooks and tasks run them, with the repo's variables. */
 export function composeDeploymentOf(repo: RepoView): DeploymentView {
-  const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
-  assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
-  const vars = loadVars(files);
+  const vars = repoVars(repo);
   const render: StaticRender = (text) => {
     try {
       // A value only the run knows (a set_fact, a lookup) or one that decided a loop is not static.
@@ -114,12 +112,12 @@ export function composeDefining(repo: RepoView, serviceName: string): ComposeFil
 }
 
 /** The overlays that add keys to a service `defining` defines: Compose merges them over it. */
-export function composeExtending(repo: RepoView, serviceName: string, defining: ComposeFile): ComposeFile[] {
+function composeExtending(repo: RepoView, serviceName: string, defining: ComposeFile): ComposeFile[] {
   return composeFiles(repo).filter((compose) => compose.tpl.path !== defining.tpl.path && pairOf(compose.services, serviceName));
 }
 
 /** The services the fixes are about, by the names the report's deployment gives them. */
-export const STACK_SERVICES = { egress: 'openclaw-egress', litellm: 'litellm', gateway: 'openclaw' } as const;
+const STACK_SERVICES = { egress: 'openclaw-egress', litellm: 'litellm', gateway: 'openclaw' } as const;
 export type StackService = keyof typeof STACK_SERVICES;
 
 /** The source of a service's `image`, `build` and (for the egress proxy) `command`: what it runs. */
@@ -162,7 +160,7 @@ export function stackServiceName(repo: RepoView, role: StackService): string {
 }
 
 /** The service's mapping; UnrecognisedShape when the entry is not a mapping. */
-export function serviceMap(compose: ComposeFile, serviceName: string): YAMLMap | undefined {
+function serviceMap(compose: ComposeFile, serviceName: string): YAMLMap | undefined {
   return mapAt(compose.tpl, compose.services, serviceName);
 }
 

@@ -7,10 +7,15 @@ const ROLE_FOLDER = /^((?:.*\/)?roles\/[^/]+)\/(?:tasks|handlers|templates|files
 /**
  * The directory of the role that owns `path` (`…/roles/<name>`, no trailing slash): the
  * `roles/<name>` right above a role folder, as a `**\/roles/*\/templates/…` glob matches it.
- * UnrecognisedShape when the path is not inside a role.
+ * Undefined when the path is not inside a role.
  */
+export function roleDirContaining(path: string): string | undefined {
+  return ROLE_FOLDER.exec(path)?.[1];
+}
+
+/** The directory of the role that owns `path` (see roleDirContaining); UnrecognisedShape when the path is not inside a role. */
 export function roleDirOf(path: string): string {
-  const match = ROLE_FOLDER.exec(path);
-  if (!match) throw new UnrecognisedShape(`${path} is not inside an Ansible role`);
-  return match[1]!;
+  const dir = roleDirContaining(path);
+  if (dir === undefined) throw new UnrecognisedShape(`${path} is not inside an Ansible role`);
+  return dir;
 }

@@ -6,12 +6,12 @@
  * this finds no other.
  */
 import { isMap, isScalar, type YAMLMap } from 'yaml';
-import { assertVarFilesReadable, loadVars } from './render/render.js';
+import { repoVars } from './render/render.js';
 import { locate } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
 import { pairOf, where } from '../toolkit/yaml-edit.js';
 import { composeFiles } from './compose-templates.js';
-import { commandWords, shellCommands } from '../toolkit/shell.js';
+import { commandWords, isShellScript, shellCommands } from '../toolkit/shell.js';
 import { readTaskFile, taskCommand, tasksOf } from '../toolkit/tasks.js';
 
 export const ROUTE_GLOBS = ['**/roles/*/tasks/**/*.{yml,yaml}', '**/roles/*/templates/**', '**/roles/*/files/**', '**/group_vars/**/*.{yml,yaml}', '**/roles/*/defaults/main.{yml,yaml}'];
@@ -28,10 +28,8 @@ export interface SecretRoute {
  * The variables holding the secret: names `isSecretName` accepts, and any variable whose value
  * (once templated with the repo's variables) is the same as one of theirs (`tg_token: "{{ vault_telegram_bot_token }}"`).
  */
-export function secretVariables(repo: RepoView, isSecretName: (name: string) => boolean): Set<string> {
-  const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
-  assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
-  const vars = loadVars(files);
+function secretVariables(repo: RepoView, isSecretName: (name: string) => boolean): Set<string> {
+  const vars = repoVars(repo);
   const names = new Set(Object.keys(vars).filter(isSecretName));
   const values = new Set([...names].map((name) => vars[name]).filter((value) => typeof value === 'string' && value !== ''));
   for (const [name, value] of Object.entries(vars)) if (values.has(value)) names.add(name);
@@ -44,10 +42,6 @@ function usesVariable(text: string, names: ReadonlySet<string>, isSecretName: (n
     if ((body.match(/[A-Za-z_]\w*/g) ?? []).some((identifier) => names.has(identifier) || isSecretName(identifier))) return true;
   }
   return false;
-}
-
-function isShellScript(path: string, text: string): boolean {
-  return /\.(sh|bash)(\.j2)?$/.test(path) || /^#!\S*\b(ba|da|z|k)?sh\b/.test(text) || /^#!\S*env\s+(ba|da|z|k)?sh\b/.test(text);
 }
 
 /**

@@ -5,7 +5,8 @@
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
-import { assertVarFilesReadable, loadVars, renderTemplate, renderYaml, VARIABLE_GLOBS, varFiles, type Vars } from './render/render.js';
+import { renderTemplate, renderYaml, repoVars, VARIABLE_GLOBS, varFiles } from './render/render.js';
+import { filesOfView } from '../core/repo-view.js';
 import type { JinjaSpan } from '../toolkit/jinja-mask.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import { locate } from '../toolkit/text.js';
@@ -19,17 +20,6 @@ export const TELEGRAM_API_HOST = 'api.telegram.org';
 export const VARS_GLOBS = VARIABLE_GLOBS;
 export const TASK_GLOBS = ['**/tasks/**/*.{yml,yaml}'];
 
-
-/** The view's files as a map, for loadVars and the renderer. */
-function filesOf(repo: RepoView): Map<string, string> {
-  return new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
-}
-
-function repoVars(repo: RepoView): Vars {
-  const files = filesOf(repo);
-  assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
-  return loadVars(files);
-}
 
 export interface TelegramUse {
   readonly enabled: boolean;
@@ -67,7 +57,7 @@ interface VarDefinition {
 /** The files that define `name` at top level, in loadVars' precedence order (the last one wins). */
 function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
   const found: VarDefinition[] = [];
-  for (const path of varFiles(filesOf(repo))) {
+  for (const path of varFiles(filesOfView(repo))) {
     const text = repo.read(path) ?? '';
     const tpl = parseYamlTemplate(path, text);
     const root = tpl.documents[0]?.contents;

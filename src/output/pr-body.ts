@@ -69,7 +69,7 @@ export function pullRequestBody(result: ApplyResult, version: string): string {
  * (shared/upstream-facts.md): Smokescreen answers a denied destination with HTTP 407, not 403;
  * LiteLLM's budget is enforced from max_budget together with budget_duration.
  */
-export const HOW_TO_VERIFY = `After merging, run the playbook and check (the report's checklist, corrected):
+const HOW_TO_VERIFY = `After merging, run the playbook and check (the report's checklist, corrected):
 
 \`\`\`bash
 # 1. Egress container stays running (not restarting)

@@ -58,7 +58,7 @@ export function fixLabel(outcome: FixOutcome): string {
   return outcome.patch.bug === null ? 'extra' : `bug ${outcome.patch.bug}`;
 }
 
-export function summaryCounts(plan: Plan): Record<'needsFix' | 'fixed' | 'notApplicable' | 'unrecognised', number> {
+function summaryCounts(plan: Plan): Record<'needsFix' | 'fixed' | 'notApplicable' | 'unrecognised', number> {
   const count = (state: FixState) => plan.outcomes.filter((outcome) => outcome.state === state).length;
   return { needsFix: count('needs-fix'), fixed: count('fixed'), notApplicable: count('not-applicable'), unrecognised: count('unrecognised') };
 }

@@ -50,6 +50,11 @@ export interface ShellCommand {
   readonly start: number;
 }
 
+/** True when a file is a shell script: by its name (`.sh`, `.bash`, also as a `.j2` template) or its shebang. */
+export function isShellScript(path: string, text: string): boolean {
+  return /\.(sh|bash)(\.j2)?$/.test(path) || /^#!\S*\b(ba|da|z|k)?sh\b/.test(text) || /^#!\S*env\s+(ba|da|z|k)?sh\b/.test(text);
+}
+
 const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'time']);
 
 function jinjaSpansOf(text: string): readonly JinjaSpan[] {
@@ -274,6 +279,11 @@ export function commandWords(command: ShellCommand): readonly ShellWord[] {
   return words.slice(first);
 }
 
+/** The values of commandWords: the command and its arguments as the program gets them (Jinja as written). */
+export function commandWordValues(command: ShellCommand): string[] {
+  return commandWords(command).map((word) => word.value);
+}
+
 /** `docker run` options that take no value (everything else takes one unless written `--opt=value`). */
 const DOCKER_RUN_FLAGS = new Set([
   '--detach', '--interactive', '--tty', '--rm', '--privileged', '--publish-all', '--init', '--read-only',
@@ -322,6 +332,35 @@ export function dockerRuns(text: string): DockerRun[] {
     runs.push({ command, image });
   }
   return runs;
+}
+
+/** `docker exec` options that take a value. */
+const DOCKER_EXEC_VALUE_OPTIONS = new Set(['-u', '--user', '-e', '--env', '-w', '--workdir', '--env-file']);
+
+/** A `docker exec` command, read from its words. */
+export interface DockerExec {
+  /** Source of the options between `exec` and the container (`-u node`), to reuse in new commands. */
+  readonly options: string[];
+  /** Source of the container name (may be Jinja). */
+  readonly container: string;
+  /** The values of the words after the container (quotes removed, Jinja as written). */
+  readonly command: string[];
+}
+
+/** The command's `docker exec` (its words from the first, as written: no `sudo` or assignment before it), or undefined. */
+export function dockerExecOf(words: readonly ShellWord[]): DockerExec | undefined {
+  if (!/(^|\/)docker$/.test(words[0]?.value ?? '') || words[1]?.value !== 'exec') return undefined;
+  const options: string[] = [];
+  let i = 2;
+  while (i < words.length && (words[i]?.value ?? '').startsWith('-')) {
+    const option = words[i]?.value ?? '';
+    options.push(words[i]?.source ?? '');
+    if (DOCKER_EXEC_VALUE_OPTIONS.has(option)) options.push(words[++i]?.source ?? '');
+    i++;
+  }
+  const container = words[i];
+  if (container === undefined) return undefined;
+  return { options, container: container.source, command: words.slice(i + 1).map((word) => word.value) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  * go beside and converts the step to the file's own (4-space files get 4-space nesting).
  */
 import { isMap, isScalar, isSeq, parse as parseYaml, YAMLSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { parseYamlTemplate, type ParsedTemplate } from './template-yaml.js';
+import { parseYamlTemplate, sourceOf, type ParsedTemplate } from './template-yaml.js';
 import { eolOf, indentStepOf, lineStartAt } from './text.js';
 import type { TextEdit } from '../core/types.js';
 import { endOfNodeLines, keptCommentLines, pairOf, UnrecognisedShape, where } from './yaml-edit.js';
@@ -253,10 +253,23 @@ export interface TaskCommand {
  * An entry's value as Ansible reads it before templating (a folded scalar folded, quotes and
  * escapes resolved, Jinja as text — the parsed template only has filler there): the entry's own
  * lines parsed as plain YAML. Undefined when they are not plain YAML once Jinja is read as text.
+ * `inFlow`: the entry stands in a flow mapping (`{src: a, dest: b}`), where its text ends with its value.
  */
-export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode | null>): unknown {
+export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode | null>, inFlow = false): unknown {
   const { text } = tpl;
   const keyStart = pair.key.range?.[0] ?? 0;
+  if (inFlow) {
+    // In a flow mapping only a scalar's own text is the entry's: plain as written, quoted with its escapes resolved.
+    const value = pair.value;
+    if (!isScalar(value)) return undefined;
+    const source = sourceOf(tpl, value);
+    if (value.type === 'PLAIN') return source;
+    try {
+      return parseYaml(source, { logLevel: 'error' }) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
   const column = keyStart - lineStartAt(text, keyStart);
   const lines = (' '.repeat(column) + text.slice(keyStart, endOfNodeLines(tpl, pair))).split(/\r?\n/);
   const dedented = lines.map((line) => line.slice(Math.min(column, line.length - line.trimStart().length))).join('\n');
@@ -265,6 +278,21 @@ export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode 
   } catch {
     return undefined;
   }
+}
+
+/** The module's parameters when they are written as a mapping (block or flow); undefined for free-form `key=value` text, or none. */
+export function moduleParameters(task: Task): YAMLMap | undefined {
+  if (task.module === undefined) return undefined;
+  const value = pairOf(task.map, task.module)?.value;
+  return isMap(value) ? value : undefined;
+}
+
+/** A module parameter's value as written (see valueAsWritten) when it is a string; undefined when absent or not a string. */
+export function parameterText(task: Task, name: string): string | undefined {
+  const parameters = moduleParameters(task);
+  const pair = parameters ? pairOf(parameters, name) : undefined;
+  const value = pair ? valueAsWritten(task.file.tpl, pair, parameters?.flow ?? false) : undefined;
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** A word as a POSIX shell reads it back: plain when it can be (blanks inside Jinja allowed), else single-quoted. */

@@ -231,6 +231,19 @@ export function scalarSource(tpl: ParsedTemplate, node: Scalar): string {
   return node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE' ? source.slice(1, -1) : source;
 }
 
+/** The variable of the innermost `{% for %}` around `offset` (`model` in `for model in litellm_models`), if any. */
+export function loopVariableAt(template: ParsedTemplate, offset: number): string | undefined {
+  const loops: string[] = [];
+  for (const span of template.jinja) {
+    if (span.start >= offset) break;
+    if (span.kind !== 'statement') continue;
+    const target = /^for\s+(.+?)\s+in\s/.exec(span.body)?.[1];
+    if (target !== undefined) loops.push(target.split(',').at(-1)?.trim() ?? target);
+    else if (/^endfor\b/.test(span.body)) loops.pop();
+  }
+  return loops.at(-1);
+}
+
 /** The first Jinja statement (`{% if %}`, `{% for %}` …) within [start, end) of the template, if any. */
 export function jinjaStatementIn(template: ParsedTemplate, start: number, end: number): JinjaSpan | undefined {
   return template.jinja.find((span) => span.kind === 'statement' && span.start < end && span.end > start);

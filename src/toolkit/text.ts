@@ -30,27 +30,29 @@ export function lineEndAt(text: string, offset: number): number {
   return end;
 }
 
+/** A line of a text: where it starts, where the next one starts, and its content without the line ending. */
+export interface Line {
+  readonly start: number;
+  /** Offset just past the line's newline (the end of the text on the last line). */
+  readonly next: number;
+  readonly content: string;
+}
+
+/** The line holding `offset`. */
+export function lineAt(text: string, offset: number): Line {
+  const start = lineStartAt(text, offset);
+  return { start, next: nextLineStart(text, offset), content: text.slice(start, lineEndAt(text, offset)) };
+}
+
 /** Column (0-based) of an offset in its line. */
 export function columnAt(text: string, offset: number): number {
   return offset - lineStartAt(text, offset);
-}
-
-/** The leading whitespace of the line holding `offset`. */
-export function indentationAt(text: string, offset: number): string {
-  const start = lineStartAt(text, offset);
-  return /^[ \t]*/.exec(text.slice(start))?.[0] ?? '';
 }
 
 /** The file's line ending: CRLF when its first line ends so, else LF. */
 export function eolOf(text: string): '\n' | '\r\n' {
   const newline = text.indexOf('\n');
   return newline > 0 && text[newline - 1] === '\r' ? '\r\n' : '\n';
-}
-
-/** Text lines joined with the file's own line ending, each line terminated. */
-export function linesFor(text: string, lines: readonly string[]): string {
-  const eol = eolOf(text);
-  return lines.map((line) => line + eol).join('');
 }
 
 /**

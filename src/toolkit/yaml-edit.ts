@@ -9,7 +9,7 @@
 import { isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { jinjaContextAt } from './jinja-mask.js';
 import { generatorsOf, inheritedKey, jinjaContextOf, jinjaStatementIn, templateOfMap, type ParsedTemplate } from './template-yaml.js';
-import { columnAt, eolOf, indentStepOf, lineNumberAt, lineStartAt, locate, nextLineStart } from './text.js';
+import { columnAt, eolOf, indentStepOf, lineAt, lineEndAt, lineNumberAt, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from '../core/types.js';
 
 /** Thrown by patch code (and these helpers) when a file's shape is not one it can fix safely. */
@@ -113,11 +113,98 @@ function assertNoJinjaStatements(tpl: ParsedTemplate, node: YamlNode, what: stri
 
 /** Builds the inserted text for `lines` at `offset` in the file's line ending, minding a missing final newline. */
 export function insertLines(tpl: ParsedTemplate, offset: number, lines: readonly string[]): TextEdit {
+  return replaceLines(tpl, offset, offset, lines);
+}
+
+/**
+ * Replaces the whole lines in [start, next) (`next`: a line start, or the end of the text) with
+ * `lines` (none: an insertion at `start`), in the file's line ending, keeping a missing final
+ * newline missing.
+ */
+export function replaceLines(tpl: ParsedTemplate, start: number, next: number, lines: readonly string[]): TextEdit {
   const eol = eolOf(tpl.text);
-  const atEndWithoutNewline = offset === tpl.text.length && tpl.text.length > 0 && !tpl.text.endsWith('\n');
   const body = lines.join(eol);
-  const text = atEndWithoutNewline ? eol + body : body + eol;
-  return { path: tpl.path, start: offset, end: offset, text };
+  const atEndWithoutNewline = next === tpl.text.length && tpl.text.length > 0 && !tpl.text.endsWith('\n');
+  if (!atEndWithoutNewline) return { path: tpl.path, start, end: next, text: body + eol };
+  // The replaced span is the unterminated last line (or nothing after it): no newline at the end either.
+  return { path: tpl.path, start, end: next, text: start === next ? eol + body : body };
+}
+
+/** The first line of an entry and the offset past its last line; UnrecognisedShape when it shares its first line with other content. */
+export function entryLineSpan(tpl: ParsedTemplate, pair: Pair): { start: number; next: number } {
+  const keyStart = rangeOf(pair)[0];
+  const start = lineStartAt(tpl.text, keyStart);
+  if (!onlyWhitespaceBefore(tpl.text, keyStart)) {
+    throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${locate(tpl.path, tpl.text, keyStart)} shares its line with other content`);
+  }
+  return { start, next: endOfNodeLines(tpl, pair) };
+}
+
+/**
+ * The lines of an entry, its key through its value, re-based so that the key sits at column
+ * `indent` and each later line keeps its offset from the key (blank lines stay blank): to copy
+ * an entry into new text (a task, another mapping). `withComment`: the comment after the value
+ * on its last line comes along, as it does with an entry that moves.
+ */
+export function entryLines(tpl: ParsedTemplate, pair: Pair, indent = 0, withComment = false): string[] {
+  const { text } = tpl;
+  const [start, valueEnd] = rangeOf(pair);
+  let end = start + text.slice(start, valueEnd).replace(/\s+$/, '').length;
+  if (withComment) end = lineEndAt(text, end);
+  const column = columnAt(text, start);
+  return text
+    .slice(start, end)
+    .replace(/\s+$/, '')
+    .split(/\r?\n/)
+    .map((line, index) => {
+      if (index === 0) return ' '.repeat(indent) + line;
+      const own = line.length - line.trimStart().length;
+      return line.trim() === '' ? '' : ' '.repeat(indent + Math.max(0, own - column)) + line.trimStart();
+    });
+}
+
+/** The indentation of a block mapping's entries; UnrecognisedShape for an empty one. */
+export function entryIndent(tpl: ParsedTemplate, map: YAMLMap): string {
+  const first = map.items[0];
+  if (!first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
+  return ' '.repeat(columnAt(tpl.text, rangeOf(first)[0]));
+}
+
+const IF_LINE = /^\s*\{%[-+]?\s*if\s+(.+?)\s*[-+]?%\}\s*$/;
+const ENDIF_LINE = /^\s*\{%[-+]?\s*endif\s*[-+]?%\}\s*$/;
+
+/** `{% if C %}` on the line right before the entry and `{% endif %}` right after it (the entry is all the branch holds): C and the lines from the `if` through the `endif`. */
+export function ifWrapperOf(tpl: ParsedTemplate, pair: Pair): { condition: string; start: number; next: number } | undefined {
+  const { start, next } = entryLineSpan(tpl, pair);
+  if (start === 0 || next >= tpl.text.length) return undefined;
+  const previous = lineAt(tpl.text, start - 1);
+  const following = lineAt(tpl.text, next);
+  const condition = IF_LINE.exec(previous.content)?.[1];
+  if (condition === undefined || !ENDIF_LINE.test(following.content)) return undefined;
+  return { condition, start: previous.start, next: following.next };
+}
+
+/** True when the line right before the entry opens an `{% if %}`: the entry is already guarded. */
+export function guardedByIf(tpl: ParsedTemplate, pair: Pair): boolean {
+  const { start } = entryLineSpan(tpl, pair);
+  return start > 0 && IF_LINE.test(lineAt(tpl.text, start - 1).content);
+}
+
+/** Offset after a mapping's last line, past the `{% endif %}` lines that close branches opened inside it. */
+export function endOfMappingLines(tpl: ParsedTemplate, map: YAMLMap): number {
+  const start = map.range?.[0] ?? 0;
+  let end = endOfNodeLines(tpl, map);
+  let open = 0;
+  for (const span of tpl.jinja) {
+    if (span.kind !== 'statement' || span.start < start || span.start >= end) continue;
+    if (/^if\b/.test(span.body)) open++;
+    else if (/^endif\b/.test(span.body)) open--;
+  }
+  while (open > 0 && end < tpl.text.length && ENDIF_LINE.test(lineAt(tpl.text, end).content)) {
+    end = lineAt(tpl.text, end).next;
+    open--;
+  }
+  return end;
 }
 
 /**
@@ -275,9 +362,8 @@ export function insertIntoMap(tpl: ParsedTemplate, map: YAMLMap, lines: readonly
     return { path: tpl.path, start: lastEnd, end: lastEnd, text: `, ${lines[0]}` };
   }
   const anchor = (afterKey !== undefined ? pairOf(map, afterKey) : undefined) ?? map.items.at(-1);
-  const first = map.items[0];
-  if (!anchor || !first) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
-  const indent = ' '.repeat(columnAt(tpl.text, rangeOf(first)[0]));
+  const indent = entryIndent(tpl, map);
+  if (!anchor) throw new UnrecognisedShape(`empty mapping at ${where(tpl, map)}`);
   return insertLines(
     tpl,
     insertionPoint(tpl, map, endOfNodeLines(tpl, anchor), 'the mapping'),

@@ -21,6 +21,8 @@ import { isDict, pythonStr } from './python.js';
 import { Unknown } from './unknown.js';
 import { ansibleCfgValue, variableSources, VARIABLE_GLOBS, type VarSource } from './vars.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../toolkit/template-yaml.js';
+import { filesOfView } from '../../core/repo-view.js';
+import type { RepoView } from '../../core/types.js';
 
 export { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
 export { UnsupportedJinjaError, type UnknownUse } from './jinja.js';
@@ -370,6 +372,16 @@ export function assertVarFilesReadable(files: ReadonlyMap<string, string>): void
   if (!first) return;
   const placed = /^(.+?):(\d+): ([\s\S]*)$/.exec(first.message);
   throw placed && placed[1] === first.path ? new RenderError(first.path, Number(placed[2]), placed[3] ?? first.message) : new RenderError(first.path, undefined, first.message);
+}
+
+/**
+ * The repo's variables for a fix that decides from them: loadVars over the view's files, after
+ * assertVarFilesReadable (a variable file that does not parse stops the fix, naming it).
+ */
+export function repoVars(repo: RepoView): Vars {
+  const files = filesOfView(repo);
+  assertVarFilesReadable(files);
+  return loadVars(files);
 }
 
 type Sources = ReturnType<typeof variableSources> & { broken: { path: string; message: string }[] };

@@ -11,7 +11,7 @@ import { isMap, isScalar, parseDocument } from 'yaml';
 import { ANSIBLE_VAR_TAGS } from './ansible-yaml.js';
 import { isDict, type Dict } from './python.js';
 
-export const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;';
+const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;';
 
 /** One file (or inventory entry) of variables. */
 export interface VarSource {
