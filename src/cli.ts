@@ -10,17 +10,16 @@ import { applyFixes, DEFAULT_BRANCH } from './git/apply.js';
 import { encodeLossless } from './core/bytes.js';
 import { listJson, listText } from './output/catalogue.js';
 import { handleInterrupts } from './core/cleanup.js';
-import { candidateGlobs, EngineError, type Plan } from './core/engine.js';
+import { candidateGlobs, type Plan } from './core/engine.js';
 import { planWithoutWritingThroughSymlinks } from './core/symlinks.js';
-import { EditConflictError } from './core/edits.js';
-import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, loadWorkTreeFiles, UserError } from './git/git.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, Git, loadWorkTreeFiles } from './git/git.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './output/report.js';
 import { matchesAny } from './core/repo-view.js';
 import { redactSecrets, SECRET_SOURCE_GLOBS, secretValues } from './git/secrets.js';
-import { YamlTemplateError } from './toolkit/template-yaml.js';
 import { debugFromEnv, describeError, isContentError, stackOf } from './core/failure.js';
 import type { VerifyOptions } from './verify/index.js';
 import type { Patch } from './core/types.js';
+import { UserError, userMessageOf } from './core/errors.js';
 // Loaded only by the modes that need them (a dry run and --list never do): the verifier with
 // the Go checker, the push/pull-request code with Octokit, the patch-series writer. Module
 // loading is most of what a short run costs (npm run bench).
@@ -98,10 +97,8 @@ function oneLine(text: string): string {
 }
 
 function errorText(error: unknown, doing?: string, debug = false): string {
-  if (error instanceof UserError || error instanceof YamlTemplateError || error instanceof EngineError || error instanceof EditConflictError) {
-    return error.message;
-  }
-  if (error instanceof GitCommandError) return error.message;
+  const told = userMessageOf(error);
+  if (told !== undefined) return told;
   const described = describeError(error);
   const at = described.path ? ` (${described.path}${described.line ? `:${described.line}` : ''})` : '';
   return `internal error${doing ? ` while ${doing}` : ''}${at}: ${described.message}${debug ? '' : ' (run with --debug for the stack)'}`;

@@ -12,8 +12,9 @@ import { applyEditsToText } from '../src/core/edits.js';
 import { planFixes } from '../src/core/engine.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../src/toolkit/template-yaml.js';
 import { loadVars, renderYaml } from '../src/model/render/render.js';
-import { insertIntoMap, mapAt, pairOf, UnrecognisedShape } from '../src/toolkit/yaml-edit.js';
+import { insertIntoMap, mapAt, pairOf } from '../src/toolkit/yaml-edit.js';
 import { fixtureFiles } from './helpers.js';
+import { UnrecognisedShape } from '../src/core/errors.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 

@@ -11,10 +11,11 @@ import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { applyFixes } from '../src/git/apply.js';
 import { planFixes } from '../src/core/engine.js';
-import { Git, UserError } from '../src/git/git.js';
+import { Git } from '../src/git/git.js';
 import type { Patch } from '../src/core/types.js';
 import { applyProblems, applyVerifier, verifyRepo, type VerifyCheck, type VerifyReport } from '../src/verify/index.js';
 import { DEFAULT_FIX_BRANCH, fixtureFiles, fixtureGitRepo, git, gitRepoOf, REPORT_BUG3_ENTRYPOINT, runCli, snapshot, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
+import { UserError } from '../src/core/errors.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 const DOCKERFILE = 'roles/openclaw-config/templates/Dockerfile.smokescreen.j2';

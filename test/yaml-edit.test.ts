@@ -3,7 +3,8 @@ import { isMap, isSeq, type YAMLMap, type YAMLSeq } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { applyEditsToText } from '../src/core/edits.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../src/toolkit/template-yaml.js';
-import { appendToSeq, insertIntoMap, mapAt, quoteLike, removeFromMap, removeFromSeq, seqAt, UnrecognisedShape } from '../src/toolkit/yaml-edit.js';
+import { appendToSeq, insertIntoMap, mapAt, quoteLike, removeFromMap, removeFromSeq, seqAt } from '../src/toolkit/yaml-edit.js';
+import { UnrecognisedShape } from '../src/core/errors.js';
 
 function root(text: string): { tpl: ParsedTemplate; map: YAMLMap } {
   const tpl = parseYamlTemplate('f.yml.j2', text);

@@ -8,7 +8,8 @@ import { hasJinja, jinjaStatementIn, type ParsedTemplate } from '../../src/toolk
 import { columnAt, lineStartAt } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
 import { ACL_GLOBS, aclFiles } from '../../src/model/acl.js';
-import { pairOf, replaceNode, startsOwnLine, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { pairOf, replaceNode, startsOwnLine, where } from '../../src/toolkit/yaml-edit.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /**
  * The edits that turn a block mapping of rules into a list: each `role:` key line becomes a

@@ -8,10 +8,11 @@ import { assertJinjaSyntax } from '../../src/core/failure.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { locate } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { appendToSeq, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { appendToSeq, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { commandWordValues, dockerRuns, isShellScript, resolveShellWord, shellCommands, shellVariables } from '../../src/toolkit/shell.js';
 import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from '../../src/toolkit/tasks.js';
 import { roleDirContaining } from '../../src/model/roles.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /**
  * Scripts of any role (the report's `maintenance`, or `backup`, `ops` …): shell scripts by name

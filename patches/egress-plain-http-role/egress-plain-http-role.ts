@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { sourceOf } from '../../src/toolkit/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { entryLines, pairOf, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { entryLines, pairOf, where } from '../../src/toolkit/yaml-edit.js';
 import {
   DOCKERFILE_GLOBS,
   insertLinesAfter,
@@ -25,6 +25,7 @@ import {
 import { roleDirOf } from '../../src/model/roles.js';
 import { commandWordValues } from '../../src/toolkit/shell.js';
 import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, tasksOf, type Task } from '../../src/toolkit/tasks.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /** File name of the entrypoint in the role's files/ and in the image's build context. */
 export const ENTRYPOINT_FILE_NAME = 'smokescreen-main.go';

@@ -8,7 +8,7 @@ import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from 'yam
 import { jinjaStatementIn, scalarSource, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, eolOf, escapeRegExp } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, serviceCommand, serviceToCheck, stackServiceName, type ServiceCommand } from '../../src/model/compose-templates.js';
 import {
   addApkPackage,
@@ -25,6 +25,7 @@ import {
   type ParsedDockerfile,
 } from '../../src/toolkit/dockerfile.js';
 import type { ShellWord } from '../../src/toolkit/shell.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 const EGRESS = 'openclaw-egress';
 const NETCAT = 'netcat-openbsd';
@@ -348,11 +349,11 @@ export const bug1: Patch = {
   check(repo): CheckResult {
     const EGRESS = stackServiceName(repo, 'egress');
     const found = serviceToCheck(repo, EGRESS, ['healthcheck', 'command', 'container_name']);
-    if ('state' in found) return found;
+    if (!found) return { state: 'not-applicable', reason: `no Compose template defines ${EGRESS}` };
     const { tpl, pair: servicePair, service: egress } = found;
     const healthcheckPair = pairOf(egress, 'healthcheck');
     if (!healthcheckPair || !healthcheckPair.value) return { state: 'not-applicable', reason: `${EGRESS} has no healthcheck (${where(tpl, servicePair)})` };
-    if (!isMap(healthcheckPair.value)) return { state: 'unrecognised', reason: `healthcheck of ${EGRESS} at ${where(tpl, healthcheckPair)} is not a mapping` };
+    if (!isMap(healthcheckPair.value)) throw new UnrecognisedShape(`healthcheck of ${EGRESS} at ${where(tpl, healthcheckPair)} is not a mapping`);
     const command = serviceCommand(tpl, egress);
     const listen = listenAddress(command);
 

@@ -10,8 +10,9 @@ import { isScalar, isSeq, type Node as YamlNode, type Scalar, type YAMLMap, type
 import { scalarSource, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, lineStartAt } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
-import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 const EGRESS = 'openclaw-egress';
 const STATS_SOCKET_FLAG = 'stats-socket-dir';
@@ -123,7 +124,7 @@ export const bug2: Patch = {
   check(repo): CheckResult {
     const EGRESS = stackServiceName(repo, 'egress');
     const found = serviceToCheck(repo, EGRESS, ['tmpfs', 'read_only', 'command']);
-    if ('state' in found) return found;
+    if (!found) return { state: 'not-applicable', reason: `no Compose template defines ${EGRESS}` };
     const { tpl, pair: servicePair, service: egress } = found;
 
     const tmpfs = tmpfsState(tpl, egress);
@@ -134,27 +135,27 @@ export const bug2: Patch = {
     const target = SOCKET_DIR_PREFERENCE.find((dir) => writableMountPoints.has(dir));
 
     const command = serviceCommand(tpl, egress);
-    if (!command) return { state: 'unrecognised', reason: `${EGRESS} at ${where(tpl, servicePair)} has no command to add --${STATS_SOCKET_FLAG} to` };
+    if (!command) throw new UnrecognisedShape(`${EGRESS} at ${where(tpl, servicePair)} has no command to add --${STATS_SOCKET_FLAG} to`);
     const flag = commandFlag(command, STATS_SOCKET_FLAG);
     let flagEdit: TextEdit | undefined;
     let flagChange: string | undefined;
     if (flag) {
       const at = where(tpl, flag.flag.node);
-      if (flag.value === undefined) return { state: 'unrecognised', reason: `--${STATS_SOCKET_FLAG} at ${at} has no value` };
-      if (/\{[{%]/.test(flag.value)) return { state: 'unrecognised', reason: `--${STATS_SOCKET_FLAG} at ${at} is set by Jinja; cannot tell where it points` };
+      if (flag.value === undefined) throw new UnrecognisedShape(`--${STATS_SOCKET_FLAG} at ${at} has no value`);
+      if (/\{[{%]/.test(flag.value)) throw new UnrecognisedShape(`--${STATS_SOCKET_FLAG} at ${at} is set by Jinja; cannot tell where it points`);
       if (!writableMountPoints.has(normaliseDir(flag.value))) {
-        if (!target) return { state: 'unrecognised', reason: `no tmpfs of ${EGRESS} (${tpl.path}) is writable by the container user for --${STATS_SOCKET_FLAG} at ${at}` };
+        if (!target) throw new UnrecognisedShape(`no tmpfs of ${EGRESS} (${tpl.path}) is writable by the container user for --${STATS_SOCKET_FLAG} at ${at}`);
         flagEdit = { path: tpl.path, start: flag.valueStart, end: flag.valueEnd, text: target };
         flagChange = `${tpl.path}: pointed --${STATS_SOCKET_FLAG} of ${EGRESS} from ${flag.value} (not a writable tmpfs mount point) to ${target}`;
       }
     } else {
-      if (!target) return { state: 'unrecognised', reason: `no tmpfs of ${EGRESS} at ${where(tpl, servicePair)} is writable by the container user` };
+      if (!target) throw new UnrecognisedShape(`no tmpfs of ${EGRESS} at ${where(tpl, servicePair)} is writable by the container user`);
       const argument = `--${STATS_SOCKET_FLAG}=${target}`;
       if (command.form === 'list') {
         flagEdit = appendToSeq(tpl, command.node as YAMLSeq, [quoteLike(command.args.at(-1)?.node, argument)]);
       } else {
         const last = command.args.at(-1);
-        if (!last) return { state: 'unrecognised', reason: `command of ${EGRESS} at ${where(tpl, command.node)} is empty` };
+        if (!last) throw new UnrecognisedShape(`command of ${EGRESS} at ${where(tpl, command.node)} is empty`);
         flagEdit = { path: tpl.path, start: last.end, end: last.end, text: ` ${argument}` };
       }
       flagChange = `${tpl.path}: added ${argument} to the command of ${EGRESS}`;

@@ -11,9 +11,10 @@ import { ComposeModelError, hostAfterUp, isInternal, mergeCompose, networksCreat
 import { hasJinja, scalarSource, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, nextLineStart } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeDeploymentOf, composeFiles, DEPLOYMENT_GLOBS, stackServiceName, type ComposeFile } from '../../src/model/compose-templates.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from '../../src/model/telegram.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /** The network an internet-facing service gets when the network it reached the internet through becomes internal. */
 const INGRESS = 'ingress-net';
@@ -170,7 +171,7 @@ export const bug4: Patch = {
       return checkNetworks(repo);
     } catch (error) {
       // The model refuses shapes outside Compose's rules it knows (a network_mode on a container id, …).
-      if (error instanceof ComposeModelError) return { state: 'unrecognised', reason: `Compose templates: ${error.message}` };
+      if (error instanceof ComposeModelError) throw new UnrecognisedShape(`Compose templates: ${error.message}`);
       throw error;
     }
   },
@@ -247,7 +248,7 @@ function checkNetworks(repo: RepoView): CheckResult {
   const all = [base, ...overlays];
   const gatewayPair = pairOf(base.services, GATEWAY)!;
   const gatewayAt = where(base.tpl, gatewayPair);
-  if (!pairOf(base.services, EGRESS)) return { state: 'unrecognised', reason: `no ${EGRESS} service in ${base.tpl.path}: making the gateway's networks internal would cut it off entirely` };
+  if (!pairOf(base.services, EGRESS)) throw new UnrecognisedShape(`no ${EGRESS} service in ${base.tpl.path}: making the gateway's networks internal would cut it off entirely`);
 
   for (const key of new Set(all.flatMap((compose) => keysOf(pairOf(compose.root, 'networks')?.value)))) {
     for (const declaration of declarationsOf(all, key)) {
@@ -256,7 +257,7 @@ function checkNetworks(repo: RepoView): CheckResult {
       for (const flag of ['internal', 'external']) {
         const flagPair = pairOf(value, flag);
         if (flagPair?.value && hasJinja(declaration.compose.tpl, flagPair.value)) {
-          return { state: 'unrecognised', reason: `'${flag}' of network ${key} at ${where(declaration.compose.tpl, flagPair)} is computed by Jinja` };
+          throw new UnrecognisedShape(`'${flag}' of network ${key} at ${where(declaration.compose.tpl, flagPair)} is computed by Jinja`);
         }
       }
     }
@@ -278,33 +279,33 @@ function checkNetworks(repo: RepoView): CheckResult {
   for (const { project, host, files: upFiles } of before.ups) {
     if (!project.services.has(GATEWAY)) continue;
     const gateway = project.services.get(GATEWAY)!;
-    if (gateway.networkMode !== undefined) return { state: 'unrecognised', reason: `${GATEWAY} at ${gatewayAt} uses network_mode ${gateway.networkMode}` };
+    if (gateway.networkMode !== undefined) throw new UnrecognisedShape(`${GATEWAY} at ${gatewayAt} uses network_mode ${gateway.networkMode}`);
     if (!project.services.has(EGRESS)) continue;
     if (sharedNetworks(project, GATEWAY, EGRESS).length === 0) {
-      return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) shares no network with ${EGRESS}: it could not reach the proxy` };
+      throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) shares no network with ${EGRESS}: it could not reach the proxy`);
     }
     const egressNames = new Set(networksOf(project, EGRESS).map((key) => project.networks.get(key)?.name ?? key));
     for (const key of networksOf(project, GATEWAY)) {
       const network = project.networks.get(key);
       if (!network || network.implicit) {
-        return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on network ${key}, which no Compose template declares` };
+        throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) is on network ${key}, which no Compose template declares`);
       }
       if (!egressNames.has(network.name)) gatewaySide.add(network.name);
       if (isInternal(network, host)) continue;
       if (egressNames.has(network.name)) {
-        return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on ${key}, the egress proxy's route out: remove it from the gateway's networks` };
+        throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) is on ${key}, the egress proxy's route out: remove it from the gateway's networks`);
       }
       let declaration: Declaration | undefined;
       if (network.external) {
         // Joined by its full name: the network an earlier `up` of the deployment created (the base project's proxy-net).
         declaration = before.origins.get(network.name);
         if (!declaration) {
-          return { state: 'unrecognised', reason: `${GATEWAY} (${gatewayAt}) is on the external network ${key} (${network.name}), which no \`up\` of the deployment creates before: Compose cannot make it internal` };
+          throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) is on the external network ${key} (${network.name}), which no \`up\` of the deployment creates before: Compose cannot make it internal`);
         }
       } else {
         const declarations = creatingDeclaration(upFiles, key);
         if (declarations.length !== 1) {
-          return { state: 'unrecognised', reason: `network ${key} is declared in ${declarations.length} Compose templates (${declarationsOf(upFiles, key).map((d) => where(d.compose.tpl, d.pair)).join(', ')})` };
+          throw new UnrecognisedShape(`network ${key} is declared in ${declarations.length} Compose templates (${declarationsOf(upFiles, key).map((d) => where(d.compose.tpl, d.pair)).join(', ')})`);
         }
         declaration = declarations[0]!;
       }
@@ -331,7 +332,7 @@ function checkNetworks(repo: RepoView): CheckResult {
         const value = pairOf(compose.services, service.name)?.value;
         return isMap(value) && pairOf(value, 'networks');
       });
-      if (withNetworks.length !== 1) return { state: 'unrecognised', reason: `the networks of ${service.name} are set in ${withNetworks.length} Compose templates (${defining.map((c) => c.tpl.path).join(', ')})` };
+      if (withNetworks.length !== 1) throw new UnrecognisedShape(`the networks of ${service.name} are set in ${withNetworks.length} Compose templates (${defining.map((c) => c.tpl.path).join(', ')})`);
       const entry = strandedIn.get(service.name) ?? { compose: withNetworks[0]!, networks: new Set<string>() };
       service.networks.filter((key) => gatewaySide.has(project.networks.get(key)?.name ?? key)).forEach((key) => entry.networks.add(key));
       strandedIn.set(service.name, entry);
@@ -352,7 +353,7 @@ function checkNetworks(repo: RepoView): CheckResult {
     const ingress = project.networks.get(INGRESS);
     if (stranded.length > 0 && ingress && (ingress.internal || ingress.external)) {
       const declared = declarationsOf(all, INGRESS)[0];
-      return { state: 'unrecognised', reason: `network ${INGRESS} already exists as ${ingress.internal ? 'internal' : 'external'}${declared ? ` at ${where(declared.compose.tpl, declared.pair)}` : ''}; cannot give ${stranded.join(', ')} a route out through it` };
+      throw new UnrecognisedShape(`network ${INGRESS} already exists as ${ingress.internal ? 'internal' : 'external'}${declared ? ` at ${where(declared.compose.tpl, declared.pair)}` : ''}; cannot give ${stranded.join(', ')} a route out through it`);
     }
   }
 
@@ -374,7 +375,7 @@ function checkNetworks(repo: RepoView): CheckResult {
   const internalKeys = new Map<ComposeFile, Set<string>>();
   for (const [name, { compose, networks }] of strandedIn) {
     const service = pairOf(compose.services, name)?.value;
-    if (!isMap(service)) return { state: 'unrecognised', reason: `service ${name} in ${compose.tpl.path} is not a mapping` };
+    if (!isMap(service)) throw new UnrecognisedShape(`service ${name} in ${compose.tpl.path} is not a mapping`);
     edits.push(attachIngress(compose, service, name));
     byFile.set(compose, [...(byFile.get(compose) ?? []), name]);
     internalKeys.set(compose, new Set([...(internalKeys.get(compose) ?? []), ...networks]));

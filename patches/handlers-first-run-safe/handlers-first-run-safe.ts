@@ -7,9 +7,10 @@
 import { isScalar, type Node as YamlNode, type Pair } from 'yaml';
 import { columnAt, eolOf, indentStepOf, lineEndAt } from '../../src/toolkit/text.js';
 import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
-import { endOfNodeLines, pairOf, removeFromMap, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { endOfNodeLines, pairOf, removeFromMap, where } from '../../src/toolkit/yaml-edit.js';
 import { readTaskFile, taskCommand, tasksOf, type Task, type TaskCommand } from '../../src/toolkit/tasks.js';
 import { commandWords, shellCommands, type ShellCommand, type ShellWord } from '../../src/toolkit/shell.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /**
  * Handler files of every role (and of playbook folders), at any depth: the handlers that act on

@@ -22,11 +22,11 @@ import {
   removeFromMap,
   replaceLines,
   seqAt,
-  UnrecognisedShape,
   where,
 } from '../../src/toolkit/yaml-edit.js';
 import { roleDirOf } from '../../src/model/roles.js';
-import { assertVarFilesReadable, containsUnknown, loadVars, renderParsedYaml, unknownReasons, VARIABLE_GLOBS } from '../../src/model/render/render.js';
+import { containsUnknown, renderParsedYaml, repoVars, unknownReasons, VARIABLE_GLOBS } from '../../src/model/render/render.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /** The group var that supplies the budget window for models that do not set their own. */
 const BUDGET_DURATION_VAR = 'litellm_budget_duration';
@@ -242,10 +242,7 @@ function modelListTemplates(repo: RepoView): { tpl: ParsedTemplate; models: YAML
 function uncappedWhenRendered(repo: RepoView, tpl: ParsedTemplate): { uncapped: string[] } | { notRendered: string } {
   let data: unknown;
   try {
-    const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
-    assertVarFilesReadable(files);
-    const vars = loadVars(files, {}, { forTemplate: tpl.path });
-    data = renderParsedYaml(tpl, vars);
+    data = renderParsedYaml(tpl, repoVars(repo, { forTemplate: tpl.path }));
   } catch (error) {
     return { notRendered: `${tpl.path}: ${error instanceof Error ? error.message : String(error)}` };
   }

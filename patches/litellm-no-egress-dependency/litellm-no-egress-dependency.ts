@@ -5,6 +5,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
 import type { Patch } from '../../src/core/types.js';
 import { pairOf, removeFromMap, removeFromSeq, where } from '../../src/toolkit/yaml-edit.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
 
 
@@ -23,7 +24,7 @@ export const bug7: Patch = {
     const LITELLM = stackServiceName(repo, 'litellm');
     const EGRESS = stackServiceName(repo, 'egress');
     const found = serviceToCheck(repo, LITELLM, ['depends_on']);
-    if ('state' in found) return found;
+    if (!found) return { state: 'not-applicable', reason: `no Compose template defines ${LITELLM}` };
     const { tpl, service: litellm } = found;
     const dependsPair = pairOf(litellm, 'depends_on');
     const depends = dependsPair?.value;
@@ -53,6 +54,6 @@ export const bug7: Patch = {
         changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
       };
     }
-    return { state: 'unrecognised', reason: `litellm's depends_on at ${where(tpl, dependsPair)} is neither a list nor a mapping` };
+    throw new UnrecognisedShape(`litellm's depends_on at ${where(tpl, dependsPair)} is neither a list nor a mapping`);
   },
 };

@@ -9,12 +9,13 @@ import { isMap, isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { sourceOf, hasJinja } from '../../src/toolkit/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
 import { escapeRegExp } from '../../src/toolkit/text.js';
-import { entryLines, insertIntoMap, pairOf, seqAt, UnrecognisedShape, where } from '../../src/toolkit/yaml-edit.js';
+import { entryLines, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
-import { assertVarFilesReadable, containsUnknown, loadVars, renderTemplateDetailed, VARIABLE_GLOBS, type Vars } from '../../src/model/render/render.js';
+import { staticRenderer, VARIABLE_GLOBS } from '../../src/model/render/render.js';
 import { ROUTE_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
 import { dockerExecOf, shellCommands, type DockerExec } from '../../src/toolkit/shell.js';
 import { moduleKey, parameterText, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, type Task, type TaskCommand, type TaskFile } from '../../src/toolkit/tasks.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /**
  * Task files of any role or playbook folder: the task that sets the token is found by what it
@@ -165,26 +166,7 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
 
 // ---- the gateway's data volume -----------------------------------------------------------
 
-/** Renders a string with the repo's variables; undefined when it needs Ansible's runtime (a fact, a lookup) or does not render. */
-type StaticRender = (text: string) => string | undefined;
-
-function staticRenderer(repo: RepoView): StaticRender {
-  let vars: Vars | undefined;
-  return (text) => {
-    if (!text.includes('{{') && !text.includes('{%')) return text;
-    if (vars === undefined) {
-      const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
-      assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
-      vars = loadVars(files);
-    }
-    try {
-      const result = renderTemplateDetailed(text, vars);
-      return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
-    } catch {
-      return undefined;
-    }
-  };
-}
+type StaticRender = ReturnType<typeof staticRenderer>;
 
 function unquoted(text: string): string {
   return text.trim().replace(/^(["'])(.*)\1$/s, '$2');
@@ -425,15 +407,18 @@ export const bug6: Patch = {
     const paths = repo.glob(...TASK_FILE_GLOBS).filter((path) => MENTIONS_TELEGRAM.test(repo.read(path) ?? ''));
     // Every other route to a command line: tasks of any role, role scripts, Compose commands.
     const allRoutes = secretRoutes(repo, isTokenVariable, () => false, (text) => TOKEN_VALUE_KEY.test(text));
-    const otherRoutes = (known: readonly string[]): CheckResult | undefined => {
+    const refuseOtherRoutes = (known: readonly string[], notes: readonly string[] = []): void => {
       const routes = allRoutes.filter((route) => !known.includes(route.at));
-      if (routes.length === 0) return undefined;
-      return {
-        state: 'unrecognised',
-        reason: `the Telegram token reaches a command line at ${routes.map((route) => `${route.at} (${route.how})`).join('; ')}: this fix rewrites only the task that sets it, so it cannot make the token safe`,
-      };
+      if (routes.length === 0) return;
+      throw new UnrecognisedShape(
+        `the Telegram token reaches a command line at ${routes.map((route) => `${route.at} (${route.how})`).join('; ')}: this fix rewrites only the task that sets it, so it cannot make the token safe`,
+        { notes },
+      );
     };
-    if (paths.length === 0) return otherRoutes([]) ?? { state: 'not-applicable', reason: 'no task file configures a Telegram token' };
+    if (paths.length === 0) {
+      refuseOtherRoutes([]);
+      return { state: 'not-applicable', reason: 'no task file configures a Telegram token' };
+    }
     const files = paths.map((path) => readTaskFile(path, repo.read(path) ?? ''));
 
     const leaks: LeakyTask[] = [];
@@ -452,8 +437,7 @@ export const bug6: Patch = {
       }
     }
     const notes = hardenNotes(repo);
-    const elsewhere = otherRoutes(leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)));
-    if (elsewhere) return { ...elsewhere, notes };
+    refuseOtherRoutes(leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)), notes);
     if (!mentionsToken) return { state: 'not-applicable', reason: 'no task configures a Telegram token', notes };
 
     if (leaks.length === 0 && unlogged.length === 0) {

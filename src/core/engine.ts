@@ -11,14 +11,8 @@ import { isMap, isSeq, visit, type Node as YamlNode } from 'yaml';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import { columnAt, escapeRegExp, locate } from '../toolkit/text.js';
 import type { CheckResult, FixState, Patch, RepoView, TextEdit } from './types.js';
-import { UnrecognisedShape } from '../toolkit/yaml-edit.js';
+import { FileShapeError, UnrecognisedShape, UserError } from './errors.js';
 
-export class EngineError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'EngineError';
-  }
-}
 
 export interface FileChange {
   readonly path: string;
@@ -72,7 +66,10 @@ export function runCheck(patch: Patch, files: ReadonlyMap<string, string>): Chec
   try {
     return patch.check(tracked);
   } catch (error) {
-    return { state: 'unrecognised', reason: failureReason(error, reading, patch.id), ...(error instanceof UnrecognisedShape ? {} : { error }) };
+    // A shape the module itself names needs no stack; a file a reader could not read (and a defect) keeps it for --debug.
+    const named = error instanceof UnrecognisedShape && !(error instanceof FileShapeError);
+    const notes = error instanceof UnrecognisedShape && error.notes.length > 0 ? { notes: error.notes } : {};
+    return { state: 'unrecognised', reason: failureReason(error, reading, patch.id), ...notes, ...(named ? {} : { error }) };
   }
 }
 
@@ -256,7 +253,7 @@ function assertUniquePriorities(patches: readonly Patch[]): void {
   const seen = new Map<number, string>();
   for (const patch of patches) {
     const other = seen.get(patch.priority);
-    if (other) throw new EngineError(`patches ${other} and ${patch.id} share priority ${patch.priority}`);
+    if (other) throw new UserError(`patches ${other} and ${patch.id} share priority ${patch.priority}`);
     seen.set(patch.priority, patch.id);
   }
 }

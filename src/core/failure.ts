@@ -6,20 +6,19 @@
  * problems of the repository as a whole (src/git/git.ts, src/git/apply.ts).
  */
 import { scanJinja, TemplateSyntaxError } from '../toolkit/jinja-mask.js';
-import { YamlTemplateError } from '../toolkit/template-yaml.js';
-import { UnrecognisedShape } from '../toolkit/yaml-edit.js';
+import { FileShapeError, UnrecognisedShape } from './errors.js';
 
 /**
  * A problem of one repo file the renderer or a variable loader found (a variable whose value
  * does not render, a vars file that is not YAML): the file, its line when known, and why.
  */
-export class FileProblem extends Error {
+export class FileProblem extends FileShapeError {
   constructor(
-    readonly path: string,
-    readonly line: number | undefined,
-    readonly detail: string,
+    override readonly path: string,
+    line: number | undefined,
+    detail: string,
   ) {
-    super(`${path}${line ? `:${line}` : ''}: ${detail}`);
+    super(path, line, detail, 'read', `${path}${line ? `:${line}` : ''}: ${detail}`);
     this.name = 'FileProblem';
   }
 }
@@ -41,9 +40,10 @@ function isPlaced(error: unknown): error is PlacedError {
 }
 
 /** A verify check whose evidence holds values only Ansible knows at run time (src/model/render/unknown.ts). */
-export class UnknownValues extends Error {
+export class UnknownValues extends FileShapeError {
   constructor(readonly reasons: readonly string[]) {
-    super(`depends on ${reasons.join('; ')}`);
+    const message = `depends on ${reasons.join('; ')}`;
+    super(undefined, undefined, message, 'read', message);
     this.name = 'UnknownValues';
   }
 }
@@ -86,9 +86,9 @@ export function describeError(error: unknown): Described {
  * without the word "internal".
  */
 export function isContentError(error: unknown): boolean {
-  if (error instanceof YamlTemplateError || error instanceof FileProblem || error instanceof TemplateSyntaxError || error instanceof UnrecognisedShape) return true;
+  if (error instanceof UnrecognisedShape) return true;
   if (!(error instanceof Error)) return false;
-  return isNunjucksError(error) || error.name === 'RenderError' || error.name === 'UnknownValues' || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
+  return isNunjucksError(error) || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
 }
 
 /**
@@ -97,13 +97,13 @@ export function isContentError(error: unknown): boolean {
  * that does not name its own (a template being rendered, a defect of the tool).
  */
 export function failureReason(error: unknown, reading: string | undefined, fix: string): string {
-  if (error instanceof UnrecognisedShape) return error.message;
+  if (error instanceof UnrecognisedShape) return error.reasonWhileReading(reading);
   const described = describeError(error);
   const path = described.path ?? reading;
   const at = path ? `${path}${described.line ? `:${described.line}` : ''}` : undefined;
   if (isContentError(error)) {
-    const verb = error instanceof YamlTemplateError || error instanceof TemplateSyntaxError || (error instanceof Error && error.name === 'YAMLParseError') ? 'cannot parse' : 'cannot read';
-    const rendering = error instanceof Error && (isNunjucksError(error) || error.name === 'RenderError');
+    const verb = error instanceof Error && error.name === 'YAMLParseError' ? 'cannot parse' : 'cannot read';
+    const rendering = error instanceof Error && isNunjucksError(error);
     return `${rendering ? 'cannot render' : verb} ${at ?? 'a file'}: ${described.message}`;
   }
   return `internal error in ${fix}${at ? ` while reading ${at}` : ''}: ${described.message}`;

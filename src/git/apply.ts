@@ -12,8 +12,9 @@ import { encodeLossless } from '../core/bytes.js';
 import { commitMessage, TRAILER } from '../output/commit-message.js';
 import { candidateGlobs, planFixes, type FixOutcome, type Plan } from '../core/engine.js';
 import { planWithoutWritingThroughSymlinks } from '../core/symlinks.js';
-import { catFileBatch, Git, GitCommandError, loadCommitFiles, UserError, type LoadedFiles } from './git.js';
+import { catFileBatch, Git, GitCommandError, loadCommitFiles, type LoadedFiles } from './git.js';
 import type { Patch } from '../core/types.js';
+import { UserError } from '../core/errors.js';
 
 export const DEFAULT_BRANCH = 'openclaw-fix/deployment-bugs';
 

@@ -8,14 +8,10 @@ import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { decodeLossless } from '../core/bytes.js';
 import { killGroup, makeTempDir, removeTempDir, trackChild } from '../core/cleanup.js';
 import { gitPathspecsFor, matchesAny } from '../core/repo-view.js';
+import { UserError } from '../core/errors.js';
 
-/** A problem with the user's repository or environment: one line, exit code 2. */
-export class UserError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+/** @deprecated for branches written before src/core/errors.ts: import UserError from there. */
+export { UserError } from '../core/errors.js';
 
 export interface GitRunOptions {
   readonly input?: string | Buffer;
@@ -149,7 +145,7 @@ export class Git {
 export const DEFAULT_NETWORK_TIMEOUT_MS = 120_000;
 
 /** A git command that talks to a remote got no answer in time (see GitRunOptions.timeoutMs). */
-export class GitTimeoutError extends Error {
+export class GitTimeoutError extends UserError {
   constructor(
     readonly args: readonly string[],
     readonly timeoutMs: number,
@@ -159,7 +155,7 @@ export class GitTimeoutError extends Error {
   }
 }
 
-export class GitCommandError extends Error {
+export class GitCommandError extends UserError {
   constructor(
     readonly args: readonly string[],
     readonly exitCode: number | null,

@@ -5,7 +5,8 @@
  * cause; the token never appears in it.
  */
 import { Octokit } from '@octokit/core';
-import { UserError } from './git.js';
+import { UserError } from '../core/errors.js';
+
 
 const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 

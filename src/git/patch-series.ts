@@ -13,10 +13,11 @@ import { buildUnreachableFixCommits } from './apply.js';
 import { decodeLossless } from '../core/bytes.js';
 import { makeTempDir, removeTempDir } from '../core/cleanup.js';
 import type { Plan } from '../core/engine.js';
-import { loadCommitFiles, UserError, type Git } from './git.js';
+import { loadCommitFiles, type Git } from './git.js';
 import { fixLabel } from '../output/report.js';
 import { holdsSecret, SECRET_SOURCE_GLOBS, secretValues } from './secrets.js';
 import type { Patch } from '../core/types.js';
+import { UserError } from '../core/errors.js';
 
 export interface PatchSeries {
   readonly mbox: string;

@@ -8,9 +8,10 @@
  * rewrites the local branch: whatever fails, it stays as `--apply` left it.
  */
 import { editedCommit, foreignCommits, type ApplyResult } from './apply.js';
-import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, GitTimeoutError, UserError } from './git.js';
+import { DEFAULT_NETWORK_TIMEOUT_MS, Git, GitCommandError, GitTimeoutError } from './git.js';
 import { upsertPullRequest, redactCredentials, resolveGitHubTarget, type GitHubTarget, type PullRequestOutcome } from './github.js';
 import { pullRequestBody, pullRequestTitle } from '../output/pr-body.js';
+import { UserError } from '../core/errors.js';
 
 export interface PushOutcome {
   readonly remote: string;

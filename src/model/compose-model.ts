@@ -17,8 +17,10 @@
  * Docker networks already on the host (`HostNetworks`, what earlier `up`s created, with their
  * `internal` flag) decide whether an external network exists and whether it routes out.
  */
+import { UnrecognisedShape } from '../core/errors.js';
 
-export class ComposeModelError extends Error {
+/** Compose files the model cannot merge or whose networks break Compose's rules: a shape, as any reader's. */
+export class ComposeModelError extends UnrecognisedShape {
   constructor(message: string) {
     super(message);
     this.name = 'ComposeModelError';

@@ -5,10 +5,11 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { composeDeployment, DEPLOY_TASK_GLOBS, PLAYBOOK_GLOBS, type Deployment, type StaticRender } from './compose-deploy.js';
 import { mayBeComposeFile, mayDefineKey } from '../core/failure.js';
-import { containsUnknown, renderTemplateDetailed, repoVars } from './render/render.js';
+import { repoVars, staticRenderer } from './render/render.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../toolkit/template-yaml.js';
-import type { CheckResult, RepoView } from '../core/types.js';
-import { mapAt, pairOf, UnrecognisedShape, where } from '../toolkit/yaml-edit.js';
+import type { RepoView } from '../core/types.js';
+import { mapAt, pairOf, where } from '../toolkit/yaml-edit.js';
+import { UnrecognisedShape } from '../core/errors.js';
 
 /**
  * Every template or file that may be a Compose file (base or overlay): in any role, at any depth
@@ -31,15 +32,7 @@ export interface DeploymentView {
 /** The deployment's Compose `up`s as the view's playbooks and tasks run them, with the repo's variables. */
 export function composeDeploymentOf(repo: RepoView): DeploymentView {
   const vars = repoVars(repo);
-  const render: StaticRender = (text) => {
-    try {
-      // A value only the run knows (a set_fact, a lookup) or one that decided a loop is not static.
-      const result = renderTemplateDetailed(text, vars);
-      return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
-    } catch {
-      return undefined;
-    }
-  };
+  const render = staticRenderer(repo);
   const deployment = composeDeployment(repo, render, (name) => name in vars);
   return { deployment, render, defaultDirectory: typeof vars.openclaw_base_dir === 'string' ? vars.openclaw_base_dir : 'openclaw' };
 }
@@ -173,22 +166,21 @@ export interface DefinedService {
 }
 
 /**
- * The service `serviceName` for a check, or the result that ends the check: not-applicable when
- * no Compose template defines it, unrecognised when its entry is empty or an overlay sets one of
- * `keysRead` (it would replace the base's value). (A service defined twice
- * or not a mapping throws UnrecognisedShape, as composeDefining and serviceMap do.)
+ * The service `serviceName` for a check; undefined when no Compose template defines it (the fix
+ * does not apply). UnrecognisedShape when it is defined twice, is not a mapping, or an overlay
+ * sets one of `keysRead` (it would replace the base's value).
  */
-export function serviceToCheck(repo: RepoView, serviceName: string, keysRead: readonly string[] = []): DefinedService | CheckResult {
+export function serviceToCheck(repo: RepoView, serviceName: string, keysRead: readonly string[] = []): DefinedService | undefined {
   const compose = composeDefining(repo, serviceName);
-  if (!compose) return { state: 'not-applicable', reason: `no Compose template defines ${serviceName}` };
+  if (!compose) return undefined;
   const service = serviceMap(compose, serviceName);
-  if (!service) return { state: 'unrecognised', reason: `service ${serviceName} in ${compose.tpl.path} is not a mapping` };
+  if (!service) throw new UnrecognisedShape(`service ${serviceName} in ${compose.tpl.path} is not a mapping`);
   // An overlay that sets a key the check reads replaces the base's value when both are brought up.
   for (const overlay of composeExtending(repo, serviceName, compose)) {
     const extension = pairOf(overlay.services, serviceName)?.value;
     const overridden = isMap(extension) ? keysRead.map((key) => pairOf(extension, key)).find((pair) => pair !== undefined) : undefined;
     if (overridden) {
-      return { state: 'unrecognised', reason: `${String(overridden.key.value)} of ${serviceName} is set both in ${compose.tpl.path} and in the overlay at ${where(overlay.tpl, overridden)}: Compose merges the overlay's over the base's` };
+      throw new UnrecognisedShape(`${String(overridden.key.value)} of ${serviceName} is set both in ${compose.tpl.path} and in the overlay at ${where(overlay.tpl, overridden)}: Compose merges the overlay's over the base's`);
     }
   }
   return { compose, tpl: compose.tpl, pair: pairOf(compose.services, serviceName)!, service };

@@ -11,8 +11,9 @@ import type { JinjaSpan } from '../toolkit/jinja-mask.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import { locate } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
-import { mapAt, pairOf, UnrecognisedShape, where } from '../toolkit/yaml-edit.js';
+import { mapAt, pairOf, where } from '../toolkit/yaml-edit.js';
 import { aclFiles } from './acl.js';
+import { UnrecognisedShape } from '../core/errors.js';
 
 export const TELEGRAM_API_HOST = 'api.telegram.org';
 

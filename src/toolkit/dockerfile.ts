@@ -27,8 +27,9 @@ import { scanJinja, TemplateSyntaxError, type JinjaSpan } from './jinja-mask.js'
 import { posix } from 'node:path';
 import { eolOf, escapeRegExp, locate } from './text.js';
 import type { RepoView, TextEdit } from '../core/types.js';
-import { UnrecognisedShape } from './yaml-edit.js';
+
 import { shellTokens, type ShellOperator, type ShellWord } from './shell.js';
+import { FileShapeError, UnrecognisedShape } from '../core/errors.js';
 
 /** Templates and plain files that may be a Dockerfile, wherever the roles live. */
 export const DOCKERFILE_GLOBS = ['**/templates/**/Dockerfile*', '**/files/**/Dockerfile*', '**/templates/**/*.{Dockerfile,dockerfile}*', '**/files/**/*.{Dockerfile,dockerfile}*'];
@@ -163,7 +164,7 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
   try {
     jinja = scanJinja(text);
   } catch (error) {
-    if (error instanceof TemplateSyntaxError) throw new UnrecognisedShape(`${path}:${error.line}: ${error.detail}`);
+    if (error instanceof TemplateSyntaxError) throw new FileShapeError(path, error.line, error.detail, 'parse');
     throw error;
   }
   const all = physicalLines(text);

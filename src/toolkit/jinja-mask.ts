@@ -23,13 +23,15 @@
  *   plain or quoted scalar (so the node's range covers the Jinja that builds it);
  * - the body of a `{% macro %}` or block `{% set %}` is not output where it is written: blank.
  */
+import { FileShapeError } from '../core/errors.js';
 
-export class TemplateSyntaxError extends Error {
+/** Jinja that does not scan or balance; it names the line, the file is the one being read. */
+export class TemplateSyntaxError extends FileShapeError {
   constructor(
-    readonly line: number,
-    readonly detail: string,
+    override readonly line: number,
+    detail: string,
   ) {
-    super(`line ${line}: ${detail}`);
+    super(undefined, line, detail, 'parse', `line ${line}: ${detail}`);
     this.name = 'TemplateSyntaxError';
   }
 }

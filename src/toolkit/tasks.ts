@@ -11,8 +11,9 @@ import { isMap, isScalar, isSeq, parse as parseYaml, YAMLSeq, type Node as YamlN
 import { parseYamlTemplate, sourceOf, type ParsedTemplate } from './template-yaml.js';
 import { eolOf, indentStepOf, lineStartAt } from './text.js';
 import type { TextEdit } from '../core/types.js';
-import { endOfNodeLines, keptCommentLines, pairOf, UnrecognisedShape, where } from './yaml-edit.js';
+import { endOfNodeLines, keptCommentLines, pairOf, where } from './yaml-edit.js';
 import { isModuleKey } from './ansible-task-keywords.js';
+import { UnrecognisedShape } from '../core/errors.js';
 
 export interface TaskFile {
   readonly tpl: ParsedTemplate;

@@ -7,14 +7,16 @@ import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, visit, type
 import { jinjaBlocks, jinjaContextAt, maskJinjaLayout, scanJinja, TemplateSyntaxError, type JinjaBlock, type JinjaSpan } from './jinja-mask.js';
 import { columnAt, lineNumberAt, lineStartAt, nextLineStart } from './text.js';
 import { ParseMemo } from '../core/parse-cache.js';
+import { FileShapeError } from '../core/errors.js';
 
-export class YamlTemplateError extends Error {
+/** A YAML file or template that does not parse (its YAML, or the Jinja around it). */
+export class YamlTemplateError extends FileShapeError {
   constructor(
-    readonly path: string,
-    readonly line: number,
-    readonly detail: string,
+    override readonly path: string,
+    override readonly line: number,
+    detail: string,
   ) {
-    super(`${path}:${line}: ${detail}`);
+    super(path, line, detail, 'parse');
     this.name = 'YamlTemplateError';
   }
 }

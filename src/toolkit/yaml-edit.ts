@@ -11,14 +11,10 @@ import { jinjaContextAt } from './jinja-mask.js';
 import { generatorsOf, inheritedKey, jinjaContextOf, jinjaStatementIn, templateOfMap, type ParsedTemplate } from './template-yaml.js';
 import { columnAt, eolOf, indentStepOf, lineAt, lineEndAt, lineNumberAt, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from '../core/types.js';
+import { UnrecognisedShape } from '../core/errors.js';
 
-/** Thrown by patch code (and these helpers) when a file's shape is not one it can fix safely. */
-export class UnrecognisedShape extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnrecognisedShape';
-  }
-}
+/** @deprecated for branches written before src/core/errors.ts: import UnrecognisedShape from there. */
+export { UnrecognisedShape } from '../core/errors.js';
 
 type Range = [number, number, number];
 

@@ -8,7 +8,7 @@
  */
 import { PLAYBOOK_GLOBS } from '../model/compose-deploy.js';
 import type { Plan } from '../core/engine.js';
-import { loadCommitFiles, UserError, type Git } from '../git/git.js';
+import { loadCommitFiles, type Git } from '../git/git.js';
 import { VARIABLE_GLOBS } from '../model/render/render.js';
 import { failureReason, UnknownValues } from '../core/failure.js';
 import { unknownReasons } from '../model/render/render.js';
@@ -19,6 +19,7 @@ import { checkGatewayIsolation, checkLitellmDependency } from './network.js';
 import { notChecked, type CheckStatus, type Outcome } from './outcome.js';
 import { findStack, type Stack } from './stack.js';
 import { checkHandlersFirstRun, checkImagesPrepulled, checkTelegramToken } from './tasks.js';
+import { UserError } from '../core/errors.js';
 
 export type { CheckStatus } from './outcome.js';
 

@@ -17,15 +17,17 @@ import { parse as parseYaml } from 'yaml';
 import { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
 import { compareVersions, isDict, PyTuple, pythonCompare, pythonEqual, pythonJson, pythonRepr, pythonStr, pythonTruthy, pythonYamlDump, toBool, type Dict } from './python.js';
 import { containsUnknown, Unknown, unknownReasons } from './unknown.js';
+import { FileShapeError } from '../../core/errors.js';
 
 /** A Jinja feature the renderer does not implement: a filter, a test, a lookup, an include it cannot find. */
-export class UnsupportedJinjaError extends Error {
+export class UnsupportedJinjaError extends FileShapeError {
   constructor(
     readonly kind: 'filter' | 'test' | 'include' | 'syntax',
     readonly feature: string,
     detail?: string,
   ) {
-    super(detail ?? `the ${kind} '${feature}' is not supported by the renderer`);
+    const message = detail ?? `the ${kind} '${feature}' is not supported by the renderer`;
+    super(undefined, undefined, message, 'render', message);
     this.name = 'UnsupportedJinjaError';
   }
 }

@@ -18,10 +18,11 @@ import { scanJinja, TemplateSyntaxError, type JinjaSpan } from '../../toolkit/ji
 import { UnsafeText, VaultText } from './ansible-yaml.js';
 import { PRINT_FILTER, renderWithState, UnsupportedJinjaError, type RenderState, type UnknownUse } from './jinja.js';
 import { isDict, pythonStr } from './python.js';
-import { Unknown } from './unknown.js';
+import { containsUnknown, Unknown } from './unknown.js';
 import { ansibleCfgValue, variableSources, VARIABLE_GLOBS, type VarSource } from './vars.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../toolkit/template-yaml.js';
 import { filesOfView } from '../../core/repo-view.js';
+import { FileShapeError } from '../../core/errors.js';
 import type { RepoView } from '../../core/types.js';
 
 export { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
@@ -43,14 +44,14 @@ const DEFAULT_ANSIBLE_MANAGED = 'Ansible managed';
 export const KNOWN_DIFFERENCES = ['an integral float (100.0) renders as 100'] as const;
 
 /** A template that cannot be rendered: where, and why. `unsupported` is set for a filter, test or include the renderer does not know. */
-export class RenderError extends Error {
+export class RenderError extends FileShapeError {
   constructor(
-    readonly path: string | undefined,
-    readonly line: number | undefined,
-    readonly detail: string,
+    path: string | undefined,
+    line: number | undefined,
+    detail: string,
     readonly unsupported?: { readonly kind: UnsupportedJinjaError['kind']; readonly name: string },
   ) {
-    super(`${path ?? 'template'}${line === undefined ? '' : `:${line}`}: ${detail}`);
+    super(path, line, detail, 'render', `${path ?? 'template'}${line === undefined ? '' : `:${line}`}: ${detail}`);
     this.name = 'RenderError';
   }
 }
@@ -378,10 +379,29 @@ export function assertVarFilesReadable(files: ReadonlyMap<string, string>): void
  * The repo's variables for a fix that decides from them: loadVars over the view's files, after
  * assertVarFilesReadable (a variable file that does not parse stops the fix, naming it).
  */
-export function repoVars(repo: RepoView): Vars {
+export function repoVars(repo: RepoView, options: LoadVarsOptions = {}): Vars {
   const files = filesOfView(repo);
   assertVarFilesReadable(files);
-  return loadVars(files);
+  return loadVars(files, {}, options);
+}
+
+/**
+ * Renders a string with the repo's variables when that needs nothing only a run of Ansible knows
+ * (a fact, a lookup, a value that decides a loop); undefined then, or when it does not render.
+ * The variables are loaded on first use (repoVars: a variable file that does not parse stops the caller there).
+ */
+export function staticRenderer(repo: RepoView): (text: string) => string | undefined {
+  let vars: Vars | undefined;
+  return (text) => {
+    if (!text.includes('{{') && !text.includes('{%')) return text;
+    vars ??= repoVars(repo);
+    try {
+      const result = renderTemplateDetailed(text, vars);
+      return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 type Sources = ReturnType<typeof variableSources> & { broken: { path: string; message: string }[] };
