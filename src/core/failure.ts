@@ -88,7 +88,8 @@ export function describeError(error: unknown): Described {
 export function isContentError(error: unknown): boolean {
   if (error instanceof UnrecognisedShape) return true;
   if (!(error instanceof Error)) return false;
-  return isNunjucksError(error) || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
+  // By name too: an error of that kind from a copy of the module loaded twice (or built elsewhere) is one as well.
+  return isNunjucksError(error) || error.name === 'RenderError' || error.name === 'UnknownValues' || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
 }
 
 /**
@@ -103,7 +104,7 @@ export function failureReason(error: unknown, reading: string | undefined, fix: 
   const at = path ? `${path}${described.line ? `:${described.line}` : ''}` : undefined;
   if (isContentError(error)) {
     const verb = error instanceof Error && error.name === 'YAMLParseError' ? 'cannot parse' : 'cannot read';
-    const rendering = error instanceof Error && isNunjucksError(error);
+    const rendering = error instanceof Error && (isNunjucksError(error) || error.name === 'RenderError');
     return `${rendering ? 'cannot render' : verb} ${at ?? 'a file'}: ${described.message}`;
   }
   return `internal error in ${fix}${at ? ` while reading ${at}` : ''}: ${described.message}`;
