@@ -53,6 +53,9 @@ export const extraTelegramEgress: Patch = {
     if (domainsCover(allowList.rendered, TELEGRAM_API_HOST)) {
       return { state: 'fixed', reason: `the egress allow-list lets ${TELEGRAM_API_HOST} through (${named})` };
     }
+    if (allowList.unknown.length > 0) {
+      return { state: 'unrecognised', reason: `Telegram is enabled (${telegram.evidence}), but ${named} cannot be known without running the play: ${allowList.unknown.join('; ')}` };
+    }
     const item = quoteLike(quotingSample(source.list.items), TELEGRAM_API_HOST);
     return {
       state: 'needs-fix',

@@ -5,7 +5,7 @@
 import { isMap, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import type { RepoView } from '../core/types.js';
-import { pairOf } from '../toolkit/yaml-edit.js';
+import { pairOf, UnrecognisedShape } from '../toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS } from './compose-templates.js';
 
 /** The ACL is one of the role's YAML templates or files, found by content (as the Compose files are). */
@@ -25,6 +25,8 @@ export function aclFiles(repo: RepoView): AclFile[] {
     const tpl = parseYamlTemplate(path, text);
     const root = tpl.documents[0]?.contents;
     if (isMap(root) && pairOf(root, 'version') && (pairOf(root, 'services') || pairOf(root, 'default'))) found.push({ tpl, root });
+    // Written as an ACL at column 0, yet not the first document's mapping (a stray document or item before it): Smokescreen reads only that one.
+    else if (/^version\s*:/m.test(text)) throw new UnrecognisedShape(`${path}:1 is written as a Smokescreen ACL (version, services/default), but its first YAML document is not a mapping with them`);
   }
   return found;
 }

@@ -5,7 +5,7 @@
  * Shared by the network fix (which warns) and the allow-list fix (which adds the host).
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
-import { renderTemplate, renderYaml, repoVars, VARIABLE_GLOBS, varFiles } from './render/render.js';
+import { renderTemplate, renderYaml, repoVars, unknownReasons, VARIABLE_GLOBS, varFiles } from './render/render.js';
 import { filesOfView } from '../core/repo-view.js';
 import type { JinjaSpan } from '../toolkit/jinja-mask.js';
 import { hasJinja, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../toolkit/template-yaml.js';
@@ -85,6 +85,8 @@ export interface EgressAllowList {
   /** `default.allowed_domains` of the ACL rendered with the repo's vars. */
   readonly rendered: readonly string[];
   readonly source: AllowListSource;
+  /** Why `rendered` may not be what Ansible renders: the list, or a value in it, is only known when the play runs (empty when it is known). */
+  readonly unknown: readonly string[];
 }
 
 const FOR_LOOP = /^for\s+\w+\s+in\s+(.+?)\s*$/;
@@ -156,13 +158,13 @@ export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
   if ('printed' in found) {
     const { tpl, printed } = found;
     const rendered = renderedAllowList(repo, tpl);
-    return { acl: tpl, rendered, source: { kind: 'variable', variable: printed.variable, ...variableList(repo, printed.variable, `printed at ${printed.at}`) } };
+    return { acl: tpl, rendered, source: { kind: 'variable', variable: printed.variable, ...variableList(repo, printed.variable, `printed at ${printed.at}`) }, unknown: unknownOf(repo, rendered, printed.variable) };
   }
   const { tpl, allowed, from } = found;
   const rendered = renderedAllowList(repo, tpl);
   const end = allowed.range?.[2] ?? from;
   const loops = loopsIn(tpl, from, end);
-  if (loops.length === 0) return { acl: tpl, rendered, source: { kind: 'literal', tpl, list: allowed } };
+  if (loops.length === 0) return { acl: tpl, rendered, source: { kind: 'literal', tpl, list: allowed }, unknown: unknownOf(repo, rendered) };
   // The list the template always renders: a loop under an `{% if %}` (`egress_extra_domains is
   // defined`) renders only on some hosts, so the host goes to the loop outside every condition.
   const always = loops.filter((loop) => !loop.conditional);
@@ -175,7 +177,12 @@ export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
   if (always.length > 1 || !variable || !/^[A-Za-z_]\w*$/.test(variable)) {
     throw new UnrecognisedShape(`the allowed_domains loop at ${at(loop.span)} does not loop over one variable ('{% ${loop.span.body} %}'${always.length > 1 ? `, and ${always.length - 1} more unconditional loop(s)` : ''})`);
   }
-  return { acl: tpl, rendered, source: { kind: 'variable', variable, ...variableList(repo, variable, `looped over at ${at(loop.span)}`) } };
+  return { acl: tpl, rendered, source: { kind: 'variable', variable, ...variableList(repo, variable, `looped over at ${at(loop.span)}`) }, unknown: unknownOf(repo, rendered, variable) };
+}
+
+/** Why a rendered allow-list may not be Ansible's: a value only the play knows in it, or in the variable it comes from (a loop over a value that does not render renders nothing). */
+function unknownOf(repo: RepoView, rendered: readonly string[], variable?: string): string[] {
+  return [...new Set([...unknownReasons(rendered), ...(variable === undefined ? [] : unknownReasons(repoVars(repo)[variable]))])];
 }
 
 /** The literal list that gives `variable` its value (the definition that wins); UnrecognisedShape when there is none. */
