@@ -198,17 +198,25 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
 // ---- the gateway's data volume -----------------------------------------------------------
 
 /** Renders a string with the repo's variables; undefined when it needs Ansible's runtime (a fact, a lookup) or does not render. */
-type StaticRender = (text: string) => string | undefined;
+type StaticRender = ((text: string) => string | undefined) & { unreadable?: string };
 
 function staticRenderer(repo: RepoView): StaticRender {
   let vars: Vars | undefined;
-  return (text) => {
+  const render: StaticRender = (text) => {
     if (!text.includes('{{') && !text.includes('{%')) return text;
     if (vars === undefined) {
       const files = new Map(repo.paths.map((path) => [path, repo.read(path) ?? '']));
-      assertVarFilesReadable(files); // a variable file that does not parse stops this fix, naming it
+      try {
+        assertVarFilesReadable(files);
+      } catch (error) {
+        // Its variables are missing, so nothing is rendered: a match written alike still counts, and the refusal names the file.
+        render.unreadable = error instanceof Error ? error.message : String(error);
+        vars = {};
+        return undefined;
+      }
       vars = loadVars(files);
     }
+    if (render.unreadable !== undefined) return undefined;
     try {
       const result = renderTemplateDetailed(text, vars);
       return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
@@ -216,6 +224,7 @@ function staticRenderer(repo: RepoView): StaticRender {
       return undefined;
     }
   };
+  return render;
 }
 
 function unquoted(text: string): string {
@@ -262,7 +271,7 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   const found = gatewayService(repo, container, render);
   if (!found) {
     const rendered = /\{\{/.test(container) ? render(unquoted(container)) : undefined;
-    const resolved = /\{\{/.test(container) ? (rendered === undefined ? " (which the repo's variables do not resolve)" : ` ('${rendered}' with the repo's variables)`) : '';
+    const resolved = /\{\{/.test(container) ? (rendered === undefined ? ` (which the repo's variables do not resolve${render.unreadable === undefined ? '' : `: ${render.unreadable}`})` : ` ('${rendered}' with the repo's variables)`) : '';
     throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}'${resolved} that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
   }
   const { tpl } = found.compose;
@@ -286,7 +295,7 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   }
   const preferred = targets.find((target) => /\.openclaw\/?$/.test(target)) ?? (targets.length === 1 ? targets[0] : undefined);
   if (!preferred) {
-    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume, so there is no clear place for the token file`);
+    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume${render.unreadable === undefined ? '' : ` the repo's variables can resolve (${render.unreadable})`}, so there is no clear place for the token file`);
   }
   return preferred.replace(/\/+$/, '');
 }
