@@ -208,11 +208,12 @@ function gatewayService(repo: RepoView, container: string, render: StaticRender)
 
 /** Where the gateway keeps its state: the target of its writable named-volume mount (`openclaw-data:/home/node/.openclaw`). */
 function dataVolumeTarget(repo: RepoView, container: string, execAt: string): string {
-  const render = staticRenderer(repo);
+  // A broken variable file must not stop a container matched as written: render what can be, name the file otherwise.
+  const render = staticRenderer(repo, { unreadableVars: 'unrendered' });
   const found = gatewayService(repo, container, render);
   if (!found) {
     const rendered = /\{\{/.test(container) ? render(unquoted(container)) : undefined;
-    const resolved = /\{\{/.test(container) ? (rendered === undefined ? " (which the repo's variables do not resolve)" : ` ('${rendered}' with the repo's variables)`) : '';
+    const resolved = /\{\{/.test(container) ? (rendered === undefined ? ` (which the repo's variables do not resolve${render.unreadable === undefined ? '' : `: ${render.unreadable}`})` : ` ('${rendered}' with the repo's variables)`) : '';
     throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}'${resolved} that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
   }
   const { tpl } = found.compose;
@@ -236,7 +237,7 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   }
   const preferred = targets.find((target) => /\.openclaw\/?$/.test(target)) ?? (targets.length === 1 ? targets[0] : undefined);
   if (!preferred) {
-    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume, so there is no clear place for the token file`);
+    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume${render.unreadable === undefined ? '' : ` the repo's variables can resolve (${render.unreadable})`}, so there is no clear place for the token file`);
   }
   return preferred.replace(/\/+$/, '');
 }

@@ -385,16 +385,30 @@ export function repoVars(repo: RepoView, options: LoadVarsOptions = {}): Vars {
   return loadVars(files, {}, options);
 }
 
+/** A static renderer; `unreadable` says why nothing renders when the variables could not be read. */
+export type StaticRender = ((text: string) => string | undefined) & { unreadable?: string };
+
 /**
  * Renders a string with the repo's variables when that needs nothing only a run of Ansible knows
  * (a fact, a lookup, a value that decides a loop); undefined then, or when it does not render.
- * The variables are loaded on first use (repoVars: a variable file that does not parse stops the caller there).
+ * The variables are loaded on first use. A variable file that does not parse stops the caller
+ * there (repoVars), unless `unreadableVars: 'unrendered'`: then nothing with Jinja renders and
+ * `unreadable` names the file, for a caller that can still match what is written.
  */
-export function staticRenderer(repo: RepoView): (text: string) => string | undefined {
+export function staticRenderer(repo: RepoView, options: { unreadableVars?: 'throw' | 'unrendered' } = {}): StaticRender {
   let vars: Vars | undefined;
-  return (text) => {
+  const render: StaticRender = (text) => {
     if (!text.includes('{{') && !text.includes('{%')) return text;
-    vars ??= repoVars(repo);
+    if (vars === undefined) {
+      try {
+        vars = repoVars(repo);
+      } catch (error) {
+        if (options.unreadableVars !== 'unrendered') throw error;
+        render.unreadable = error instanceof Error ? error.message : String(error);
+        vars = {};
+      }
+    }
+    if (render.unreadable !== undefined) return undefined;
     try {
       const result = renderTemplateDetailed(text, vars);
       return result.uses.length > 0 || containsUnknown(result.text) ? undefined : result.text;
@@ -402,6 +416,7 @@ export function staticRenderer(repo: RepoView): (text: string) => string | undef
       return undefined;
     }
   };
+  return render;
 }
 
 type Sources = ReturnType<typeof variableSources> & { broken: { path: string; message: string }[] };
