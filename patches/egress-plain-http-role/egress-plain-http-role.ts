@@ -26,6 +26,7 @@ import { roleDirOf } from '../../src/model/roles.js';
 import { commandWordValues } from '../../src/toolkit/shell.js';
 import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, tasksOf, type Task } from '../../src/toolkit/tasks.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
+import { unquote } from '../../src/toolkit/text.js';
 
 /** File name of the entrypoint in the role's files/ and in the image's build context. */
 export const ENTRYPOINT_FILE_NAME = 'smokescreen-main.go';
@@ -339,10 +340,6 @@ function placeCopy(site: BuildStage, source: string): { edit: TextEdit; split: b
 interface ModuleArgs {
   readonly task: Task;
   readonly args: YAMLMap;
-}
-
-function unquote(raw: string): string {
-  return raw.replace(/^(["'])(.*)\1$/, '$2');
 }
 
 /**

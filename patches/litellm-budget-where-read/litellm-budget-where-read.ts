@@ -329,10 +329,9 @@ export const bug5: Patch = {
       const rendered = templates.map(({ tpl }) => ({ tpl, ...uncappedWhenRendered(repo, tpl) }));
       const uncapped = rendered.flatMap((result) => ('uncapped' in result && result.uncapped.length > 0 ? [{ tpl: result.tpl, uncapped: result.uncapped }] : []));
       if (uncapped.length > 0) {
-        return {
-          state: 'unrecognised',
-          reason: uncapped.map(({ tpl, uncapped: models }) => `${tpl.path} renders max_budget without budget_duration for ${models.join(', ')} (LiteLLM skips those caps), in a shape this fix does not recognise`).join('; '),
-        };
+        throw new UnrecognisedShape(
+          uncapped.map(({ tpl, uncapped: models }) => `${tpl.path} renders max_budget without budget_duration for ${models.join(', ')} (LiteLLM skips those caps), in a shape this fix does not recognise`).join('; '),
+        );
       }
       const unchecked = rendered.flatMap((result) => ('notRendered' in result ? [result.notRendered] : []));
       return {

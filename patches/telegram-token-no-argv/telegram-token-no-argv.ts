@@ -8,7 +8,7 @@
 import { isMap, isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { sourceOf, hasJinja } from '../../src/toolkit/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { escapeRegExp } from '../../src/toolkit/text.js';
+import { escapeRegExp, unquote } from '../../src/toolkit/text.js';
 import { entryLines, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
 import { staticRenderer, VARIABLE_GLOBS } from '../../src/model/render/render.js';
@@ -168,10 +168,6 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
 
 type StaticRender = ReturnType<typeof staticRenderer>;
 
-function unquoted(text: string): string {
-  return text.trim().replace(/^(["'])(.*)\1$/s, '$2');
-}
-
 /**
  * The Compose service the token's container runs: the one whose container_name is written as
  * the docker exec names it, else the one whose container_name or service name is what the
@@ -179,7 +175,7 @@ function unquoted(text: string): string {
  * `gateway_container: openclaw-gateway` in role vars), else the service `openclaw`.
  */
 function gatewayService(repo: RepoView, container: string, render: StaticRender): { compose: ComposeFile; service: YAMLMap } | undefined {
-  const written = unquoted(container);
+  const written = unquote(container);
   const rendered = render(written);
   const names = [...new Set([written, ...(rendered === undefined ? [] : [rendered])])];
   // A Compose file that does not parse matters here only when it may name the container.
@@ -190,7 +186,7 @@ function gatewayService(repo: RepoView, container: string, render: StaticRender)
       if (!isMap(pair.value)) continue;
       const nameNode = pairOf(pair.value, 'container_name')?.value;
       if (!isScalar(nameNode)) continue;
-      const asWritten = unquoted(sourceOf(compose.tpl, nameNode as YamlNode));
+      const asWritten = unquote(sourceOf(compose.tpl, nameNode as YamlNode));
       if (asWritten === written || (rendered !== undefined && render(asWritten) === rendered)) byContainerName.push({ compose, service: pair.value });
     }
   }
@@ -212,7 +208,7 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   const render = staticRenderer(repo, { unreadableVars: 'unrendered' });
   const found = gatewayService(repo, container, render);
   if (!found) {
-    const rendered = /\{\{/.test(container) ? render(unquoted(container)) : undefined;
+    const rendered = /\{\{/.test(container) ? render(unquote(container)) : undefined;
     const resolved = /\{\{/.test(container) ? (rendered === undefined ? ` (which the repo's variables do not resolve${render.unreadable === undefined ? '' : `: ${render.unreadable}`})` : ` ('${rendered}' with the repo's variables)`) : '';
     throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}'${resolved} that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
   }
@@ -223,7 +219,7 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
     const node = item as YamlNode;
     if (isScalar(item)) {
       // `"{{ gateway_data_volume }}:/home/node/.openclaw"`: what it renders to with the repo's variables.
-      const spec = hasJinja(tpl, node) ? render(unquoted(sourceOf(tpl, node))) : String(item.value);
+      const spec = hasJinja(tpl, node) ? render(unquote(sourceOf(tpl, node))) : String(item.value);
       const [source, target, mode] = (spec ?? '').split(':');
       if (source && target && /^[A-Za-z0-9][\w.-]*$/.test(source) && !(mode ?? '').split(',').includes('ro')) targets.push(target);
     } else if (isMap(item)) {

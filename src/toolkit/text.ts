@@ -78,6 +78,11 @@ export function indentStepOf(text: string): number {
   return best;
 }
 
+/** The text inside one pair of matching quotes (`"a"`, `'a'`) around all of it; the text itself when it has none. */
+export function unquote(text: string): string {
+  return /^(['"])[\s\S]*\1$/.test(text) ? text.slice(1, -1) : text;
+}
+
 /** `text` as a regular expression that matches it literally. */
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -10,6 +10,7 @@ import { posix } from 'node:path';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { ANSIBLE_VAR_TAGS } from './ansible-yaml.js';
 import { isDict, type Dict } from './python.js';
+import { unquote } from '../../toolkit/text.js';
 
 const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;';
 
@@ -198,10 +199,6 @@ function parseIniInventory(path: string, text: string): Inventory {
     }
   });
   return inventory;
-}
-
-function unquote(text: string): string {
-  return /^(['"]).*\1$/s.test(text) ? text.slice(1, -1) : text;
 }
 
 /** A host line's value, as Ansible reads it (Python literals: numbers, True/False, quoted strings). */
