@@ -7,6 +7,7 @@ import { isScalar, type Scalar } from 'yaml';
 import type { Patch } from '../../src/core/types.js';
 import { appendToSeq, quoteLike, where } from '../../src/toolkit/yaml-edit.js';
 import { ACL_GLOBS } from '../../src/model/acl.js';
+import { UnrecognisedShape } from '../../src/core/errors.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from '../../src/model/telegram.js';
 
 /** A sibling to copy quoting from: one whose value needs no quotes of its own (not `"*.x"`), else the last. */
@@ -54,7 +55,7 @@ export const extraTelegramEgress: Patch = {
       return { state: 'fixed', reason: `the egress allow-list lets ${TELEGRAM_API_HOST} through (${named})` };
     }
     if (allowList.unknown.length > 0) {
-      return { state: 'unrecognised', reason: `Telegram is enabled (${telegram.evidence}), but ${named} cannot be known without running the play: ${allowList.unknown.join('; ')}` };
+      throw new UnrecognisedShape(`Telegram is enabled (${telegram.evidence}), but ${named} cannot be known without running the play: ${allowList.unknown.join('; ')}`);
     }
     const item = quoteLike(quotingSample(source.list.items), TELEGRAM_API_HOST);
     return {
