@@ -424,7 +424,34 @@ type Sources = ReturnType<typeof variableSources> & { broken: { path: string; me
 /** Sources by files map and role: the maps are never changed once made, and verify renders many templates of one map. */
 const sourcesCache = new WeakMap<ReadonlyMap<string, string>, Map<string, Sources>>();
 
-function safeSources(files: ReadonlyMap<string, string>, role?: string): Sources {
+/** The last few files maps the caches were keyed by, most recent first. */
+const recentFileMaps: ReadonlyMap<string, string>[] = [];
+
+/**
+ * The map with the same paths and texts as `files` that the caches already know, else `files`.
+ * Every fix builds its own map of the files it may read and the engine a new one after each
+ * fix, nearly always with the same variable files: keyed by map alone, the variables were read
+ * and parsed again for each fix and each check (a fifth of a dry run). Unchanged texts are the
+ * same strings, so comparing is cheap.
+ */
+function knownFiles(files: ReadonlyMap<string, string>): ReadonlyMap<string, string> {
+  const index = recentFileMaps.findIndex((known) => sameTexts(known, files));
+  const found = index === -1 ? files : recentFileMaps[index]!;
+  if (index !== -1) recentFileMaps.splice(index, 1);
+  recentFileMaps.unshift(found);
+  recentFileMaps.length = Math.min(recentFileMaps.length, 8);
+  return found;
+}
+
+function sameTexts(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [path, text] of a) if (b.get(path) !== text) return false;
+  return true;
+}
+
+function safeSources(given: ReadonlyMap<string, string>, role?: string): Sources {
+  const files = knownFiles(given);
   let byRole = sourcesCache.get(files);
   if (!byRole) sourcesCache.set(files, (byRole = new Map()));
   const key = role ?? '';
@@ -473,8 +500,9 @@ export function loadVars(files: ReadonlyMap<string, string>, overrides: Vars = {
   let role = options.forTemplate === undefined ? undefined : /(?:^|\/)roles\/([^/]+)\//.exec(options.forTemplate)?.[1];
   if (role !== undefined && !roleDefinesSharedName(safeSources(files).sources, role)) role = undefined; // the same variables as the play's
   if (Object.keys(overrides).length > 0) return computeVars(files, overrides, role);
-  let byRole = varsCache.get(files);
-  if (!byRole) varsCache.set(files, (byRole = new Map()));
+  const known = knownFiles(files);
+  let byRole = varsCache.get(known);
+  if (!byRole) varsCache.set(known, (byRole = new Map()));
   let vars = byRole.get(role ?? '');
   if (!vars) byRole.set(role ?? '', (vars = computeVars(files, overrides, role)));
   return { ...vars };
