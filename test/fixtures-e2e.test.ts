@@ -13,11 +13,11 @@
  * then holds the tool to the gap as written, so a gap that closes (or changes) fails the test
  * until its entry is updated, and docs/fixes.md's "Known gaps" lists every one of them.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import type { FixState } from '../src/core/types.js';
 import { DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
@@ -102,15 +102,24 @@ function expectedVerify(fix: FixExpectation, found: FixState): VerifyStatus[] {
   }
 }
 
-/** `ansible-playbook --syntax-check` on a copy of the work tree (no .git), from the playbook's own directory so its ansible.cfg applies. */
-function ansibleSyntaxCheck(repo: string, playbook: string): { status: number | null; output: string } {
+/**
+ * `ansible-playbook --syntax-check` on a copy of the work tree (no .git), from the playbook's
+ * own directory so its ansible.cfg applies. Asynchronous, so the checks before and after the
+ * fixes run side by side.
+ */
+async function ansibleSyntaxCheck(repo: string, playbook: string): Promise<{ status: number | null; output: string }> {
   const work = tempDir('openclaw-fix-ansible-');
   cpSync(repo, work, { recursive: true, filter: (path) => !path.includes('/.git') });
   const cwd = join(work, dirname(playbook));
   const env = { ...process.env, ANSIBLE_CONFIG: join(cwd, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1' };
-  const result = spawnSync('ansible-playbook', ['--syntax-check', basename(playbook)], { cwd, encoding: 'utf8', env });
-  if (result.error) throw new Error(`cannot run ansible-playbook (${result.error.message})`);
-  return { status: result.status, output: result.stdout + result.stderr };
+  return new Promise((resolve, reject) => {
+    const child = spawn('ansible-playbook', ['--syntax-check', basename(playbook)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', (error) => reject(new Error(`cannot run ansible-playbook (${error.message})`)));
+    child.on('close', (status) => resolve({ status, output }));
+  });
 }
 
 it('discovers the fixture repos, each with an expectation for every fix', () => {
@@ -121,10 +130,14 @@ it('discovers the fixture repos, each with an expectation for every fix', () => 
 
 describe.each(fixtureNames)('fixtures/%s', (name) => {
   const source = join(FIXTURES_DIR, name);
+  // One git copy of the fixture for both cases: the dry run writes nothing (the first case runs first, and alone it needs the same repo).
+  let repo: string;
+  beforeAll(() => {
+    repo = fixtureGitRepo(source, { untilFileEnds: true });
+  });
 
   it('dry run: exit 0, nothing on stderr, every fix in its expected state; an unrecognised one names file:line', async () => {
     const expectation = expectationOf(name);
-    const repo = fixtureGitRepo(source);
     const dryRun = await runCli(repo, ['--json']);
     expect.soft(dryRun.stderr, 'stderr').toBe('');
     expect(dryRun.code, dryRun.stderr || dryRun.stdout.slice(0, 500)).toBe(0);
@@ -143,7 +156,6 @@ describe.each(fixtureNames)('fixtures/%s', (name) => {
 
   it('--apply exits 0 with one commit per pending fix; verify on the branch agrees; --check and a second --apply have nothing to do', { timeout: 600_000 }, async () => {
     const expectation = expectationOf(name);
-    const repo = fixtureGitRepo(source);
     const mainTip = git(repo, 'rev-parse', 'main').trim();
 
     const apply = await runCli(repo, ['--apply', '--json']);
@@ -202,9 +214,9 @@ describe.each(fixtureNames)('fixtures/%s', (name) => {
     }
 
     if (expectation.playbook !== undefined) {
-      const before = ansibleSyntaxCheck(fixtureGitRepo(source), expectation.playbook);
+      // Before: the fixture as committed (its directory holds exactly the committed files).
+      const [before, after] = await Promise.all([ansibleSyntaxCheck(source, expectation.playbook), ansibleSyntaxCheck(repo, expectation.playbook)]);
       expect(before.status, `the fixture's own playbook must pass --syntax-check: ${before.output}`).toBe(0);
-      const after = ansibleSyntaxCheck(repo, expectation.playbook);
       expect.soft(after.status, `--syntax-check on the fix branch: ${after.output}`).toBe(0);
     }
   });

@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 import { main, type Io } from '../src/cli.js';
 
 export const FIXTURE_REPO = fileURLToPath(new URL('../fixtures/deployment-repo', import.meta.url));
@@ -42,6 +42,18 @@ export function tempDir(prefix = 'openclaw-fix-'): string {
   return dir;
 }
 
+/** Temp dirs kept until the test file ends: made in a beforeAll, shared by its cases. */
+const fileTempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of fileTempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+export function fileTempDir(prefix = 'openclaw-fix-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  fileTempDirs.push(dir);
+  return dir;
+}
+
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
     cwd,
@@ -51,15 +63,40 @@ export function git(cwd: string, ...args: string[]): string {
 }
 
 /** A copy of the fixture (or `source`) in a temp dir, as a git repo with one commit on `main`. */
-export function fixtureGitRepo(source = FIXTURE_REPO): string {
-  const dir = tempDir();
+export function fixtureGitRepo(source = FIXTURE_REPO, { untilFileEnds = false }: { untilFileEnds?: boolean } = {}): string {
+  const dir = untilFileEnds ? fileTempDir() : tempDir();
+  const prepared = preparedRepoOf(source);
+  if (prepared === undefined) {
+    initRepo(source, dir);
+    return dir;
+  }
+  // A file copy of the repo prepared once, then one git call to take the new files' stat data
+  // into the index: a fresh init, config, add and commit took six.
+  cpSync(prepared, dir, { recursive: true, verbatimSymlinks: true });
+  git(dir, 'update-index', '-q', '--refresh');
+  return dir;
+}
+
+/** The repo fixtureGitRepo made of `source`, once per test file, for the fixtures under fixtures/ only (they never change while tests run). */
+const preparedRepos = new Map<string, string>();
+function preparedRepoOf(source: string): string | undefined {
+  if (!relative(join(PROJECT_ROOT, 'fixtures'), source).match(/^[^./][^/]*$/)) return undefined;
+  let prepared = preparedRepos.get(source);
+  if (prepared === undefined) {
+    prepared = fileTempDir('openclaw-fix-prepared-');
+    initRepo(source, prepared);
+    preparedRepos.set(source, prepared);
+  }
+  return prepared;
+}
+
+function initRepo(source: string, dir: string): void {
   cpSync(source, dir, { recursive: true });
   git(dir, 'init', '-q', '-b', 'main');
   git(dir, 'config', 'user.name', 'Test');
   git(dir, 'config', 'user.email', 'test@example.com');
   git(dir, 'config', 'commit.gpgsign', 'false');
   commitAll(dir, 'initial deployment repo');
-  return dir;
 }
 
 /** Writes `text` at `path`, creating the directories above it. */

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, openSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { commitAll, DEFAULT_FIX_BRANCH, FIXTURE_REPO, fixtureGitRepo, git, PROJECT_ROOT, runCli, sha256, snapshot, tempDir, treeHashes, type CliResult } from './helpers.js';
 import { SLOW_TEST } from './budgets.js';
@@ -18,6 +18,22 @@ function expectOneLineError(result: CliResult, pattern: RegExp): void {
   expect(result.stderr).toMatch(/^openclaw-fix: [^\n]+\n$/);
   expect(result.stderr).toMatch(pattern);
   expect(result.stdout).toBe('');
+}
+
+/** True when every source under src/ and patches/ has a compiled file in dist/ at least as new as itself. */
+function distIsCurrent(): boolean {
+  const sources: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(join(dir, entry.name));
+      else if (entry.name.endsWith('.ts')) sources.push(join(dir, entry.name));
+    }
+  };
+  for (const top of ['src', 'patches']) walk(join(PROJECT_ROOT, top));
+  return sources.every((source) => {
+    const built = join(PROJECT_ROOT, 'dist', relative(PROJECT_ROOT, source)).replace(/\.ts$/, '.js');
+    return existsSync(built) && statSync(built).mtimeMs >= statSync(source).mtimeMs;
+  });
 }
 
 describe('hostile repositories: one line, exit 2, nothing touched', () => {
@@ -169,9 +185,14 @@ describe('hostile repositories that are not errors', () => {
 });
 
 describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child process)', () => {
-  const build = join(PROJECT_ROOT, 'node_modules', '.cache', 'openclaw-fix-hostile');
+  let build = PROJECT_ROOT;
   beforeAll(() => {
-    // The launcher imports ../dist/src/cli.js: compile the current sources beside a copy of it.
+    // The launcher imports ../dist/src/cli.js. `npm ci` (CI) and `npm run build` leave a dist/
+    // built from the current sources: use the package as it is, the way a user runs it. Only
+    // when a source is newer than its build (a developer's edit) compile the current sources
+    // beside a copy of the launcher.
+    if (distIsCurrent()) return;
+    build = join(PROJECT_ROOT, 'node_modules', '.cache', 'openclaw-fix-hostile');
     rmSync(build, { recursive: true, force: true });
     const tsc = spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.json'), '--outDir', join(build, 'dist'), '--sourceMap', 'false', '--noEmitOnError', 'false'], { encoding: 'utf8' });
     if (!existsSync(join(build, 'dist', 'src', 'cli.js'))) throw new Error(`tsc did not build the CLI: ${tsc.stdout}${tsc.stderr}`);
