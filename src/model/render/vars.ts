@@ -8,6 +8,7 @@
  */
 import { posix } from 'node:path';
 import { isMap, isScalar, parseDocument } from 'yaml';
+import { ParseMemo } from '../../core/parse-cache.js';
 import { ANSIBLE_VAR_TAGS } from './ansible-yaml.js';
 import { isDict, type Dict } from './python.js';
 import { unquote } from '../../toolkit/text.js';
@@ -60,8 +61,25 @@ function lineAtOffset(text: string, offset: number): number {
 /** Aliases a YAML file may expand to (the yaml library's guard against alias bombs; its default is 100). */
 const MAX_ALIAS_COUNT = 10_000;
 
+/**
+ * Parse once (src/core/parse-cache.ts): every fix and verify check reads the variables, each
+ * from its own view of the files, so the same variable and task files came to the parser once
+ * per fix. The results are shared: callers read them, never change them.
+ */
+const varFileMemo = new ParseMemo<{ data: Dict; lines: Map<string, number> } | undefined>(8 * 1024 * 1024);
+const ansibleDataMemo = new ParseMemo<unknown>(8 * 1024 * 1024);
+
+/** A playbook's or task file's data as Ansible reads it (YAML 1.1, Ansible's tags, a repeated key wins); throws when it does not parse. */
+function ansibleData(path: string, text: string): unknown {
+  return ansibleDataMemo.get(path, text, () => parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
+}
+
 /** Reads a YAML variable file: its top-level mapping and each key's line; undefined for anything else (a vault file, a list, broken YAML). */
 export function readVarFile(path: string, text: string): { data: Dict; lines: Map<string, number> } | undefined {
+  return varFileMemo.get(path, text, readVarFileUncached);
+}
+
+function readVarFileUncached(path: string, text: string): { data: Dict; lines: Map<string, number> } | undefined {
   if (text.startsWith(ANSIBLE_VAULT_HEADER)) return undefined;
   const doc = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
   if (doc.errors.length > 0) throw new Error(`${path}:${lineAtOffset(text, doc.errors[0]?.pos[0] ?? 0)}: not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
@@ -288,7 +306,7 @@ function playsIn(files: ReadonlyMap<string, string>): Play[] {
     if (!/^\s*-?\s*hosts\s*:/m.test(text)) continue;
     let data: unknown;
     try {
-      data = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      data = ansibleData(path, text);
     } catch {
       continue;
     }
@@ -459,7 +477,7 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
   for (const path of taskFilesOf(files)) {
     let data: unknown;
     try {
-      data = parseDocument(files.get(path) ?? '', { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      data = ansibleData(path, files.get(path) ?? '');
     } catch {
       continue;
     }
