@@ -8,6 +8,7 @@ import { allPatches } from '../patches/index.js';
 import { planFixes } from '../src/core/engine.js';
 import { ParseMemo } from '../src/core/parse-cache.js';
 import { parsedTemplates, parseYamlTemplate, YamlTemplateError } from '../src/toolkit/template-yaml.js';
+import { ansibleData, parsedAnsibleData, parsedVarFiles, readVarFile } from '../src/model/render/vars.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles } from './helpers.js';
 
@@ -75,6 +76,42 @@ describe('the template parse cache', () => {
     expect(misses - frozen).toBeLessThanOrEqual(written);
     expect(hits).toBeGreaterThan(misses);
     for (const outcome of plan.outcomes) for (const change of outcome.files) if (YAML_FILE.test(change.path)) deepFreeze(parseYamlTemplate(change.path, change.after).documents);
+    const report = await verifyRepo(plan.result, { goCheck: false });
+    expect(report.checks.filter((check) => check.status === 'failed')).toEqual([]);
+  });
+
+  it('reads each variable, playbook and task file version once for every fix and check, and none of them changes what it read', async () => {
+    const files = fixtureFiles();
+    // A version of the repo no earlier case planned: the variables are read again for it, once per view of the files.
+    files.set('group_vars/all/vars.yml', `${files.get('group_vars/all/vars.yml')}# read once\n`);
+    parsedVarFiles.clear();
+    parsedAnsibleData.clear();
+    const deepFreezeData = (value: unknown): void => {
+      if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
+      Object.freeze(value);
+      for (const item of Object.values(value)) deepFreezeData(item);
+    };
+    // Frozen before any fix sees them: a fix, the engine or verify writing to a variable's value would throw.
+    for (const [path, text] of files) {
+      if (!/\.ya?ml$/.test(path)) continue;
+      for (const read of [() => readVarFile(path, text)?.data, () => ansibleData(path, text)]) {
+        try {
+          deepFreezeData(read());
+        } catch {
+          // not YAML we read: the run skips it too
+        }
+      }
+    }
+    const frozen = [parsedVarFiles.stats(), parsedAnsibleData.stats()];
+    const plan = planFixes(files, allPatches);
+    expect(plan.pending.length).toBeGreaterThan(5);
+    // Each later parse is of a version a fix wrote: at most one per file each fix changed (each fix and check parsed them all again before).
+    const written = plan.outcomes.reduce((count, outcome) => count + outcome.files.length, 0);
+    [parsedVarFiles, parsedAnsibleData].forEach((memo, index) => {
+      const { hits, misses } = memo.stats();
+      expect(misses - frozen[index]!.misses).toBeLessThanOrEqual(written);
+      expect(hits - frozen[index]!.hits).toBeGreaterThan(0);
+    });
     const report = await verifyRepo(plan.result, { goCheck: false });
     expect(report.checks.filter((check) => check.status === 'failed')).toEqual([]);
   });

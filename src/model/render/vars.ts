@@ -66,17 +66,17 @@ const MAX_ALIAS_COUNT = 10_000;
  * from its own view of the files, so the same variable and task files came to the parser once
  * per fix. The results are shared: callers read them, never change them.
  */
-const varFileMemo = new ParseMemo<{ data: Dict; lines: Map<string, number> } | undefined>(8 * 1024 * 1024);
-const ansibleDataMemo = new ParseMemo<unknown>(8 * 1024 * 1024);
+export const parsedVarFiles = new ParseMemo<{ data: Dict; lines: Map<string, number> } | undefined>(8 * 1024 * 1024);
+export const parsedAnsibleData = new ParseMemo<unknown>(8 * 1024 * 1024);
 
 /** A playbook's or task file's data as Ansible reads it (YAML 1.1, Ansible's tags, a repeated key wins); throws when it does not parse. */
-function ansibleData(path: string, text: string): unknown {
-  return ansibleDataMemo.get(path, text, () => parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
+export function ansibleData(path: string, text: string): unknown {
+  return parsedAnsibleData.get(path, text, () => parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
 }
 
 /** Reads a YAML variable file: its top-level mapping and each key's line; undefined for anything else (a vault file, a list, broken YAML). */
 export function readVarFile(path: string, text: string): { data: Dict; lines: Map<string, number> } | undefined {
-  return varFileMemo.get(path, text, readVarFileUncached);
+  return parsedVarFiles.get(path, text, readVarFileUncached);
 }
 
 function readVarFileUncached(path: string, text: string): { data: Dict; lines: Map<string, number> } | undefined {
