@@ -6,13 +6,14 @@
  * through a private host temp file and docker exec's stdin, never through a command line.
  */
 import { isMap, isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
-import { sourceOf, hasJinja } from '../../src/toolkit/template-yaml.js';
+import { sourceOf, hasJinja, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
-import { escapeRegExp, unquote } from '../../src/toolkit/text.js';
+import { escapeRegExp, locate, unquote } from '../../src/toolkit/text.js';
 import { entryLines, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
 import { staticRenderer, VARIABLE_GLOBS } from '../../src/model/render/render.js';
 import { ROUTE_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
+import { varDefinitions } from '../../src/model/telegram.js';
 import { dockerExecOf, shellCommands, type DockerExec } from '../../src/toolkit/shell.js';
 import { moduleKey, parameterText, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, type Task, type TaskCommand, type TaskFile } from '../../src/toolkit/tasks.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
@@ -215,11 +216,13 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   const { tpl } = found.compose;
   const volumes = seqAt(tpl, found.service, 'volumes');
   const targets: string[] = [];
+  const unrendered: string[] = [];
   for (const item of volumes?.items ?? []) {
     const node = item as YamlNode;
     if (isScalar(item)) {
       // `"{{ gateway_data_volume }}:/home/node/.openclaw"`: what it renders to with the repo's variables.
       const spec = hasJinja(tpl, node) ? render(unquote(sourceOf(tpl, node))) : String(item.value);
+      if (spec === undefined) unrendered.push(unrenderedVolume(repo, tpl, node));
       const [source, target, mode] = (spec ?? '').split(':');
       if (source && target && /^[A-Za-z0-9][\w.-]*$/.test(source) && !(mode ?? '').split(',').includes('ro')) targets.push(target);
     } else if (isMap(item)) {
@@ -233,9 +236,20 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   }
   const preferred = targets.find((target) => /\.openclaw\/?$/.test(target)) ?? (targets.length === 1 ? targets[0] : undefined);
   if (!preferred) {
-    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume${render.unreadable === undefined ? '' : ` the repo's variables can resolve (${render.unreadable})`}, so there is no clear place for the token file`);
+    const why = [...(render.unreadable === undefined ? [] : [render.unreadable]), ...unrendered];
+    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume${why.length === 0 ? '' : ` the repo's variables can resolve (${why.join('; ')})`}, so there is no clear place for the token file`);
   }
   return preferred.replace(/\/+$/, '');
+}
+
+/** Why a volume entry did not render: where it is, and where the variables it prints are set (the file to look at). */
+function unrenderedVolume(repo: RepoView, tpl: ParsedTemplate, node: YamlNode): string {
+  const names = [...new Set([...sourceOf(tpl, node).matchAll(/\{\{-?\s*([A-Za-z_]\w*)/g)].map((match) => match[1] as string))];
+  const setAt = names.flatMap((name) => {
+    const definition = varDefinitions(repo, name).at(-1);
+    return definition ? [`${name} is set at ${locate(definition.tpl.path, definition.tpl.text, definition.offset)}`] : [`${name} is set nowhere the fix reads`];
+  });
+  return `${where(tpl, node)} does not render${setAt.length > 0 ? `: ${setAt.join(', ')}` : ''}`;
 }
 
 // ---- the new tasks -------------------------------------------------------------------------

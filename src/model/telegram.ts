@@ -56,7 +56,8 @@ interface VarDefinition {
 }
 
 /** The files that define `name` at top level, in loadVars' precedence order (the last one wins). */
-function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
+/** Where each variable file the repo has sets `name`, in the order Ansible reads them (the last one wins). */
+export function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
   const found: VarDefinition[] = [];
   for (const path of varFiles(filesOfView(repo))) {
     const text = repo.read(path) ?? '';
