@@ -305,6 +305,11 @@ describe('Telegram after the gateway loses its direct route', () => {
     expect(runCheck(extraTelegramEgress, undefinedVariable)).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining(`egress_hosts, printed at ${ACL}:12, is not defined`) });
   });
 
+  it('a list that already holds the host literally is fixed even when another item does not render (an unknown filter)', () => {
+    const files = edit(fixtureFiles(), GROUP_VARS, (t) => t.replace('  - registry.npmjs.org\n', '  - registry.npmjs.org\n  - api.telegram.org\n  - "{{ egress_extra | frobnicate }}"\n'));
+    expect(planFixes(files, [extraTelegramEgress]).outcomes[0]?.state).toBe('fixed');
+  });
+
   it('without a telegram_enabled variable, a task configuring channels.telegram enables it', () => {
     const implicit = edit(fixtureFiles(), GROUP_VARS, (t) => t.replace('telegram_enabled: true\n', ''));
     const check = runCheck(extraTelegramEgress, implicit);

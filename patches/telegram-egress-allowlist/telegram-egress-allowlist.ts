@@ -51,7 +51,9 @@ export const extraTelegramEgress: Patch = {
     if (!allowList) return { state: 'not-applicable', reason: 'no Smokescreen ACL template with a default allowed_domains list' };
     const { source } = allowList;
     const named = source.kind === 'variable' ? `${source.variable} (${where(source.tpl, source.list)})` : `the allowed_domains list at ${where(source.tpl, source.list)}`;
-    if (domainsCover(allowList.rendered, TELEGRAM_API_HOST)) {
+    // A literal item of the variable the template prints is in the rendered list, even when another item does not render (an unknown filter).
+    const literalItems = source.kind === 'variable' ? source.list.items.filter((item): item is Scalar => isScalar(item) && typeof item.value === 'string' && !item.value.includes('{{')).map((item) => String(item.value)) : [];
+    if (domainsCover(allowList.rendered, TELEGRAM_API_HOST) || domainsCover(literalItems, TELEGRAM_API_HOST)) {
       return { state: 'fixed', reason: `the egress allow-list lets ${TELEGRAM_API_HOST} through (${named})` };
     }
     if (allowList.unknown.length > 0) {
