@@ -168,6 +168,12 @@ describe('failure confinement: one broken file stops only the fixes that read it
     const stats: Stats = { injections: 1, unchanged: 0, unrecognised: 0, notChecked: 0, byConstruct: {} };
     expect(await violations(base, 'ansible/roles/gateway/vars/main.yaml', 'unknown filter inline', 3, stats)).toEqual([]);
   });
+
+  it('a counterexample found by a wider sweep: a lookup line at the top of the ACL template leaves the ACL fixes unrecognised, naming it', async () => {
+    const base = await baselineOf(join(PROJECT_ROOT, 'fixtures', 'idioms-overlays'));
+    const stats: Stats = { injections: 1, unchanged: 0, unrecognised: 0, notChecked: 0, byConstruct: {} };
+    expect(await violations(base, 'roles/openclaw-config/templates/smokescreen-acl.yaml.j2', 'env lookup', 1, stats)).toEqual([]);
+  });
 });
 
 describe('failure reasons name the file, the line and the cause', () => {
