@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
-import { bug3, ENTRYPOINT_FILE_NAME, entrypointDefects, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { bug3 as bug3Module, ENTRYPOINT_FILE_NAME, entrypointDefects } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
 import { parseDockerfile, shellParts, wordValues } from '../src/toolkit/dockerfile.js';
 import { planFixes, runCheck } from '../src/core/engine.js';
 import { checkSmokescreenEntrypoint } from '../src/verify/go-check.js';
@@ -17,6 +17,10 @@ import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from './helpers.js';
 import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
+import { assetText, loadPatch } from '../src/core/patch-home.js';
+
+const bug3 = loadPatch(bug3Module);
+const SMOKESCREEN_ENTRYPOINT_GO = assetText(bug3Module, ENTRYPOINT_FILE_NAME);
 
 const ROLE = 'roles/openclaw-config';
 const DOCKERFILE = `${ROLE}/templates/Dockerfile.smokescreen.j2`;

@@ -6,12 +6,16 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { bug1 } from '../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
-import { bug2 } from '../patches/egress-writable-run/egress-writable-run.js';
+import { bug1 as bug1Module } from '../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
+import { bug2 as bug2Module } from '../patches/egress-writable-run/egress-writable-run.js';
 import { findApkAdds, parseDockerfile, runtimeStage } from '../src/toolkit/dockerfile.js';
 import { planFixes, type Plan } from '../src/core/engine.js';
 import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { fixtureFiles } from './helpers.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug1 = loadPatch(bug1Module);
+const bug2 = loadPatch(bug2Module);
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 const DOCKERFILE = 'roles/openclaw-config/templates/Dockerfile.smokescreen.j2';

@@ -1,10 +1,13 @@
 /** The engine keeps every byte outside the edited spans: comments, CRLF, missing final newline, Jinja. */
 import { describe, expect, it } from 'vitest';
-import { bug7 } from '../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
+import { bug7 as bug7Module } from '../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
 import { applyEditsToText, EditConflictError } from '../src/core/edits.js';
 import { planFixes, unifiedDiff } from '../src/core/engine.js';
 import { maskJinja, scanJinja } from '../src/toolkit/jinja-mask.js';
 import { parseYamlTemplate, YamlTemplateError } from '../src/toolkit/template-yaml.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug7 = loadPatch(bug7Module);
 
 const PATH = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 

@@ -5,8 +5,8 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { bug4 } from '../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
-import { extraTelegramEgress } from '../patches/telegram-egress-allowlist/telegram-egress-allowlist.js';
+import { bug4 as bug4Module } from '../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
+import { extraTelegramEgress as extraTelegramEgressModule } from '../patches/telegram-egress-allowlist/telegram-egress-allowlist.js';
 import {
   canPublishPorts,
   firstRunProblems,
@@ -20,6 +20,10 @@ import {
 import { planFixes, runCheck } from '../src/core/engine.js';
 import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { fixtureFiles } from './helpers.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug4 = loadPatch(bug4Module);
+const extraTelegramEgress = loadPatch(extraTelegramEgressModule);
 
 type Files = Map<string, string>;
 

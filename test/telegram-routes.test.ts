@@ -6,10 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { bug6 } from '../patches/telegram-token-no-argv/telegram-token-no-argv.js';
+import { bug6 as bug6Module } from '../patches/telegram-token-no-argv/telegram-token-no-argv.js';
 import { planFixes, runCheck } from '../src/core/engine.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { fixtureFiles } from './helpers.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug6 = loadPatch(bug6Module);
 
 type Files = Map<string, string>;
 
