@@ -4,11 +4,11 @@
  * list, the rules are the same, and the default rule is untouched.
  */
 import { describe, expect, it } from 'vitest';
-import { extraAclServicesList as extraAclServicesListModule } from '../patches/acl-services-list/acl-services-list.js';
-import { planFixes, runCheck } from '../src/core/engine.js';
-import { loadVars, renderYaml } from '../src/model/render/render.js';
-import { fixtureFiles } from './helpers.js';
-import { loadPatch } from '../src/core/patch-home.js';
+import { extraAclServicesList as extraAclServicesListModule } from './acl-services-list.js';
+import { planFixes, runCheck } from '../../src/core/engine.js';
+import { loadVars, renderYaml } from '../../src/model/render/render.js';
+import { fixtureFiles } from '../../test/helpers.js';
+import { loadPatch } from '../../src/core/patch-home.js';
 
 const extraAclServicesList = loadPatch(extraAclServicesListModule);
 

@@ -9,14 +9,14 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSyn
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { bug6 as bug6Module } from '../patches/telegram-token-no-argv/telegram-token-no-argv.js';
-import { planFixes, runCheck } from '../src/core/engine.js';
-import { loadVars, renderTemplate, type Vars } from '../src/model/render/render.js';
-import { VerifyContext } from '../src/verify/context.js';
-import { checkTelegramToken } from '../src/verify/tasks.js';
-import { fixtureFiles, tempDir } from './helpers.js';
-import { SLOW_TEST } from './budgets.js';
-import { loadPatch } from '../src/core/patch-home.js';
+import { bug6 as bug6Module } from './telegram-token-no-argv.js';
+import { planFixes, runCheck } from '../../src/core/engine.js';
+import { loadVars, renderTemplate, type Vars } from '../../src/model/render/render.js';
+import { VerifyContext } from '../../src/verify/context.js';
+import { checkTelegramToken } from '../../src/verify/tasks.js';
+import { fixtureFiles, tempDir } from '../../test/helpers.js';
+import { SLOW_TEST } from '../../test/budgets.js';
+import { loadPatch } from '../../src/core/patch-home.js';
 
 const bug6 = loadPatch(bug6Module);
 
