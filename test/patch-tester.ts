@@ -103,13 +103,13 @@ export class PatchTester {
   constructor(private readonly options: PatchTesterOptions = {}) {}
 
   /** The fix's outcome and the files after planning `files` with it (and the `with` fixes). */
-  plan(module: PatchModule, files: ReadonlyMap<string, string>): { outcome: FixOutcome; result: Files } {
+  plan(module: PatchModule, files: ReadonlyMap<string, string>): { outcome: FixOutcome; result: Files; pending: readonly FixOutcome[] } {
     const patch = loadPatch(module);
     const patches: Patch[] = [...(this.options.with ?? []).map(loadPatch), patch].sort((a, b) => a.priority - b.priority);
     const plan = planFixes(files, patches);
     const outcome = plan.outcomes.find((candidate) => candidate.patch === patch);
     if (!outcome) throw new Error(`the plan has no outcome for ${module.id}`);
-    return { outcome, result: new Map(plan.result) };
+    return { outcome, result: new Map(plan.result), pending: plan.pending };
   }
 
   /** One `describe` named after the fix, one `it` per case. */
@@ -159,8 +159,9 @@ export class PatchTester {
     invalid.notes?.forEach((expected, index) => matches(outcome.notes[index] ?? '', expected, `note ${index + 1}`));
     if (invalid.notes) expect(outcome.notes).toHaveLength(invalid.notes.length);
 
-    // Convergence: the fix, run again on what it produced, finds nothing left to do.
+    // Convergence: the fix (and any run `with` it), run again on what it produced, finds nothing left to do.
     const again = this.plan(module, result);
+    expect(again.pending.map((pending) => `${pending.patch.id}: ${pending.reason}`), 'the second run has nothing pending').toEqual([]);
     if (state === 'needs-fix') expect(again.outcome.state, `second run: ${again.outcome.reason}`).toMatch(/^(fixed|not-applicable)$/);
     else expect(again.outcome.state).toBe(state);
     expect(again.outcome.files.map((file) => file.path), 'the second run changes no file').toEqual([]);
