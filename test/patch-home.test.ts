@@ -19,12 +19,12 @@ import { tempDir } from './helpers.js';
 const PATCHES = new URL('../patches/', import.meta.url);
 
 describe('a fix has one home', () => {
-  it('every fix in the index has its folder patches/<id>/ with <id>.ts and <id>.md, and nothing else is a fix folder', () => {
+  it('every fix in the index has its folder patches/<id>/ with <id>.ts, <id>.md and <id>.test.ts, and nothing else is a fix folder', () => {
     const folders = readdirSync(PATCHES, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
     expect(folders.sort()).toEqual(allPatches.map((patch) => patch.id).sort());
     for (const { id } of allPatches) {
       const files = readdirSync(new URL(`${id}/`, PATCHES));
-      expect(files, id).toEqual(expect.arrayContaining([`${id}.ts`, `${id}.md`]));
+      expect(files, id).toEqual(expect.arrayContaining([`${id}.ts`, `${id}.md`, `${id}.test.ts`]));
     }
   });
 
