@@ -20,10 +20,13 @@
 import { readFileSync } from 'node:fs';
 import type { Patch, PatchAssets, PatchModule, PatchProse } from './types.js';
 
-/** A fix's home is incomplete or malformed: a broken installation or a patch under construction. */
-export class PatchHomeError extends Error {
-  override name = 'PatchHomeError';
-}
+/**
+ * A fix's home that is incomplete or malformed is a defect of the tool (a build that did not copy
+ * the .md, a patch under construction), not of the user's repository: a plain Error, which the
+ * CLI reports as an internal error (src/core/errors.ts keeps UserError and UnrecognisedShape for
+ * the repository's problems).
+ */
+const homeError = (message: string): Error => new Error(message);
 
 const SECTIONS: Record<string, keyof Omit<PatchProse, 'title'>> = {
   'What is wrong': 'problem',
@@ -37,7 +40,7 @@ const PARAGRAPH_SECTIONS = new Set<string>(['problem', 'why', 'departsFromReport
 export function parseProse(text: string, file: string): PatchProse {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   const title = /^# (.+)$/.exec(lines[0] ?? '')?.[1]?.trim();
-  if (!title) throw new PatchHomeError(`${file}:1: the first line must be "# <title>" (the commit subject)`);
+  if (!title) throw homeError(`${file}:1: the first line must be "# <title>" (the commit subject)`);
   const bodies = new Map<string, string[]>();
   let current: string[] | undefined;
   let fenced = false;
@@ -46,19 +49,19 @@ export function parseProse(text: string, file: string): PatchProse {
     const heading = fenced ? undefined : /^## (.+)$/.exec(line)?.[1]?.trim();
     if (heading === undefined) {
       if (current) current.push(line);
-      else if (line.trim() !== '') throw new PatchHomeError(`${file}:${index + 2}: text before the first "## " section`);
+      else if (line.trim() !== '') throw homeError(`${file}:${index + 2}: text before the first "## " section`);
       return;
     }
     const field = SECTIONS[heading];
-    if (!field) throw new PatchHomeError(`${file}:${index + 2}: unknown section "## ${heading}" (expected ${Object.keys(SECTIONS).map((name) => `"## ${name}"`).join(', ')})`);
-    if (bodies.has(field)) throw new PatchHomeError(`${file}:${index + 2}: "## ${heading}" appears twice`);
+    if (!field) throw homeError(`${file}:${index + 2}: unknown section "## ${heading}" (expected ${Object.keys(SECTIONS).map((name) => `"## ${name}"`).join(', ')})`);
+    if (bodies.has(field)) throw homeError(`${file}:${index + 2}: "## ${heading}" appears twice`);
     current = [];
     bodies.set(field, current);
   });
   const section = (field: string): string | undefined => {
     const body = bodies.get(field)?.join('\n').trim();
     if (body === undefined || !PARAGRAPH_SECTIONS.has(field)) return body;
-    if (/\n\s*\n/.test(body)) throw new PatchHomeError(`${file}: the ${field} section must be one paragraph (it becomes one line of the commit message)`);
+    if (/\n\s*\n/.test(body)) throw homeError(`${file}: the ${field} section must be one paragraph (it becomes one line of the commit message)`);
     return body
       .split('\n')
       .map((line) => line.trim())
@@ -66,8 +69,8 @@ export function parseProse(text: string, file: string): PatchProse {
   };
   const problem = section('problem');
   const why = section('why');
-  if (!problem) throw new PatchHomeError(`${file}: "## What is wrong" is missing or empty`);
-  if (!why) throw new PatchHomeError(`${file}: "## The fix" is missing or empty`);
+  if (!problem) throw homeError(`${file}: "## What is wrong" is missing or empty`);
+  if (!why) throw homeError(`${file}: "## The fix" is missing or empty`);
   const details = section('details');
   return { title, problem, why, departsFromReport: section('departsFromReport') || null, ...(details ? { details } : {}) };
 }
@@ -78,7 +81,7 @@ function readBeside(module: PatchModule, name: string): string {
     return readFileSync(url, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new PatchHomeError(`fix ${module.id}: cannot read ${url.pathname} (${reason}); the fix's folder is incomplete (a build that did not copy it?)`);
+    throw homeError(`fix ${module.id}: cannot read ${url.pathname} (${reason}); the fix's folder is incomplete (a build that did not copy it?)`);
   }
 }
 
@@ -92,7 +95,7 @@ export function loadPatch(module: PatchModule): Patch {
   const assets: PatchAssets = {
     text(name) {
       const text = texts.get(name);
-      if (text === undefined) throw new PatchHomeError(`fix ${module.id} reads asset ${name}, which it does not declare in \`assets\``);
+      if (text === undefined) throw homeError(`fix ${module.id} reads asset ${name}, which it does not declare in \`assets\``);
       return text;
     },
   };
@@ -105,7 +108,7 @@ export function loadPatch(module: PatchModule): Patch {
 
 /** The text of asset `name` of `module` (tests and verify use what the fix writes). */
 export function assetText(module: PatchModule, name: string): string {
-  if (!(module.assets ?? []).includes(name)) throw new PatchHomeError(`fix ${module.id} does not declare asset ${name}`);
+  if (!(module.assets ?? []).includes(name)) throw homeError(`fix ${module.id} does not declare asset ${name}`);
   return readBeside(module, name);
 }
 
@@ -117,7 +120,7 @@ export function loadPatches(modules: readonly PatchModule[]): Patch[] {
   modules.forEach((module, index) => {
     const before = modules[index - 1];
     if (before && before.priority >= module.priority) {
-      throw new PatchHomeError(`patches/index.ts lists ${module.id} (priority ${module.priority}) after ${before.id} (priority ${before.priority}): list the fixes in apply order`);
+      throw homeError(`patches/index.ts lists ${module.id} (priority ${module.priority}) after ${before.id} (priority ${before.priority}): list the fixes in apply order`);
     }
   });
   return modules.map(loadPatch);
