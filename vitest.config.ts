@@ -3,7 +3,7 @@ import { DEFAULT_TIMEOUT, SLOW_TEST_THRESHOLD } from './test/budgets.js';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'patches/**/*.test.ts'],
     // An empty XDG_CACHE_HOME per test file: no test depends on what an earlier run cached.
     setupFiles: ['test/setup-cache.ts'],
     // Hang detectors, not speed limits: test/budgets.ts says why and lists the slowest cases.

@@ -7,8 +7,8 @@
  *
  * The slowest cases, by the work they do (each uses SLOW_TEST below):
  *   - test/fuzz.test.ts: 200 generated variants of the fixture, each planned twice and verified;
- *   - test/ansible-crosscheck.test.ts, test/handlers.test.ts, test/maintenance.test.ts,
- *     test/egress-entrypoint.test.ts, test/telegram-token.test.ts: real ansible-playbook runs;
+ *   - test/ansible-crosscheck.test.ts and the tests of bugs 8, 9, 3 and 6
+ *     (patches/<id>/<id>.test.ts): real ansible-playbook runs, Go builds and go vet;
  *   - test/end-to-end.test.ts: --apply (Go included) and verify of whole repos, some with Ansible;
  *   - test/hostile.test.ts, test/hostile-trust.test.ts: a tsc build of the CLI, SIGINT/SIGKILL
  *     in the middle of --apply (child processes), the secrets check running every mode;

@@ -7,7 +7,7 @@
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { bug4 } from '../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
+import { bug4 as bug4Module } from '../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
 import { composeDeploymentOf } from '../src/model/compose-templates.js';
 import { deployScenarios } from '../src/model/compose-deploy.js';
 import { firstRunProblems, hostAfterUp, mergeCompose, routesOut, sharedNetworks, canPublishPorts, type HostNetwork } from '../src/model/compose-model.js';
@@ -17,6 +17,9 @@ import { createRepoView } from '../src/core/repo-view.js';
 import { verifyRepo } from '../src/verify/index.js';
 import { DEFAULT_FIX_BRANCH, git, gitRepoOf, runCli } from './helpers.js';
 import { BASE, CADDY, MONITORING, overlayRepo } from './overlay-repo.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug4 = loadPatch(bug4Module);
 
 type Files = Map<string, string>;
 

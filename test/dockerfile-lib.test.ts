@@ -15,12 +15,16 @@ import {
   splitRunAfter,
   wordValues,
 } from '../src/toolkit/dockerfile.js';
-import { bug1 } from '../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
-import { bug3 } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { bug1 as bug1Module } from '../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
+import { bug3 as bug3Module } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
 import { applyEditsToText } from '../src/core/edits.js';
 import { planFixes } from '../src/core/engine.js';
 import type { TextEdit } from '../src/core/types.js';
 import { fixtureFiles } from './helpers.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug1 = loadPatch(bug1Module);
+const bug3 = loadPatch(bug3Module);
 
 const FIXTURE_PATH = 'roles/openclaw-config/templates/Dockerfile.smokescreen.j2';
 const fixture = (): string => fixtureFiles().get(FIXTURE_PATH)!;

@@ -11,7 +11,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ENTRYPOINT_FILE_NAME, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { bug3, ENTRYPOINT_FILE_NAME } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { assetText } from '../src/core/patch-home.js';
 import { main } from '../src/cli.js';
 import { SANDBOX_VARIABLES, proofCacheDir } from '../src/verify/go-check.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
@@ -37,6 +38,7 @@ async function fixedRepoWithEntrypoint(entrypoint: string): Promise<string> {
   return repo;
 }
 
+const SMOKESCREEN_ENTRYPOINT_GO = assetText(bug3, ENTRYPOINT_FILE_NAME);
 const bug3Line = (stdout: string): string | undefined => stdout.split('\n').find((line) => line.startsWith('bug 3:'));
 
 describe('repo code runs in a scrubbed environment (issue 13, item 1)', () => {

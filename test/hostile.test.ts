@@ -196,6 +196,8 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
     rmSync(build, { recursive: true, force: true });
     const tsc = spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(PROJECT_ROOT, 'tsconfig.json'), '--outDir', join(build, 'dist'), '--sourceMap', 'false', '--noEmitOnError', 'false'], { encoding: 'utf8' });
     if (!existsSync(join(build, 'dist', 'src', 'cli.js'))) throw new Error(`tsc did not build the CLI: ${tsc.stdout}${tsc.stderr}`);
+    // As `npm run build` does: each fix's prose and assets beside its compiled module.
+    spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'copy-patch-homes.mjs'), join(build, 'dist')]);
     mkdirSync(join(build, 'bin'), { recursive: true });
     copyFileSync(join(PROJECT_ROOT, 'bin', 'openclaw-fix.js'), join(build, 'bin', 'openclaw-fix.js'));
     // verify's Go check reads its stand-in module from the package, as installed.

@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { catalogueFile, quickList } from '../src/output/catalogue.js';
+import { catalogueFile, listText, quickList } from '../src/output/catalogue.js';
 import { PROJECT_ROOT, runCli, tempDir } from './helpers.js';
 
 /** Modules `entry` loads through static imports (type-only imports excluded): repo paths and package names. */
@@ -57,6 +57,13 @@ describe('module loading', () => {
     // Anything else goes through the CLI, which knows the other options and the errors.
     for (const argv of [['--list', '--only', '2'], ['--list', '--list'], ['--list', '--help'], ['--dry-run']]) expect(quickList(argv, buildUrl)).toBeUndefined();
     appendFileSync(join(build, 'patches', 'index.js'), '// rebuilt\n');
+    expect(quickList(['--list'], buildUrl)).toBeUndefined();
+    // A fix's title lives in its prose (patches/<id>/<id>.md): a changed .md makes the catalogue stale too.
+    mkdirSync(join(build, 'patches', 'some-fix'));
+    writeFileSync(join(build, 'patches', 'some-fix', 'some-fix.md'), '# a title\n');
+    writeFileSync(join(build, 'catalogue.json'), catalogueFile(allPatches, buildUrl));
+    expect(quickList(['--list'], buildUrl)).toBe(listText(allPatches));
+    appendFileSync(join(build, 'patches', 'some-fix', 'some-fix.md'), '\n## What is wrong\n');
     expect(quickList(['--list'], buildUrl)).toBeUndefined();
   });
 });

@@ -5,12 +5,15 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bug7 } from '../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
+import { bug7 as bug7Module } from '../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
 import { applyFixes } from '../src/git/apply.js';
 import { Git } from '../src/git/git.js';
 import { patchSeries } from '../src/git/patch-series.js';
 import type { Patch } from '../src/core/types.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, snapshot, tempDir } from './helpers.js';
+import { loadPatch } from '../src/core/patch-home.js';
+
+const bug7 = loadPatch(bug7Module);
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
 

@@ -373,7 +373,7 @@ describe('--apply runs verify on the planned result', () => {
     expect(alone.plan.outcomes[0]?.reason).toMatch(/^not committed: bug 7 is committed but does not verify: the gateway no longer waits/);
     expect(git(repo, 'branch', '--list', 'fixes')).toBe('');
 
-    const withOthers = await applyFixes({ git: gitRepo, patches: [...allPatches.filter((patch) => patch.bug !== 7), badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    const withOthers = await applyFixes({ git: gitRepo, patches: allPatches.map((patch) => (patch.bug === 7 ? badBug7 : patch)), branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
     expect(withOthers.status).toBe('created');
     expect(withOthers.commits.map((commit) => commit.patchId)).not.toContain('litellm-no-egress-dependency');
     expect(withOthers.commits.length).toBe(allPatches.length - 1);

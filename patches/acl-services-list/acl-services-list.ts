@@ -6,7 +6,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { hasJinja, jinjaStatementIn, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, lineStartAt } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, TextEdit } from '../../src/core/types.js';
 import { ACL_GLOBS, aclFiles } from '../../src/model/acl.js';
 import { pairOf, replaceNode, startsOwnLine, where } from '../../src/toolkit/yaml-edit.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
@@ -35,28 +35,13 @@ function mapEntriesToItems(tpl: ParsedTemplate, services: YAMLMap): TextEdit[] {
   });
 }
 
-export const extraAclServicesList: Patch = {
+export const extraAclServicesList: PatchModule = {
   id: 'acl-services-list',
   bug: null,
   priority: 10,
   scope: 'egress',
-  title: 'render the egress ACL services as a list so Smokescreen v0.0.4 starts',
-  problem:
-    "Found while checking the report: the Smokescreen ACL template renders `services` as a mapping (`services: {}`), but v0.0.4 reads `services` into a list of rules and exits 1 at start (`cannot unmarshal !!map into []acl.YAMLRule`), a crash loop the report does not mention.",
-  why: 'An empty list (or the same rules as list items named by their old keys) is what v0.0.4 unmarshals; the default rule, which every certificate-less client gets, is left as it is.',
-  departsFromReport: null,
-  details: [
-    'Not in the report. It was found while checking the report\'s egress fixes against Smokescreen v0.0.4: with Bugs 1',
-    'and 2 fixed the proxy still restarts, because `acl.yaml` fails to load. v0.0.4\'s ACL loader (`version: v1`)',
-    'unmarshals `services` into `[]acl.YAMLRule` (`name`, `project`, `action`, `allowed_domains`); a YAML mapping',
-    'there is a type error and the process exits 1 before listening.',
-    '',
-    '`services: {}` becomes `services: []` (a comment on the line stays). A mapping of rules keyed by role becomes a',
-    'list whose items carry the key as `name:`; the rule bodies are untouched. A `services` value produced by Jinja',
-    '(an expression, or a `{% for %}` loop) is reported as unrecognised with its file and line: what it renders',
-    'depends on variables this fix does not own.',
-  ].join('\n'),
   files: ACL_GLOBS,
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const files = aclFiles(repo);

@@ -7,7 +7,7 @@ import { isMap, isScalar } from 'yaml';
 import { assertJinjaSyntax } from '../../src/core/failure.js';
 import { parseYamlTemplate, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { locate } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { commandWordValues, dockerRuns, isShellScript, resolveShellWord, shellCommands, shellVariables } from '../../src/toolkit/shell.js';
 import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from '../../src/toolkit/tasks.js';
@@ -174,46 +174,13 @@ function requirementsEdit(repo: RepoView): { edits: TextEdit[]; notes: string[];
   return { edits: [appendToSeq(tpl, collections, [mapItems ? `name: ${COLLECTION}` : COLLECTION])], notes: [], changes: [change] };
 }
 
-export const bug9: Patch = {
+export const bug9: PatchModule = {
   id: 'backup-images-prepulled',
   bug: 9,
   priority: 9,
   scope: 'maintenance',
-  title: 'pre-pull the images the maintenance scripts run',
-  problem:
-    'The nightly backup script docker-runs an image that the deployment never pulls; when it is not cached and the registry is unreachable, the backup fails silently.',
-  why: "The role's tasks pull exactly the images its scripts `docker run`, found by reading the scripts, so the cron job finds them in the local cache.",
-  departsFromReport:
-    'The report hard-codes alpine:3.21; the fix reads the images from the scripts (a Jinja variable stays a variable, pulled as "{{ var }}"), so a changed or added image is pulled too.',
-  details: [
-    "Every scheduled shell script of any role is read as shell: a `*.sh`/`*.bash` (or shebang) script in a role's",
-    "`templates/` or `files/` whose role schedules a job (cron, systemd timer) or that a scheduling task names (the",
-    "report's `maintenance` role and its `backup.sh.j2`, whatever the role is called):",
-    '`docker run [options] IMAGE …` (also `docker container run`), with `\\` continuations, quotes and',
-    'Jinja in option values. The image may be literal (`alpine:3.21`), Jinja (`{{ backup_image }}`,',
-    "pulled as `\"{{ backup_image }}\"`) or a shell variable the script sets itself (resolved). For each",
-    'image not yet pulled by the role — `community.docker.docker_image` with `source: pull` (a',
-    '`loop` over literal names counts), `docker_image_pull`, or a `docker pull` command — a task is',
-    'inserted right after the task that installs the script:',
-    '',
-    '```yaml',
-    '- name: Pull alpine:3.21 for backup.sh',
-    '  community.docker.docker_image:',
-    '    name: "alpine:3.21"',
-    '    source: pull',
-    '```',
-    '',
-    '`community.docker` is added to `requirements.yml` when it is missing there (Debian\'s ansible',
-    'package ships it). Shell expansions in the image word are resolved as the shell would, where that',
-    'needs no run: `$NAME`/`${NAME}` the script sets once (also from other variables, `$REGISTRY/busybox`), and',
-    '`${NAME:-default}` (the default when the script neither sets NAME nor sources a file). Jinja is rendered before',
-    'the shell runs, so an expression is one piece of text to it: `BACKUP_IMAGE="${BACKUP_IMAGE:-{{ backup_helper_image }}}"`',
-    'defaults to `{{ backup_helper_image }}`, and an assignment that names its own variable reads the value set before',
-    'that line, not itself; the pull then names `{{ backup_helper_image }}`. An image computed at',
-    'run time (`$(…)`, `$1`, `${NAME:+…}`, a variable set to two values or left to the environment) is reported as',
-    'unrecognised with its file:line rather than guessed; nothing with a `$` is copied into the pull task.',
-  ].join('\n'),
   files: [...SCRIPT_GLOBS, ...TASK_GLOBS, ...REQUIREMENTS_GLOBS],
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const images = scriptImages(repo);

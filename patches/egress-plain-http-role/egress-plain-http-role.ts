@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import { isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { sourceOf } from '../../src/toolkit/template-yaml.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { entryLines, pairOf, where } from '../../src/toolkit/yaml-edit.js';
 import {
   DOCKERFILE_GLOBS,
@@ -28,70 +28,14 @@ import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskF
 import { UnrecognisedShape } from '../../src/core/errors.js';
 import { unquote } from '../../src/toolkit/text.js';
 
-/** File name of the entrypoint in the role's files/ and in the image's build context. */
+/**
+ * File name of the entrypoint in the role's files/ and in the image's build context, and of the
+ * asset beside this module that is written there: upstream Smokescreen v0.0.4's main.go with one
+ * line added (`AllowMissingRole`), so upstream's own switch decides the plain-HTTP case and
+ * everything else (flags, logging, serving) stays as upstream built it.
+ */
 export const ENTRYPOINT_FILE_NAME = 'smokescreen-main.go';
 
-/**
- * Replaces upstream Smokescreen v0.0.4's main.go at image build time. It is upstream's file
- * with one line added (`AllowMissingRole`), so upstream's own switch decides the plain-HTTP
- * case and everything else (flags, logging, serving) stays as upstream built it.
- */
-export const SMOKESCREEN_ENTRYPOINT_GO = `// Smokescreen entrypoint for the OpenClaw egress proxy (written by openclaw-fix, bug 3).
-//
-// The image build copies this file over upstream's main.go after \`git checkout\` and before
-// \`go build\`. It is upstream's v0.0.4 main.go with one change: AllowMissingRole is set, so a
-// client without a TLS client certificate (the OpenClaw services talk to the proxy over plain
-// HTTP) gets the empty role and thus the ACL's default rule instead of HTTP 407. A client that
-// presents a certificate keeps its CommonName as role, as upstream does.
-package main
-
-import (
-	"log"
-	"net/http"
-
-	"github.com/sirupsen/logrus"
-	"github.com/stripe/smokescreen/cmd"
-	"github.com/stripe/smokescreen/pkg/smokescreen"
-)
-
-// roleFromRequest is upstream's defaultRoleFromRequest: the client certificate's CommonName,
-// or a missing-role error, which AllowMissingRole turns into the ACL's default rule.
-func roleFromRequest(req *http.Request) (string, error) {
-	if req.TLS == nil {
-		return "", smokescreen.MissingRoleError("no TLS: plain-HTTP client")
-	}
-	if len(req.TLS.PeerCertificates) == 0 {
-		return "", smokescreen.MissingRoleError("client did not provide certificate")
-	}
-	return req.TLS.PeerCertificates[0].Subject.CommonName, nil
-}
-
-func main() {
-	conf, err := cmd.NewConfiguration(nil, nil)
-	if err != nil {
-		logrus.Fatalf("Could not create configuration: %v", err)
-	}
-	if conf == nil {
-		// --help or --version: NewConfiguration has printed it; there is nothing to start.
-		return
-	}
-
-	conf.RoleFromRequest = roleFromRequest
-	conf.AllowMissingRole = true
-
-	// Upstream's logging: JSON lines, with the standard log package routed through logrus.
-	conf.Log.Formatter = &logrus.JSONFormatter{}
-	adapter := &smokescreen.Log2LogrusWriter{
-		Entry: conf.Log.WithField("stdlog", "1"),
-	}
-	log.SetFlags(0)
-	log.SetOutput(adapter)
-
-	// StartWithConfig returns nothing: it serves until the process ends, and on a listen
-	// error it calls conf.Log.Fatal itself.
-	smokescreen.StartWithConfig(conf, nil)
-}
-`;
 
 // ---------------------------------------------------------------------------------------------
 // Screening an entrypoint's text (a module cannot compile Go; src/verify/go-check.ts does, in verify)
@@ -401,44 +345,16 @@ function deployTaskLines(dockerfileTask: ModuleArgs, fileName: string): string[]
 
 // ---------------------------------------------------------------------------------------------
 
-export const bug3: Patch = {
+export const bug3: PatchModule = {
   id: 'egress-plain-http-role',
   bug: 3,
   priority: 3,
   scope: 'egress',
-  title: 'let plain-HTTP clients through the egress proxy under the ACL default rule',
-  problem:
-    "Smokescreen v0.0.4's main.go takes a client's ACL role from its TLS client certificate and refuses every client without one with HTTP 407; the OpenClaw services reach the proxy over plain HTTP, so every proxied request is refused, allow-listed or not.",
-  why:
-    "A replacement entrypoint that sets upstream's AllowMissingRole gives certificate-less clients the empty role, which matches no service in the ACL and so gets its default rule, while a client with a certificate keeps its CommonName role. Copying it over main.go after the checkout and before go build is the only way to change the entrypoint of an image built from upstream's source.",
-  departsFromReport:
-    "The report's entrypoint does not compile on v0.0.4: StartWithConfig returns nothing, so `if err := smokescreen.StartWithConfig(conf, nil); err != nil` fails with \"(no value) used as value\"; it also dereferences the nil config of --help/--version, drops upstream's JSON logging and gives certificate clients the default role too. This one is upstream's main.go plus `conf.AllowMissingRole = true`.",
-  details: [
-    `The entrypoint is written to \`roles/<role>/files/${ENTRYPOINT_FILE_NAME}\` (the role that renders the Smokescreen`,
-    'Dockerfile), deployed into the build context by an `ansible.builtin.copy` task placed right after the Dockerfile task',
-    '(same dest directory, mode, owner, `notify`, `when` and `tags`, so a change rebuilds the image), and copied by',
-    `\`COPY ${ENTRYPOINT_FILE_NAME} main.go\` after the last git command and before \`go build\`. A RUN that chains`,
-    '`git clone … && git checkout … && go build …` is split at the `&&` before `go build`; every build flag (for example',
-    "`-ldflags` stamping `main.VersionID`) stays as it was. When the chain `cd`s to a literal path before `go build`",
-    '(`git clone … /src && cd /src && … && go build .`), the COPY names that directory in full (COPY resolves against',
-    'WORKDIR, not the shell) and the new RUN repeats the `cd`, since each RUN starts in WORKDIR again; a `cd` only the',
-    'shell can resolve (a variable, `-`, `~`) makes the fix unrecognised.',
-    '',
-    'Facts it rests on (Smokescreen v0.0.4): `StartWithConfig(config, quit)` returns nothing and blocks;',
-    '`cmd.NewConfiguration` returns `(nil, nil)` for `--help`/`--version`; a `RoleFromRequest` error refuses the request',
-    'with HTTP 407 unless it is a missing-role error and `AllowMissingRole` is true, in which case the role is `""` and',
-    "the ACL's `default` rule applies; the build is `go build .` on the repository root, whose only Go file is `main.go`.",
-    '',
-    'A repository that already copies a custom entrypoint over `main.go` keeps its file name and task; its content is',
-    "replaced when it shows a known defect (StartWithConfig's result used as a value, a role function that refuses",
-    "clients without TLS, the certificate ignored, the nil config dereferenced, upstream's JSON logging dropped). A COPY",
-    'in the wrong place (before the checkout, after the build) is moved. The test suite and `openclaw-fix verify` compile',
-    "the entrypoint against a stand-in of v0.0.4's API and replay the role decision for a plain-HTTP client and for a",
-    'client with a certificate.',
-  ].join('\n'),
   files: [...DOCKERFILE_GLOBS, `**/roles/*/${TASK_FILE_GLOB}`, ...ENTRYPOINT_GLOBS],
+  home: import.meta.url,
+  assets: [ENTRYPOINT_FILE_NAME],
 
-  check(repo): CheckResult {
+  check(repo, assets): CheckResult {
     const df = smokescreenDockerfile(repo);
     // An image from a registry has no main.go to replace.
     if (!df || !/\bgo\s+build\b/.test(df.text)) return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
@@ -461,6 +377,7 @@ export const bug3: Patch = {
     const problems: string[] = [];
 
     // 1. The entrypoint file in the role.
+    const entrypoint = assets.text(ENTRYPOINT_FILE_NAME);
     let roleFile: string | undefined;
     if (deployTask) {
       const src = parameterText(deployTask.task, 'src') ?? '';
@@ -478,7 +395,7 @@ export const bug3: Patch = {
       const defects = entrypointDefects(text);
       if (defects.length > 0) {
         problems.push(`the custom entrypoint ${roleFile} is broken: ${defects.join('; ')}`);
-        edits.push({ path: roleFile, start: 0, end: text.length, text: SMOKESCREEN_ENTRYPOINT_GO });
+        edits.push({ path: roleFile, start: 0, end: text.length, text: entrypoint });
         changes.push(`${roleFile}: replaced the entrypoint with upstream's main.go plus AllowMissingRole (${defects.length} defect${defects.length > 1 ? 's' : ''} fixed)`);
       }
     } else {
@@ -487,7 +404,7 @@ export const bug3: Patch = {
       }
       roleFile = `${roleDir}files/${ENTRYPOINT_FILE_NAME}`;
       problems.push(`the image builds upstream's main.go, which refuses clients without a TLS certificate (go build at ${whereIn(df, site.build.parts[site.build.partIndex]!.start)})`);
-      edits.push({ path: roleFile, start: 0, end: 0, text: SMOKESCREEN_ENTRYPOINT_GO });
+      edits.push({ path: roleFile, start: 0, end: 0, text: entrypoint });
       changes.push(`${roleFile}: new entrypoint, upstream's main.go plus AllowMissingRole, so plain-HTTP clients get the ACL default rule`);
     }
 

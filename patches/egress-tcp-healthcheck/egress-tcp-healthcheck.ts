@@ -7,7 +7,7 @@
 import { isMap, isScalar, isSeq, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { jinjaStatementIn, scalarSource, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, eolOf, escapeRegExp } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, serviceCommand, serviceToCheck, stackServiceName, type ServiceCommand } from '../../src/model/compose-templates.js';
 import {
@@ -323,28 +323,13 @@ function checkImage(df: ParsedDockerfile, repo: RepoView, egressNames: readonly 
 
 // ---------------------------------------------------------------------------------------------
 
-export const bug1: Patch = {
+export const bug1: PatchModule = {
   id: 'egress-tcp-healthcheck',
   bug: 1,
   priority: 2,
   scope: 'egress',
-  title: 'probe the egress proxy with a bounded TCP check instead of /healthcheck',
-  problem:
-    "The egress healthcheck requests /healthcheck, which Smokescreen's CLI never serves (it answers HTTP 500), so curl -sf fails, the container never becomes healthy and everything that waits for it never starts.",
-  why:
-    'A TCP connect to the listen port proves the proxy is accepting connections, which is what dependants need; `nc -z -w` bounds it so a hung socket cannot stall the check. netcat-openbsd provides nc in the Alpine runtime image, and curl is dropped when nothing else in the image uses it.',
-  departsFromReport:
-    "The report's first snippet (`wget … || curl … && exit 0 || exit 0`) always exits 0 and would mark a dead proxy healthy; it is not used, and a probe of that kind is treated as needing the fix. The TCP probe adds a `-w` timeout and targets 127.0.0.1 and the port from `--listen-port` (default 4750) rather than the report's unbounded `nc -z localhost 4750`.",
-  details: [
-    'Facts (upstream-facts.md): `/healthcheck` is answered only when `Config.Healthcheck` is set, which the CLI never does; a plain `GET /healthcheck` gets HTTP 500.',
-    '',
-    'The probe is `nc -z -w <s> <host> <port>`: `<port>` is the value of `--listen-port` in the service command (4750, Smokescreen\'s default, when absent; a Jinja expression is carried over as written), `<host>` is 127.0.0.1 unless `--listen-ip` binds one specific address. `-w` is at most 3 seconds and below the healthcheck\'s `timeout`. The test keeps its form: a `["CMD", …]` list (flow or block), `["CMD-SHELL", "…"]`, or a plain string, quoted like the existing items (numbers are always quoted: Compose wants strings). A test that is already `nc -z` with a `-w` timeout on the listen address is left alone; one without `-w`, on another port, or ending in `|| exit 0` / `|| true` is replaced.',
-    '',
-    "The image: the Dockerfile template that builds Smokescreen is found by content. In its runtime (last) stage `netcat-openbsd` joins the existing `apk add` list — on the same line, or on a continuation line of its own when the list has one package per line. `curl` is dropped only when nothing else runs it in that container: no other RUN command, HEALTHCHECK, ENTRYPOINT or CMD of the stage, no `command`/`entrypoint` of the service, no `docker exec <egress> curl` in the role's tasks, handlers or scripts (comments do not count). When curl goes and netcat comes, the word is swapped in place.",
-    '',
-    'The fixture\'s comment "curl is only here for the compose healthcheck" sits directly above that `apk add`: once curl is gone it is stale, and the healthcheck it refers to now uses nc, so `curl` in it becomes `netcat-openbsd` (the author\'s explanation stays true). Comments elsewhere, or ones not about the healthcheck, are left byte for byte; when curl has to stay, the fix says why in a note.',
-  ].join('\n'),
   files: [...COMPOSE_TEMPLATE_GLOBS, ...DOCKERFILE_GLOBS, ...SCRIPT_GLOBS],
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const EGRESS = stackServiceName(repo, 'egress');

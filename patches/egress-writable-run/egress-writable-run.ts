@@ -9,7 +9,7 @@
 import { isScalar, isSeq, type Node as YamlNode, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { scalarSource, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, lineStartAt } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
@@ -98,28 +98,13 @@ function tmpfsState(tpl: ParsedTemplate, service: YAMLMap): TmpfsState {
   return { mounts, edit: appendToSeq(tpl, value as YAMLSeq, [quoteLike(sample, RUN_TMPFS_ENTRY)]) };
 }
 
-export const bug2: Patch = {
+export const bug2: PatchModule = {
   id: 'egress-writable-run',
   bug: 2,
   priority: 1,
   scope: 'egress',
-  title: 'give the read-only egress proxy a /run tmpfs and an explicit stats socket directory',
-  problem:
-    'The openclaw-egress container runs with a read-only root and only /tmp writable, and Smokescreen is not told where to put its stats socket.',
-  why:
-    'A /run tmpfs (as docker-proxy has) gives runtime files a writable home, and `--stats-socket-dir` pointing at that mount point makes the socket location explicit and guaranteed writable, whatever later Smokescreen versions default to.',
-  departsFromReport:
-    "The report's root cause does not hold: at Smokescreen v0.0.4 `--stats-socket-dir` has no default (no socket is created unless it is set), so the read-only root cannot make it fail, and the quoted \"ExitCode: 0\" is not what happens. The crash loop the deployment really has is the ACL template's `services: {}` map, which v0.0.4 refuses with exit 1 (fixed separately, found while checking this report). The change is kept as hardening, with the socket on the new `/run` mount rather than the report's `/tmp`.",
-  details: [
-    'What the facts say (upstream-facts.md, Smokescreen v0.0.4): `--stats-socket-dir` is empty by default and then no socket is made; when set, Smokescreen creates `track-<pid>.sock` in that directory. So the egress container does not crash on its read-only root; it crashes on the ACL (`services: {}` → exit 1), which the ACL fix addresses.',
-    '',
-    'Why the fix is still made: it is what the report and the issue ask for, it costs nothing, and it makes the socket location explicit and writable instead of depending on a default.',
-    '',
-    'Which directory: `/run`, the new tmpfs mount point. The directory must exist when Smokescreen starts, so it must be a tmpfs *mount point* — a subdirectory such as `/run/smokescreen` does not exist on a fresh (empty) tmpfs, and the image cannot create it because the mount hides the image\'s content there. Docker creates a tmpfs with mode 1777 unless `mode=` says otherwise, so the non-root `smokescreen` user can write it. `/run` is where runtime sockets belong and gives the new mount its purpose; `/tmp` (the report\'s choice) works equally and is used when `/run` carries a mode the container user cannot write.',
-    '',
-    'Shapes handled: `tmpfs` as a block or flow list (new entry quoted like the `/tmp` one), as a single string (turned into a flow list of two), or missing (added after `read_only`); `command` as a block or flow list (new item quoted like the last one) or as a single string (flag appended). A flag already present — `--stats-socket-dir=/x` or `--stats-socket-dir /x`, one or two dashes — is left alone when `/x` is a writable tmpfs mount point and corrected in place otherwise. `read_only: true` is kept. Refused with file:line: Jinja deciding a tmpfs path or the socket directory, block scalars, a list built by a Jinja loop, a service without `command`.',
-  ].join('\n'),
   files: COMPOSE_TEMPLATE_GLOBS,
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const EGRESS = stackServiceName(repo, 'egress');

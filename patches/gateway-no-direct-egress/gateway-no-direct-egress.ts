@@ -10,11 +10,12 @@ import { deploymentBlocker, deployScenarios, type DeployStep, type StaticRender 
 import { ComposeModelError, hostAfterUp, isInternal, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../../src/model/compose-model.js';
 import { hasJinja, scalarSource, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, nextLineStart } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeDeploymentOf, composeFiles, DEPLOYMENT_GLOBS, stackServiceName, type ComposeFile } from '../../src/model/compose-templates.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from '../../src/model/telegram.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
+import { extraTelegramEgress } from '../telegram-egress-allowlist/telegram-egress-allowlist.js';
 
 /** The network an internet-facing service gets when the network it reached the internet through becomes internal. */
 const INGRESS = 'ingress-net';
@@ -111,60 +112,17 @@ function telegramNotes(repo: RepoView, state: 'needs-fix' | 'fixed'): string[] {
   }
   if (state === 'fixed' && present) return [];
   return [
-    `Telegram is enabled (${telegram.evidence}): the gateway now reaches the internet only through the egress proxy, so ${TELEGRAM_API_HOST} must be in ${listName}${present ? ' (it is)' : '; the fix telegram-egress-allowlist adds it'}.`,
+    `Telegram is enabled (${telegram.evidence}): the gateway now reaches the internet only through the egress proxy, so ${TELEGRAM_API_HOST} must be in ${listName}${present ? ' (it is)' : `; the fix ${extraTelegramEgress.id} adds it`}.`,
   ];
 }
 
-export const bug4: Patch = {
+export const bug4: PatchModule = {
   id: 'gateway-no-direct-egress',
   bug: 4,
   priority: 5,
   scope: 'network',
-  title: 'cut the gateway off from the internet except through the egress proxy',
-  problem:
-    'The gateway (openclaw) is on proxy-net, which is not internal: a process in the gateway that ignores HTTP(S)_PROXY reaches the internet directly, bypassing the Smokescreen allow-list.',
-  why: 'Every network the gateway is on becomes internal: its only way out is then openclaw-egress, which shares openclaw-net with it. The reverse proxies that reached the internet through proxy-net (Caddy publishing 80/443, cloudflared dialling out) keep a route out through a bridge network declared in their own overlay, which Compose creates on the first up because a service of the project uses it.',
-  departsFromReport:
-    "The report declares ingress-net in the base file and updates only the Caddy overlay. Here each overlay whose service needs a route out declares ingress-net itself and attaches it to that service. Compose creates only the networks a service of the merged project uses (upstream-facts.md): a base-file declaration is created only if an overlay's service also lists the network, and on its own, as in the report's snippet, it is never created while Caddy, left on the now-internal proxy-net, cannot publish 80/443. Declaring the network beside the service that uses it keeps each overlay self-contained. The Cloudflare Tunnel overlay, which the report does not mention, gets it too: cloudflared reached Cloudflare only through proxy-net. The network is not `external: true`, which Compose never creates: a first `up` would fail with 'declared as external, but could not be found'.",
-  details: [
-    'Compose rules relied on (upstream-facts.md, "Docker Compose (v2)"): the base file and its overlays form one project;',
-    '`up` creates only networks a service uses, named `<project>_<key>`; an `external: true` network is never created;',
-    'a container on internal networks only has no route out and cannot publish ports.',
-    '',
-    '**Which role brings up which files.** The fix reads the deployment as the playbook runs it (src/model/compose-deploy.ts):',
-    'the roles in playbook order, their `template` tasks (which template becomes which file on the host) and the tasks',
-    'that run `docker compose -f … -f … up` (command/shell, `chdir` or `cd`, `-p`) or `community.docker.docker_compose_v2`.',
-    'Each `up` is merged as Compose merges its `-f` files, on a host that already has the networks earlier `up`s created.',
-    'An overlay brought up by a later role may join the base project\'s network by its full name',
-    '(`proxy-net: {external: true, name: openclaw_proxy-net}`): that is the base file\'s `proxy-net`, so the base file\'s',
-    'declaration is the one made internal, and the change names the Docker network and the overlays that join it. An',
-    'overlay that only adds keys to a base service (monitoring labels on `openclaw`) is merged, not a second definition.',
-    'When the `-f` list is built at run time (a loop over a `set_fact` list) the fix does not guess it: it checks the',
-    'base file alone and with each overlay.',
-    '',
-    '- Every network the gateway is on that is not internal becomes `internal: true` (inserted after `driver:`, or',
-    '  `internal: false` flipped; a bare `proxy-net:` gets a nested block). A network the gateway shares with the',
-    '  egress proxy\'s route out, an external network no earlier `up` of the deployment creates, or the implicit',
-    '  `default` network is refused, not guessed.',
-    '- Every other service on the gateway\'s side of those networks (not shared with openclaw-egress) that would be',
-    '  left without a route out gets `ingress-net` (bridge) added to its `networks` (list or long form, block or flow)',
-    '  and declared in the same file (also when another file declares it: Compose merges the two). In the bundled repo these are `caddy` (publishes 80/443) and `cloudflared`',
-    '  (dials out to Cloudflare). The rule is "keep the route out that a service had", so a service that only ever',
-    '  talked to the gateway is not the concern of this fix. Overlays that do not touch proxy-net (monitoring) are',
-    '  left byte for byte.',
-    '- Caddy and cloudflared stay on proxy-net with the gateway (to forward requests to it). They are reverse',
-    '  proxies: only openclaw-egress forwards the gateway\'s outbound traffic, through the allow-list.',
-    '',
-    '**Telegram.** After this fix the gateway reaches the internet only through the egress proxy. When the repo',
-    'enables Telegram (`telegram_enabled`, or tasks that configure `channels.telegram`), `api.telegram.org` must be',
-    'in the egress allow-list; the fix prints a note, and the `telegram-egress-allowlist` fix adds the host.',
-    '',
-    '**Existing hosts.** Docker cannot change an existing network\'s `internal` flag in place. On a host where the',
-    'stack already ran, bring it down with the same `-f` files (`docker compose -f docker-compose.yml -f',
-    'compose.caddy.yml down`) before the next `up`, then check `docker network inspect openclaw_proxy-net',
-    "--format '{{.Internal}}'` prints `true`.",
-  ].join('\n'),
   files: [...COMPOSE_TEMPLATE_GLOBS, ...VARS_GLOBS, ...TASK_GLOBS, ...DEPLOYMENT_GLOBS],
+  home: import.meta.url,
 
   check(repo) {
     try {

@@ -6,7 +6,7 @@
  */
 import { isScalar, type Node as YamlNode, type Pair } from 'yaml';
 import { columnAt, eolOf, indentStepOf, lineEndAt } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, TextEdit } from '../../src/core/types.js';
 import { endOfNodeLines, pairOf, removeFromMap, where } from '../../src/toolkit/yaml-edit.js';
 import { readTaskFile, taskCommand, tasksOf, type Task, type TaskCommand } from '../../src/toolkit/tasks.js';
 import { commandWords, shellCommands, type ShellCommand, type ShellWord } from '../../src/toolkit/shell.js';
@@ -202,45 +202,13 @@ function fixHandler(finding: HandlerFinding): { edits: TextEdit[]; change: strin
   };
 }
 
-export const bug8: Patch = {
+export const bug8: PatchModule = {
   id: 'handlers-first-run-safe',
   bug: 8,
   priority: 8,
   scope: 'handlers',
-  title: 'let config handlers skip services that have no container yet',
-  problem:
-    "On a first run the config role's handlers restart compose services (openclaw-egress, litellm) before the deploy role has created their containers, so the restart fails and aborts the play.",
-  why:
-    'Each handler now looks the service\'s containers up with `docker compose ps --all --quiet` and acts only when there are some: a first run succeeds, and a failing restart of an existing container (or a failing lookup) still fails the play.',
-  departsFromReport:
-    "The report's first fix, failed_when: false, also hides a restart that fails on later runs, when the container exists (Ansible: failed_when: false masks every failure); the fix checks that the container exists instead, and removes failed_when: false / ignore_errors from these handlers. Its second snippet's `docker ps -a --format … | grep -q openclaw-egress` would also match other names containing that string and would ignore a failing `docker ps`.",
-  details: [
-    'Every handler, of any role (the report names `openclaw-config`; any role\'s handler can be notified before the',
-    'stack\'s containers exist), whose command (free form, `cmd:` or `argv:`, under',
-    '`ansible.builtin.command`, `command`, `ansible.builtin.shell` or `shell`) restarts, stops, starts,',
-    'kills, pauses or execs into a compose service becomes a shell handler of this shape (its name,',
-    '`args: chdir`, `when:` and `notify:` kept, so every `notify:` still matches):',
-    '',
-    '```yaml',
-    '- name: restart egress',
-    '  ansible.builtin.shell: |',
-    '    # No container yet on a first run (the deploy role creates it): nothing to restart.',
-    '    existing="$(docker compose ps --all --quiet openclaw-egress)" || exit 1',
-    '    if [ -n "$existing" ]; then',
-    '      docker compose restart openclaw-egress',
-    '    fi',
-    '  args:',
-    '    chdir: "{{ openclaw_base_dir }}"',
-    '```',
-    '',
-    'The lookup uses the same compose options (`-f`, `-p`, …) as the original command. A failing lookup',
-    '(Docker down, unknown service) fails the handler instead of skipping it, and the restart\'s own exit',
-    'status is the handler\'s. Handlers that build images (`docker compose build`) work on a first run',
-    'and are left alone; a handler that already checks for the container (a `ps`/`inspect` before it',
-    'acts, or a `when:` on a registered lookup) is left as it is, except that `failed_when: false` and',
-    '`ignore_errors: true` are removed. The script contains no `{{`, so no Jinja escaping is needed.',
-  ].join('\n'),
   files: HANDLER_GLOBS,
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const all = repo.glob(...HANDLER_GLOBS);

@@ -8,7 +8,7 @@
 import { isMap, isScalar, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import { loopVariableAt, parseYamlTemplate, sourceOf, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { eolOf, locate } from '../../src/toolkit/text.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import {
   endOfMappingLines,
   entryIndent,
@@ -257,48 +257,13 @@ function uncappedWhenRendered(repo: RepoView, tpl: ParsedTemplate): { uncapped: 
   return { uncapped };
 }
 
-export const bug5: Patch = {
+export const bug5: PatchModule = {
   id: 'litellm-budget-where-read',
   bug: 5,
   priority: 4,
   scope: 'litellm',
-  title: 'enforce LiteLLM model budgets with a budget_duration beside max_budget',
-  problem:
-    "The LiteLLM config sets each model's max_budget without a budget_duration, so the router's budget limiter skips every deployment and no spending cap is enforced.",
-  why:
-    'LiteLLM reads per-deployment budgets from litellm_params.max_budget together with litellm_params.budget_duration, and rpm from litellm_params; the cap stays where it is read and gets the window it needs.',
-  departsFromReport:
-    "The report moves max_budget into model_info and rpm to the model's top level; LiteLLM never reads model_info.max_budget (the router's budget limiter reads litellm_params.max_budget with litellm_params.budget_duration), so that snippet would remove the cap. The real defect is the missing budget_duration; rpm in litellm_params was always read.",
-  details: [
-    'LiteLLM (the 1.8x line the deployment pins) enforces a per-deployment spending cap only when',
-    '`litellm_params` holds both `max_budget` and `budget_duration`; it never reads',
-    '`model_info.max_budget`. `rpm` in `litellm_params` is the documented place and is what',
-    '`/model/info` shows; the usage-based router also falls back to a model-level `rpm`.',
-    '',
-    "The fix keeps `max_budget` in `litellm_params` and adds `budget_duration`: in a `{% for %}` loop it",
-    "is the model's own `budget_duration` when the item has one, else the new role default",
-    '`litellm_budget_duration` (`30d`, added to the defaults of the role that owns the template,',
-    'override it in group_vars). Literal model entries get `{{ litellm_budget_duration }}`.',
-    '',
-    "When the cap comes straight from the loop item (`{{ model.max_budget }}`), both lines are wrapped",
-    "in `{% if model.max_budget is defined %}`: a model without a cap then renders no budget keys",
-    'instead of `max_budget:` with an empty (null) value, and stays uncapped as its vars say.',
-    '',
-    "A `budget_duration` that renders for some models only — alone under `{% if model.budget_duration is defined %}`",
-    "(a hand fix for the one model that got a duration), or a bare `{{ model.budget_duration }}` — leaves every other",
-    "capped model's cap skipped; it is rewritten to render for every model, its own duration else the default.",
-    '"Fixed" is earned by the rendered result: the config is rendered with the repo\'s models, and a capped model',
-    'that still renders without a duration, in a shape the fix does not recognise, makes it unrecognised, naming the',
-    'models.',
-    '',
-    'A repo that already followed the report gets `max_budget` moved back from `model_info` (the',
-    "`model_info` block goes when it held nothing else, with its `{% if %}` wrapper) and a",
-    "model-level `rpm` moved into `litellm_params` as well: the usage-based router would read it at",
-    'the top level too, but `litellm_params` is read by every routing strategy and shown by',
-    "`/model/info` (the report's check 5).",
-  ].join('\n'),
-  // VARIABLE_GLOBS: the models come from wherever Ansible reads variables (include_vars, vars_files), for the rendered check.
   files: [...TEMPLATE_GLOBS, ...VAR_FILE_GLOBS, ...VARIABLE_GLOBS],
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const templates = modelListTemplates(repo);

@@ -3,22 +3,19 @@
  * proxy only when it forwards a model request. Remove that one dependency; the gateway keeps it.
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode } from 'yaml';
-import type { Patch } from '../../src/core/types.js';
+import type { PatchModule } from '../../src/core/types.js';
 import { pairOf, removeFromMap, removeFromSeq, where } from '../../src/toolkit/yaml-edit.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
 import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
 
 
-export const bug7: Patch = {
+export const bug7: PatchModule = {
   id: 'litellm-no-egress-dependency',
   bug: 7,
   priority: 7,
   scope: 'compose',
-  title: 'let LiteLLM start without waiting for the egress proxy',
-  problem: "LiteLLM's depends_on waits for openclaw-egress to be healthy, so an egress hiccup keeps LiteLLM from starting or restarting.",
-  why: 'LiteLLM needs the proxy only per request, not to start (config, Redis, HTTP server); the gateway still depends on the proxy, so the stack still waits for it.',
-  departsFromReport: null,
   files: COMPOSE_TEMPLATE_GLOBS,
+  home: import.meta.url,
 
   check(repo) {
     const LITELLM = stackServiceName(repo, 'litellm');

@@ -4,7 +4,7 @@
  * ACL template renders, in that list's own file and style.
  */
 import { isScalar, type Scalar } from 'yaml';
-import type { Patch } from '../../src/core/types.js';
+import type { PatchModule } from '../../src/core/types.js';
 import { appendToSeq, quoteLike, where } from '../../src/toolkit/yaml-edit.js';
 import { ACL_GLOBS } from '../../src/model/acl.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
@@ -16,33 +16,13 @@ function quotingSample(items: readonly unknown[]): Scalar | undefined {
   return scalars.find((item) => typeof item.value === 'string' && /^[\w.-]+$/.test(item.value)) ?? scalars.at(-1);
 }
 
-export const extraTelegramEgress: Patch = {
+export const extraTelegramEgress: PatchModule = {
   id: 'telegram-egress-allowlist',
   bug: null,
   priority: 11,
   scope: 'egress',
-  title: 'let the Telegram API through the egress proxy',
-  problem:
-    "Telegram is enabled, but api.telegram.org is not in the egress proxy's allow-list: once the gateway can reach the internet only through the proxy (Bug 4), every Telegram call is refused with HTTP 407.",
-  why: 'The gateway talks to Telegram over HTTPS through HTTP(S)_PROXY; Smokescreen lets through only the hosts in the ACL\'s default rule, which the template renders from the allow-list variable.',
-  departsFromReport: null,
-  details: [
-    'The report makes `proxy-net` internal (Bug 4) but does not follow the consequence: the gateway then has no route',
-    'out except Smokescreen, whose ACL allows only the model providers and npm. The Telegram channel',
-    '(`channels.telegram`, configured by the integrate role) polls `api.telegram.org`, so it must be allowed.',
-    '',
-    'The list is found through the ACL template: its `default.allowed_domains` loop (`{% for domain in <var> %}`)',
-    'names the variable, and the host is appended in the file that gives the variable its value (group_vars/all',
-    'wins over role defaults), in that list\'s style; literal domains in the template are extended in place.',
-    'A list printed whole by one expression (`allowed_domains: {{ egress_allowlist | to_json }}`, also `to_yaml`,',
-    '`to_nice_json`, `list`, `unique`, `sort`) is followed to the variable it prints the same way; a filter that may',
-    'drop or add items (`reject`, `select`, `+`) makes the fix unrecognised, naming it.',
-    'A template that loops twice — over the allow-list and, under `{% if egress_extra_domains is defined %}`, over',
-    'per-host extras — gets the host in the variable of the loop outside every condition, the one every host renders.',
-    'A wildcard that covers the host (`*.telegram.org`) counts as present. Nothing changes when Telegram is not',
-    'enabled (`telegram_enabled` false, or no such variable and no task configuring `channels.telegram`).',
-  ].join('\n'),
   files: [...ACL_GLOBS, ...VARS_GLOBS, ...TASK_GLOBS],
+  home: import.meta.url,
 
   check(repo) {
     const telegram = telegramUse(repo);

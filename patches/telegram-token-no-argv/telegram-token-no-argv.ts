@@ -7,7 +7,7 @@
  */
 import { isMap, isScalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { sourceOf, hasJinja, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
-import type { CheckResult, Patch, RepoView, TextEdit } from '../../src/core/types.js';
+import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { escapeRegExp, locate, unquote } from '../../src/toolkit/text.js';
 import { entryLines, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
@@ -361,56 +361,13 @@ function hardenNotes(repo: RepoView): string[] {
   return notes;
 }
 
-export const bug6: Patch = {
+export const bug6: PatchModule = {
   id: 'telegram-token-no-argv',
   bug: 6,
   priority: 6,
   scope: 'integrate',
-  title: 'give OpenClaw the Telegram bot token as a file, never on a command line',
-  problem:
-    'The openclaw-integrate role runs `docker exec openclaw openclaw config set channels.telegram.token "<token>"`: the token is in the argv of processes on the host, readable by any local user with `ps`, and in Ansible\'s output. `channels.telegram.token` is also not a key OpenClaw reads.',
-  why:
-    'OpenClaw reads the token from `channels.telegram.tokenFile`, so the only value on a command line is the file\'s path. The token goes from a private host temp file (0600, no_log) to the gateway\'s data volume over `docker exec -i`\'s stdin, as the gateway\'s own user with umask 077; the temp file is removed in `always:`, and the in-container file in `rescue:` when configuring fails.',
-  departsFromReport:
-    'The report copies the token into the container and runs `sh -c \'openclaw config set channels.telegram.token "$(cat file)"\'`; the shell expands $(cat) before starting openclaw, so the token is still in that process\'s argv (visible in the host\'s process table), and `channels.telegram.token` is not a key OpenClaw reads. The fix uses `channels.telegram.tokenFile` instead, and streams the file over stdin rather than `docker cp`, which would leave a root-owned file the gateway (cap_drop: ALL) cannot read.',
-  details: [
-    '**Choice: `channels.telegram.tokenFile`, not the report\'s `sh -c "$(cat …)"`.** Processes started by `docker exec` are',
-    "visible in the host's process table, and `$(cat file)` is expanded by the shell before it starts `openclaw config set`,",
-    'so the token sits in the inner process\'s argv for as long as it runs. OpenClaw reads the token from',
-    '`channels.telegram.botToken` or from `channels.telegram.tokenFile` (a regular file; symlinks are refused). With',
-    '`tokenFile` no process ever receives the token as an argument: only the path is on a command line.',
-    '',
-    'The replacement block, in the role\'s own style (FQCN or short module names, indentation, `changed_when`, the',
-    'token task\'s `when`/`tags`), nested inside the enclosing block when there is one:',
-    '',
-    '1. `tempfile` creates a private host file (mode 0600); `copy` writes the token into it with `no_log: true`.',
-    "2. `docker exec -i <gateway> sh -c 'umask 077 && cat > <data volume>/telegram-bot-token' < <temp file>` streams it",
-    "   onto the gateway's persistent data volume (the target of the gateway service's named volume in the Compose",
-    '   template, `/home/node/.openclaw` in the stock deployment). A container named by a variable',
-    '   (`docker exec {{ gateway_container }}`) is the service whose `container_name` is written the same way or renders',
-    "   to the same name with the repo's variables (else the service of that name); a volume written as Jinja",
-    '   (`"{{ gateway_data_volume }}:/home/node/.openclaw"`) is read as it renders. The file is created by the gateway\'s own user with',
-    '   mode 0600. `docker cp` is not used: it writes files as root, and the gateway container drops every capability',
-    '   (`cap_drop: ALL`), so root inside it could not `chown` the file to the gateway user.',
-    '3. `openclaw config set channels.telegram.tokenFile <path>`: only the path is on the command line.',
-    '4. `rescue:` removes the in-container file if any step failed, then fails the play; `always:` removes the host',
-    '   temp file.',
-    '',
-    'Every task that handles the token carries `no_log: true`. A repo that already applied the report\'s pattern is',
-    'reported as needing the fix (it still leaks through argv) and its copy / `docker cp` / `sh -c` / cleanup run is',
-    'replaced. Any other shape that puts the token on a command line is reported as unrecognised with its file and line.',
-    '',
-    'The fix is "fixed" only when no route the repo has puts the token on a command line (src/model/secret-routes.ts):',
-    'a command/shell/raw task or `docker_container_exec` in any role (also through a variable whose value is the token,',
-    'such as `tg_api_key: "{{ vault_telegram_bot_token }}"`), a role script that passes the token or a shell variable',
-    'holding it to a program (builtins like `printf` start none), or a Compose service whose `command`, `entrypoint` or',
-    '`healthcheck` carries it. Such a route makes the fix unrecognised, naming it: rewriting it is not this fix\'s to guess.',
-    '',
-    "The harden role's gateway token uses the same `sh -c \"$(cat …)\"` pattern; it is outside Bug 6, so the fix only",
-    'points it out in its notes.',
-  ].join('\n'),
-  // VARIABLE_GLOBS: a container named by a variable (`docker exec {{ gateway_container }}`) is resolved where Ansible reads it.
   files: [...TASK_FILE_GLOBS, ...PLAYBOOK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS, ...VARIABLE_GLOBS],
+  home: import.meta.url,
 
   check(repo): CheckResult {
     const inPlay = playSettingToken(repo);

@@ -102,11 +102,11 @@ function refusedEdits(patch: Patch, files: ReadonlyMap<string, string>, edits: r
 }
 
 export function planFixes(initial: ReadonlyMap<string, string>, patches: readonly Patch[], options: PlanOptions = {}): Plan {
-  assertUniquePriorities(patches);
+  assertApplyOrder(patches);
   let files = new Map(initial);
   const outcomes: FixOutcome[] = [];
   const originalLines = new OriginalLines();
-  for (const patch of [...patches].sort((a, b) => a.priority - b.priority)) {
+  for (const patch of patches) {
     const result = runCheck(patch, files);
     const base = { patch, state: result.state, reason: result.reason, changes: result.changes ?? [], notes: result.notes ?? [], ...(result.error === undefined ? {} : { error: result.error }) };
     // A fix that cannot be made safely is this fix's problem alone: unrecognised, nothing of it
@@ -249,13 +249,14 @@ class OriginalLines {
   }
 }
 
-function assertUniquePriorities(patches: readonly Patch[]): void {
-  const seen = new Map<number, string>();
-  for (const patch of patches) {
-    const other = seen.get(patch.priority);
-    if (other) throw new UserError(`patches ${other} and ${patch.id} share priority ${patch.priority}`);
-    seen.set(patch.priority, patch.id);
-  }
+/** The patches come in apply order (patches/index.ts lists them so): priorities strictly increasing, none shared. */
+function assertApplyOrder(patches: readonly Patch[]): void {
+  patches.forEach((patch, index) => {
+    const before = patches[index - 1];
+    if (before && before.priority >= patch.priority) {
+      throw new UserError(before.priority === patch.priority ? `patches ${before.id} and ${patch.id} share priority ${patch.priority}` : `patch ${patch.id} (priority ${patch.priority}) comes after ${before.id} (priority ${before.priority}): not in apply order`);
+    }
+  });
 }
 
 /** Unified diff of one fix, `a/` and `b/` prefixed like git's. */

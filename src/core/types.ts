@@ -48,8 +48,9 @@ export interface RepoView {
   roleFiles(role: string, pattern: string): string[];
 }
 
-export interface Patch {
-  /** Stable kebab-case id; also the value of the commit trailer. */
+/** What a patch module declares: facts and a check. Its prose lives in `<id>.md` beside it. */
+export interface PatchModule {
+  /** Stable kebab-case id; also the value of the commit trailer, and the name of the module's folder and files. */
   readonly id: string;
   /** The report's bug number, or null for a fix beyond the report. */
   readonly bug: number | null;
@@ -57,17 +58,44 @@ export interface Patch {
   readonly priority: number;
   /** Conventional-commit scope: `fix(<scope>): …`. */
   readonly scope: string;
-  /** Imperative summary, used as the commit subject. */
-  readonly title: string;
-  /** What is wrong in the deployment, in a sentence or two. */
-  readonly problem: string;
-  /** Why the fix is what it is. */
-  readonly why: string;
-  /** Where and why this fix departs from the report's snippet, with the fact it rests on; null when it follows the report. */
-  readonly departsFromReport: string | null;
-  /** Longer notes for docs/fixes.md (Markdown): design choices, facts relied on, what the user must still do. */
-  readonly details?: string;
   /** Globs (picomatch, repo-relative) of every file the module may read; the engine loads only these. */
+  readonly files: readonly string[];
+  /**
+   * The module's own URL (`import.meta.url`): the engine reads `<id>.md` and the `assets` from
+   * its folder (src/core/patch-home.ts), so the module itself never touches the file system.
+   */
+  readonly home: string;
+  /** Files beside the module that `check` uses (e.g. a Go source it writes), read by name through `assets`. */
+  readonly assets?: readonly string[];
+  check(repo: RepoView, assets: PatchAssets): CheckResult;
+}
+
+/** The texts of a module's declared `assets`, loaded by the engine. */
+export interface PatchAssets {
+  /** The asset's text; throws for a name the module did not declare. */
+  text(name: string): string;
+}
+
+/** A fix's prose, from `patches/<id>/<id>.md`: commit message, PR body, --json and docs/fixes.md use it. */
+export interface PatchProse {
+  /** Imperative summary, used as the commit subject (the `.md`'s `# ` heading). */
+  readonly title: string;
+  /** What is wrong in the deployment, in a sentence or two (`## What is wrong`). */
+  readonly problem: string;
+  /** Why the fix is what it is (`## The fix`). */
+  readonly why: string;
+  /** Where and why this fix departs from the report's snippet, with the fact it rests on; null when it follows the report (`## Departs from the report`, absent then). */
+  readonly departsFromReport: string | null;
+  /** Longer notes for docs/fixes.md (Markdown): design choices, facts relied on, what the user must still do (`## Details`). */
+  readonly details?: string;
+}
+
+/** A fix as the engine runs it: the module's facts, its prose, and a check with its assets bound. */
+export interface Patch extends PatchProse {
+  readonly id: string;
+  readonly bug: number | null;
+  readonly priority: number;
+  readonly scope: string;
   readonly files: readonly string[];
   check(repo: RepoView): CheckResult;
 }

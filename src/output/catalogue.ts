@@ -41,12 +41,12 @@ interface CatalogueFile {
   readonly patches: readonly CatalogueEntry[];
 }
 
-/** A hash of each compiled patch module, so a catalogue they no longer match is not used. */
+/** A hash of each compiled patch module and its prose (the title is in <id>.md), so a catalogue they no longer match is not used. */
 function patchModuleStamps(build: URL): Record<string, string> {
   const patchesDir = new URL('patches/', build);
   const stamps: Record<string, string> = {};
-  // Each fix has its own folder (patches/<id>/<id>.js): stamp every compiled module below.
-  const names = readdirSync(patchesDir, { recursive: true, encoding: 'utf8' }).filter((entry) => entry.endsWith('.js'));
+  // Each fix has its own folder (patches/<id>/<id>.js beside <id>.md): stamp every compiled module and its prose.
+  const names = readdirSync(patchesDir, { recursive: true, encoding: 'utf8' }).filter((entry) => entry.endsWith('.js') || entry.endsWith('.md'));
   for (const name of names.sort()) {
     stamps[name] = createHash('sha256').update(readFileSync(new URL(name, patchesDir))).digest('hex');
   }

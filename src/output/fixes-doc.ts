@@ -1,13 +1,14 @@
 /**
- * docs/fixes.md is generated from the patch modules' own metadata, so the page cannot drift
- * from what the tool does: `npm run docs` rewrites it, and a test fails when it is stale.
+ * docs/fixes.md is generated from each fix's own prose (patches/<id>/<id>.md) and metadata, in
+ * apply order, so the page cannot drift from what the tool does: `npm run docs` rewrites it,
+ * and a test fails when it is stale.
  */
 import { subjectOf } from './commit-message.js';
 import type { Patch } from '../core/types.js';
 
 const HEADER = `# The fixes, and where they depart from the report
 
-<!-- Generated from the patch modules by \`npm run docs\`; edit the modules, not this page. -->
+<!-- Generated from patches/<id>/<id>.md by \`npm run docs\`; edit those, not this page. -->
 
 openclaw-fix applies one commit per fix, in the report's priority order (bugs 2, 1, 3, 5, 4, 6,
 7, 8, 9), then the fixes beyond the report. The specification is the audit
@@ -19,9 +20,8 @@ programs (\`upstream-facts.md\`), the fix follows the fact, and the section belo
 `;
 
 export function fixesDocument(patches: readonly Patch[]): string {
-  const ordered = [...patches].sort((a, b) => a.priority - b.priority);
-  const table = ordered.map((patch) => `| ${patch.priority} | ${patch.bug ?? 'beyond the report'} | \`${patch.id}\` | ${subjectOf(patch)} |`).join('\n');
-  const sections = ordered.map((patch) => {
+  const table = patches.map((patch) => `| ${patch.priority} | ${patch.bug ?? 'beyond the report'} | \`${patch.id}\` | ${subjectOf(patch)} |`).join('\n');
+  const sections = patches.map((patch) => {
     const lines = [
       `## ${patch.bug === null ? 'Beyond the report' : `Bug ${patch.bug}`}: ${patch.title}`,
       '',

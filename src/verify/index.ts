@@ -20,6 +20,18 @@ import { notChecked, type CheckStatus, type Outcome } from './outcome.js';
 import { findStack, type Stack } from './stack.js';
 import { checkHandlersFirstRun, checkImagesPrepulled, checkTelegramToken } from './tasks.js';
 import { UserError } from '../core/errors.js';
+import type { PatchModule } from '../core/types.js';
+// The fixes whose properties verify proves: only their bug number and id are used, never their code.
+import { extraAclServicesList } from '../../patches/acl-services-list/acl-services-list.js';
+import { bug9 } from '../../patches/backup-images-prepulled/backup-images-prepulled.js';
+import { bug3 } from '../../patches/egress-plain-http-role/egress-plain-http-role.js';
+import { bug1 } from '../../patches/egress-tcp-healthcheck/egress-tcp-healthcheck.js';
+import { bug2 } from '../../patches/egress-writable-run/egress-writable-run.js';
+import { bug4 } from '../../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
+import { bug8 } from '../../patches/handlers-first-run-safe/handlers-first-run-safe.js';
+import { bug5 } from '../../patches/litellm-budget-where-read/litellm-budget-where-read.js';
+import { bug7 } from '../../patches/litellm-no-egress-dependency/litellm-no-egress-dependency.js';
+import { bug6 } from '../../patches/telegram-token-no-argv/telegram-token-no-argv.js';
 
 export type { CheckStatus } from './outcome.js';
 
@@ -50,23 +62,23 @@ export interface VerifyOptions {
 export const VERIFY_GLOBS = [...new Set(['**/roles/**', ...VARIABLE_GLOBS, ...PLAYBOOK_GLOBS])];
 
 interface Check {
-  readonly bug: number | null;
-  readonly id: string;
+  /** The fix whose property this is: the check takes its bug number and id from the module. */
+  readonly patch: Pick<PatchModule, 'bug' | 'id'>;
   run(ctx: VerifyContext, stack: () => Stack | undefined, options: Required<VerifyOptions>): Outcome | Promise<Outcome>;
 }
 
 /** In the fixes' apply order. */
 const CHECKS: readonly Check[] = [
-  { bug: 2, id: 'egress-writable-run', run: (_ctx, stack) => checkWritableRun(stack()) },
-  { bug: 1, id: 'egress-tcp-healthcheck', run: (ctx, stack) => checkTcpHealthcheck(ctx, stack()) },
-  { bug: 3, id: 'egress-plain-http-role', run: (ctx, _stack, options) => checkPlainHttpRole(ctx, options.goCheck, options.goCache) },
-  { bug: 5, id: 'litellm-budget-where-read', run: (ctx) => checkBudgetWhereRead(ctx) },
-  { bug: 4, id: 'gateway-no-direct-egress', run: (ctx, stack) => checkGatewayIsolation(ctx, stack()) },
-  { bug: 6, id: 'telegram-token-no-argv', run: (ctx) => checkTelegramToken(ctx) },
-  { bug: 7, id: 'litellm-no-egress-dependency', run: (_ctx, stack) => checkLitellmDependency(stack()) },
-  { bug: 8, id: 'handlers-first-run-safe', run: (ctx, stack) => checkHandlersFirstRun(ctx, stack()) },
-  { bug: 9, id: 'backup-images-prepulled', run: (ctx) => checkImagesPrepulled(ctx) },
-  { bug: null, id: 'acl-services-list', run: (ctx) => checkAclServices(ctx) },
+  { patch: bug2, run: (_ctx, stack) => checkWritableRun(stack()) },
+  { patch: bug1, run: (ctx, stack) => checkTcpHealthcheck(ctx, stack()) },
+  { patch: bug3, run: (ctx, _stack, options) => checkPlainHttpRole(ctx, options.goCheck, options.goCache) },
+  { patch: bug5, run: (ctx) => checkBudgetWhereRead(ctx) },
+  { patch: bug4, run: (ctx, stack) => checkGatewayIsolation(ctx, stack()) },
+  { patch: bug6, run: (ctx) => checkTelegramToken(ctx) },
+  { patch: bug7, run: (_ctx, stack) => checkLitellmDependency(stack()) },
+  { patch: bug8, run: (ctx, stack) => checkHandlersFirstRun(ctx, stack()) },
+  { patch: bug9, run: (ctx) => checkImagesPrepulled(ctx) },
+  { patch: extraAclServicesList, run: (ctx) => checkAclServices(ctx) },
 ];
 
 /**
@@ -99,7 +111,7 @@ export async function verifyRepo(files: ReadonlyMap<string, string>, options: Ve
       outcome = await check.run(ctx, stack, resolved);
     } catch (caught) {
       error = caught;
-      outcome = notChecked(failureReason(caught, undefined, `verify's ${checkLabel(check)} check`));
+      outcome = notChecked(failureReason(caught, undefined, `verify's ${checkLabel(check.patch)} check`));
     }
     // A failure whose evidence holds a value only Ansible knows at run time (a lookup, a fact, a
     // variable of a file that could not be read) is not a verified failure: not checked, and why.
@@ -108,12 +120,12 @@ export async function verifyRepo(files: ReadonlyMap<string, string>, options: Ve
       error = new UnknownValues(unknowns);
       outcome = notChecked(`it depends on ${unknowns.join('; ')}`);
     }
-    checks.push({ bug: check.bug, id: check.id, status: outcome.status, message: outcome.message, ...(error === undefined ? {} : { error }) });
+    checks.push({ bug: check.patch.bug, id: check.patch.id, status: outcome.status, message: outcome.message, ...(error === undefined ? {} : { error }) });
   }
   return { checks };
 }
 
-/** `bug 2` or `extra acl-services-list`. */
+/** `bug 2`, or `extra <id>` for a fix beyond the report. */
 function checkLabel(check: Pick<VerifyCheck, 'bug' | 'id'>): string {
   return check.bug === null ? `extra ${check.id}` : `bug ${check.bug}`;
 }

@@ -4,10 +4,13 @@
  * list, the rules are the same, and the default rule is untouched.
  */
 import { describe, expect, it } from 'vitest';
-import { extraAclServicesList } from '../patches/acl-services-list/acl-services-list.js';
-import { planFixes, runCheck } from '../src/core/engine.js';
-import { loadVars, renderYaml } from '../src/model/render/render.js';
-import { fixtureFiles } from './helpers.js';
+import { extraAclServicesList as extraAclServicesListModule } from './acl-services-list.js';
+import { planFixes, runCheck } from '../../src/core/engine.js';
+import { loadVars, renderYaml } from '../../src/model/render/render.js';
+import { fixtureFiles } from '../../test/helpers.js';
+import { loadPatch } from '../../src/core/patch-home.js';
+
+const extraAclServicesList = loadPatch(extraAclServicesListModule);
 
 const ACL = 'roles/openclaw-config/templates/smokescreen-acl.yaml.j2';
 

@@ -9,12 +9,15 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { bug8 } from '../patches/handlers-first-run-safe/handlers-first-run-safe.js';
-import { readTaskFile, tasksOf } from '../src/toolkit/tasks.js';
-import { planFixes } from '../src/core/engine.js';
-import { loadVars, renderTemplate } from '../src/model/render/render.js';
-import { fixtureFiles, tempDir } from './helpers.js';
-import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
+import { bug8 as bug8Module } from './handlers-first-run-safe.js';
+import { readTaskFile, tasksOf } from '../../src/toolkit/tasks.js';
+import { planFixes } from '../../src/core/engine.js';
+import { loadVars, renderTemplate } from '../../src/model/render/render.js';
+import { fixtureFiles, tempDir } from '../../test/helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from '../../test/budgets.js';
+import { loadPatch } from '../../src/core/patch-home.js';
+
+const bug8 = loadPatch(bug8Module);
 
 const HANDLERS = 'roles/openclaw-config/handlers/main.yml';
 

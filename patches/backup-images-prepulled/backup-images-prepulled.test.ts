@@ -8,14 +8,17 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { bug9, canonicalImage } from '../patches/backup-images-prepulled/backup-images-prepulled.js';
-import { dockerRuns } from '../src/toolkit/shell.js';
-import { readTaskFile, tasksOf } from '../src/toolkit/tasks.js';
-import { planFixes } from '../src/core/engine.js';
-import { loadVars, renderTemplate, type Vars } from '../src/model/render/render.js';
-import { verifyRepo } from '../src/verify/index.js';
-import { fixtureFiles, tempDir, writeFiles } from './helpers.js';
-import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
+import { bug9 as bug9Module, canonicalImage } from './backup-images-prepulled.js';
+import { dockerRuns } from '../../src/toolkit/shell.js';
+import { readTaskFile, tasksOf } from '../../src/toolkit/tasks.js';
+import { planFixes } from '../../src/core/engine.js';
+import { loadVars, renderTemplate, type Vars } from '../../src/model/render/render.js';
+import { verifyRepo } from '../../src/verify/index.js';
+import { fixtureFiles, tempDir, writeFiles } from '../../test/helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from '../../test/budgets.js';
+import { loadPatch } from '../../src/core/patch-home.js';
+
+const bug9 = loadPatch(bug9Module);
 
 const TASKS = 'roles/maintenance/tasks/main.yml';
 const SCRIPT = 'roles/maintenance/templates/backup.sh.j2';

@@ -4,11 +4,14 @@
  * rpm, on the fixture and on repos shaped differently.
  */
 import { describe, expect, it } from 'vitest';
-import { bug5, DEFAULT_BUDGET_DURATION } from '../patches/litellm-budget-where-read/litellm-budget-where-read.js';
-import { planFixes } from '../src/core/engine.js';
-import { loadVars, renderYaml, type Vars } from '../src/model/render/render.js';
-import { verifyRepo } from '../src/verify/index.js';
-import { fixtureFiles } from './helpers.js';
+import { bug5 as bug5Module, DEFAULT_BUDGET_DURATION } from './litellm-budget-where-read.js';
+import { planFixes } from '../../src/core/engine.js';
+import { loadVars, renderYaml, type Vars } from '../../src/model/render/render.js';
+import { fixtureFiles } from '../../test/helpers.js';
+import { loadPatch } from '../../src/core/patch-home.js';
+import { verifyRepo } from '../../src/verify/index.js';
+
+const bug5 = loadPatch(bug5Module);
 
 const GROUP_VARS = 'group_vars/all/vars.yml';
 

@@ -5,18 +5,23 @@
  * states, and the rendered Dockerfile and task file it leaves.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join, posix } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
-import { bug3, ENTRYPOINT_FILE_NAME, entrypointDefects, SMOKESCREEN_ENTRYPOINT_GO } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
-import { parseDockerfile, shellParts, wordValues } from '../src/toolkit/dockerfile.js';
-import { planFixes, runCheck } from '../src/core/engine.js';
-import { checkSmokescreenEntrypoint } from '../src/verify/go-check.js';
-import { loadVars, renderTemplate } from '../src/model/render/render.js';
-import { verifyRepo } from '../src/verify/index.js';
-import { fixtureFiles, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from './helpers.js';
-import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
+import { bug3 as bug3Module, ENTRYPOINT_FILE_NAME, entrypointDefects } from './egress-plain-http-role.js';
+import { parseDockerfile, shellParts, wordValues } from '../../src/toolkit/dockerfile.js';
+import { planFixes, runCheck } from '../../src/core/engine.js';
+import { checkSmokescreenEntrypoint } from '../../src/verify/go-check.js';
+import { loadVars, renderTemplate } from '../../src/model/render/render.js';
+import { fixtureFiles, PROJECT_ROOT, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from '../../test/helpers.js';
+import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from '../../test/budgets.js';
+import { assetText, loadPatch } from '../../src/core/patch-home.js';
+import { verifyRepo } from '../../src/verify/index.js';
+
+const bug3 = loadPatch(bug3Module);
+const SMOKESCREEN_ENTRYPOINT_GO = assetText(bug3Module, ENTRYPOINT_FILE_NAME);
 
 const ROLE = 'roles/openclaw-config';
 const DOCKERFILE = `${ROLE}/templates/Dockerfile.smokescreen.j2`;
@@ -59,6 +64,19 @@ describe('the Go toolchain', () => {
     } finally {
       noexec.on = false;
     }
+  }, SLOW_TEST);
+});
+
+describe('the entrypoint is a real Go file beside the module', () => {
+  it('is what gofmt prints and passes go vet, compiled against the Smokescreen v0.0.4 stand-in', () => {
+    const asset = fileURLToPath(new URL(`./${ENTRYPOINT_FILE_NAME}`, import.meta.url));
+    expect(readFileSync(asset, 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);
+    expect(execFileSync('gofmt', ['-l', asset], { encoding: 'utf8' })).toBe('');
+    const module = join(tempDir(), 'smokescreen');
+    cpSync(join(PROJECT_ROOT, 'test', 'go-standin'), module, { recursive: true });
+    writeFileSync(join(module, 'main.go'), SMOKESCREEN_ENTRYPOINT_GO);
+    const vet = spawnSync('go', ['vet', '-mod=vendor', '.'], { cwd: module, encoding: 'utf8', timeout: CHILD_PROCESS_TIMEOUT });
+    expect(vet.status, `${vet.stdout}${vet.stderr}`).toBe(0);
   }, SLOW_TEST);
 });
 
