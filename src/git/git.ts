@@ -11,9 +11,6 @@ import { killGroup, makeTempDir, removeTempDir, trackChild } from '../core/clean
 import { gitPathspecsFor, matchesAny } from '../core/repo-view.js';
 import { UserError } from '../core/errors.js';
 
-/** @deprecated for branches written before src/core/errors.ts: import UserError from there. */
-export { UserError } from '../core/errors.js';
-
 export interface GitRunOptions {
   readonly input?: string | Buffer;
   readonly env?: NodeJS.ProcessEnv;

@@ -5,7 +5,8 @@
 import { isMap, type YAMLMap } from 'yaml';
 import { parseYamlTemplate, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import type { RepoView } from '../core/types.js';
-import { pairOf, UnrecognisedShape } from '../toolkit/yaml-edit.js';
+import { pairOf } from '../toolkit/yaml-edit.js';
+import { UnrecognisedShape } from '../core/errors.js';
 import { COMPOSE_TEMPLATE_GLOBS } from './compose-templates.js';
 
 /** The ACL is one of the role's YAML templates or files, found by content (as the Compose files are). */

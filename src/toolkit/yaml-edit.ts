@@ -13,9 +13,6 @@ import { columnAt, eolOf, indentStepOf, lineAt, lineEndAt, lineNumberAt, lineSta
 import type { TextEdit } from '../core/types.js';
 import { UnrecognisedShape } from '../core/errors.js';
 
-/** @deprecated for branches written before src/core/errors.ts: import UnrecognisedShape from there. */
-export { UnrecognisedShape } from '../core/errors.js';
-
 type Range = [number, number, number];
 
 function rangeOf(node: YamlNode | Pair): Range {
