@@ -34,7 +34,12 @@ const BASELINE = process.env.OPENCLAW_BENCH_BASELINE ? resolve(process.env.OPENC
 const BRANCH = 'openclaw-fix/deployment-bugs';
 const EXTRA_FILES = Number(process.env.OPENCLAW_BENCH_FILES ?? 50_000);
 const ROUNDS = Math.max(1, Number(process.env.OPENCLAW_BENCH_RUNS ?? 5));
-const IDENTITY = { GIT_AUTHOR_NAME: 'Bench', GIT_AUTHOR_EMAIL: 'bench@example.com', GIT_COMMITTER_NAME: 'Bench', GIT_COMMITTER_EMAIL: 'bench@example.com' };
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Bench',
+  GIT_AUTHOR_EMAIL: 'bench@example.com',
+  GIT_COMMITTER_NAME: 'Bench',
+  GIT_COMMITTER_EMAIL: 'bench@example.com',
+};
 
 const TARGETS = { dryVsAm: 3, warmApplyVsAm: 4, listVsNode: 2, largeVsFixtureDry: 1.5, rssMiB: 150 } as const;
 
@@ -82,7 +87,9 @@ function time(command: Command): Timed {
   });
   const ms = performance.now() - started;
   if (result.status === null || !(command.codes ?? [0]).includes(result.status)) {
-    throw new Error(`${[command.file, ...command.args].join(' ')} in ${command.cwd} exited ${result.status ?? result.signal}: ${String(result.stderr).slice(0, 2000)}`);
+    throw new Error(
+      `${[command.file, ...command.args].join(' ')} in ${command.cwd} exited ${result.status ?? result.signal}: ${String(result.stderr).slice(0, 2000)}`,
+    );
   }
   let maxRssKiB: number | undefined;
   try {
@@ -126,7 +133,10 @@ function makeRepo(parent: string, name: string, extraFiles: number): string {
   }
   // A big monorepo: most files far from the roles, a fifth inside roles that no fix reads.
   for (let index = 0; index < extraFiles; index++) {
-    const path = index % 5 === 0 ? `roles/bulk-${String(index % 100).padStart(3, '0')}/files/asset-${index}.txt` : `vendor/pkg-${String(index % 400).padStart(3, '0')}/src/module-${index}.js`;
+    const path =
+      index % 5 === 0
+        ? `roles/bulk-${String(index % 100).padStart(3, '0')}/files/asset-${index}.txt`
+        : `vendor/pkg-${String(index % 400).padStart(3, '0')}/src/module-${index}.js`;
     chunks.push(Buffer.from(`M 100644 inline ${path}\n`));
     data(`// generated file ${index}\n`);
   }
@@ -138,7 +148,15 @@ function makeRepo(parent: string, name: string, extraFiles: number): string {
 
 // -- the measured commands of one repo --
 
-const ROWS = ['node -e 0', 'git am of the series', '--list', 'dry run', '--apply, cold cache', '--apply, warm cache', 'verify (fixed tree)'] as const;
+const ROWS = [
+  'node -e 0',
+  'git am of the series',
+  '--list',
+  'dry run',
+  '--apply, cold cache',
+  '--apply, warm cache',
+  'verify (fixed tree)',
+] as const;
 type Row = (typeof ROWS)[number];
 
 interface RepoBench {
@@ -151,7 +169,11 @@ interface RepoBench {
 function prepare(parent: string, dir: string, name: string, clis: readonly string[]): RepoBench {
   const base = git(dir, ['rev-parse', 'HEAD']).trim();
   const series = join(parent, `${name}.mbox`);
-  const seriesRun = spawnSync(process.execPath, [CLI, '--repo', dir, '--format', 'patch'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...IDENTITY } });
+  const seriesRun = spawnSync(process.execPath, [CLI, '--repo', dir, '--format', 'patch'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, ...IDENTITY },
+  });
   if (seriesRun.status !== 0) throw new Error(`--format patch failed: ${seriesRun.stderr}`);
   writeFileSync(series, seriesRun.stdout);
   const commits = (seriesRun.stdout.match(/^From [0-9a-f]{40} /gm) ?? []).length;
@@ -163,7 +185,12 @@ function prepare(parent: string, dir: string, name: string, clis: readonly strin
   const deleteBranch = (): void => {
     spawnSync('git', ['update-ref', '-d', `refs/heads/${BRANCH}`], { cwd: dir });
   };
-  const apply = (cli: string, cache: string): Command => ({ file: process.execPath, args: [cli, '--apply'], cwd: dir, env: { XDG_CACHE_HOME: cache } });
+  const apply = (cli: string, cache: string): Command => ({
+    file: process.execPath,
+    args: [cli, '--apply'],
+    cwd: dir,
+    env: { XDG_CACHE_HOME: cache },
+  });
   // One warm cache per CLI, warmed by a first run; the branch it writes is the fixed tree verify reads.
   const warmCaches = new Map<string, string>();
   for (const cli of clis) {
@@ -190,7 +217,10 @@ function prepare(parent: string, dir: string, name: string, clis: readonly strin
     rmSync(coldCache, { recursive: true, force: true });
     deleteBranch();
     figures.set('--apply, warm cache', time(apply(cli, warmCache)));
-    figures.set('verify (fixed tree)', time({ file: process.execPath, args: [cli, 'verify'], cwd: fixed, env: { XDG_CACHE_HOME: warmCache }, codes: [0, 1] }));
+    figures.set(
+      'verify (fixed tree)',
+      time({ file: process.execPath, args: [cli, 'verify'], cwd: fixed, env: { XDG_CACHE_HOME: warmCache }, codes: [0, 1] }),
+    );
     return figures;
   };
   return { name, commits, round };
@@ -229,21 +259,26 @@ async function bench(): Promise<number> {
     const at = (round: Map<Row, Timed>[][], cli: number, repo: number, row: Row): Timed => round[cli]![repo]!.get(row)!;
     const figure = (cli: number, repo: number, row: Row): number => median(rounds.map((round) => at(round, cli, repo, row).ms));
     /** Median over the rounds of the ratio within each round. */
-    const ratio = (cli: number, a: [number, Row], b: [number, Row]): number => median(rounds.map((round) => at(round, cli, a[0], a[1]).ms / at(round, cli, b[0], b[1]).ms));
-    const rssMiB = (cli: number, repo: number, row: Row): number => Math.max(...rounds.map((round) => at(round, cli, repo, row).maxRssKiB ?? 0)) / 1024;
+    const ratio = (cli: number, a: [number, Row], b: [number, Row]): number =>
+      median(rounds.map((round) => at(round, cli, a[0], a[1]).ms / at(round, cli, b[0], b[1]).ms));
+    const rssMiB = (cli: number, repo: number, row: Row): number =>
+      Math.max(...rounds.map((round) => at(round, cli, repo, row).maxRssKiB ?? 0)) / 1024;
 
     const ms = (value: number): string => `${value.toFixed(0)} ms`;
     const columns = repos.map((repo) => `${repo.name} (${repo.commits} commits)`);
     clis.forEach((cli, index) => {
       const lines: string[] = [];
-      lines.push(`\n${index === 0 ? 'this build' : 'baseline'} (${cli}): whole processes, median of ${ROUNDS} rounds; ratios within each round, then their median\n`);
+      lines.push(
+        `\n${index === 0 ? 'this build' : 'baseline'} (${cli}): whole processes, median of ${ROUNDS} rounds; ratios within each round, then their median\n`,
+      );
       lines.push(`| ${'command'.padEnd(24)} | ${columns.map((column) => column.padEnd(34)).join(' | ')} |`);
       lines.push(`| ${'-'.repeat(24)} | ${columns.map(() => '-'.repeat(34)).join(' | ')} |`);
       for (const row of ROWS) {
         const cells = repos.map((_, repo) => {
           const parts = [ms(figure(index, repo, row))];
           if (row === '--list') parts.push(`${ratio(index, [repo, row], [repo, 'node -e 0']).toFixed(2)}× node`);
-          if (row !== 'node -e 0' && row !== 'git am of the series' && row !== '--list') parts.push(`${ratio(index, [repo, row], [repo, 'git am of the series']).toFixed(2)}× git am`);
+          if (row !== 'node -e 0' && row !== 'git am of the series' && row !== '--list')
+            parts.push(`${ratio(index, [repo, row], [repo, 'git am of the series']).toFixed(2)}× git am`);
           if (row !== 'node -e 0' && row !== 'git am of the series') parts.push(`${rssMiB(index, repo, row).toFixed(0)} MiB`);
           return parts.join(', ').padEnd(34);
         });
@@ -257,17 +292,32 @@ async function bench(): Promise<number> {
     const check = (label: string, value: number, target: number, unit: string): void => {
       const pass = value <= target;
       if (!pass) missed++;
-      process.stdout.write(`${pass ? 'PASS' : 'FAIL'}  ${label.padEnd(48)} ${value.toFixed(2).padStart(7)}${unit}  target ≤ ${target}${unit}\n`);
+      process.stdout.write(
+        `${pass ? 'PASS' : 'FAIL'}  ${label.padEnd(48)} ${value.toFixed(2).padStart(7)}${unit}  target ≤ ${target}${unit}\n`,
+      );
     };
     repos.forEach((repo, index) => {
       check(`[${repo.name}] dry run vs git am`, ratio(0, [index, 'dry run'], [index, 'git am of the series']), TARGETS.dryVsAm, '×');
-      check(`[${repo.name}] --apply, warm cache vs git am`, ratio(0, [index, '--apply, warm cache'], [index, 'git am of the series']), TARGETS.warmApplyVsAm, '×');
+      check(
+        `[${repo.name}] --apply, warm cache vs git am`,
+        ratio(0, [index, '--apply, warm cache'], [index, 'git am of the series']),
+        TARGETS.warmApplyVsAm,
+        '×',
+      );
     });
     check('--list vs node -e 0', ratio(0, [0, '--list'], [0, 'node -e 0']), TARGETS.listVsNode, '×');
     check(`dry run, ${repos[1]!.name} vs fixture`, ratio(0, [1, 'dry run'], [0, 'dry run']), TARGETS.largeVsFixtureDry, '×');
-    const peak = Math.max(...repos.flatMap((_, repo) => ROWS.filter((row) => row !== 'node -e 0' && row !== 'git am of the series').map((row) => rssMiB(0, repo, row))));
+    const peak = Math.max(
+      ...repos.flatMap((_, repo) =>
+        ROWS.filter((row) => row !== 'node -e 0' && row !== 'git am of the series').map((row) => rssMiB(0, repo, row)),
+      ),
+    );
     check('peak RSS of openclaw-fix, any command', peak, TARGETS.rssMiB, ' MiB');
-    process.stdout.write(`machine at the end: load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}\n`);
+    process.stdout.write(
+      `machine at the end: load average ${loadavg()
+        .map((value) => value.toFixed(1))
+        .join(' ')}\n`,
+    );
     process.stdout.write(missed === 0 ? '\nall targets met\n' : `\n${missed} target${missed === 1 ? '' : 's'} missed\n`);
     return missed === 0 ? 0 : 1;
   } finally {

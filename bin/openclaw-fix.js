@@ -10,7 +10,9 @@ process.stdout.on('error', (error) => {
   if (!outputLost) {
     outputLost = true;
     const what = error.code === 'EPIPE' ? 'EPIPE: the reader closed it' : (error.code ?? error.message);
-    process.stderr.write(`openclaw-fix: cannot write to standard output (${what}); the output is lost, not the run's work (--apply: see the fix branch)\n`);
+    process.stderr.write(
+      `openclaw-fix: cannot write to standard output (${what}); the output is lost, not the run's work (--apply: see the fix branch)\n`,
+    );
   }
   process.exitCode = 2;
 });

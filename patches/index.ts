@@ -18,4 +18,16 @@ import { bug9 } from './backup-images-prepulled/backup-images-prepulled.js';
 import { extraAclServicesList } from './acl-services-list/acl-services-list.js';
 import { extraTelegramEgress } from './telegram-egress-allowlist/telegram-egress-allowlist.js';
 
-export const allPatches: readonly Patch[] = loadPatches([bug2, bug1, bug3, bug5, bug4, bug6, bug7, bug8, bug9, extraAclServicesList, extraTelegramEgress]);
+export const allPatches: readonly Patch[] = loadPatches([
+  bug2,
+  bug1,
+  bug3,
+  bug5,
+  bug4,
+  bug6,
+  bug7,
+  bug8,
+  bug9,
+  extraAclServicesList,
+  extraTelegramEgress,
+]);

@@ -10,13 +10,22 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const repo = mkdtempSync(join(tmpdir(), 'openclaw-demo-'));
 cpSync(join(root, 'fixtures/deployment-repo'), repo, { recursive: true });
-const identity = { GIT_AUTHOR_NAME: 'Demo', GIT_AUTHOR_EMAIL: 'demo@example.com', GIT_COMMITTER_NAME: 'Demo', GIT_COMMITTER_EMAIL: 'demo@example.com' };
+const identity = {
+  GIT_AUTHOR_NAME: 'Demo',
+  GIT_AUTHOR_EMAIL: 'demo@example.com',
+  GIT_COMMITTER_NAME: 'Demo',
+  GIT_COMMITTER_EMAIL: 'demo@example.com',
+};
 const git = (...args) => execFileSync('git', args, { cwd: repo, env: { ...process.env, ...identity }, encoding: 'utf8' });
 git('init', '-q', '-b', 'main');
 git('add', '-A');
 git('commit', '-q', '-m', 'OpenClaw deployment (bundled fixture)');
 
-const cli = (...args) => spawnSync(process.execPath, [join(root, 'bin/openclaw-fix.js'), '--repo', repo, ...args], { stdio: 'inherit', env: { ...process.env, ...identity } }).status;
+const cli = (...args) =>
+  spawnSync(process.execPath, [join(root, 'bin/openclaw-fix.js'), '--repo', repo, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, ...identity },
+  }).status;
 console.log(`# openclaw-fix on a copy of fixtures/deployment-repo in ${repo}\n\n## dry run\n`);
 cli('--dry-run');
 console.log('\n## apply\n');

@@ -110,7 +110,9 @@ function printStacks(io: Io, debug: boolean, what: 'fix' | 'check', stopped: rea
   if (withError.length === 0) return;
   if (!debug) {
     const noun = withError.length === 1 ? what : `${what}${what === 'fix' ? 'es' : 's'}`;
-    io.stderr.write(`openclaw-fix: ${withError.length} ${noun} stopped by an internal error (see ${withError.length === 1 ? 'its reason' : 'their reasons'}); run with --debug for the stack${withError.length === 1 ? '' : 's'}\n`);
+    io.stderr.write(
+      `openclaw-fix: ${withError.length} ${noun} stopped by an internal error (see ${withError.length === 1 ? 'its reason' : 'their reasons'}); run with --debug for the stack${withError.length === 1 ? '' : 's'}\n`,
+    );
     return;
   }
   for (const item of withError) io.stderr.write(`openclaw-fix: debug: ${item.label}: ${stackOf(item.error)}\n`);
@@ -142,14 +144,27 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     // -- bot mode and patch series (src/git/push.ts, src/git/github.ts, src/git/patch-series.ts) --
     .option('push', { type: 'boolean', describe: "with --apply: push the fix branch (force-updates only the tool's own branch)" })
     .option('remote', { type: 'string', default: 'origin', describe: 'the remote --push pushes to', requiresArg: true })
-    .option('network-timeout', { type: 'number', default: DEFAULT_NETWORK_TIMEOUT_MS / 1000, describe: 'with --push: seconds one git command talking to the remote may take', requiresArg: true })
-    .option('pr', { type: 'boolean', describe: 'with --apply --push: open or update the pull request (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)' })
-    .option('format', { choices: ['text', 'patch'], default: 'text', describe: 'patch: with --dry-run, write the fixes as an mbox series for git am' })
+    .option('network-timeout', {
+      type: 'number',
+      default: DEFAULT_NETWORK_TIMEOUT_MS / 1000,
+      describe: 'with --push: seconds one git command talking to the remote may take',
+      requiresArg: true,
+    })
+    .option('pr', {
+      type: 'boolean',
+      describe: 'with --apply --push: open or update the pull request (GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)',
+    })
+    .option('format', {
+      choices: ['text', 'patch'],
+      default: 'text',
+      describe: 'patch: with --dry-run, write the fixes as an mbox series for git am',
+    })
     .check((argv) => {
       if (argv.push && !argv.apply) throw new Error('--push goes with --apply');
       if (argv.pr && !argv.push) throw new Error('--pr goes with --apply --push');
       const timeout = argv['network-timeout'];
-      if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) throw new Error('--network-timeout takes a number of seconds greater than 0');
+      if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)
+        throw new Error('--network-timeout takes a number of seconds greater than 0');
       if (argv.format === 'patch' && (argv.apply || argv.check || argv.json)) throw new Error('--format patch goes with --dry-run only');
       return true;
     })
@@ -157,7 +172,11 @@ export async function main(argv: readonly string[], givenIo: Io = defaultIo()): 
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON document (see docs/cli.md)' })
     .option('color', { type: 'boolean', describe: 'colour the output (default: only on a terminal without NO_COLOR)' })
     .option('list', { type: 'boolean', default: false, describe: 'list the fixes in apply order and exit' })
-    .option('cache', { type: 'boolean', default: true, describe: 'reuse the Go proof of the Smokescreen entrypoint from $XDG_CACHE_HOME/openclaw-fix (--no-cache: compile it again)' })
+    .option('cache', {
+      type: 'boolean',
+      default: true,
+      describe: 'reuse the Go proof of the Smokescreen entrypoint from $XDG_CACHE_HOME/openclaw-fix (--no-cache: compile it again)',
+    })
     .option('debug', { type: 'boolean', default: false, describe: 'print the stack of an internal error (also OPENCLAW_FIX_DEBUG=1)' })
     .command('verify', "check each bug's property on the rendered templates of the work tree (exit 0: all hold, 1: one fails)")
     .example('$0 verify', 'one line per bug: ok, or what is wrong at file:line')
@@ -215,13 +234,27 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
   const debug = Boolean(args.debug) || debugFromEnv(io.env);
   /** What the run is doing, for the line of an internal error. */
   let doing = 'reading the command line';
-  const fixStacks = (plan: Plan): void => printStacks(io, debug, 'fix', plan.outcomes.map((outcome) => ({ label: outcome.patch.id, error: outcome.error })));
+  const fixStacks = (plan: Plan): void =>
+    printStacks(
+      io,
+      debug,
+      'fix',
+      plan.outcomes.map((outcome) => ({ label: outcome.patch.id, error: outcome.error })),
+    );
   try {
     // -- verify (src/verify/): proves the properties on the work tree; runs no fix --
     if (args._[0] === 'verify') {
-      if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push) throw new UserError('verify takes only --repo and --json');
+      if (args.apply || args.check || args['dry-run'] || args.only || args.skip || args.list || args.push)
+        throw new UserError('verify takes only --repo and --json');
       doing = 'verifying the work tree';
-      return await runVerify(await Git.open(resolve(io.cwd, String(args.repo))), secrets, json, io, { goCache: args.cache !== false }, debug);
+      return await runVerify(
+        await Git.open(resolve(io.cwd, String(args.repo))),
+        secrets,
+        json,
+        io,
+        { goCache: args.cache !== false },
+        debug,
+      );
     }
     const patches = selectPatches(allPatches, listOption('only', args.only), listOption('skip', args.skip));
     if (args.list) {
@@ -242,14 +275,33 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       const branch = String(args.branch);
       const { preparePublish, publishedText } = await loadPush();
       const { applyVerifier } = await loadVerify();
-      const prepared = args.push ? await preparePublish({ git, remote: String(args.remote), branch, pr: Boolean(args.pr), env: io.env, version: VERSION, networkTimeoutMs: Number(args['network-timeout']) * 1000 }) : undefined;
+      const prepared = args.push
+        ? await preparePublish({
+            git,
+            remote: String(args.remote),
+            branch,
+            pr: Boolean(args.pr),
+            env: io.env,
+            version: VERSION,
+            networkTimeoutMs: Number(args['network-timeout']) * 1000,
+          })
+        : undefined;
       doing = 'applying the fixes';
-      const result = await applyFixes({ git, patches, branch, verify: applyVerifier(git, { goCache: args.cache !== false }), ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}) });
+      const result = await applyFixes({
+        git,
+        patches,
+        branch,
+        verify: applyVerifier(git, { goCache: args.cache !== false }),
+        ...(prepared?.remoteTip ? { remoteTip: prepared.remoteTip } : {}),
+      });
       fixStacks(result.plan);
       doing = 'reporting the fixes';
       if (!json) io.stdout.write(formatText(mode, git.root, result.plan, style, result));
       const published = prepared && result.commits.length > 0 ? await prepared.publish(result) : undefined;
-      if (json) io.stdout.write(`${JSON.stringify({ ...(toJson(mode, git.root, result.plan, VERSION, result) as object), ...published }, null, 2)}\n`);
+      if (json)
+        io.stdout.write(
+          `${JSON.stringify({ ...(toJson(mode, git.root, result.plan, VERSION, result) as object), ...published }, null, 2)}\n`,
+        );
       else if (published) io.stdout.write(publishedText(published));
       return 0;
     }
@@ -275,7 +327,10 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
   } catch (error) {
     const line = errorLine(error, doing, debug);
     if (debug) io.stderr.write(`openclaw-fix: debug: ${stackOf(error)}\n`);
-    if (json) io.stdout.write(`${JSON.stringify({ tool: 'openclaw-fix', version: VERSION, mode: args._?.[0] === 'verify' ? 'verify' : mode, error: line })}\n`);
+    if (json)
+      io.stdout.write(
+        `${JSON.stringify({ tool: 'openclaw-fix', version: VERSION, mode: args._?.[0] === 'verify' ? 'verify' : mode, error: line })}\n`,
+      );
     io.stderr.write(`openclaw-fix: ${line}\n`);
     return 2;
   }
@@ -302,7 +357,10 @@ async function loadWorkTreeWithSecrets(git: Git, globs: readonly string[], secre
 }
 
 function redactingIo(io: Io, secrets: readonly string[]): Io {
-  const redacting = (stream: Io['stdout']): Io['stdout'] => ({ write: (text: string | Uint8Array) => stream.write(typeof text === 'string' ? redactSecrets(text, secrets) : text), isTTY: stream.isTTY });
+  const redacting = (stream: Io['stdout']): Io['stdout'] => ({
+    write: (text: string | Uint8Array) => stream.write(typeof text === 'string' ? redactSecrets(text, secrets) : text),
+    isTTY: stream.isTTY,
+  });
   return { ...io, stdout: redacting(io.stdout), stderr: redacting(io.stderr) };
 }
 
@@ -311,9 +369,21 @@ async function runVerify(git: Git, secrets: string[], json: boolean, io: Io, opt
   const { VERIFY_GLOBS, verifyLine, verifyPassed, verifyRepo } = await loadVerify();
   const files = await loadWorkTreeWithSecrets(git, VERIFY_GLOBS, secrets);
   const report = await verifyRepo(files, options);
-  printStacks(io, debug, 'check', report.checks.map((check) => ({ label: `verify ${check.id}`, error: check.error })));
+  printStacks(
+    io,
+    debug,
+    'check',
+    report.checks.map((check) => ({ label: `verify ${check.id}`, error: check.error })),
+  );
   const passed = verifyPassed(report);
-  const document = { tool: 'openclaw-fix', version: VERSION, mode: 'verify', repo: git.root, passed, checks: report.checks.map(({ bug, id, status, message }) => ({ bug, id, status, message })) };
+  const document = {
+    tool: 'openclaw-fix',
+    version: VERSION,
+    mode: 'verify',
+    repo: git.root,
+    passed,
+    checks: report.checks.map(({ bug, id, status, message }) => ({ bug, id, status, message })),
+  };
   io.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : report.checks.map((check) => `${verifyLine(check)}\n`).join(''));
   return passed ? 0 : 1;
 }

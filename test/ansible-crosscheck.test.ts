@@ -64,18 +64,36 @@ function renderWithAnsible(sets: readonly TemplateSet[], ansibleManaged: string,
   // ansible_managed comes from ansible.cfg (the template action overrides any -e value).
   writeFileSync(
     join(work, 'ansible.cfg'),
-    ['[defaults]', `ansible_managed = ${ansibleManaged}`, 'interpreter_python = /usr/bin/python3', `local_tmp = ${join(work, 'tmp')}`, 'retry_files_enabled = False', 'nocows = True', ''].join('\n'),
+    [
+      '[defaults]',
+      `ansible_managed = ${ansibleManaged}`,
+      'interpreter_python = /usr/bin/python3',
+      `local_tmp = ${join(work, 'tmp')}`,
+      'retry_files_enabled = False',
+      'nocows = True',
+      '',
+    ].join('\n'),
   );
   const run = spawnSync('ansible-playbook', ['-i', 'localhost,', join(work, 'playbook.yml')], {
     cwd: work,
     encoding: 'utf8',
-    env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCALHOST_WARNING: 'False' },
+    env: {
+      ...process.env,
+      ANSIBLE_CONFIG: join(work, 'ansible.cfg'),
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_HOME: join(work, 'home'),
+      ANSIBLE_LOCALHOST_WARNING: 'False',
+    },
     timeout: CHILD_PROCESS_TIMEOUT,
   });
-  if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message}); install Debian's ansible package — this check needs real Ansible`);
+  if (run.error)
+    throw new Error(`cannot run ansible-playbook (${run.error.message}); install Debian's ansible package — this check needs real Ansible`);
   if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);
   return new Map(
-    sets.map((set) => [set.name, new Map(set.templates.map((path, index) => [path, readFileSync(join(work, set.name, 'out', String(index)), 'utf8')]))]),
+    sets.map((set) => [
+      set.name,
+      new Map(set.templates.map((path, index) => [path, readFileSync(join(work, set.name, 'out', String(index)), 'utf8')])),
+    ]),
   );
 }
 
@@ -101,23 +119,40 @@ describe('src/model/render/render.ts renders every role template exactly as Ansi
   const beforeVars = loadVars(before);
   const afterVars = loadVars(after);
   const sets: TemplateSet[] = [
-    { name: 'before', files: before, vars: beforeVars, varsFiles: [writeJson(work, 'before-vars.json', beforeVars)], templates: roleTemplates(before) },
-    { name: 'after', files: after, vars: afterVars, varsFiles: [writeJson(work, 'after-vars.json', afterVars)], templates: roleTemplates(after) },
+    {
+      name: 'before',
+      files: before,
+      vars: beforeVars,
+      varsFiles: [writeJson(work, 'before-vars.json', beforeVars)],
+      templates: roleTemplates(before),
+    },
+    {
+      name: 'after',
+      files: after,
+      vars: afterVars,
+      varsFiles: [writeJson(work, 'after-vars.json', afterVars)],
+      templates: roleTemplates(after),
+    },
   ];
   // The same templates with the repo's own variable files, read by Ansible's YAML loader
   // instead of the engine's: shows the one known difference and that it stays that narrow.
   const vaultNames = Object.keys(beforeVars).filter((name) => name.startsWith('vault_'));
-  const rawVarFiles = [...before.keys()].filter((path) => /roles\/[^/]+\/defaults\/main\.ya?ml$/.test(path) || /group_vars\/all\/vars\.ya?ml$/.test(path)).sort((a, b) => Number(a.includes('group_vars')) - Number(b.includes('group_vars')));
+  const rawVarFiles = [...before.keys()]
+    .filter((path) => /roles\/[^/]+\/defaults\/main\.ya?ml$/.test(path) || /group_vars\/all\/vars\.ya?ml$/.test(path))
+    .sort((a, b) => Number(a.includes('group_vars')) - Number(b.includes('group_vars')));
   const raw: TemplateSet = {
     name: 'raw-vars',
     files: before,
     vars: beforeVars,
-    varsFiles: [writeJson(work, 'vault-placeholders.json', Object.fromEntries(vaultNames.map((name) => [name, vaultPlaceholder(name)]))), ...rawVarFiles.map((path) => {
-      const copy = join(work, 'repo-vars', path);
-      mkdirSync(join(copy, '..'), { recursive: true });
-      writeFileSync(copy, before.get(path) ?? '');
-      return copy;
-    })],
+    varsFiles: [
+      writeJson(work, 'vault-placeholders.json', Object.fromEntries(vaultNames.map((name) => [name, vaultPlaceholder(name)]))),
+      ...rawVarFiles.map((path) => {
+        const copy = join(work, 'repo-vars', path);
+        mkdirSync(join(copy, '..'), { recursive: true });
+        writeFileSync(copy, before.get(path) ?? '');
+        return copy;
+      }),
+    ],
     templates: roleTemplates(before),
   };
   // What the fixture's templates do not exercise: the filters the renderer defines, on values
@@ -127,7 +162,31 @@ describe('src/model/render/render.ts renders every role template exactly as Ansi
   const filtersTemplate = 'roles/xcheck/templates/filters.j2';
   const whitespaceTemplate = 'roles/xcheck/templates/lstrip.j2';
   const cornerVars: Vars = {
-    flags: ['yes', 'Yes', ' yes', 'y', 'on', '1', 'true', 'TRUE', 't', 'no', 'false', '', 1, 0, 2, 1.5, true, false, null, [], [0], {}, { k: 1 }],
+    flags: [
+      'yes',
+      'Yes',
+      ' yes',
+      'y',
+      'on',
+      '1',
+      'true',
+      'TRUE',
+      't',
+      'no',
+      'false',
+      '',
+      1,
+      0,
+      2,
+      1.5,
+      true,
+      false,
+      null,
+      [],
+      [0],
+      {},
+      { k: 1 },
+    ],
     sample: { name: 'é café', list: [1, 'two', null, true, 2.5], nested: { z: 'quote " and \\ backslash', a: [] }, empty: {}, b: false },
   };
   // The Ansible and Jinja2 filters and tests real repos use (test/data/ansible-filters), an
@@ -141,8 +200,36 @@ describe('src/model/render/render.ts renders every role template exactly as Ansi
     files: new Map([
       [ansibleFilters, filterData('filters.j2')],
       [includedPartial, filterData('partial.j2')],
-      [whitespaceTemplate, ['#jinja2: lstrip_blocks: True', 'a:', '    {# comment #}', 'b:', '  {% raw %}{{ x }}{% endraw %}', '  {% if true %}', 'c: 1', '  {% endif %}', '  {#- trimmed #}', 'd', 'e {{ 1 }}  {% if true %}f{% endif %}', '  {%+ if true %}g{% endif %}', '    {# indented #}  h', ''].join('\n')],
-      [filtersTemplate, ['{% for flag in flags %}', "{{ flag | to_json }}: {{ flag }} {{ flag | string }} {{ flag | bool }} {{ flag | ternary('T', 'F') }}", '{% endfor %}', '{{ sample | to_json }}', '{{ sample | to_nice_json }}', ''].join('\n')],
+      [
+        whitespaceTemplate,
+        [
+          '#jinja2: lstrip_blocks: True',
+          'a:',
+          '    {# comment #}',
+          'b:',
+          '  {% raw %}{{ x }}{% endraw %}',
+          '  {% if true %}',
+          'c: 1',
+          '  {% endif %}',
+          '  {#- trimmed #}',
+          'd',
+          'e {{ 1 }}  {% if true %}f{% endif %}',
+          '  {%+ if true %}g{% endif %}',
+          '    {# indented #}  h',
+          '',
+        ].join('\n'),
+      ],
+      [
+        filtersTemplate,
+        [
+          '{% for flag in flags %}',
+          "{{ flag | to_json }}: {{ flag }} {{ flag | string }} {{ flag | bool }} {{ flag | ternary('T', 'F') }}",
+          '{% endfor %}',
+          '{{ sample | to_json }}',
+          '{{ sample | to_nice_json }}',
+          '',
+        ].join('\n'),
+      ],
     ]),
     vars: { ...cornerVars, ...filterVars },
     varsFiles: [writeJson(work, 'corner-vars.json', { ...cornerVars, ...filterVars })],
@@ -157,11 +244,24 @@ describe('src/model/render/render.ts renders every role template exactly as Ansi
 
   it('covers the compose base and overlays, Dockerfile, ACL, LiteLLM config, env, Caddyfile and backup script', () => {
     const names = sets[0]?.templates.map((path) => path.split('/').pop()) ?? [];
-    for (const name of ['docker-compose.yml.j2', 'compose.caddy.yml.j2', 'compose.cloudflared.yml.j2', 'compose.monitoring.yml.j2', 'Dockerfile.smokescreen.j2', 'smokescreen-acl.yaml.j2', 'litellm-config.yaml.j2', 'env.j2', 'Caddyfile.j2', 'backup.sh.j2']) {
+    for (const name of [
+      'docker-compose.yml.j2',
+      'compose.caddy.yml.j2',
+      'compose.cloudflared.yml.j2',
+      'compose.monitoring.yml.j2',
+      'Dockerfile.smokescreen.j2',
+      'smokescreen-acl.yaml.j2',
+      'litellm-config.yaml.j2',
+      'env.j2',
+      'Caddyfile.j2',
+      'backup.sh.j2',
+    ]) {
       expect(names).toContain(name);
     }
     // ansible_managed really reached both renderers, from the fixture's ansible.cfg.
-    expect(ansible.get('before')?.get('roles/openclaw-config/templates/env.j2')).toMatch(/^# Managed by Ansible \(openclaw-deploy\); local edits are overwritten\.\n/);
+    expect(ansible.get('before')?.get('roles/openclaw-config/templates/env.j2')).toMatch(
+      /^# Managed by Ansible \(openclaw-deploy\); local edits are overwritten\.\n/,
+    );
   });
 
   for (const index of [0, 1]) {
@@ -173,7 +273,9 @@ describe('src/model/render/render.ts renders every role template exactly as Ansi
   }
 
   it('None, bool, ternary, to_json, to_nice_json and lstrip_blocks around comments and raw print what Ansible prints', () => {
-    const diffs = mismatches(corners, ansible.get(corners.name) ?? new Map(), (path) => renderTemplate(corners.files.get(path) ?? '', corners.vars, { path, files: corners.files }));
+    const diffs = mismatches(corners, ansible.get(corners.name) ?? new Map(), (path) =>
+      renderTemplate(corners.files.get(path) ?? '', corners.vars, { path, files: corners.files }),
+    );
     expect(diffs.join('\n')).toBe('');
   });
 
@@ -217,91 +319,117 @@ describe('src/model/render/render.ts renders every role template exactly as Ansi
 describe('loadVars reads variables where Ansible does, in its precedence order', () => {
   const files = new Map<string, string>([
     ['ansible.cfg', '[defaults]\ninventory = inventory/hosts.yml\nansible_managed = managed here\n'],
-    ['inventory/hosts.yml', [
-      'all:',
-      '  vars:',
-      '    probe_defaults_vs_inventory: inventory-all',
-      '    probe_inventory_vs_group_vars: inventory-all',
-      '  children:',
-      '    edge:',
-      '      vars:',
-      '        edge_only: from-edge-inventory',
-      '      children:',
-      '        openclaw:',
-      '          vars:',
-      '            probe_group_vs_host: inventory-group',
-      '          hosts:',
-      '            claw-01:',
-      '              ansible_connection: local',
-      '              probe_host_inventory_vs_file: inventory-host',
-      '    monitoring:',
-      '      hosts:',
-      '        mon-01:',
-      '          probe_never: not-our-host',
-      '',
-    ].join('\n')],
-    ['inventory/group_vars/all/10-base.yml', [
-      'openclaw_base_dir: /opt/openclaw',
-      'probe_inventory_vs_group_vars: group_vars-all',
-      'probe_all_vs_group: group_vars-all',
-      'probe_nested_groups: group_vars-all',
-      'chain_c: "{{ chain_b }}-c"',
-      'raw_jinja: !unsafe "{{ not_templated }} {% raw %}"',
-      'api_secret: !vault |',
-      '  $ANSIBLE_VAULT;1.1;AES256',
-      '  62313365396662343061393464336163383764373764613633653634306231386433626436623361',
-      'settings: { a: 1, b: 2 }',
-      '',
-    ].join('\n')],
+    [
+      'inventory/hosts.yml',
+      [
+        'all:',
+        '  vars:',
+        '    probe_defaults_vs_inventory: inventory-all',
+        '    probe_inventory_vs_group_vars: inventory-all',
+        '  children:',
+        '    edge:',
+        '      vars:',
+        '        edge_only: from-edge-inventory',
+        '      children:',
+        '        openclaw:',
+        '          vars:',
+        '            probe_group_vs_host: inventory-group',
+        '          hosts:',
+        '            claw-01:',
+        '              ansible_connection: local',
+        '              probe_host_inventory_vs_file: inventory-host',
+        '    monitoring:',
+        '      hosts:',
+        '        mon-01:',
+        '          probe_never: not-our-host',
+        '',
+      ].join('\n'),
+    ],
+    [
+      'inventory/group_vars/all/10-base.yml',
+      [
+        'openclaw_base_dir: /opt/openclaw',
+        'probe_inventory_vs_group_vars: group_vars-all',
+        'probe_all_vs_group: group_vars-all',
+        'probe_nested_groups: group_vars-all',
+        'chain_c: "{{ chain_b }}-c"',
+        'raw_jinja: !unsafe "{{ not_templated }} {% raw %}"',
+        'api_secret: !vault |',
+        '  $ANSIBLE_VAULT;1.1;AES256',
+        '  62313365396662343061393464336163383764373764613633653634306231386433626436623361',
+        'settings: { a: 1, b: 2 }',
+        '',
+      ].join('\n'),
+    ],
     ['inventory/group_vars/all/20-more.yml', 'chain_a: a\nchain_b: "{{ chain_a }}-b"\nsettings: { c: 3 }\n'],
     ['inventory/group_vars/edge.yml', 'probe_nested_groups: group_vars-edge\nprobe_all_vs_group: group_vars-edge\n'],
     ['inventory/group_vars/openclaw/main.yml', 'probe_nested_groups: group_vars-openclaw\nprobe_group_vs_host: group_vars-openclaw\n'],
     ['inventory/group_vars/monitoring.yml', 'probe_all_vs_group: not-our-group\n'],
     ['inventory/host_vars/claw-01.yml', 'probe_host_inventory_vs_file: host_vars-file\nprobe_host_vs_play: host_vars-file\n'],
-    ['site.yml', [
-      '- name: Deploy',
-      '  hosts: openclaw',
-      '  gather_facts: false',
-      '  vars:',
-      '    probe_host_vs_play: play-vars',
-      '    probe_play_vs_vars_files: play-vars',
-      '  vars_files:',
-      '    - vars/extra.yml',
-      '  roles:',
-      '    - app',
-      '    - role: other',
-      '',
-    ].join('\n')],
+    [
+      'site.yml',
+      [
+        '- name: Deploy',
+        '  hosts: openclaw',
+        '  gather_facts: false',
+        '  vars:',
+        '    probe_host_vs_play: play-vars',
+        '    probe_play_vs_vars_files: play-vars',
+        '  vars_files:',
+        '    - vars/extra.yml',
+        '  roles:',
+        '    - app',
+        '    - role: other',
+        '',
+      ].join('\n'),
+    ],
     ['vars/extra.yml', 'probe_play_vs_vars_files: vars_files\nprobe_vars_files_vs_role_vars: vars_files\n'],
-    ['roles/app/defaults/main.yml', 'app_port: 8080\nshared_default: app\nprobe_defaults_vs_inventory: role-defaults\nuploads_dir: "{{ openclaw_base_dir }}/uploads"\n'],
+    [
+      'roles/app/defaults/main.yml',
+      'app_port: 8080\nshared_default: app\nprobe_defaults_vs_inventory: role-defaults\nuploads_dir: "{{ openclaw_base_dir }}/uploads"\n',
+    ],
     ['roles/app/vars/main.yml', 'probe_vars_files_vs_role_vars: role-vars\nprobe_role_vars_vs_include_vars: role-vars\n'],
     ['roles/app/vars/extra_app.yml', 'probe_role_vars_vs_include_vars: include_vars\nincluded_only: "{{ app_port + 1 }}"\n'],
-    ['roles/app/tasks/main.yml', [
-      '- name: Load the extra variables',
-      '  ansible.builtin.include_vars: extra_app.yml',
-      '- name: Render',
-      '  ansible.builtin.template:',
-      '    src: app.conf.j2',
-      '    dest: "{{ xcheck_out }}/app.conf"',
-      '',
-    ].join('\n')],
-    ['roles/app/templates/app.conf.j2', [
-      '# {{ ansible_managed }}',
-      '{% for name in probes | sort %}',
-      '{{ name }}={{ lookup("vars", name) }}',
-      '{% endfor %}',
-      'uploads={{ uploads_dir }} chain={{ chain_c }} raw={{ raw_jinja }} settings={{ settings }}',
-      'host={{ inventory_hostname }} groups={{ group_names }} all={{ groups["all"] | sort }} edge={{ edge_only }}',
-      'shared_default={{ shared_default }} included_only={{ included_only }} port={{ app_port }}',
-      '',
-    ].join('\n')],
+    [
+      'roles/app/tasks/main.yml',
+      [
+        '- name: Load the extra variables',
+        '  ansible.builtin.include_vars: extra_app.yml',
+        '- name: Render',
+        '  ansible.builtin.template:',
+        '    src: app.conf.j2',
+        '    dest: "{{ xcheck_out }}/app.conf"',
+        '',
+      ].join('\n'),
+    ],
+    [
+      'roles/app/templates/app.conf.j2',
+      [
+        '# {{ ansible_managed }}',
+        '{% for name in probes | sort %}',
+        '{{ name }}={{ lookup("vars", name) }}',
+        '{% endfor %}',
+        'uploads={{ uploads_dir }} chain={{ chain_c }} raw={{ raw_jinja }} settings={{ settings }}',
+        'host={{ inventory_hostname }} groups={{ group_names }} all={{ groups["all"] | sort }} edge={{ edge_only }}',
+        'shared_default={{ shared_default }} included_only={{ included_only }} port={{ app_port }}',
+        '',
+      ].join('\n'),
+    ],
     ['roles/other/defaults/main.yml', 'shared_default: other\n'],
     ['roles/other/tasks/main.yml', '- ansible.builtin.template:\n    src: other.conf.j2\n    dest: "{{ xcheck_out }}/other.conf"\n'],
     ['roles/other/templates/other.conf.j2', 'shared_default={{ shared_default }} uploads={{ uploads_dir }}\n'],
   ]);
   const probes = [
-    'probe_defaults_vs_inventory', 'probe_inventory_vs_group_vars', 'probe_all_vs_group', 'probe_nested_groups', 'probe_group_vs_host',
-    'probe_host_inventory_vs_file', 'probe_host_vs_play', 'probe_play_vs_vars_files', 'probe_vars_files_vs_role_vars', 'probe_role_vars_vs_include_vars',
+    'probe_defaults_vs_inventory',
+    'probe_inventory_vs_group_vars',
+    'probe_all_vs_group',
+    'probe_nested_groups',
+    'probe_group_vs_host',
+    'probe_host_inventory_vs_file',
+    'probe_host_vs_play',
+    'probe_play_vs_vars_files',
+    'probe_vars_files_vs_role_vars',
+    'probe_role_vars_vs_include_vars',
   ];
   const templates = ['roles/app/templates/app.conf.j2', 'roles/other/templates/other.conf.j2'];
   let ansibleOutput: Map<string, string>;
@@ -316,7 +444,15 @@ describe('loadVars reads variables where Ansible does, in its precedence order',
     const run = spawnSync('ansible-playbook', ['site.yml', '-e', JSON.stringify({ xcheck_out: join(work, 'out'), probes })], {
       cwd: join(work, 'repo'),
       encoding: 'utf8',
-      env: { ...process.env, ANSIBLE_CONFIG: join(work, 'repo', 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCAL_TEMP: join(work, 'tmp'), ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3' },
+      env: {
+        ...process.env,
+        ANSIBLE_CONFIG: join(work, 'repo', 'ansible.cfg'),
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_HOME: join(work, 'home'),
+        ANSIBLE_LOCAL_TEMP: join(work, 'tmp'),
+        ANSIBLE_RETRY_FILES_ENABLED: 'False',
+        ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+      },
       timeout: CHILD_PROCESS_TIMEOUT,
     });
     if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message}); this check needs real Ansible`);
@@ -330,7 +466,14 @@ describe('loadVars reads variables where Ansible does, in its precedence order',
   it('every probe resolves to the source Ansible picks, and each role sees its own defaults', () => {
     const app = ansibleOutput.get(templates[0] as string) ?? '';
     // What Ansible wrote shows each precedence rule at work (so the comparison below compares something).
-    for (const line of ['probe_defaults_vs_inventory=inventory-all', 'probe_nested_groups=group_vars-openclaw', 'probe_host_inventory_vs_file=host_vars-file', 'probe_play_vs_vars_files=vars_files', 'probe_role_vars_vs_include_vars=include_vars']) expect(app).toContain(line);
+    for (const line of [
+      'probe_defaults_vs_inventory=inventory-all',
+      'probe_nested_groups=group_vars-openclaw',
+      'probe_host_inventory_vs_file=host_vars-file',
+      'probe_play_vs_vars_files=vars_files',
+      'probe_role_vars_vs_include_vars=include_vars',
+    ])
+      expect(app).toContain(line);
     expect(app).toContain('raw={{ not_templated }} {% raw %}');
     expect(ansibleOutput.get(templates[1] as string)).toContain('shared_default=other');
     for (const path of templates) {

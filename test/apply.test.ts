@@ -9,7 +9,9 @@ import { allPatches } from '../patches/index.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, snapshot, type CliResult } from './helpers.js';
 
 const pendingIds = (result: CliResult): string[] =>
-  (JSON.parse(result.stdout) as { fixes: { id: string; state: string }[] }).fixes.filter((fix) => fix.state === 'needs-fix').map((fix) => fix.id);
+  (JSON.parse(result.stdout) as { fixes: { id: string; state: string }[] }).fixes
+    .filter((fix) => fix.state === 'needs-fix')
+    .map((fix) => fix.id);
 
 describe('dry run (the default)', () => {
   it('prints each pending fix with a unified diff and changes nothing', async () => {
@@ -60,7 +62,13 @@ describe('--apply', () => {
     expect(refsAfter).toBe(before);
     expect(git(repo, 'rev-parse', 'main').trim()).toBe(mainTip);
 
-    const log = git(repo, 'log', '--reverse', '--format=%s%x00%(trailers:key=Openclaw-Fix,valueonly,separator=%x2C)%x00%P', `main..${DEFAULT_FIX_BRANCH}`)
+    const log = git(
+      repo,
+      'log',
+      '--reverse',
+      '--format=%s%x00%(trailers:key=Openclaw-Fix,valueonly,separator=%x2C)%x00%P',
+      `main..${DEFAULT_FIX_BRANCH}`,
+    )
       .split('\n')
       .filter(Boolean)
       .map((line) => line.split('\0'));
@@ -114,7 +122,9 @@ describe('--apply', () => {
     const before = snapshot(repo);
     const result = await runCli(repo, ['--apply']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^openclaw-fix: branch ${DEFAULT_FIX_BRANCH} exists and has 1 commit openclaw-fix did not make .*\\n$`));
+    expect(result.stderr).toMatch(
+      new RegExp(`^openclaw-fix: branch ${DEFAULT_FIX_BRANCH} exists and has 1 commit openclaw-fix did not make .*\\n$`),
+    );
     expect(snapshot(repo)).toBe(before);
   });
 
@@ -124,7 +134,9 @@ describe('--apply', () => {
     const before = snapshot(repo);
     const result = await runCli(repo, ['--apply']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^openclaw-fix: the work tree has uncommitted changes \(1 path, first: playbook\.yml\); commit or stash them first\n$/);
+    expect(result.stderr).toMatch(
+      /^openclaw-fix: the work tree has uncommitted changes \(1 path, first: playbook\.yml\); commit or stash them first\n$/,
+    );
     expect(snapshot(repo)).toBe(before);
   });
 
@@ -132,7 +144,9 @@ describe('--apply', () => {
     const repo = fixtureGitRepo();
     const result = await runCli(repo, ['--apply', '--only', '7', '--branch', 'fix/litellm']);
     expect(result.code).toBe(0);
-    expect(git(repo, 'log', '--format=%s', 'main..fix/litellm').trim()).toBe('fix(compose): let LiteLLM start without waiting for the egress proxy (bug 7)');
+    expect(git(repo, 'log', '--format=%s', 'main..fix/litellm').trim()).toBe(
+      'fix(compose): let LiteLLM start without waiting for the egress proxy (bug 7)',
+    );
   });
 });
 

@@ -25,7 +25,10 @@ describe('candidate listing', () => {
       'vendor/roles/x/templates/readme.md',
       'docs/playbook-notes.md',
     ];
-    writeFiles(repo, extra.map((path) => [path, `# ${path}\n`]));
+    writeFiles(
+      repo,
+      extra.map((path) => [path, `# ${path}\n`]),
+    );
     commitAll(repo, 'more shapes');
     writeFileSync(join(repo, 'untracked.playbook.yml'), '- hosts: all\n');
 

@@ -1,6 +1,15 @@
 /** The Compose model follows Compose v2's rules on small hand-written projects. */
 import { describe, expect, it } from 'vitest';
-import { canPublishPorts, ComposeModelError, firstRunProblems, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks } from '../src/model/compose-model.js';
+import {
+  canPublishPorts,
+  ComposeModelError,
+  firstRunProblems,
+  mergeCompose,
+  networksCreatedByUp,
+  networksOf,
+  routesOut,
+  sharedNetworks,
+} from '../src/model/compose-model.js';
 
 const base = {
   services: {
@@ -14,7 +23,10 @@ const base = {
   },
 };
 
-const created = (project: ReturnType<typeof mergeCompose>, existing: string[] = []): string[] => networksCreatedByUp(project, existing).map((n) => n.name).sort();
+const created = (project: ReturnType<typeof mergeCompose>, existing: string[] = []): string[] =>
+  networksCreatedByUp(project, existing)
+    .map((n) => n.name)
+    .sort();
 
 describe('merging files into one project', () => {
   it('names the project after the directory unless a file says `name:` (the last one wins) or -p is given', () => {
@@ -25,7 +37,11 @@ describe('merging files into one project', () => {
   });
 
   it('merges networks key by key and a service defined twice by network key', () => {
-    const project = mergeCompose(base, [{ services: { app: { networks: { edge: null } } }, networks: { front: { internal: true }, edge: {} } }], { projectName: 'p' });
+    const project = mergeCompose(
+      base,
+      [{ services: { app: { networks: { edge: null } } }, networks: { front: { internal: true }, edge: {} } }],
+      { projectName: 'p' },
+    );
     expect(project.networks.get('front')).toMatchObject({ driver: 'bridge', internal: true });
     expect(networksOf(project, 'app')).toEqual(['back', 'front', 'edge']);
     expect(routesOut(project, 'app')).toBe(true); // through edge, declared only in the overlay
@@ -47,7 +63,11 @@ describe('what up creates', () => {
   });
 
   it('never creates an external network: a first run fails until it exists', () => {
-    const project = mergeCompose(base, [{ services: { proxy: { networks: ['edge'], ports: ['443:443'] } }, networks: { edge: { external: true } } }], { projectName: 'p' });
+    const project = mergeCompose(
+      base,
+      [{ services: { proxy: { networks: ['edge'], ports: ['443:443'] } }, networks: { edge: { external: true } } }],
+      { projectName: 'p' },
+    );
     expect(created(project)).not.toContain('edge');
     expect(firstRunProblems(project).map((p) => p.message)).toEqual(['network edge declared as external, but could not be found']);
     expect(firstRunProblems(project, ['edge'])).toEqual([]);
@@ -60,7 +80,12 @@ describe('what up creates', () => {
 
   it('refuses a service on a network no file declares', () => {
     const project = mergeCompose({ services: { app: { networks: ['nowhere'] } } }, [], { projectName: 'p' });
-    expect(firstRunProblems(project)).toEqual([expect.objectContaining({ kind: 'undefined-network', message: 'service "app" refers to undefined network nowhere: invalid compose project' })]);
+    expect(firstRunProblems(project)).toEqual([
+      expect.objectContaining({
+        kind: 'undefined-network',
+        message: 'service "app" refers to undefined network nowhere: invalid compose project',
+      }),
+    ]);
   });
 });
 

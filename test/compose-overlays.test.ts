@@ -10,7 +10,15 @@ import { allPatches } from '../patches/index.js';
 import { bug4 as bug4Module } from '../patches/gateway-no-direct-egress/gateway-no-direct-egress.js';
 import { composeDeploymentOf } from '../src/model/compose-templates.js';
 import { deployScenarios } from '../src/model/compose-deploy.js';
-import { firstRunProblems, hostAfterUp, mergeCompose, routesOut, sharedNetworks, canPublishPorts, type HostNetwork } from '../src/model/compose-model.js';
+import {
+  firstRunProblems,
+  hostAfterUp,
+  mergeCompose,
+  routesOut,
+  sharedNetworks,
+  canPublishPorts,
+  type HostNetwork,
+} from '../src/model/compose-model.js';
 import { planFixes, runCheck } from '../src/core/engine.js';
 import { loadVars, renderTemplate } from '../src/model/render/render.js';
 import { createRepoView } from '../src/core/repo-view.js';
@@ -56,7 +64,9 @@ describe('which role brings up which Compose files, in which order', () => {
 
   it('a file list built at run time (a loop over a set_fact list) is not guessed: every base+overlay combination is checked', () => {
     const files = overlayRepo();
-    files.set('roles/openclaw-deploy/tasks/main.yml', `---
+    files.set(
+      'roles/openclaw-deploy/tasks/main.yml',
+      `---
 - name: Collect the compose files
   ansible.builtin.set_fact:
     compose_files: "{{ ['docker-compose.yml'] + (['compose.caddy.yml'] if reverse_proxy_mode == 'caddy' else []) }}"
@@ -66,15 +76,24 @@ describe('which role brings up which Compose files, in which order', () => {
     docker compose {% for f in compose_files %}-f {{ f }} {% endfor %}up -d
   args:
     chdir: "{{ openclaw_base_dir }}"
-`);
+`,
+    );
     const { ups } = deploymentOf(files);
     expect(ups[0]).toMatchObject({ role: 'openclaw-deploy', resolved: false, files: [] });
     const scenarios = deployScenarios(deploymentOf(files), BASE, [CADDY, MONITORING], '/opt/openclaw');
     // The reverse-proxy and monitoring roles' own ups stay as read, after the open one.
     expect(scenarios.map((steps) => steps.map((step) => step.templates))).toEqual([
       [[BASE], [BASE, CADDY], [BASE, MONITORING]],
-      [[BASE, CADDY], [BASE, CADDY], [BASE, MONITORING]],
-      [[BASE, MONITORING], [BASE, CADDY], [BASE, MONITORING]],
+      [
+        [BASE, CADDY],
+        [BASE, CADDY],
+        [BASE, MONITORING],
+      ],
+      [
+        [BASE, MONITORING],
+        [BASE, CADDY],
+        [BASE, MONITORING],
+      ],
     ]);
   });
 });
@@ -85,25 +104,36 @@ describe('overlays brought up after the base, joining its networks by full name'
     expect(ups.map((up) => up.problems)).toEqual([[], [], []]);
     // The same overlay brought up before the base fails as Compose does.
     const files = overlayRepo();
-    files.set('playbook.yml', (files.get('playbook.yml') ?? '').replace('    - role: openclaw-deploy       # builds the egress image, brings the base stack up\n      tags: [deploy]\n', '').replace('    - role: openclaw-harden', '    - role: openclaw-deploy\n    - role: openclaw-harden'));
+    files.set(
+      'playbook.yml',
+      (files.get('playbook.yml') ?? '')
+        .replace('    - role: openclaw-deploy       # builds the egress image, brings the base stack up\n      tags: [deploy]\n', '')
+        .replace('    - role: openclaw-harden', '    - role: openclaw-deploy\n    - role: openclaw-harden'),
+    );
     const early = deploy(files);
     expect(early[0]?.step.templates).toEqual([BASE, CADDY]);
-    expect(early[0]?.problems.map((problem) => problem.message)).toEqual(['network openclaw_proxy-net declared as external, but could not be found']);
+    expect(early[0]?.problems.map((problem) => problem.message)).toEqual([
+      'network openclaw_proxy-net declared as external, but could not be found',
+    ]);
   });
 
-  it('bug 4 makes the base project\'s proxy-net internal and gives Caddy a network Compose creates, naming each network', () => {
+  it("bug 4 makes the base project's proxy-net internal and gives Caddy a network Compose creates, naming each network", () => {
     const files = overlayRepo();
     const plan = planFixes(files, [bug4]);
     const [outcome] = plan.outcomes;
     expect(outcome?.state).toBe('needs-fix');
-    expect(outcome?.reason).toBe(`openclaw can reach the internet directly through proxy-net (openclaw_proxy-net, not internal) at ${BASE}:191`);
+    expect(outcome?.reason).toBe(
+      `openclaw can reach the internet directly through proxy-net (openclaw_proxy-net, not internal) at ${BASE}:191`,
+    );
     expect(outcome?.changes).toEqual([
       `${BASE}: network proxy-net (Docker network openclaw_proxy-net) is internal (no route out); ${CADDY} joins it as external proxy-net`,
       `${CADDY}: caddy reaches the internet through ingress-net (a bridge network Compose creates with the overlay), declared there; proxy-net no longer routes out`,
     ]);
     expect(plan.result.get(BASE)).toContain('  proxy-net:\n    driver: bridge    # reverse proxy <-> gateway\n    internal: true\n');
     expect(plan.result.get(CADDY)).toContain('    networks: [proxy-net, ingress-net]\n');
-    expect(plan.result.get(CADDY)).toMatch(/networks:\n  proxy-net:\n    external: true\n    name: openclaw_proxy-net\n  ingress-net:\n    driver: bridge {4}# internet side of caddy: proxy-net has no route out\n$/);
+    expect(plan.result.get(CADDY)).toMatch(
+      /networks:\n  proxy-net:\n    external: true\n    name: openclaw_proxy-net\n  ingress-net:\n    driver: bridge {4}# internet side of caddy: proxy-net has no route out\n$/,
+    );
     expect(plan.result.get(MONITORING)).toBe(files.get(MONITORING));
 
     // Deployed in the play's order on a fresh host: every up works, the gateway leaves only through the proxy.
@@ -125,24 +155,38 @@ describe('overlays brought up after the base, joining its networks by full name'
     expect(plan.outcomes.filter((o) => o.state !== 'needs-fix').map((o) => `${o.patch.id}: ${o.reason}`)).toEqual([]);
     const report = await verifyRepo(new Map([...files, ...plan.result]), { goCheck: false });
     for (const check of report.checks) expect(['ok', 'not-checked'], `${check.id}: ${check.message}`).toContain(check.status);
-    expect(report.checks.find((c) => c.id === 'gateway-no-direct-egress')?.message).toMatch(/at each `up` of the deployment: `docker compose -f docker-compose.yml up` \(roles\/openclaw-deploy\/tasks\/main.yml:8\); `docker compose -f docker-compose.yml -f compose.caddy.yml up`/);
+    expect(report.checks.find((c) => c.id === 'gateway-no-direct-egress')?.message).toMatch(
+      /at each `up` of the deployment: `docker compose -f docker-compose.yml up` \(roles\/openclaw-deploy\/tasks\/main.yml:8\); `docker compose -f docker-compose.yml -f compose.caddy.yml up`/,
+    );
   });
 
-  it('verify on the unfixed repo names the route out, and does not claim the overlay\'s external network is missing', async () => {
+  it("verify on the unfixed repo names the route out, and does not claim the overlay's external network is missing", async () => {
     const report = await verifyRepo(overlayRepo(), { goCheck: false });
     const network = report.checks.find((c) => c.id === 'gateway-no-direct-egress');
     expect(network?.status).toBe('failed');
     expect(network?.message).toMatch(/the gateway has a route out that bypasses the proxy, through proxy-net/);
     expect(network?.message).not.toMatch(/could not be found/);
-    for (const id of ['egress-writable-run', 'egress-tcp-healthcheck']) expect(report.checks.find((c) => c.id === id)?.message).toMatch(/docker-compose\.yml\.j2/);
+    for (const id of ['egress-writable-run', 'egress-tcp-healthcheck'])
+      expect(report.checks.find((c) => c.id === id)?.message).toMatch(/docker-compose\.yml\.j2/);
   });
 
   it('an overlay that overrides a key a fix edits makes that fix unrecognised, naming both files', () => {
     const files = overlayRepo();
-    files.set(MONITORING, (files.get(MONITORING) ?? '').replace('      kuma.egress.port.hostname: openclaw-egress\n', '      kuma.egress.port.hostname: openclaw-egress\n    healthcheck:\n      disable: true\n'));
-    const check = runCheck(allPatches.find((p) => p.id === 'egress-tcp-healthcheck')!, files);
+    files.set(
+      MONITORING,
+      (files.get(MONITORING) ?? '').replace(
+        '      kuma.egress.port.hostname: openclaw-egress\n',
+        '      kuma.egress.port.hostname: openclaw-egress\n    healthcheck:\n      disable: true\n',
+      ),
+    );
+    const check = runCheck(
+      allPatches.find((p) => p.id === 'egress-tcp-healthcheck')!,
+      files,
+    );
     expect(check.state).toBe('unrecognised');
-    expect(check.reason).toBe(`healthcheck of openclaw-egress is set both in ${BASE} and in the overlay at ${MONITORING}:10: Compose merges the overlay's over the base's`);
+    expect(check.reason).toBe(
+      `healthcheck of openclaw-egress is set both in ${BASE} and in the overlay at ${MONITORING}:10: Compose merges the overlay's over the base's`,
+    );
   });
 });
 

@@ -96,7 +96,10 @@ async function violations(base: Baseline, path: string, construct: ConstructName
       continue;
     }
     if (!reads) problems.push(`${name} does not read ${path} but went from ${before?.state} to ${outcome.state}: ${outcome.reason}`);
-    else if (outcome.state !== 'unrecognised') problems.push(`${name} reads ${path} and went from ${before?.state} to ${outcome.state} (only unrecognised may replace its answer): ${outcome.reason}`);
+    else if (outcome.state !== 'unrecognised')
+      problems.push(
+        `${name} reads ${path} and went from ${before?.state} to ${outcome.state} (only unrecognised may replace its answer): ${outcome.reason}`,
+      );
     else if (!outcome.reason.includes(path)) problems.push(`${name} is unrecognised without naming ${path}: ${outcome.reason}`);
     else stats.unrecognised++;
   }
@@ -116,7 +119,8 @@ async function violations(base: Baseline, path: string, construct: ConstructName
     // A fix being committed must verify (or be not checked, saying why); any other check may
     // change only by not being checked, naming the file.
     if (check.status === 'failed' && committed) problems.push(`verify ${name} fails on a fix being committed: ${check.message}`);
-    else if (check.status !== 'ok' || before?.status !== 'not-checked') problems.push(`verify ${name} went from ${before?.status} to ${check.status}: ${check.message}`);
+    else if (check.status !== 'ok' || before?.status !== 'not-checked')
+      problems.push(`verify ${name} went from ${before?.status} to ${check.status}: ${check.message}`);
   }
   return problems;
 }
@@ -132,36 +136,40 @@ interface Stats {
 describe('failure confinement: one broken file stops only the fixes that read it', () => {
   // The same number of injections into each fixture (the work is bounded by INJECTIONS, not a clock).
   const perFixture = Math.ceil(INJECTIONS / FIXTURES.length);
-  it(`${perFixture} injections into each of the ${FIXTURES.length} fixtures of a construct the tool does not understand never fail the run as a whole`, async () => {
-    const baselines = await Promise.all(FIXTURES.map(baselineOf));
-    const measured: Record<string, Stats> = {};
-    for (const [index, base] of baselines.entries()) {
-      const fixture = FIXTURES[index]!.slice(FIXTURES[index]!.lastIndexOf('/') + 1);
-      const stats: Stats = { injections: 0, unchanged: 0, unrecognised: 0, notChecked: 0, byConstruct: {} };
-      measured[fixture] = stats;
-      const injection = fc.record({
-        file: fc.nat(),
-        line: fc.nat({ max: 400 }),
-        construct: fc.constantFrom(...(Object.keys(CONSTRUCTS) as ConstructName[])),
-      });
-      await fc.assert(
-        fc.asyncProperty(injection, async ({ file, line, construct }) => {
-          const path = base.readable[file % base.readable.length]!;
-          const lineIndex = line % ((base.files.get(path) ?? '').split('\n').length + 1);
-          stats.injections++;
-          stats.byConstruct[construct] = (stats.byConstruct[construct] ?? 0) + 1;
-          const problems = await violations(base, path, construct, lineIndex, stats);
-          expect(problems, `${fixture}: ${construct} at ${path}:${lineIndex + 1}`).toEqual([]);
-        }),
-        { numRuns: perFixture, seed: SEED + index, endOnFailure: true },
-      );
-    }
-    // The measured counts, for the issue's closing note.
-    console.log(`confinement: ${JSON.stringify(measured)}`);
-    const total = Object.values(measured).reduce((sum, stats) => sum + stats.injections, 0);
-    expect(total).toBeGreaterThanOrEqual(200);
-    expect(Object.keys(measured).length).toBeGreaterThanOrEqual(5);
-  }, SLOW_TEST);
+  it(
+    `${perFixture} injections into each of the ${FIXTURES.length} fixtures of a construct the tool does not understand never fail the run as a whole`,
+    async () => {
+      const baselines = await Promise.all(FIXTURES.map(baselineOf));
+      const measured: Record<string, Stats> = {};
+      for (const [index, base] of baselines.entries()) {
+        const fixture = FIXTURES[index]!.slice(FIXTURES[index]!.lastIndexOf('/') + 1);
+        const stats: Stats = { injections: 0, unchanged: 0, unrecognised: 0, notChecked: 0, byConstruct: {} };
+        measured[fixture] = stats;
+        const injection = fc.record({
+          file: fc.nat(),
+          line: fc.nat({ max: 400 }),
+          construct: fc.constantFrom(...(Object.keys(CONSTRUCTS) as ConstructName[])),
+        });
+        await fc.assert(
+          fc.asyncProperty(injection, async ({ file, line, construct }) => {
+            const path = base.readable[file % base.readable.length]!;
+            const lineIndex = line % ((base.files.get(path) ?? '').split('\n').length + 1);
+            stats.injections++;
+            stats.byConstruct[construct] = (stats.byConstruct[construct] ?? 0) + 1;
+            const problems = await violations(base, path, construct, lineIndex, stats);
+            expect(problems, `${fixture}: ${construct} at ${path}:${lineIndex + 1}`).toEqual([]);
+          }),
+          { numRuns: perFixture, seed: SEED + index, endOnFailure: true },
+        );
+      }
+      // The measured counts, for the issue's closing note.
+      console.log(`confinement: ${JSON.stringify(measured)}`);
+      const total = Object.values(measured).reduce((sum, stats) => sum + stats.injections, 0);
+      expect(total).toBeGreaterThanOrEqual(200);
+      expect(Object.keys(measured).length).toBeGreaterThanOrEqual(5);
+    },
+    SLOW_TEST,
+  );
 
   it('a counterexample found by a wider sweep: a line that YAML folds into the volume variable names the vars file (bug 6)', async () => {
     const base = await baselineOf(join(PROJECT_ROOT, 'fixtures', 'ansible-layout'));
@@ -179,30 +187,56 @@ describe('failure confinement: one broken file stops only the fixes that read it
 describe('failure reasons name the file, the line and the cause', () => {
   it('for a YAML parse error, a Jinja error, a renderer error with or without its place, and a defect', () => {
     const tasks = 'roles/x/tasks/main.yml';
-    expect(failureReason(new YamlTemplateError(tasks, 3, 'not valid YAML: bad'), undefined, 'fix')).toBe(`cannot parse ${tasks}:3: not valid YAML: bad`);
-    expect(failureReason(new TemplateSyntaxError(7, "'{% if %}' is never closed"), tasks, 'fix')).toBe(`cannot parse ${tasks}:7: '{% if %}' is never closed`);
-    const renderError = Object.assign(new Error('t.j2:4: filter not found: frob'), { name: 'RenderError', path: 'roles/x/templates/t.j2', line: 4, detail: 'filter not found: frob' });
+    expect(failureReason(new YamlTemplateError(tasks, 3, 'not valid YAML: bad'), undefined, 'fix')).toBe(
+      `cannot parse ${tasks}:3: not valid YAML: bad`,
+    );
+    expect(failureReason(new TemplateSyntaxError(7, "'{% if %}' is never closed"), tasks, 'fix')).toBe(
+      `cannot parse ${tasks}:7: '{% if %}' is never closed`,
+    );
+    const renderError = Object.assign(new Error('t.j2:4: filter not found: frob'), {
+      name: 'RenderError',
+      path: 'roles/x/templates/t.j2',
+      line: 4,
+      detail: 'filter not found: frob',
+    });
     expect(failureReason(renderError, tasks, 'fix')).toBe('cannot render roles/x/templates/t.j2:4: filter not found: frob');
-    const nunjucksError = Object.assign(new Error('(unknown path) [Line 2, Column 5]\n  Error: filter not found: frob'), { name: 'Template render error' });
-    expect(failureReason(nunjucksError, 'roles/x/templates/t.j2', 'fix')).toBe('cannot render roles/x/templates/t.j2:2: filter not found: frob');
-    expect(failureReason(new FileProblem('group_vars/all.yml', 9, 'variable x does not render: boom'), tasks, 'fix')).toBe('cannot read group_vars/all.yml:9: variable x does not render: boom');
-    expect(failureReason(new TypeError("Cannot read properties of undefined (reading 'x')"), tasks, 'bug-fix')).toBe(`internal error in bug-fix while reading ${tasks}: Cannot read properties of undefined (reading 'x')`);
+    const nunjucksError = Object.assign(new Error('(unknown path) [Line 2, Column 5]\n  Error: filter not found: frob'), {
+      name: 'Template render error',
+    });
+    expect(failureReason(nunjucksError, 'roles/x/templates/t.j2', 'fix')).toBe(
+      'cannot render roles/x/templates/t.j2:2: filter not found: frob',
+    );
+    expect(failureReason(new FileProblem('group_vars/all.yml', 9, 'variable x does not render: boom'), tasks, 'fix')).toBe(
+      'cannot read group_vars/all.yml:9: variable x does not render: boom',
+    );
+    expect(failureReason(new TypeError("Cannot read properties of undefined (reading 'x')"), tasks, 'bug-fix')).toBe(
+      `internal error in bug-fix while reading ${tasks}: Cannot read properties of undefined (reading 'x')`,
+    );
   });
 });
 
-describe("the engine holds each fix to its declared files", () => {
+describe('the engine holds each fix to its declared files', () => {
   const probe = (files: readonly string[], check: Patch['check']): Patch => ({ ...allPatches[0]!, files, check });
   const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
   const HANDLERS = 'roles/openclaw-config/handlers/main.yml';
 
   it('a module sees only the files its globs match', () => {
     const seen: { paths: readonly string[]; compose: string | undefined }[] = [];
-    planFixes(readTree(FIXTURE_REPO), [probe(['**/handlers/*.yml'], (repo) => (seen.push({ paths: repo.paths, compose: repo.read(COMPOSE) }), { state: 'fixed', reason: 'looked' }))]);
+    planFixes(readTree(FIXTURE_REPO), [
+      probe(
+        ['**/handlers/*.yml'],
+        (repo) => (seen.push({ paths: repo.paths, compose: repo.read(COMPOSE) }), { state: 'fixed', reason: 'looked' }),
+      ),
+    ]);
     expect(seen[0]).toEqual({ paths: [HANDLERS], compose: undefined });
   });
 
   it('an edit outside them is refused: that fix is unrecognised, the others still run', () => {
-    const outside = probe(['**/handlers/*.yml'], () => ({ state: 'needs-fix', reason: 'sneaky', edits: [{ path: COMPOSE, start: 0, end: 0, text: '# sneaky\n' }] }));
+    const outside = probe(['**/handlers/*.yml'], () => ({
+      state: 'needs-fix',
+      reason: 'sneaky',
+      edits: [{ path: COMPOSE, start: 0, end: 0, text: '# sneaky\n' }],
+    }));
     const plan = planFixes(readTree(FIXTURE_REPO), [outside, ...allPatches.slice(1)]);
     expect(plan.outcomes[0]?.state).toBe('unrecognised');
     expect(plan.outcomes[0]?.reason).toMatch(new RegExp(`edits ${COMPOSE.replace(/\./g, '\\.')}, outside the files it declares`));
@@ -211,7 +245,11 @@ describe("the engine holds each fix to its declared files", () => {
   });
 
   it('a fix that does not converge stops alone, nothing of it applied', () => {
-    const restless = probe(['**/handlers/*.yml'], (repo) => ({ state: 'needs-fix', reason: 'again', edits: [{ path: HANDLERS, start: 0, end: 0, text: `# pass ${repo.read(HANDLERS)?.length}\n` }] }));
+    const restless = probe(['**/handlers/*.yml'], (repo) => ({
+      state: 'needs-fix',
+      reason: 'again',
+      edits: [{ path: HANDLERS, start: 0, end: 0, text: `# pass ${repo.read(HANDLERS)?.length}\n` }],
+    }));
     const files = readTree(FIXTURE_REPO);
     const plan = planFixes(files, [restless, ...allPatches.slice(1)]);
     expect(plan.outcomes[0]?.state).toBe('unrecognised');
@@ -300,10 +338,18 @@ describe('failure confinement, whole CLI runs', () => {
     const plan = planFixes(files, [defective]);
     const [outcome] = plan.outcomes;
     expect(outcome?.state).toBe('unrecognised');
-    expect(outcome?.reason).toMatch(new RegExp(`^internal error in ${first!.id} while reading roles/openclaw-config/templates/docker-compose\\.yml\\.j2: Cannot read properties of undefined`));
+    expect(outcome?.reason).toMatch(
+      new RegExp(
+        `^internal error in ${first!.id} while reading roles/openclaw-config/templates/docker-compose\\.yml\\.j2: Cannot read properties of undefined`,
+      ),
+    );
     expect(outcome?.error).toBeInstanceOf(TypeError);
     // A renderer's exception outside any fix, as nunjucks words it: its own message, and what the run was doing.
-    const nunjucksStyle = Object.assign(new Error("(unknown path)\n  Error: lookup('env') is not supported"), { name: 'Template render error' });
-    expect(errorLine(nunjucksStyle, 'planning the fixes')).toBe("internal error while planning the fixes: lookup('env') is not supported (run with --debug for the stack)");
+    const nunjucksStyle = Object.assign(new Error("(unknown path)\n  Error: lookup('env') is not supported"), {
+      name: 'Template render error',
+    });
+    expect(errorLine(nunjucksStyle, 'planning the fixes')).toBe(
+      "internal error while planning the fixes: lookup('env') is not supported (run with --debug for the stack)",
+    );
   });
 });

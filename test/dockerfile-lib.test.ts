@@ -44,7 +44,9 @@ describe('parseDockerfile', () => {
     const build = df.stages[0]!;
     const clone = build.instructions.find((instruction) => instruction.logical.includes('git clone'))!;
     expect(clone.lines).toHaveLength(2);
-    expect(text.slice(clone.start, clone.end)).toBe('RUN git clone https://github.com/stripe/smokescreen.git . && \\\n    git checkout {{ smokescreen_commit }}');
+    expect(text.slice(clone.start, clone.end)).toBe(
+      'RUN git clone https://github.com/stripe/smokescreen.git . && \\\n    git checkout {{ smokescreen_commit }}',
+    );
     // Docker joins continuation lines by dropping the escape and the line end, nothing else.
     expect(clone.logical).toBe('git clone https://github.com/stripe/smokescreen.git . &&     git checkout {{ smokescreen_commit }}');
     expect(shellParts(df, clone).map(wordValues)).toEqual([
@@ -59,7 +61,17 @@ describe('parseDockerfile', () => {
   });
 
   it('skips comment lines inside a continuation, keeps CRLF offsets, and treats Jinja-only lines as template lines', () => {
-    const text = ['FROM alpine:3.21', '{% if extra %}', 'RUN apk add --no-cache \\', '    # the CA bundle', '    ca-certificates \\', '    curl', '{% endif %}', 'USER nobody', ''].join('\r\n');
+    const text = [
+      'FROM alpine:3.21',
+      '{% if extra %}',
+      'RUN apk add --no-cache \\',
+      '    # the CA bundle',
+      '    ca-certificates \\',
+      '    curl',
+      '{% endif %}',
+      'USER nobody',
+      '',
+    ].join('\r\n');
     const df = parseDockerfile('Dockerfile', text);
     const run = df.instructions.find((instruction) => instruction.keyword === 'RUN')!;
     expect(run.lines.map((line) => line.skipped)).toEqual([false, true, false, false]);
@@ -75,8 +87,12 @@ describe('apk add edits', () => {
     const inline = 'FROM alpine\nRUN apk add --no-cache ca-certificates curl && adduser -D x\n';
     const df = parseDockerfile('D', inline);
     const apk = findApkAdds(df, runtimeStage(df)!)[0]!;
-    expect(apply('D', inline, addApkPackage(df, apk, 'netcat-openbsd'))).toBe('FROM alpine\nRUN apk add --no-cache ca-certificates curl netcat-openbsd && adduser -D x\n');
-    expect(apply('D', inline, removeApkPackage(df, apk, apk.packages[1]!))).toBe('FROM alpine\nRUN apk add --no-cache ca-certificates && adduser -D x\n');
+    expect(apply('D', inline, addApkPackage(df, apk, 'netcat-openbsd'))).toBe(
+      'FROM alpine\nRUN apk add --no-cache ca-certificates curl netcat-openbsd && adduser -D x\n',
+    );
+    expect(apply('D', inline, removeApkPackage(df, apk, apk.packages[1]!))).toBe(
+      'FROM alpine\nRUN apk add --no-cache ca-certificates && adduser -D x\n',
+    );
 
     const split = 'FROM alpine\nRUN apk add --no-cache \\\n      ca-certificates \\\n      curl \\\n    && adduser -D x\n';
     const df2 = parseDockerfile('D', split);
@@ -84,7 +100,9 @@ describe('apk add edits', () => {
     expect(apply('D', split, addApkPackage(df2, apk2, 'netcat-openbsd'))).toBe(
       'FROM alpine\nRUN apk add --no-cache \\\n      ca-certificates \\\n      curl \\\n      netcat-openbsd \\\n    && adduser -D x\n',
     );
-    expect(apply('D', split, removeApkPackage(df2, apk2, apk2.packages[1]!))).toBe('FROM alpine\nRUN apk add --no-cache \\\n      ca-certificates \\\n    && adduser -D x\n');
+    expect(apply('D', split, removeApkPackage(df2, apk2, apk2.packages[1]!))).toBe(
+      'FROM alpine\nRUN apk add --no-cache \\\n      ca-certificates \\\n    && adduser -D x\n',
+    );
   });
 
   it('refuses to remove a package whose name Docker joins across a continuation', () => {
@@ -110,9 +128,18 @@ describe('RUN splitting and line insertion (used on the build stage)', () => {
     const df = parseDockerfile(FIXTURE_PATH, text);
     const clone = df.stages[0]!.instructions.find((instruction) => instruction.logical.includes('git clone'))!;
     const result = apply(FIXTURE_PATH, text, splitRunAfter(df, clone, 0, ['COPY main.go ./main.go']));
-    expect(result).toContain('RUN git clone https://github.com/stripe/smokescreen.git .\nCOPY main.go ./main.go\nRUN git checkout {{ smokescreen_commit }}\n');
+    expect(result).toContain(
+      'RUN git clone https://github.com/stripe/smokescreen.git .\nCOPY main.go ./main.go\nRUN git checkout {{ smokescreen_commit }}\n',
+    );
     const reparsed = parseDockerfile(FIXTURE_PATH, result);
-    expect(reparsed.stages[0]!.instructions.map((instruction) => instruction.keyword)).toEqual(['RUN', 'WORKDIR', 'RUN', 'COPY', 'RUN', 'RUN']);
+    expect(reparsed.stages[0]!.instructions.map((instruction) => instruction.keyword)).toEqual([
+      'RUN',
+      'WORKDIR',
+      'RUN',
+      'COPY',
+      'RUN',
+      'RUN',
+    ]);
   });
 
   it('refuses to split inside a subshell or at ||', () => {
@@ -136,7 +163,10 @@ describe('the Smokescreen Dockerfile, found once for Bugs 1 and 3', () => {
 
   it('both fixes edit the file that fetches stripe/smokescreen, not one that only mentions it', () => {
     const files = fixtureFiles();
-    files.set(GATEWAY, 'FROM node:22-alpine\n# Outbound traffic leaves through the smokescreen egress proxy.\nENV HTTPS_PROXY=http://openclaw-egress:4750\n');
+    files.set(
+      GATEWAY,
+      'FROM node:22-alpine\n# Outbound traffic leaves through the smokescreen egress proxy.\nENV HTTPS_PROXY=http://openclaw-egress:4750\n',
+    );
     const plan = planFixes(files, [bug1, bug3]);
     for (const outcome of plan.outcomes) expect(outcome.files.map((file) => file.path)).toContain(FIXTURE_PATH);
     expect(plan.result.get(GATEWAY)).toBe(files.get(GATEWAY));
@@ -146,7 +176,10 @@ describe('the Smokescreen Dockerfile, found once for Bugs 1 and 3', () => {
     const files = fixtureFiles();
     files.set(CANARY, fixture());
     for (const outcome of planFixes(files, [bug1, bug3]).outcomes) {
-      expect(outcome).toMatchObject({ state: 'unrecognised', reason: `more than one Dockerfile template builds Smokescreen: ${CANARY}, ${FIXTURE_PATH}` });
+      expect(outcome).toMatchObject({
+        state: 'unrecognised',
+        reason: `more than one Dockerfile template builds Smokescreen: ${CANARY}, ${FIXTURE_PATH}`,
+      });
     }
   });
 });

@@ -5,7 +5,7 @@ import { allPatches } from '../patches/index.js';
 import { fixesDocument } from '../src/output/fixes-doc.js';
 
 describe('docs/fixes.md', () => {
-  it('matches the fixes\' prose (run `npm run docs` after changing a patches/<id>/<id>.md)', () => {
+  it("matches the fixes' prose (run `npm run docs` after changing a patches/<id>/<id>.md)", () => {
     const onDisk = readFileSync(new URL('../docs/fixes.md', import.meta.url), 'utf8');
     expect(onDisk).toBe(fixesDocument(allPatches));
   });

@@ -33,7 +33,9 @@ function pathOf(files: Files, suffix: string): string {
 
 export function renderEgress(files: Files): RenderedEgress {
   const vars = loadVars(files);
-  const compose = parseYaml(renderTemplate(files.get(pathOf(files, COMPOSE))!, vars)) as { services: Record<string, Record<string, unknown>> };
+  const compose = parseYaml(renderTemplate(files.get(pathOf(files, COMPOSE))!, vars)) as {
+    services: Record<string, Record<string, unknown>>;
+  };
   const egress = compose.services['openclaw-egress']!;
   const tmpfs = egress.tmpfs;
   const tmpfsMounts = (Array.isArray(tmpfs) ? tmpfs : [tmpfs]).map((entry) => String(entry).split(':')[0]!);
@@ -44,10 +46,11 @@ export function renderEgress(files: Files): RenderedEgress {
   let probe: string[];
   if (typeof test === 'string') probe = ['sh', '-c', test];
   else if (Array.isArray(test) && test[0] === 'CMD-SHELL') probe = ['sh', '-c', String(test[1])];
-  else if (Array.isArray(test) && test[0] === 'CMD') probe = test.slice(1).map((item) => {
-    expect(typeof item, 'Compose wants every test item to be a string').toBe('string');
-    return item as string;
-  });
+  else if (Array.isArray(test) && test[0] === 'CMD')
+    probe = test.slice(1).map((item) => {
+      expect(typeof item, 'Compose wants every test item to be a string').toBe('string');
+      return item as string;
+    });
   else throw new Error(`unexpected healthcheck test ${JSON.stringify(test)}`);
 
   const dockerfile = parseDockerfile('Dockerfile', renderTemplate(files.get(pathOf(files, DOCKERFILE))!, vars));

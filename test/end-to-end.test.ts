@@ -70,7 +70,9 @@ function fourSpaces(text: string): string {
 }
 
 function allFourSpaces(files: Files): Files {
-  return new Map([...files].map(([path, text]) => [path, /\.ya?ml(\.j2)?$/.test(path) && !path.includes('vault') ? fourSpaces(text) : text]));
+  return new Map(
+    [...files].map(([path, text]) => [path, /\.ya?ml(\.j2)?$/.test(path) && !path.includes('vault') ? fourSpaces(text) : text]),
+  );
 }
 
 /** The report's own fixes, applied by hand, some of them half-way. */
@@ -78,7 +80,12 @@ function reportFixesByHand(files: Files): void {
   edit(files, COMPOSE, '      - /tmp:size=16M\n    command:', '      - /tmp:size=16M\n      - /run:size=8M\n    command:'); // Bug 2 without the socket dir
   edit(files, COMPOSE, '["CMD", "curl", "-sf", "http://localhost:4750/healthcheck"]', '["CMD-SHELL", "nc -z localhost 4750"]'); // Bug 1, unbounded
   edit(files, DOCKERFILE, 'ca-certificates curl', 'ca-certificates netcat-openbsd');
-  edit(files, HANDLERS, 'restart openclaw-egress\n  args:\n    chdir: "{{ openclaw_base_dir }}"\n', 'restart openclaw-egress\n  args:\n    chdir: "{{ openclaw_base_dir }}"\n  failed_when: false\n');
+  edit(
+    files,
+    HANDLERS,
+    'restart openclaw-egress\n  args:\n    chdir: "{{ openclaw_base_dir }}"\n',
+    'restart openclaw-egress\n  args:\n    chdir: "{{ openclaw_base_dir }}"\n  failed_when: false\n',
+  );
   edit(
     files,
     LITELLM,
@@ -86,7 +93,10 @@ function reportFixesByHand(files: Files): void {
     '{% if model.max_budget is defined %}\n    model_info:\n      max_budget: {{ model.max_budget }}\n{% endif %}\n{% if model.rpm is defined %}\n    rpm: {{ model.rpm }}\n{% endif %}\n',
   );
   // Bug 3 as the report writes it: its main.go (which does not compile on v0.0.4) copied over upstream's.
-  files.set('roles/openclaw-config/files/main.go', 'package main\n\nimport (\n    "net/http"\n    "github.com/stripe/smokescreen/cmd"\n    "github.com/stripe/smokescreen/pkg/smokescreen"\n)\n\nfunc main() {\n    conf, err := cmd.NewConfiguration(nil, nil)\n    if err != nil {\n        panic(err)\n    }\n    conf.RoleFromRequest = func(req *http.Request) (string, error) {\n        return "default", nil\n    }\n    if err := smokescreen.StartWithConfig(conf, nil); err != nil {\n        panic(err)\n    }\n}\n');
+  files.set(
+    'roles/openclaw-config/files/main.go',
+    'package main\n\nimport (\n    "net/http"\n    "github.com/stripe/smokescreen/cmd"\n    "github.com/stripe/smokescreen/pkg/smokescreen"\n)\n\nfunc main() {\n    conf, err := cmd.NewConfiguration(nil, nil)\n    if err != nil {\n        panic(err)\n    }\n    conf.RoleFromRequest = func(req *http.Request) (string, error) {\n        return "default", nil\n    }\n    if err := smokescreen.StartWithConfig(conf, nil); err != nil {\n        panic(err)\n    }\n}\n',
+  );
   edit(files, DOCKERFILE, '    git checkout {{ smokescreen_commit }}\n', '    git checkout {{ smokescreen_commit }}\nCOPY main.go .\n');
   edit(
     files,
@@ -136,7 +146,13 @@ async function maintainerSession(files: Files, { verifyPasses = true } = {}): Pr
   expect(again.code).toBe(0);
   expect(again.stdout).toMatch(/Nothing to do/);
 
-  const commits = git(repo, 'log', '--reverse', '--format=%s%x00%b%x00%(trailers:key=Openclaw-Fix,valueonly)%x1e', `main..${DEFAULT_FIX_BRANCH}`)
+  const commits = git(
+    repo,
+    'log',
+    '--reverse',
+    '--format=%s%x00%b%x00%(trailers:key=Openclaw-Fix,valueonly)%x1e',
+    `main..${DEFAULT_FIX_BRANCH}`,
+  )
     .split('\x1e')
     .map((record) => record.replace(/^\n/, ''))
     .filter(Boolean)
@@ -148,7 +164,10 @@ async function maintainerSession(files: Files, { verifyPasses = true } = {}): Pr
 }
 
 /** The fix branch's files as Ansible would deploy them: the rendered Compose data of `composePath`. */
-function renderedCompose(repo: string, composePath: string): { services: Record<string, Record<string, unknown>>; networks: Record<string, Record<string, unknown> | null> } {
+function renderedCompose(
+  repo: string,
+  composePath: string,
+): { services: Record<string, Record<string, unknown>>; networks: Record<string, Record<string, unknown> | null> } {
   const files = readTree(repo);
   return renderYaml(composePath, files.get(composePath) ?? '', loadVars(files)) as never;
 }
@@ -156,10 +175,22 @@ function renderedCompose(repo: string, composePath: string): { services: Record<
 const PRIORITY_ORDER = [...allPatches].sort((a, b) => a.priority - b.priority);
 
 describe("a maintainer's session on the fixture", () => {
-  it('eleven commits in the report\'s priority order, each message complete, and a playbook Ansible still accepts', async () => {
+  it("eleven commits in the report's priority order, each message complete, and a playbook Ansible still accepts", async () => {
     const session = await maintainerSession(fixtureFiles());
     expect(session.commits.map((commit) => commit.trailer)).toEqual(PRIORITY_ORDER.map((patch) => patch.id));
-    expect(session.commits.map((commit) => /\((bug (\d)|beyond the report)\)$/.exec(commit.subject)?.[2] ?? 'extra')).toEqual(['2', '1', '3', '5', '4', '6', '7', '8', '9', 'extra', 'extra']);
+    expect(session.commits.map((commit) => /\((bug (\d)|beyond the report)\)$/.exec(commit.subject)?.[2] ?? 'extra')).toEqual([
+      '2',
+      '1',
+      '3',
+      '5',
+      '4',
+      '6',
+      '7',
+      '8',
+      '9',
+      'extra',
+      'extra',
+    ]);
     for (const [index, commit] of session.commits.entries()) {
       const patch = PRIORITY_ORDER[index]!;
       expect(commit.subject).toMatch(/^fix\([a-z-]+\): \S.* \((bug [1-9]|beyond the report)\)$/);
@@ -173,9 +204,20 @@ describe("a maintainer's session on the fixture", () => {
     // The fixed playbook is still valid Ansible: syntax-check with the vault as plain placeholders.
     const work = tempDir('openclaw-fix-ansible-');
     cpSync(session.repo, work, { recursive: true, filter: (path) => !path.includes('/.git') });
-    const vaultNames = ['litellm_master_key', 'cloudflared_tunnel_token', 'telegram_bot_token', 'gateway_token', 'anthropic_api_key', 'openai_api_key'];
+    const vaultNames = [
+      'litellm_master_key',
+      'cloudflared_tunnel_token',
+      'telegram_bot_token',
+      'gateway_token',
+      'anthropic_api_key',
+      'openai_api_key',
+    ];
     writeFileSync(join(work, 'group_vars/all/vault.yml'), vaultNames.map((name) => `vault_${name}: placeholder-${name}\n`).join(''));
-    const syntax = spawnSync('ansible-playbook', ['--syntax-check', '-i', 'inventory/hosts.yml', 'playbook.yml'], { cwd: work, encoding: 'utf8', env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg') } });
+    const syntax = spawnSync('ansible-playbook', ['--syntax-check', '-i', 'inventory/hosts.yml', 'playbook.yml'], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg') },
+    });
     if (syntax.error) throw new Error(`cannot run ansible-playbook (${syntax.error.message})`);
     expect(syntax.stderr + syntax.stdout).not.toMatch(/ERROR/);
     expect(syntax.status).toBe(0);
@@ -197,7 +239,9 @@ describe('repos shaped the way real teams shape them: every fix lands and verify
     expect(fixed.get(handlers)!.replace(/\r\n/g, '')).not.toContain('\n');
     expect(fixed.get('ansible/roles/openclaw-config/tasks/main.yaml')).not.toContain('\r');
     // New task lines follow the 4-space style: the module's arguments sit 4 deeper than the module.
-    expect(fixed.get('ansible/roles/maintenance/tasks/main.yaml')).toMatch(/\n {2}community\.docker\.docker_image:\n {6}name: "alpine:3\.21"\n/);
+    expect(fixed.get('ansible/roles/maintenance/tasks/main.yaml')).toMatch(
+      /\n {2}community\.docker\.docker_image:\n {6}name: "alpine:3\.21"\n/,
+    );
     const compose = renderedCompose(session.repo, 'ansible/roles/openclaw-config/templates/docker-compose.yaml.j2');
     expect(compose.services['openclaw-egress']!.tmpfs).toEqual(['/tmp:size=16M', '/run:size=8M']);
     expect(compose.networks['proxy-net']).toMatchObject({ internal: true });
@@ -209,7 +253,12 @@ describe('repos shaped the way real teams shape them: every fix lands and verify
     edit(files, 'group_vars/all/vars.yml', 'telegram_enabled: true', 'telegram_enabled: false');
     edit(files, 'group_vars/all/vars.yml', 'reverse_proxy_mode: caddy', 'reverse_proxy_mode: none');
     for (const path of [...files.keys()]) if (path.startsWith('roles/reverse-proxy/')) files.delete(path);
-    edit(files, 'playbook.yml', "    - role: reverse-proxy        # Caddy or Cloudflare Tunnel overlay\n      tags: [proxy]\n      when: reverse_proxy_mode != 'none'\n", '');
+    edit(
+      files,
+      'playbook.yml',
+      "    - role: reverse-proxy        # Caddy or Cloudflare Tunnel overlay\n      tags: [proxy]\n      when: reverse_proxy_mode != 'none'\n",
+      '',
+    );
     const session = await maintainerSession(files);
     // Telegram off: its allow-list entry is not applicable; the other ten land.
     expect(session.commits.map((commit) => commit.trailer)).not.toContain('telegram-egress-allowlist');
@@ -222,7 +271,9 @@ describe('repos shaped the way real teams shape them: every fix lands and verify
     expect(egress.command).toContain('--stats-socket-dir=/run');
     expect(parseYaml(fixed.get(HANDLERS)!)).not.toContainEqual(expect.objectContaining({ failed_when: false }));
     expect(fixed.get(DOCKERFILE)!.match(/apk add [^\n]*netcat-openbsd/g)).toHaveLength(1);
-    const litellm = renderYaml(LITELLM, fixed.get(LITELLM)!, loadVars(fixed)) as { model_list: { model_info?: unknown; litellm_params: Record<string, unknown> }[] };
+    const litellm = renderYaml(LITELLM, fixed.get(LITELLM)!, loadVars(fixed)) as {
+      model_list: { model_info?: unknown; litellm_params: Record<string, unknown> }[];
+    };
     for (const model of litellm.model_list) {
       expect(model.model_info).toBeUndefined();
       expect(model.litellm_params).toMatchObject({ max_budget: expect.any(Number), budget_duration: '30d' });
@@ -231,9 +282,24 @@ describe('repos shaped the way real teams shape them: every fix lands and verify
 
   it('an extra service and depends_on as a list, a {% raw %} block, comments beside keys', async () => {
     const files = fixtureFiles();
-    edit(files, COMPOSE, '  # ---- openclaw (gateway)', '  searxng:   # search for the agent\n    image: searxng/searxng:2025.1.0\n    networks:\n      - openclaw-net\n    depends_on:\n      - redis\n      - openclaw-egress\n\n  # ---- openclaw (gateway)');
-    edit(files, COMPOSE, '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n', '    depends_on:   # start order\n      - redis\n      - openclaw-egress   # the proxy\n');
-    edit(files, COMPOSE, '    healthcheck:\n      test: ["CMD-SHELL", "wget -qO- http://localhost:2375/_ping | grep -q OK"]', '    labels:\n{% raw %}\n      com.example.format: "{{.Names}}"\n{% endraw %}\n    healthcheck:\n      test: ["CMD-SHELL", "wget -qO- http://localhost:2375/_ping | grep -q OK"]');
+    edit(
+      files,
+      COMPOSE,
+      '  # ---- openclaw (gateway)',
+      '  searxng:   # search for the agent\n    image: searxng/searxng:2025.1.0\n    networks:\n      - openclaw-net\n    depends_on:\n      - redis\n      - openclaw-egress\n\n  # ---- openclaw (gateway)',
+    );
+    edit(
+      files,
+      COMPOSE,
+      '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n',
+      '    depends_on:   # start order\n      - redis\n      - openclaw-egress   # the proxy\n',
+    );
+    edit(
+      files,
+      COMPOSE,
+      '    healthcheck:\n      test: ["CMD-SHELL", "wget -qO- http://localhost:2375/_ping | grep -q OK"]',
+      '    labels:\n{% raw %}\n      com.example.format: "{{.Names}}"\n{% endraw %}\n    healthcheck:\n      test: ["CMD-SHELL", "wget -qO- http://localhost:2375/_ping | grep -q OK"]',
+    );
     const session = await maintainerSession(files);
     expect(session.commits).toHaveLength(allPatches.length);
     const compose = renderedCompose(session.repo, COMPOSE);
@@ -243,31 +309,51 @@ describe('repos shaped the way real teams shape them: every fix lands and verify
   });
 });
 
-describe('shapes a fix cannot edit safely: unrecognised at the user\'s file:line, the others still land', () => {
+describe("shapes a fix cannot edit safely: unrecognised at the user's file:line, the others still land", () => {
   it("a service that gets tmpfs through a '<<' merge key: bug 2 refuses instead of overriding the merged /tmp", async () => {
     const files = fixtureFiles();
     edit(files, COMPOSE, 'services:\n', 'x-hardened: &hardened\n  read_only: true\n  tmpfs:\n    - /tmp:size=16M\n\nservices:\n');
-    edit(files, COMPOSE, '    user: smokescreen\n    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n', '    <<: *hardened\n    user: smokescreen\n');
+    edit(
+      files,
+      COMPOSE,
+      '    user: smokescreen\n    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n',
+      '    <<: *hardened\n    user: smokescreen\n',
+    );
     const session = await maintainerSession(files, { verifyPasses: false });
     const text = files.get(COMPOSE)!;
     expect(session.dryRun).toMatch(
-      new RegExp(`bug 2 .* unrecognised[^\\n]*\\n +'tmpfs' of the mapping at ${COMPOSE}:\\d+ comes from the merge key at ${COMPOSE}:${lineOf(text, '<<: *hardened')} \\(defined at ${COMPOSE}:${lineOf(text, '  tmpfs:')}\\)`),
+      new RegExp(
+        `bug 2 .* unrecognised[^\\n]*\\n +'tmpfs' of the mapping at ${COMPOSE}:\\d+ comes from the merge key at ${COMPOSE}:${lineOf(text, '<<: *hardened')} \\(defined at ${COMPOSE}:${lineOf(text, '  tmpfs:')}\\)`,
+      ),
     );
     expect(session.commits.map((commit) => commit.trailer)).not.toContain('egress-writable-run');
     expect(session.commits).toHaveLength(allPatches.length - 1);
     // verify names only what is still to do, and reads the merged /tmp the service really has.
-    expect(session.verify.stdout.split('\n').filter((line) => line && !line.endsWith(': ok'))).toEqual([expect.stringMatching(/^bug 2: \/run is not on a tmpfs in the egress service/)]);
+    expect(session.verify.stdout.split('\n').filter((line) => line && !line.endsWith(': ok'))).toEqual([
+      expect.stringMatching(/^bug 2: \/run is not on a tmpfs in the egress service/),
+    ]);
     expect(renderedCompose(session.repo, COMPOSE).services['openclaw-egress']!.tmpfs).toEqual(['/tmp:size=16M']);
   });
 
   it("litellm's depends_on anchored and merged into the gateway's: bug 7 refuses, the gateway keeps waiting for the proxy", async () => {
     const files = fixtureFiles();
-    edit(files, COMPOSE, '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n', '    depends_on: &backends\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n');
-    edit(files, COMPOSE, '      litellm:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n', '      litellm:\n        condition: service_healthy\n      <<: *backends\n');
+    edit(
+      files,
+      COMPOSE,
+      '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n',
+      '    depends_on: &backends\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n',
+    );
+    edit(
+      files,
+      COMPOSE,
+      '      litellm:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n',
+      '      litellm:\n        condition: service_healthy\n      <<: *backends\n',
+    );
     const session = await maintainerSession(files, { verifyPasses: false });
     // Lines are the user's, not those of the text the earlier fixes (bug 2 adds lines above the alias) left.
     const text = files.get(COMPOSE)!;
-    const egressEntry = text.split('\n').findIndex((line, index) => index > lineOf(text, '&backends') && line === '      openclaw-egress:') + 1;
+    const egressEntry =
+      text.split('\n').findIndex((line, index) => index > lineOf(text, '&backends') && line === '      openclaw-egress:') + 1;
     expect(session.dryRun).toContain(
       `the edit at ${COMPOSE}:${egressEntry} changes &backends (${COMPOSE}:${lineOf(text, '&backends') + 1}), which *backends at ${COMPOSE}:${lineOf(text, '<<: *backends')} also uses`,
     );
@@ -283,12 +369,16 @@ describe('shapes a fix cannot edit safely: unrecognised at the user\'s file:line
     expect(fix).toMatchObject({ state: 'fixed', reason: 'no handler acts on an existing container' });
   });
 
-  it('an unrecognised fix names the line in the user\'s file even when earlier fixes moved it', async () => {
+  it("an unrecognised fix names the line in the user's file even when earlier fixes moved it", async () => {
     const files = fixtureFiles();
     edit(files, COMPOSE, '["CMD", "curl", "-sf", "http://localhost:4750/healthcheck"]', '["CMD-SHELL", "{{ egress_probe }}"]');
     const repo = gitRepoOf(files);
     const dryRun = await runCli(repo, []);
-    const line = files.get(COMPOSE)!.split('\n').findIndex((text) => text.includes('egress_probe')) + 1;
+    const line =
+      files
+        .get(COMPOSE)!
+        .split('\n')
+        .findIndex((text) => text.includes('egress_probe')) + 1;
     expect(dryRun.stdout).toMatch(new RegExp(`bug 1 .* unrecognised[^\\n]*\\n +[^\\n]*docker-compose\\.yml\\.j2:${line}\\b`));
   });
 });

@@ -56,7 +56,9 @@ describe('Jinja masking', () => {
   });
 
   it('names the file and line of an unclosed or unbalanced tag', () => {
-    expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\nb: {{ x\n')).toThrow(new YamlTemplateError('a.yml.j2', 2, "unclosed Jinja expression '{{'"));
+    expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\nb: {{ x\n')).toThrow(
+      new YamlTemplateError('a.yml.j2', 2, "unclosed Jinja expression '{{'"),
+    );
     expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\n{% if x %}\nb: 2\n')).toThrow(/a\.yml\.j2:2: '\{% if %\}' is never closed/);
     expect(() => parseYamlTemplate('a.yml.j2', 'a: 1\n{% endfor %}\n')).toThrow(/a\.yml\.j2:2: .*without an opening tag/);
   });

@@ -33,7 +33,9 @@ describe('an unclosed {% if %} means the same in every template', () => {
       const stopped = plan.outcomes.filter((outcome) => outcome.state === 'unrecognised');
       expect(stopped.length, path).toBeGreaterThan(0);
       for (const outcome of stopped) {
-        expect(outcome.reason, `${outcome.patch.id} on ${path}`).toMatch(new RegExp(`^cannot parse ${path.replace(/\./g, '\\.')}:\\d+: '\\{% if %\\}' is never closed$`));
+        expect(outcome.reason, `${outcome.patch.id} on ${path}`).toMatch(
+          new RegExp(`^cannot parse ${path.replace(/\./g, '\\.')}:\\d+: '\\{% if %\\}' is never closed$`),
+        );
         expect(outcome.patch.files.some((glob) => glob.includes('templates'))).toBe(true);
       }
       // Every other fix comes out as it does on the intact fixture.

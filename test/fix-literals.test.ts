@@ -19,7 +19,13 @@ function codeFiles(dir: string): string[] {
 }
 
 /** Code that may not name any fix: everything but the fixes' own folders (and tests, docs). */
-const SHARED_CODE = [...codeFiles('src'), ...codeFiles('bin'), ...codeFiles('scripts'), ...(safeDir('bench') ? codeFiles('bench') : []), 'patches/index.ts'];
+const SHARED_CODE = [
+  ...codeFiles('src'),
+  ...codeFiles('bin'),
+  ...codeFiles('scripts'),
+  ...(safeDir('bench') ? codeFiles('bench') : []),
+  'patches/index.ts',
+];
 
 function safeDir(dir: string): boolean {
   try {
@@ -35,7 +41,9 @@ const BUG_NUMBER_KEY = /\bbug\s*(?:===|!==|==|!=|:)\s*\d/;
 
 describe('no fix is named by a literal outside its own folder', () => {
   it('the scan sees the code it must (src, bin, scripts, the index)', () => {
-    expect(SHARED_CODE).toEqual(expect.arrayContaining(['src/verify/index.ts', 'src/cli.ts', 'bin/openclaw-fix.js', 'scripts/gen-docs.mjs', 'patches/index.ts']));
+    expect(SHARED_CODE).toEqual(
+      expect.arrayContaining(['src/verify/index.ts', 'src/cli.ts', 'bin/openclaw-fix.js', 'scripts/gen-docs.mjs', 'patches/index.ts']),
+    );
   });
 
   it('no shared code contains a fix id or keys on a bug number', () => {
@@ -57,7 +65,9 @@ describe('no fix is named by a literal outside its own folder', () => {
     for (const { id } of allPatches) {
       for (const file of codeFiles(join('patches', id))) {
         const text = readFileSync(join(PROJECT_ROOT, file), 'utf8').replace(/([a-z0-9-]+)\/\1\.js'/g, "…'");
-        for (const other of allPatches) if (other.id !== id && text.includes(other.id)) found.push(`${relative(PROJECT_ROOT, join(PROJECT_ROOT, file))} names ${other.id}`);
+        for (const other of allPatches)
+          if (other.id !== id && text.includes(other.id))
+            found.push(`${relative(PROJECT_ROOT, join(PROJECT_ROOT, file))} names ${other.id}`);
       }
     }
     expect(found).toEqual([]);

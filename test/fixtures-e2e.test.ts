@@ -78,7 +78,8 @@ const PRIORITY_ORDER = allPatches.map((patch) => patch.id);
 
 function expectationOf(name: string): Expectation {
   const path = join(FIXTURES_DIR, `${name}.expect.json`);
-  if (!existsSync(path)) throw new Error(`fixtures/${name} has no fixtures/${name}.expect.json stating what a correct tool must do with it`);
+  if (!existsSync(path))
+    throw new Error(`fixtures/${name} has no fixtures/${name}.expect.json stating what a correct tool must do with it`);
   return JSON.parse(readFileSync(path, 'utf8')) as Expectation;
 }
 
@@ -154,70 +155,100 @@ describe.each(fixtureNames)('fixtures/%s', (name) => {
     for (const fix of run.fixes.filter((f) => f.state === 'unrecognised')) expect(fix.reason, fix.id).toMatch(/[\w./-]+:\d+/);
   });
 
-  it('--apply exits 0 with one commit per pending fix; verify on the branch agrees; --check and a second --apply have nothing to do', { timeout: 600_000 }, async () => {
-    const expectation = expectationOf(name);
-    const mainTip = git(repo, 'rev-parse', 'main').trim();
+  it(
+    '--apply exits 0 with one commit per pending fix; verify on the branch agrees; --check and a second --apply have nothing to do',
+    { timeout: 600_000 },
+    async () => {
+      const expectation = expectationOf(name);
+      const mainTip = git(repo, 'rev-parse', 'main').trim();
 
-    const apply = await runCli(repo, ['--apply', '--json']);
-    expect(apply.code, apply.stderr || apply.stdout.slice(0, 500)).toBe(0);
-    expect.soft(apply.stderr, 'stderr of --apply').toBe('');
-    const applied = JSON.parse(apply.stdout) as JsonRun;
-    // Where the expectation allows more than one state, the rest follows from the one found (the dry-run case checks it is allowed).
-    const found = new Map(applied.fixes.map((fix) => [fix.id, allowedStates(expectation.fixes[fix.id]!).includes(fix.state) ? fix.state : allowedStates(expectation.fixes[fix.id]!)[0]!]));
-    const pending = PRIORITY_ORDER.filter((id) => found.get(id) === 'needs-fix');
-    const unrecognised = PRIORITY_ORDER.filter((id) => found.get(id) === 'unrecognised');
-    expect.soft(applied.apply?.commits.map((commit) => commit.patchId), 'commits on the fix branch').toEqual(pending);
-    expect(git(repo, 'rev-parse', 'main').trim(), 'the user\'s branch').toBe(mainTip);
+      const apply = await runCli(repo, ['--apply', '--json']);
+      expect(apply.code, apply.stderr || apply.stdout.slice(0, 500)).toBe(0);
+      expect.soft(apply.stderr, 'stderr of --apply').toBe('');
+      const applied = JSON.parse(apply.stdout) as JsonRun;
+      // Where the expectation allows more than one state, the rest follows from the one found (the dry-run case checks it is allowed).
+      const found = new Map(
+        applied.fixes.map((fix) => [
+          fix.id,
+          allowedStates(expectation.fixes[fix.id]!).includes(fix.state) ? fix.state : allowedStates(expectation.fixes[fix.id]!)[0]!,
+        ]),
+      );
+      const pending = PRIORITY_ORDER.filter((id) => found.get(id) === 'needs-fix');
+      const unrecognised = PRIORITY_ORDER.filter((id) => found.get(id) === 'unrecognised');
+      expect
+        .soft(
+          applied.apply?.commits.map((commit) => commit.patchId),
+          'commits on the fix branch',
+        )
+        .toEqual(pending);
+      expect(git(repo, 'rev-parse', 'main').trim(), "the user's branch").toBe(mainTip);
 
-    // Nothing pending: no branch is written, and the repo as it is must verify.
-    const fixBranch = pending.length === 0 ? 'main' : DEFAULT_FIX_BRANCH;
-    git(repo, 'checkout', '-q', fixBranch);
-    const branchTip = git(repo, 'rev-parse', 'HEAD').trim();
+      // Nothing pending: no branch is written, and the repo as it is must verify.
+      const fixBranch = pending.length === 0 ? 'main' : DEFAULT_FIX_BRANCH;
+      git(repo, 'checkout', '-q', fixBranch);
+      const branchTip = git(repo, 'rev-parse', 'HEAD').trim();
 
-    const verify = await runCli(repo, ['verify', '--json']);
-    expect.soft(verify.stderr, 'stderr of verify').toBe('');
-    expect(verify.code, verify.stderr || verify.stdout.slice(0, 500)).not.toBe(2);
-    const verified = JSON.parse(verify.stdout) as JsonVerify;
-    const wanted: Record<string, string> = {};
-    const got: Record<string, string> = {};
-    for (const check of verified.checks) {
-      const fix = expectation.fixes[check.id];
-      expect(fix, `verify checks ${check.id}, which the expectation does not know`).toBeDefined();
-      const allowed = expectedVerify(fix!, found.get(check.id)!);
-      wanted[check.id] = allowed.join(' | ');
-      got[check.id] = allowed.includes(check.status) ? allowed.join(' | ') : `${check.status}: ${check.message}`;
-      // A check that does not hold says why.
-      if (check.status === 'failed' || check.status === 'not-checked') expect(check.message, check.id).toMatch(/\S/);
-    }
-    expect.soft(got, 'verify on the fix branch').toEqual(wanted);
-    const failing = verified.checks.filter((check) => check.status === 'failed' || check.status === 'not-checked').map((check) => check.id);
-    const expectedFailing = verified.checks
-      .filter((check) => expectedVerify(expectation.fixes[check.id]!, found.get(check.id)!).every((status) => status === 'failed' || status === 'not-checked'))
-      .map((check) => check.id);
-    expect.soft(failing, 'verify fails exactly for the fixes expected unrecognised (or with a known gap in verify)').toEqual(expectedFailing);
-    // verify exits 1 when a property fails; a check it could not make (not-checked) is reported, not a failure.
-    expect.soft(verify.code, 'verify exit code').toBe(verified.checks.some((check) => check.status === 'failed') ? 1 : 0);
+      const verify = await runCli(repo, ['verify', '--json']);
+      expect.soft(verify.stderr, 'stderr of verify').toBe('');
+      expect(verify.code, verify.stderr || verify.stdout.slice(0, 500)).not.toBe(2);
+      const verified = JSON.parse(verify.stdout) as JsonVerify;
+      const wanted: Record<string, string> = {};
+      const got: Record<string, string> = {};
+      for (const check of verified.checks) {
+        const fix = expectation.fixes[check.id];
+        expect(fix, `verify checks ${check.id}, which the expectation does not know`).toBeDefined();
+        const allowed = expectedVerify(fix!, found.get(check.id)!);
+        wanted[check.id] = allowed.join(' | ');
+        got[check.id] = allowed.includes(check.status) ? allowed.join(' | ') : `${check.status}: ${check.message}`;
+        // A check that does not hold says why.
+        if (check.status === 'failed' || check.status === 'not-checked') expect(check.message, check.id).toMatch(/\S/);
+      }
+      expect.soft(got, 'verify on the fix branch').toEqual(wanted);
+      const failing = verified.checks
+        .filter((check) => check.status === 'failed' || check.status === 'not-checked')
+        .map((check) => check.id);
+      const expectedFailing = verified.checks
+        .filter((check) =>
+          expectedVerify(expectation.fixes[check.id]!, found.get(check.id)!).every(
+            (status) => status === 'failed' || status === 'not-checked',
+          ),
+        )
+        .map((check) => check.id);
+      expect
+        .soft(failing, 'verify fails exactly for the fixes expected unrecognised (or with a known gap in verify)')
+        .toEqual(expectedFailing);
+      // verify exits 1 when a property fails; a check it could not make (not-checked) is reported, not a failure.
+      expect.soft(verify.code, 'verify exit code').toBe(verified.checks.some((check) => check.status === 'failed') ? 1 : 0);
 
-    const check = await runCli(repo, ['--check', '--json']);
-    const checked = JSON.parse(check.stdout) as JsonRun;
-    expect.soft(checked.fixes.filter((fix) => fix.state === 'needs-fix').map((fix) => `${fix.id}: ${fix.reason}`), '--check on the fix branch: nothing pending').toEqual([]);
-    expect.soft(check.code, '--check exit code').toBe(unrecognised.length === 0 ? 0 : 1);
+      const check = await runCli(repo, ['--check', '--json']);
+      const checked = JSON.parse(check.stdout) as JsonRun;
+      expect
+        .soft(
+          checked.fixes.filter((fix) => fix.state === 'needs-fix').map((fix) => `${fix.id}: ${fix.reason}`),
+          '--check on the fix branch: nothing pending',
+        )
+        .toEqual([]);
+      expect.soft(check.code, '--check exit code').toBe(unrecognised.length === 0 ? 0 : 1);
 
-    const again = await runCli(repo, ['--apply', '--json']);
-    expect.soft(again.code, again.stderr).toBe(0);
-    if (again.code === 0) expect.soft((JSON.parse(again.stdout) as JsonRun).apply?.status, 'second --apply').toBe('nothing-to-do');
-    expect.soft(git(repo, 'rev-parse', fixBranch).trim(), 'fix branch after a second --apply').toBe(branchTip);
+      const again = await runCli(repo, ['--apply', '--json']);
+      expect.soft(again.code, again.stderr).toBe(0);
+      if (again.code === 0) expect.soft((JSON.parse(again.stdout) as JsonRun).apply?.status, 'second --apply').toBe('nothing-to-do');
+      expect.soft(git(repo, 'rev-parse', fixBranch).trim(), 'fix branch after a second --apply').toBe(branchTip);
 
-    for (const forbidden of expectation.neverOnBranch ?? []) {
-      const text = git(repo, 'show', `${fixBranch}:${forbidden.file}`);
-      expect.soft(text, `${forbidden.file} on the fix branch: ${forbidden.why}`).not.toMatch(new RegExp(forbidden.pattern));
-    }
+      for (const forbidden of expectation.neverOnBranch ?? []) {
+        const text = git(repo, 'show', `${fixBranch}:${forbidden.file}`);
+        expect.soft(text, `${forbidden.file} on the fix branch: ${forbidden.why}`).not.toMatch(new RegExp(forbidden.pattern));
+      }
 
-    if (expectation.playbook !== undefined) {
-      // Before: the fixture as committed (its directory holds exactly the committed files).
-      const [before, after] = await Promise.all([ansibleSyntaxCheck(source, expectation.playbook), ansibleSyntaxCheck(repo, expectation.playbook)]);
-      expect(before.status, `the fixture's own playbook must pass --syntax-check: ${before.output}`).toBe(0);
-      expect.soft(after.status, `--syntax-check on the fix branch: ${after.output}`).toBe(0);
-    }
-  });
+      if (expectation.playbook !== undefined) {
+        // Before: the fixture as committed (its directory holds exactly the committed files).
+        const [before, after] = await Promise.all([
+          ansibleSyntaxCheck(source, expectation.playbook),
+          ansibleSyntaxCheck(repo, expectation.playbook),
+        ]);
+        expect(before.status, `the fixture's own playbook must pass --syntax-check: ${before.output}`).toBe(0);
+        expect.soft(after.status, `--syntax-check on the fix branch: ${after.output}`).toBe(0);
+      }
+    },
+  );
 });

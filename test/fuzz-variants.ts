@@ -80,17 +80,25 @@ function restyleDocument(text: string, recipe: Recipe, rng: Rng): string {
       if (recipe.quoting !== 'keep' && chance(rng, 0.7)) node.type = SCALAR_STYLE[recipe.quoting];
     },
     Seq(_key, node) {
-      if (recipe.lists !== 'keep' && node.items.every((item) => isScalar(item) && !String(item.value).includes('\n'))) node.flow = recipe.lists === 'flow' && chance(rng, 0.8);
+      if (recipe.lists !== 'keep' && node.items.every((item) => isScalar(item) && !String(item.value).includes('\n')))
+        node.flow = recipe.lists === 'flow' && chance(rng, 0.8);
     },
     Map(_key, node) {
       if (recipe.shuffleKeys && !node.flow && !hasAnchor(node) && chance(rng, 0.5)) node.items = shuffled(node.items, rng);
     },
     Pair(_key, pair: Pair) {
       const keyNode = pair.key as Scalar | null;
-      if (recipe.comments && isScalar(keyNode) && chance(rng, 0.15)) keyNode.commentBefore = [keyNode.commentBefore, ` fuzz: note ${++note}`].filter(Boolean).join('\n');
+      if (recipe.comments && isScalar(keyNode) && chance(rng, 0.15))
+        keyNode.commentBefore = [keyNode.commentBefore, ` fuzz: note ${++note}`].filter(Boolean).join('\n');
     },
   });
-  return doc.toString({ indent: recipe.indent, indentSeq: recipe.indentSeq, lineWidth: 0, minContentWidth: 0, flowCollectionPadding: chance(rng, 0.5) });
+  return doc.toString({
+    indent: recipe.indent,
+    indentSeq: recipe.indentSeq,
+    lineWidth: 0,
+    minContentWidth: 0,
+    flowCollectionPadding: chance(rng, 0.5),
+  });
 }
 
 // ---- role templates: text edits guided by the masked parse --------------------------------
@@ -184,7 +192,10 @@ function restyleLists(text: string, style: Recipe['lists'], step: number, rng: R
     } else {
       const flow = /^(\s*)([A-Za-z0-9_.-]+): \[([^\]{}#]*)\]\s*$/.exec(line);
       if (flow && chance(rng, 0.8)) {
-        const items = (flow[3] ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+        const items = (flow[3] ?? '')
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean);
         if (items.every((item) => !/^["']/.test(item) || /^(["']).*\1$/.test(item))) {
           out.push(`${flow[1]}${flow[2]}:`, ...items.map((item) => `${flow[1]}${' '.repeat(step)}- ${item}`));
           continue;
@@ -277,7 +288,8 @@ export function makeVariant(original: ReadonlyMap<string, string>, recipe: Recip
       try {
         parseYamlTemplate(path, out);
       } catch (error) {
-        if (error instanceof YamlTemplateError) throw new Error(`fuzz generator bug: ${error.message} (recipe ${JSON.stringify(recipe)})\n${out}`);
+        if (error instanceof YamlTemplateError)
+          throw new Error(`fuzz generator bug: ${error.message} (recipe ${JSON.stringify(recipe)})\n${out}`);
         throw error;
       }
     }

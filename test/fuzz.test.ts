@@ -75,14 +75,19 @@ function corruption(plan: Plan, editsOf: ReadonlyMap<string, readonly TextEdit[]
     for (const change of outcome.files) {
       if (change.before === undefined) continue; // a file the fix creates
       const where = `${labelOf(outcome.patch)} on ${change.path}`;
-      const covered = coveredLines(change.before, edits.filter((edit) => edit.path === change.path));
+      const covered = coveredLines(
+        change.before,
+        edits.filter((edit) => edit.path === change.path),
+      );
       // Lines compared without their CR: appending to a file with no final newline ends its last line.
       const lines = (text: string): string[] => text.split('\n').map((line) => line.replace(/\r$/, ''));
       let line = 0;
       for (const part of diffArrays(lines(change.before), lines(change.after))) {
         if (part.added) continue;
         if (part.removed) {
-          for (let i = 0; i < part.value.length; i++) if (!covered.has(line + i)) problems.push(`${where}: line ${line + i + 1} changed outside the fix's edits: ${JSON.stringify(part.value[i])}`);
+          for (let i = 0; i < part.value.length; i++)
+            if (!covered.has(line + i))
+              problems.push(`${where}: line ${line + i + 1} changed outside the fix's edits: ${JSON.stringify(part.value[i])}`);
         }
         line += part.value.length;
       }
@@ -93,7 +98,8 @@ function corruption(plan: Plan, editsOf: ReadonlyMap<string, readonly TextEdit[]
         if (left === 0) problems.push(`${where}: comment line lost: ${JSON.stringify(comment)}`);
         kept.set(comment, left - 1);
       }
-      if (/\r\n/.test(change.before) && !/(^|[^\r])\n/.test(change.before) && /(^|[^\r])\n/.test(change.after)) problems.push(`${where}: a CRLF file got a bare LF`);
+      if (/\r\n/.test(change.before) && !/(^|[^\r])\n/.test(change.before) && /(^|[^\r])\n/.test(change.after))
+        problems.push(`${where}: a CRLF file got a bare LF`);
     }
   }
   for (const [path, after] of plan.result) {
@@ -108,53 +114,73 @@ function corruption(plan: Plan, editsOf: ReadonlyMap<string, readonly TextEdit[]
 }
 
 describe('fuzzed variants of the fixture', () => {
-  it(`${RUNS} variants: each fix fixes (verify agrees) or refuses with a reason; nothing is corrupted`, async () => {
-    const fixture = fixtureFiles();
-    const counts = new Map<string, Record<'fixed' | 'already' | 'refused' | 'notApplicable', number>>();
-    const sampleRefusals = new Map<string, string>();
-    await fc.assert(
-      fc.asyncProperty(recipe, async (r) => {
-        const variant = makeVariant(fixture, r);
-        const { patches, editsOf } = recordingPatches();
-        const plan = planFixes(variant, patches);
+  it(
+    `${RUNS} variants: each fix fixes (verify agrees) or refuses with a reason; nothing is corrupted`,
+    async () => {
+      const fixture = fixtureFiles();
+      const counts = new Map<string, Record<'fixed' | 'already' | 'refused' | 'notApplicable', number>>();
+      const sampleRefusals = new Map<string, string>();
+      await fc.assert(
+        fc.asyncProperty(recipe, async (r) => {
+          const variant = makeVariant(fixture, r);
+          const { patches, editsOf } = recordingPatches();
+          const plan = planFixes(variant, patches);
 
-        expect(corruption(plan, editsOf)).toEqual([]);
-        const again = planFixes(plan.result, allPatches);
-        expect(again.pending.map((outcome) => labelOf(outcome.patch)), 'a second run must have nothing to do').toEqual([]);
+          expect(corruption(plan, editsOf)).toEqual([]);
+          const again = planFixes(plan.result, allPatches);
+          expect(
+            again.pending.map((outcome) => labelOf(outcome.patch)),
+            'a second run must have nothing to do',
+          ).toEqual([]);
 
-        const verified = await verifyRepo(plan.result, { goCheck: false }); // compiling Go per variant is verify's own test's job
-        // A verify check whose id names no fix would never be compared with one below.
-        expect(verified.checks.map((check) => check.id).filter((id) => !allPatches.some((patch) => patch.id === id))).toEqual([]);
-        for (const outcome of plan.outcomes) {
-          const label = labelOf(outcome.patch);
-          const count = counts.get(label) ?? { fixed: 0, already: 0, refused: 0, notApplicable: 0 };
-          counts.set(label, count);
-          if (outcome.state === 'unrecognised') {
-            count.refused++;
-            expect(outcome.reason, `${label} refuses without a reason`).toMatch(/\S/);
-            expect(outcome.reason, `${label}: one line`).not.toMatch(/\n/);
-            expect([...variant.keys()].some((path) => outcome.reason.includes(path)), `${label}'s refusal names no file: ${outcome.reason}`).toBe(true);
-            sampleRefusals.set(label, outcome.reason);
-            continue;
+          const verified = await verifyRepo(plan.result, { goCheck: false }); // compiling Go per variant is verify's own test's job
+          // A verify check whose id names no fix would never be compared with one below.
+          expect(verified.checks.map((check) => check.id).filter((id) => !allPatches.some((patch) => patch.id === id))).toEqual([]);
+          for (const outcome of plan.outcomes) {
+            const label = labelOf(outcome.patch);
+            const count = counts.get(label) ?? { fixed: 0, already: 0, refused: 0, notApplicable: 0 };
+            counts.set(label, count);
+            if (outcome.state === 'unrecognised') {
+              count.refused++;
+              expect(outcome.reason, `${label} refuses without a reason`).toMatch(/\S/);
+              expect(outcome.reason, `${label}: one line`).not.toMatch(/\n/);
+              expect(
+                [...variant.keys()].some((path) => outcome.reason.includes(path)),
+                `${label}'s refusal names no file: ${outcome.reason}`,
+              ).toBe(true);
+              sampleRefusals.set(label, outcome.reason);
+              continue;
+            }
+            if (outcome.state === 'not-applicable') {
+              count.notApplicable++;
+              continue;
+            }
+            if (outcome.state === 'needs-fix') count.fixed++;
+            else count.already++;
+            // Verify must see the property hold, not merely not fail: after a fix it cannot be absent.
+            const check = verified.checks.find((candidate) => candidate.id === outcome.patch.id);
+            if (check)
+              expect(['ok', 'not-checked'], `verify ${label} after the fix: ${check.status}: ${check.message}`).toContain(check.status);
           }
-          if (outcome.state === 'not-applicable') {
-            count.notApplicable++;
-            continue;
-          }
-          if (outcome.state === 'needs-fix') count.fixed++;
-          else count.already++;
-          // Verify must see the property hold, not merely not fail: after a fix it cannot be absent.
-          const check = verified.checks.find((candidate) => candidate.id === outcome.patch.id);
-          if (check) expect(['ok', 'not-checked'], `verify ${label} after the fix: ${check.status}: ${check.message}`).toContain(check.status);
-        }
-      }),
-      { numRuns: RUNS, seed: SEED, endOnFailure: true },
-    );
-    const table = [...counts]
-      .sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }))
-      .map(([label, c]) => `  ${label.padEnd(34)} fixed ${String(c.fixed).padStart(3)}  already ${String(c.already).padStart(3)}  refused ${String(c.refused).padStart(3)}  n/a ${String(c.notApplicable).padStart(3)}`);
-    console.log([`fuzz: ${RUNS} variants (seed ${SEED})`, ...table, ...[...sampleRefusals].map(([label, reason]) => `  e.g. ${label} refused: ${reason}`)].join('\n'));
-    // The variants must exercise the fixes, not only their refusals.
-    for (const [label, c] of counts) expect(c.fixed + c.already, `${label} never fixed any variant`).toBeGreaterThan(0);
-  }, SLOW_TEST);
+        }),
+        { numRuns: RUNS, seed: SEED, endOnFailure: true },
+      );
+      const table = [...counts]
+        .sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }))
+        .map(
+          ([label, c]) =>
+            `  ${label.padEnd(34)} fixed ${String(c.fixed).padStart(3)}  already ${String(c.already).padStart(3)}  refused ${String(c.refused).padStart(3)}  n/a ${String(c.notApplicable).padStart(3)}`,
+        );
+      console.log(
+        [
+          `fuzz: ${RUNS} variants (seed ${SEED})`,
+          ...table,
+          ...[...sampleRefusals].map(([label, reason]) => `  e.g. ${label} refused: ${reason}`),
+        ].join('\n'),
+      );
+      // The variants must exercise the fixes, not only their refusals.
+      for (const [label, c] of counts) expect(c.fixed + c.already, `${label} never fixed any variant`).toBeGreaterThan(0);
+    },
+    SLOW_TEST,
+  );
 });

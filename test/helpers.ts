@@ -1,7 +1,18 @@
 /** Shared test utilities: fixture loading, real git repositories in temp dirs, and running the CLI in-process. */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -58,7 +69,13 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, GIT_AUTHOR_NAME: 'Test', GIT_AUTHOR_EMAIL: 'test@example.com', GIT_COMMITTER_NAME: 'Test', GIT_COMMITTER_EMAIL: 'test@example.com' },
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'Test',
+      GIT_AUTHOR_EMAIL: 'test@example.com',
+      GIT_COMMITTER_NAME: 'Test',
+      GIT_COMMITTER_EMAIL: 'test@example.com',
+    },
   });
 }
 
@@ -202,7 +219,10 @@ export function snapshot(repo: string, { strict = false }: { strict?: boolean } 
     parts.push(
       existsSync(join(gitDir, 'index')) ? sha256(readFileSync(join(gitDir, 'index'))) : 'no index',
       treeHashes(repo),
-      readdirSync(gitDir).filter((name) => name !== 'objects' && name !== 'logs').sort().join(' '),
+      readdirSync(gitDir)
+        .filter((name) => name !== 'objects' && name !== 'logs')
+        .sort()
+        .join(' '),
     );
   }
   return parts.join('\n--\n');

@@ -52,64 +52,72 @@ describe('repo code runs in a scrubbed environment (issue 13, item 1)', () => {
     Object.assign(process.env, saved);
   });
 
-  it('a planted init() in the entrypoint sees no token and no variable outside the allow-list, and runs outside the repo', async () => {
-    const dump = join(tempDir(), 'environment.txt');
-    const repo = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
-    const result = await runCli(repo, ['verify', '--no-cache']);
-    expect(bug3Line(result.stdout), result.stdout + result.stderr).toBe('bug 3: ok');
-    // The init() did run (that is the point: repo code is executed) ...
-    expect(existsSync(dump)).toBe(true);
-    const [cwd = '', ...environment] = readFileSync(dump, 'utf8').split('\n');
-    // ... but saw only the allow-list, with a HOME that is not the user's, in a directory that is not the repo.
-    expect(environment.join('\n')).not.toContain(FAKE_TOKEN);
-    const names = environment.map((entry) => entry.slice(0, entry.indexOf('=')));
-    expect(names.filter((name) => !(SANDBOX_VARIABLES as readonly string[]).includes(name))).toEqual([]);
-    expect(names).not.toContain('GITHUB_TOKEN');
-    expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
-    const home = environment.find((entry) => entry.startsWith('HOME='))?.slice('HOME='.length);
-    expect(home).toBeDefined();
-    expect(home).not.toBe(saved.HOME);
-    expect(cwd.startsWith(repo)).toBe(false);
-  }, SLOW_TEST);
+  it(
+    'a planted init() in the entrypoint sees no token and no variable outside the allow-list, and runs outside the repo',
+    async () => {
+      const dump = join(tempDir(), 'environment.txt');
+      const repo = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
+      const result = await runCli(repo, ['verify', '--no-cache']);
+      expect(bug3Line(result.stdout), result.stdout + result.stderr).toBe('bug 3: ok');
+      // The init() did run (that is the point: repo code is executed) ...
+      expect(existsSync(dump)).toBe(true);
+      const [cwd = '', ...environment] = readFileSync(dump, 'utf8').split('\n');
+      // ... but saw only the allow-list, with a HOME that is not the user's, in a directory that is not the repo.
+      expect(environment.join('\n')).not.toContain(FAKE_TOKEN);
+      const names = environment.map((entry) => entry.slice(0, entry.indexOf('=')));
+      expect(names.filter((name) => !(SANDBOX_VARIABLES as readonly string[]).includes(name))).toEqual([]);
+      expect(names).not.toContain('GITHUB_TOKEN');
+      expect(names).not.toContain('AWS_SECRET_ACCESS_KEY');
+      const home = environment.find((entry) => entry.startsWith('HOME='))?.slice('HOME='.length);
+      expect(home).toBeDefined();
+      expect(home).not.toBe(saved.HOME);
+      expect(cwd.startsWith(repo)).toBe(false);
+    },
+    SLOW_TEST,
+  );
 });
 
 describe('the Go proof cache (issue 12)', () => {
-  it('reuses a cached pass, reports a cached failure again, --no-cache bypasses it, and deleting it changes no result', async () => {
-    const dump = join(tempDir(), 'ran.txt');
-    const passing = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
+  it(
+    'reuses a cached pass, reports a cached failure again, --no-cache bypasses it, and deleting it changes no result',
+    async () => {
+      const dump = join(tempDir(), 'ran.txt');
+      const passing = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
 
-    const entries = (): number => readdirSync(join(proofCacheDir(), 'go-proof')).length;
-    const entriesBefore = entries(); // --apply verified the tool's own entrypoint
-    const cold = await runCli(passing, ['verify']);
-    expect(bug3Line(cold.stdout)).toBe('bug 3: ok');
-    expect(existsSync(dump)).toBe(true); // compiled and run
-    expect(entries()).toBe(entriesBefore + 1);
+      const entries = (): number => readdirSync(join(proofCacheDir(), 'go-proof')).length;
+      const entriesBefore = entries(); // --apply verified the tool's own entrypoint
+      const cold = await runCli(passing, ['verify']);
+      expect(bug3Line(cold.stdout)).toBe('bug 3: ok');
+      expect(existsSync(dump)).toBe(true); // compiled and run
+      expect(entries()).toBe(entriesBefore + 1);
 
-    rmSync(dump);
-    const warm = await runCli(passing, ['verify']);
-    expect(warm).toEqual(cold);
-    expect(existsSync(dump)).toBe(false); // the cached pass was reused: nothing was built or run
+      rmSync(dump);
+      const warm = await runCli(passing, ['verify']);
+      expect(warm).toEqual(cold);
+      expect(existsSync(dump)).toBe(false); // the cached pass was reused: nothing was built or run
 
-    const bypassed = await runCli(passing, ['verify', '--no-cache']);
-    expect(bypassed).toEqual(cold);
-    expect(existsSync(dump)).toBe(true); // --no-cache ran it again
-    rmSync(dump);
+      const bypassed = await runCli(passing, ['verify', '--no-cache']);
+      expect(bypassed).toEqual(cold);
+      expect(existsSync(dump)).toBe(true); // --no-cache ran it again
+      rmSync(dump);
 
-    rmSync(proofCacheDir(), { recursive: true, force: true });
-    expect(await runCli(passing, ['verify'])).toEqual(cold);
-    expect(existsSync(dump)).toBe(true);
+      rmSync(proofCacheDir(), { recursive: true, force: true });
+      expect(await runCli(passing, ['verify'])).toEqual(cold);
+      expect(existsSync(dump)).toBe(true);
 
-    // A failure (upstream's main.go refuses plain-HTTP clients) is cached and reported again, word for word.
-    const failingDump = join(tempDir(), 'failing-ran.txt');
-    const failing = await fixedRepoWithEntrypoint(withEnvironmentDump(UPSTREAM_SMOKESCREEN_MAIN, failingDump));
-    const failedCold = await runCli(failing, ['verify']);
-    expect(failedCold.code).toBe(1);
-    expect(bug3Line(failedCold.stdout)).toMatch(/^bug 3: .*refuses-plain-http/);
-    rmSync(failingDump);
-    const failedWarm = await runCli(failing, ['verify']);
-    expect(failedWarm).toEqual(failedCold);
-    expect(existsSync(failingDump)).toBe(false);
-  }, SLOW_TEST);
+      // A failure (upstream's main.go refuses plain-HTTP clients) is cached and reported again, word for word.
+      const failingDump = join(tempDir(), 'failing-ran.txt');
+      const failing = await fixedRepoWithEntrypoint(withEnvironmentDump(UPSTREAM_SMOKESCREEN_MAIN, failingDump));
+      const failedCold = await runCli(failing, ['verify']);
+      expect(failedCold.code).toBe(1);
+      expect(bug3Line(failedCold.stdout)).toMatch(/^bug 3: .*refuses-plain-http/);
+      rmSync(failingDump);
+      const failedWarm = await runCli(failing, ['verify']);
+      expect(failedWarm).toEqual(failedCold);
+      expect(existsSync(failingDump)).toBe(false);
+    },
+    SLOW_TEST,
+  );
 
   it('lives in $XDG_CACHE_HOME/openclaw-fix, or ~/.cache/openclaw-fix without it', () => {
     expect(proofCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/openclaw-fix');
@@ -137,7 +145,9 @@ describe('an inherited GIT_DIR / GIT_WORK_TREE does not redirect the tool (item 
     const repo = fixtureGitRepo();
     const other = fixtureGitRepo();
     const otherRefs = git(other, 'for-each-ref');
-    const result = await withEnvironment({ GIT_DIR: join(other, '.git'), GIT_WORK_TREE: other }, () => runCli(tempDir(), ['--apply', '--repo', repo]));
+    const result = await withEnvironment({ GIT_DIR: join(other, '.git'), GIT_WORK_TREE: other }, () =>
+      runCli(tempDir(), ['--apply', '--repo', repo]),
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`Created branch ${DEFAULT_FIX_BRANCH}`);
@@ -175,7 +185,9 @@ describe('git commands that talk to a remote are bounded (item 4)', () => {
       git(repo, 'config', 'remote.origin.pushurl', silent.url); // reading answers, pushing hangs
       const result = await runCli(repo, ['--apply', '--push', '--network-timeout', '2']);
       expect(result.code, result.stderr).toBe(2);
-      expect(result.stderr).toMatch(/^openclaw-fix: git push to 'origin' failed: git push got no answer within 2 s \(--network-timeout\); the fix branch \S+ is committed locally and intact\n$/);
+      expect(result.stderr).toMatch(
+        /^openclaw-fix: git push to 'origin' failed: git push got no answer within 2 s \(--network-timeout\); the fix branch \S+ is committed locally and intact\n$/,
+      );
       expect(git(repo, 'rev-parse', '--verify', '--quiet', DEFAULT_FIX_BRANCH).trim()).toMatch(/^[0-9a-f]{40}$/);
 
       // Reading a remote that never answers stops the run before anything is written.
@@ -183,7 +195,9 @@ describe('git commands that talk to a remote are bounded (item 4)', () => {
       git(fresh, 'remote', 'add', 'origin', silent.url);
       const early = await runCli(fresh, ['--apply', '--push', '--network-timeout', '2']);
       expect(early.code).toBe(2);
-      expect(early.stderr).toMatch(/^openclaw-fix: cannot read remote 'origin': git ls-remote got no answer within 2 s \(--network-timeout\); nothing was written\n$/);
+      expect(early.stderr).toMatch(
+        /^openclaw-fix: cannot read remote 'origin': git ls-remote got no answer within 2 s \(--network-timeout\); nothing was written\n$/,
+      );
       expect(git(fresh, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
     } finally {
       silent.close();
@@ -200,7 +214,14 @@ describe('git commands that talk to a remote are bounded (item 4)', () => {
 describe('an empty selector is an error, not "every fix" (item 8)', () => {
   it('--only "", a bare --only or --skip, and an empty item in a list: one line, exit 2, nothing written', async () => {
     const repo = fixtureGitRepo();
-    for (const args of [['--apply', '--only', ''], ['--apply', '--only'], ['--apply', '--skip'], ['--apply', '--skip', ''], ['--apply', '--only', '2,'], ['--list', '--only', ' ']]) {
+    for (const args of [
+      ['--apply', '--only', ''],
+      ['--apply', '--only'],
+      ['--apply', '--skip'],
+      ['--apply', '--skip', ''],
+      ['--apply', '--only', '2,'],
+      ['--list', '--only', ' '],
+    ]) {
       const result = await runCli(repo, args);
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr, args.join(' ')).toMatch(/^openclaw-fix: --(only|skip) was given an empty fix name; [^\n]+\n$/);
@@ -240,7 +261,9 @@ describe('messages say what failed, never "re-run it" when a re-run cannot succe
     try {
       const result = await runCli(repo, ['--apply']);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/^openclaw-fix: cannot create the lock file \S+openclaw-fix\.lock \((EACCES|EPERM|EROFS), [a-z -]+\): --apply needs a git directory it can write to; nothing was written\n$/);
+      expect(result.stderr).toMatch(
+        /^openclaw-fix: cannot create the lock file \S+openclaw-fix\.lock \((EACCES|EPERM|EROFS), [a-z -]+\): --apply needs a git directory it can write to; nothing was written\n$/,
+      );
     } finally {
       undo();
     }
@@ -250,7 +273,9 @@ describe('messages say what failed, never "re-run it" when a re-run cannot succe
     const repo = fixtureGitRepo();
     const nested = await runCli(repo, ['--apply', '--branch', 'main/sub']);
     expect(nested.code).toBe(2);
-    expect(nested.stderr).toBe('openclaw-fix: cannot create branch main/sub: branch main exists, and git cannot keep both; pass another --branch; nothing was written\n');
+    expect(nested.stderr).toBe(
+      'openclaw-fix: cannot create branch main/sub: branch main exists, and git cannot keep both; pass another --branch; nothing was written\n',
+    );
 
     git(repo, 'checkout', '-q', '-b', 'elsewhere');
     git(repo, 'checkout', '-q', 'main');
@@ -262,17 +287,23 @@ describe('messages say what failed, never "re-run it" when a re-run cannot succe
     // The repository's reference-transaction hook refuses every branch update (as a read-only ref store would).
     const hooks = join(tempDir(), 'hooks');
     mkdirSync(hooks);
-    writeFileSync(join(hooks, 'reference-transaction'), '#!/bin/sh\n[ "$1" = prepared ] || exit 0\nif grep -q " refs/heads/"; then exit 1; fi\nexit 0\n', { mode: 0o755 });
+    writeFileSync(
+      join(hooks, 'reference-transaction'),
+      '#!/bin/sh\n[ "$1" = prepared ] || exit 0\nif grep -q " refs/heads/"; then exit 1; fi\nexit 0\n',
+      { mode: 0o755 },
+    );
     git(repo, 'config', 'core.hooksPath', hooks);
     const refused = await runCli(repo, ['--apply']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/^openclaw-fix: cannot write branch openclaw-fix\/deployment-bugs: git update-ref failed: ref updates aborted by hook; nothing was written\n$/);
+    expect(refused.stderr).toMatch(
+      /^openclaw-fix: cannot write branch openclaw-fix\/deployment-bugs: git update-ref failed: ref updates aborted by hook; nothing was written\n$/,
+    );
     expect(refused.stderr).not.toMatch(/re-run/);
     expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
   });
 });
 
-describe('the lock records its owner; a dead owner\'s lock is taken over (item 10)', () => {
+describe("the lock records its owner; a dead owner's lock is taken over (item 10)", () => {
   const lockOf = (repo: string): string => join(repo, '.git', 'openclaw-fix.lock');
   /** The id of a process that has just ended. */
   const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid ?? 999_999;
@@ -293,7 +324,11 @@ describe('the lock records its owner; a dead owner\'s lock is taken over (item 1
     writeFileSync(lockOf(repo), live);
     const refused = await runCli(repo, ['--apply']);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(new RegExp(`^openclaw-fix: another openclaw-fix run is working on this repository \\(pid ${process.pid} on ${hostname().replace(/[.]/g, '\\.')}, `));
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `^openclaw-fix: another openclaw-fix run is working on this repository \\(pid ${process.pid} on ${hostname().replace(/[.]/g, '\\.')}, `,
+      ),
+    );
     expect(readFileSync(lockOf(repo), 'utf8')).toBe(live);
 
     const remote = `${JSON.stringify({ pid: deadPid(), host: 'another-host.example', token: 'remote' })}\n`;
@@ -303,7 +338,7 @@ describe('the lock records its owner; a dead owner\'s lock is taken over (item 1
   });
 });
 
-describe('a rebuild never throws away a human\'s edit (item 5)', () => {
+describe("a rebuild never throws away a human's edit (item 5)", () => {
   /** The fixture with the fix branch made, then main moved on, so the next --apply wants to rebuild it. */
   async function branchToRebuild(): Promise<string> {
     const repo = fixtureGitRepo();
@@ -326,7 +361,11 @@ describe('a rebuild never throws away a human\'s edit (item 5)', () => {
     const amended = tipOf(repo);
     const result = await runCli(repo, ['--apply']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^openclaw-fix: branch ${DEFAULT_FIX_BRANCH} has commit [0-9a-f]{12} that was changed after openclaw-fix made it [^\\n]*git branch -D ${DEFAULT_FIX_BRANCH}[^\\n]*\\n$`));
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^openclaw-fix: branch ${DEFAULT_FIX_BRANCH} has commit [0-9a-f]{12} that was changed after openclaw-fix made it [^\\n]*git branch -D ${DEFAULT_FIX_BRANCH}[^\\n]*\\n$`,
+      ),
+    );
     expect(tipOf(repo)).toBe(amended);
   });
 
@@ -359,7 +398,9 @@ describe('a rebuild never throws away a human\'s edit (item 5)', () => {
     const tip = tipOf(repo);
     const result = await runCli(repo, ['--apply']);
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe(`openclaw-fix: branch ${DEFAULT_FIX_BRANCH} is checked out in the worktree ${other}, so it was not rebuilt: switch that worktree to another branch (or remove it) and re-run; nothing was written\n`);
+    expect(result.stderr).toBe(
+      `openclaw-fix: branch ${DEFAULT_FIX_BRANCH} is checked out in the worktree ${other}, so it was not rebuilt: switch that worktree to another branch (or remove it) and re-run; nothing was written\n`,
+    );
     expect(tipOf(repo)).toBe(tip);
     expect(git(other, 'status', '--porcelain')).toBe('');
   });
@@ -379,18 +420,37 @@ describe('secrets by key word, nesting, block scalar and shape are never printed
   const cases: { name: string; lines: string[]; secrets: string[] }[] = [
     {
       name: 'OPENAI_KEY, anthropic_key, openai: { key: … }',
-      lines: ['OPENAI_KEY: "oa-fake-openai-value-001"', 'anthropic_key: ant-fake-anthropic-value-002', 'openai: { key: "nested-fake-openai-value-003", org: acme }'],
+      lines: [
+        'OPENAI_KEY: "oa-fake-openai-value-001"',
+        'anthropic_key: ant-fake-anthropic-value-002',
+        'openai: { key: "nested-fake-openai-value-003", org: acme }',
+      ],
       secrets: ['oa-fake-openai-value-001', 'ant-fake-anthropic-value-002', 'nested-fake-openai-value-003'],
     },
     {
       name: 'smtp_pass, webhook_url, ssh_private_key: | (a PEM block)',
-      lines: ['smtp_pass: "smtp-fake-pass-value-004"', 'webhook_url: https://hooks.example.com/services/fake-webhook-005', 'ssh_private_key: |', '  -----BEGIN OPENSSH PRIVATE KEY-----', '  b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfakeBODY006', '  -----END OPENSSH PRIVATE KEY-----'],
+      lines: [
+        'smtp_pass: "smtp-fake-pass-value-004"',
+        'webhook_url: https://hooks.example.com/services/fake-webhook-005',
+        'ssh_private_key: |',
+        '  -----BEGIN OPENSSH PRIVATE KEY-----',
+        '  b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfakeBODY006',
+        '  -----END OPENSSH PRIVATE KEY-----',
+      ],
       secrets: ['smtp-fake-pass-value-004', 'fake-webhook-005', 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQfakeBODY006'],
     },
     {
       name: 'credential shapes under harmless keys: sk-…, ghp_…, a long random string',
-      lines: ['litellm_note: "sk-proj-FAKEshapeOnly0123456789abcdef007"', 'ci_note: ghp_FAKEshapeOnly0123456789abcdefABCDEF008', 'backup_label: "Zx9Qw3Er7Ty1Ui5Op2As8Df4Gh6Jk0LmNb009"'],
-      secrets: ['sk-proj-FAKEshapeOnly0123456789abcdef007', 'ghp_FAKEshapeOnly0123456789abcdefABCDEF008', 'Zx9Qw3Er7Ty1Ui5Op2As8Df4Gh6Jk0LmNb009'],
+      lines: [
+        'litellm_note: "sk-proj-FAKEshapeOnly0123456789abcdef007"',
+        'ci_note: ghp_FAKEshapeOnly0123456789abcdefABCDEF008',
+        'backup_label: "Zx9Qw3Er7Ty1Ui5Op2As8Df4Gh6Jk0LmNb009"',
+      ],
+      secrets: [
+        'sk-proj-FAKEshapeOnly0123456789abcdef007',
+        'ghp_FAKEshapeOnly0123456789abcdefABCDEF008',
+        'Zx9Qw3Er7Ty1Ui5Op2As8Df4Gh6Jk0LmNb009',
+      ],
     },
   ];
 
@@ -414,11 +474,18 @@ describe('secrets by key word, nesting, block scalar and shape are never printed
 
   it('ordinary values stay readable: image digests, commit ids, environment variable names, paths', async () => {
     const { redactSecrets, secretValues } = await import('../src/git/secrets.js');
-    const files = new Map([['group_vars/all/vars.yml', 'key_env: ANTHROPIC_API_KEY\nredis_image: redis@sha256:3f2b9c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\nauth_mode: "{{ vault_auth_mode }}"\npassthrough_dir: /opt/openclaw/passthrough\n']]);
+    const files = new Map([
+      [
+        'group_vars/all/vars.yml',
+        'key_env: ANTHROPIC_API_KEY\nredis_image: redis@sha256:3f2b9c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\nauth_mode: "{{ vault_auth_mode }}"\npassthrough_dir: /opt/openclaw/passthrough\n',
+      ],
+    ]);
     const secrets = secretValues(files);
     const text = [...files.values()][0] ?? '';
     expect(redactSecrets(text, secrets)).toBe(text);
-    expect(redactSecrets('commit 0123456789abcdef0123456789abcdef01234567 of github.com/stripe/smokescreen/pkg/smokescreen', [])).not.toContain('<redacted>');
+    expect(
+      redactSecrets('commit 0123456789abcdef0123456789abcdef01234567 of github.com/stripe/smokescreen/pkg/smokescreen', []),
+    ).not.toContain('<redacted>');
   });
 });
 
@@ -439,7 +506,9 @@ describe('a file that is not valid UTF-8 keeps every byte nobody asked to change
     const chunks: Buffer[] = [];
     let stderr = '';
     const code = await main(args, {
-      stdout: { write: (text: string | Uint8Array) => chunks.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text)) },
+      stdout: {
+        write: (text: string | Uint8Array) => chunks.push(typeof text === 'string' ? Buffer.from(text, 'utf8') : Buffer.from(text)),
+      },
       stderr: { write: (text: string) => (stderr += text) },
       env: {},
       cwd,
@@ -458,7 +527,9 @@ describe('a file that is not valid UTF-8 keeps every byte nobody asked to change
     expect(fixed.subarray(0, LATIN1_LINE.length).equals(LATIN1_LINE)).toBe(true);
     expect(fixed.includes(REPLACEMENT)).toBe(false);
     // Only the fixes' lines changed: the diff against main has no line about René.
-    expect(execFileSync('git', ['diff', `main..${DEFAULT_FIX_BRANCH}`, '--', COMPOSE], { cwd: repo }).includes(Buffer.from('Ren', 'latin1'))).toBe(false);
+    expect(
+      execFileSync('git', ['diff', `main..${DEFAULT_FIX_BRANCH}`, '--', COMPOSE], { cwd: repo }).includes(Buffer.from('Ren', 'latin1')),
+    ).toBe(false);
   });
 
   it('--format patch: the series carries the byte, and git am of it gives the tree --apply commits', async () => {
@@ -514,7 +585,9 @@ describe('an in-repo symlink is never replaced (item 6)', () => {
     const fixes = (JSON.parse(dryRun.stdout) as { fixes: { id: string; state: string; reason: string }[] }).fixes;
     const bug3 = fixes.find((fix) => fix.id === 'egress-plain-http-role');
     expect(bug3?.state).toBe('unrecognised');
-    expect(bug3?.reason).toMatch(/^roles\/openclaw-config\/files is a symlink \(to \.\.\/\.\.\/shared\/files\), and openclaw-fix does not write through symlinks/);
+    expect(bug3?.reason).toMatch(
+      /^roles\/openclaw-config\/files is a symlink \(to \.\.\/\.\.\/shared\/files\), and openclaw-fix does not write through symlinks/,
+    );
     expect(fixes.filter((fix) => fix.state === 'needs-fix').length).toBeGreaterThan(5);
 
     const applied = await runCli(repo, ['--apply']);
@@ -524,7 +597,9 @@ describe('an in-repo symlink is never replaced (item 6)', () => {
     // The link is still a link on the fix branch, and nothing was written through it.
     expect(git(repo, 'ls-tree', DEFAULT_FIX_BRANCH, '--', 'roles/openclaw-config/files')).toMatch(/^120000 blob /);
     expect(git(repo, 'diff', '--name-only', `main..${DEFAULT_FIX_BRANCH}`)).not.toMatch(/roles\/openclaw-config\/files|shared\//);
-    expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${DEFAULT_FIX_BRANCH}`)).not.toContain('egress-plain-http-role');
+    expect(git(repo, 'log', '--format=%(trailers:key=Openclaw-Fix,valueonly)', `main..${DEFAULT_FIX_BRANCH}`)).not.toContain(
+      'egress-plain-http-role',
+    );
   });
 });
 
@@ -540,7 +615,9 @@ describe('smaller hostile cases', () => {
     try {
       const result = await runCli(repo, ['--apply']);
       expect(result.code).toBe(2);
-      expect(result.stderr).toBe(`openclaw-fix: ${compose} is a symlink that points outside the repository; openclaw-fix will not read or edit through it\n`);
+      expect(result.stderr).toBe(
+        `openclaw-fix: ${compose} is a symlink that points outside the repository; openclaw-fix will not read or edit through it\n`,
+      );
     } finally {
       process.chdir(cwd);
     }
@@ -549,7 +626,10 @@ describe('smaller hostile cases', () => {
 
   it('a YAML alias bomb in a variable file ends the run with the file named, never a hang or an internal error', async () => {
     const repo = fixtureGitRepo();
-    const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...'bcdefghi'.split('').map((name, index) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[index]}`).join(',')}]`)];
+    const bomb = [
+      'a: &a ["x","x","x","x","x","x","x","x","x"]',
+      ...'bcdefghi'.split('').map((name, index) => `${name}: &${name} [${Array(9).fill(`*${'abcdefghi'[index]}`).join(',')}]`),
+    ];
     writeFileSync(join(repo, 'group_vars/all/bomb.yml'), `${bomb.join('\n')}\n`);
     commitAll(repo, 'billion laughs');
     // Only what reads the bomb's variables is stopped by it (failures are confined); nothing hangs expanding it.
@@ -559,7 +639,9 @@ describe('smaller hostile cases', () => {
       expect(result.stdout + result.stderr).not.toMatch(/internal error/);
     }
     const { readVarFile } = await import('../src/model/render/vars.js');
-    expect(() => readVarFile('group_vars/all/bomb.yml', `${bomb.join('\n')}\n`)).toThrow(/^group_vars\/all\/bomb\.yml:1: aliases expand too far/);
+    expect(() => readVarFile('group_vars/all/bomb.yml', `${bomb.join('\n')}\n`)).toThrow(
+      /^group_vars\/all\/bomb\.yml:1: aliases expand too far/,
+    );
   });
 
   it('a GitHub error body with a newline still makes a one-line error', async () => {
@@ -574,7 +656,11 @@ describe('smaller hostile cases', () => {
       git(repo, 'init', '-q', '--bare', '-b', 'main', bare);
       git(repo, 'remote', 'add', 'origin', bare);
       const { port } = server.address() as AddressInfo;
-      const result = await runCli(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: 'ghs_fake', GITHUB_REPOSITORY: 'acme/deploy', GITHUB_API_URL: `http://127.0.0.1:${port}` });
+      const result = await runCli(repo, ['--apply', '--push', '--pr'], {
+        GITHUB_TOKEN: 'ghs_fake',
+        GITHUB_REPOSITORY: 'acme/deploy',
+        GITHUB_API_URL: `http://127.0.0.1:${port}`,
+      });
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/^openclaw-fix: GitHub answered 500 Internal Server Error when trying to [^\n]*\n$/);
     } finally {
@@ -592,7 +678,9 @@ describe('smaller hostile cases', () => {
     for (const args of [[], ['--check'], ['--apply']]) {
       const result = await runCli(repo, args);
       expect(result.code, args.join(' ')).toBe(2);
-      expect(result.stderr).toBe('openclaw-fix: roles/openclaw-config is a symlink that points outside the repository; openclaw-fix will not read or edit through it\n');
+      expect(result.stderr).toBe(
+        'openclaw-fix: roles/openclaw-config is a symlink that points outside the repository; openclaw-fix will not read or edit through it\n',
+      );
     }
   });
 });

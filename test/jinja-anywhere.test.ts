@@ -41,8 +41,10 @@ const REDIS_FROM_THE_ISSUE = `    command: >
 function fixtureWithIssueRedis(): Map<string, string> {
   const files = fixtureFiles();
   const text = files.get(COMPOSE) ?? '';
-  const command = '    command: ["redis-server", "--appendonly", "yes", "--maxmemory", "{{ redis_maxmemory }}", "--maxmemory-policy", "allkeys-lru"]\n';
-  const healthcheck = '    healthcheck:\n      test: ["CMD", "redis-cli", "ping"]\n      interval: 10s\n      timeout: 3s\n      retries: 5\n';
+  const command =
+    '    command: ["redis-server", "--appendonly", "yes", "--maxmemory", "{{ redis_maxmemory }}", "--maxmemory-policy", "allkeys-lru"]\n';
+  const healthcheck =
+    '    healthcheck:\n      test: ["CMD", "redis-cli", "ping"]\n      interval: 10s\n      timeout: 3s\n      retries: 5\n';
   expect(text).toContain(command);
   expect(text).toContain(healthcheck);
   files.set(COMPOSE, text.replace(command, REDIS_FROM_THE_ISSUE).replace(healthcheck, ''));
@@ -63,7 +65,8 @@ describe('the Compose fixes on a template with the issue’s redis service', () 
     const files = fixtureWithIssueRedis();
     const plan = planFixes(files, allPatches);
     const state = (id: string) => plan.outcomes.find((outcome) => outcome.patch.id === id)?.state;
-    for (const id of ['egress-writable-run', 'egress-tcp-healthcheck', 'gateway-no-direct-egress', 'litellm-no-egress-dependency']) expect(state(id), id).toBe('needs-fix');
+    for (const id of ['egress-writable-run', 'egress-tcp-healthcheck', 'gateway-no-direct-egress', 'litellm-no-egress-dependency'])
+      expect(state(id), id).toBe('needs-fix');
     expect(plan.outcomes.filter((outcome) => outcome.state === 'unrecognised')).toEqual([]);
 
     const after = plan.result.get(COMPOSE) ?? '';
@@ -73,7 +76,16 @@ describe('the Compose fixes on a template with the issue’s redis service', () 
 
     for (const redisPassword of ['', 's3cret']) {
       const compose = renderYaml(COMPOSE, after, loadVars(plan.result, { redis_password: redisPassword })) as {
-        services: Record<string, { tmpfs?: string[]; command?: unknown; healthcheck?: { test: string[] }; depends_on?: Record<string, unknown>; networks?: string[] }>;
+        services: Record<
+          string,
+          {
+            tmpfs?: string[];
+            command?: unknown;
+            healthcheck?: { test: string[] };
+            depends_on?: Record<string, unknown>;
+            networks?: string[];
+          }
+        >;
         networks: Record<string, { internal?: boolean }>;
       };
       const { redis, litellm } = compose.services;
@@ -103,7 +115,9 @@ describe('Jinja inside block scalars', () => {
   });
 
   it('a tag as the first line of the scalar, longer than its indentation', () => {
-    const { tpl, map } = root('svc:\n  command: >\n{% if redis_password | default("") | length > 0 %}\n    --requirepass x\n{% endif %}\n    --port 1\n  image: x\n');
+    const { tpl, map } = root(
+      'svc:\n  command: >\n{% if redis_password | default("") | length > 0 %}\n    --requirepass x\n{% endif %}\n    --port 1\n  image: x\n',
+    );
     expect(Object.keys(at(map, tpl, 'svc').toJSON() as object)).toEqual(['command', 'image']);
   });
 
@@ -123,18 +137,26 @@ describe('if/else around whole entries', () => {
   it('a key written in both branches is unrecognised with both lines, never the first branch alone', () => {
     const { tpl, map } = root(text, COMPOSE);
     const redis = at(map, tpl, 'services', 'redis');
-    expect(() => pairOf(redis, 'healthcheck')).toThrow(/'healthcheck' of the mapping at .*docker-compose\.yml\.j2:\d+ is written in alternative Jinja branches \(lines \d+, \d+\)/);
+    expect(() => pairOf(redis, 'healthcheck')).toThrow(
+      /'healthcheck' of the mapping at .*docker-compose\.yml\.j2:\d+ is written in alternative Jinja branches \(lines \d+, \d+\)/,
+    );
   });
 
   it('an entry inserted after a branch goes past its {% endif %}, so it is output in both', () => {
     const small = root('svc:\n  image: x\n{% if hc %}\n  healthcheck:\n    test: [CMD, true]\n{% endif %}\nnext: 1\n');
-    const inserted = applyEditsToText('f', small.tpl.text, [insertIntoMap(small.tpl, at(small.map, small.tpl, 'svc'), ['read_only: true'])]);
-    expect(inserted).toBe('svc:\n  image: x\n{% if hc %}\n  healthcheck:\n    test: [CMD, true]\n{% endif %}\n  read_only: true\nnext: 1\n');
+    const inserted = applyEditsToText('f', small.tpl.text, [
+      insertIntoMap(small.tpl, at(small.map, small.tpl, 'svc'), ['read_only: true']),
+    ]);
+    expect(inserted).toBe(
+      'svc:\n  image: x\n{% if hc %}\n  healthcheck:\n    test: [CMD, true]\n{% endif %}\n  read_only: true\nnext: 1\n',
+    );
   });
 
   it('entries of a mapping built by a loop get the new entry after the loop, once', () => {
     const { tpl, map } = root('env:\n  A: 1\n{% for k, v in extra.items() %}\n  {{ k }}: "{{ v }}"\n{% endfor %}\nnext: 1\n');
-    expect(applyEditsToText('f', tpl.text, [insertIntoMap(tpl, at(map, tpl, 'env'), ['B: 2'])])).toBe('env:\n  A: 1\n{% for k, v in extra.items() %}\n  {{ k }}: "{{ v }}"\n{% endfor %}\n  B: 2\nnext: 1\n');
+    expect(applyEditsToText('f', tpl.text, [insertIntoMap(tpl, at(map, tpl, 'env'), ['B: 2'])])).toBe(
+      'env:\n  A: 1\n{% for k, v in extra.items() %}\n  {{ k }}: "{{ v }}"\n{% endfor %}\n  B: 2\nnext: 1\n',
+    );
   });
 
   it('a mapping whose own key sits in a branch still takes entries inside that branch', () => {
@@ -146,14 +168,17 @@ describe('if/else around whole entries', () => {
 });
 
 describe('expressions alone where entries stand', () => {
-  const text = 'svc:\n  environment:\n    FOO: bar\n    {{ extra_env | to_nice_yaml | indent(4) }}\n  {{ healthcheck(4750) }}\n  image: x\n';
+  const text =
+    'svc:\n  environment:\n    FOO: bar\n    {{ extra_env | to_nice_yaml | indent(4) }}\n  {{ healthcheck(4750) }}\n  image: x\n';
 
   it('parse, and a key they may render is neither read as absent nor added', () => {
     const { tpl, map } = root(text);
     const svc = at(map, tpl, 'svc');
     expect(Object.keys(svc.toJSON() as object)).toEqual(['environment', 'image']);
     expect(pairOf(svc, 'image')).toBeDefined();
-    expect(() => pairOf(svc, 'healthcheck')).toThrow(/has no 'healthcheck' written, but the Jinja at docker-compose\.yml\.j2:5 \(\{\{ healthcheck\(4750\) \}\}\) renders entries into it/);
+    expect(() => pairOf(svc, 'healthcheck')).toThrow(
+      /has no 'healthcheck' written, but the Jinja at docker-compose\.yml\.j2:5 \(\{\{ healthcheck\(4750\) \}\}\) renders entries into it/,
+    );
     expect(() => pairOf(at(svc, tpl, 'environment'), 'HTTP_PROXY')).toThrow(UnrecognisedShape);
     expect(pairOf(at(svc, tpl, 'environment'), 'FOO')).toBeDefined();
   });
@@ -166,7 +191,8 @@ describe('expressions alone where entries stand', () => {
   });
 
   it('a macro call at column 0 whose last rendered key the template goes on nesting under', () => {
-    const text = "{% macro tcp_healthcheck(port, interval='30s') %}\n    healthcheck:\n      test: [\"CMD-SHELL\", \"nc -z localhost {{ port }}\"]\n{% endmacro %}\nservices:\n  openclaw:\n    cpus: 2.0\n{{ tcp_healthcheck(openclaw_gateway_port) }}\n      start_period: 60s\n    depends_on: [redis]\n";
+    const text =
+      '{% macro tcp_healthcheck(port, interval=\'30s\') %}\n    healthcheck:\n      test: ["CMD-SHELL", "nc -z localhost {{ port }}"]\n{% endmacro %}\nservices:\n  openclaw:\n    cpus: 2.0\n{{ tcp_healthcheck(openclaw_gateway_port) }}\n      start_period: 60s\n    depends_on: [redis]\n';
     const { tpl, map } = root(text);
     const gateway = at(map, tpl, 'services', 'openclaw');
     expect(pairOf(gateway, 'depends_on')).toBeDefined();
@@ -174,7 +200,8 @@ describe('expressions alone where entries stand', () => {
   });
 
   it('a macro defined in the template and called where entries stand', () => {
-    const macro = '{% macro limits(mem) -%}\n    mem_limit: {{ mem }}\n    cpus: 0.5\n{%- endmacro %}\nservices:\n  redis:\n    image: redis\n    {{ limits("256m") }}\n  app:\n    image: y\n';
+    const macro =
+      '{% macro limits(mem) -%}\n    mem_limit: {{ mem }}\n    cpus: 0.5\n{%- endmacro %}\nservices:\n  redis:\n    image: redis\n    {{ limits("256m") }}\n  app:\n    image: y\n';
     const { tpl, map } = root(macro);
     expect(Object.keys(at(map, tpl, 'services').toJSON() as object)).toEqual(['redis', 'app']);
     expect(() => pairOf(at(map, tpl, 'services', 'redis'), 'cpus')).toThrow(/renders entries into it/);
@@ -183,12 +210,15 @@ describe('expressions alone where entries stand', () => {
 
 describe('tags in flow lists, at the end of key lines, and every block tag', () => {
   it('inline {% if %} inside a flow list, also right after a quoted item', () => {
-    const { tpl, map } = root('svc:\n  networks: [openclaw-net{% if expose %}, proxy-net{% endif %}]\n  test: ["CMD", "redis-cli"{% if pw %}, "-a", "${PW}"{% endif %}, "ping"]\n  image: x\n');
+    const { tpl, map } = root(
+      'svc:\n  networks: [openclaw-net{% if expose %}, proxy-net{% endif %}]\n  test: ["CMD", "redis-cli"{% if pw %}, "-a", "${PW}"{% endif %}, "ping"]\n  image: x\n',
+    );
     expect(Object.keys(at(map, tpl, 'svc').toJSON() as object)).toEqual(['networks', 'test', 'image']);
   });
 
   it('#jinja2: trim_blocks: False with the tags on the content lines', () => {
-    const text = '#jinja2: trim_blocks: False\nsvc:\n  environment:{% for k, v in env.items() %}\n    {{ k }}: "{{ v }}"{% endfor %}\n  networks: {% if expose %}\n    - proxy-net{% endif %}\n    - openclaw-net\n  image: x\n';
+    const text =
+      '#jinja2: trim_blocks: False\nsvc:\n  environment:{% for k, v in env.items() %}\n    {{ k }}: "{{ v }}"{% endfor %}\n  networks: {% if expose %}\n    - proxy-net{% endif %}\n    - openclaw-net\n  image: x\n';
     const { tpl, map } = root(text);
     const svc = at(map, tpl, 'svc');
     expect(Object.keys(svc.toJSON() as object)).toEqual(['environment', 'networks', 'image']);
@@ -224,30 +254,55 @@ describe('tags in flow lists, at the end of key lines, and every block tag', () 
       '',
     ].join('\n');
     const { tpl, map } = root(text);
-    expect(Object.keys(at(map, tpl, 'svc').toJSON() as object)).toEqual(['port', 'image', 'restart', 'label', 'format', 'a', 'b', 'c', 'quoted']);
+    expect(Object.keys(at(map, tpl, 'svc').toJSON() as object)).toEqual([
+      'port',
+      'image',
+      'restart',
+      'label',
+      'format',
+      'a',
+      'b',
+      'c',
+      'quoted',
+    ]);
   });
 });
 
 describe('includes and generated list items', () => {
   it('an {% include %} where entries stand renders entries nobody can read; a list with a generated item takes no appended item', async () => {
     const { appendToSeq, seqAt } = await import('../src/toolkit/yaml-edit.js');
-    const { tpl, map } = root('svc:\n  image: x\n  {% include "extra-service-keys.yml.j2" %}\n  tmpfs:\n    - /tmp\n    {{ extra_tmpfs | to_nice_yaml | indent(4) }}\n');
+    const { tpl, map } = root(
+      'svc:\n  image: x\n  {% include "extra-service-keys.yml.j2" %}\n  tmpfs:\n    - /tmp\n    {{ extra_tmpfs | to_nice_yaml | indent(4) }}\n',
+    );
     const svc = at(map, tpl, 'svc');
     expect(() => pairOf(svc, 'read_only')).toThrow(/\{% include "extra-service-keys\.yml\.j2" %\}\) renders entries into it/);
-    expect(() => appendToSeq(tpl, seqAt(tpl, svc, 'tmpfs')!, ['/run'])).toThrow(/also gets items from the Jinja at docker-compose\.yml\.j2:6/);
+    expect(() => appendToSeq(tpl, seqAt(tpl, svc, 'tmpfs')!, ['/run'])).toThrow(
+      /also gets items from the Jinja at docker-compose\.yml\.j2:6/,
+    );
   });
 });
 
 describe('a multi-line flow list whose last items a loop writes', () => {
   it('takes a new item after the loop, before the closing bracket, with its comma', async () => {
     const { appendToSeq, seqAt } = await import('../src/toolkit/yaml-edit.js');
-    const text = 'svc:\n    command: [\n        "--listen-ip=0.0.0.0",\n{% for range in egress_deny_ranges %}\n        "--deny-range={{ range }}",\n{% endfor %}\n    ]\n    image: x\n';
+    const text =
+      'svc:\n    command: [\n        "--listen-ip=0.0.0.0",\n{% for range in egress_deny_ranges %}\n        "--deny-range={{ range }}",\n{% endfor %}\n    ]\n    image: x\n';
     const { tpl, map } = root(text);
     const edit = appendToSeq(tpl, seqAt(tpl, at(map, tpl, 'svc'), 'command')!, ['"--stats-socket-dir=/run"']);
     const after = applyEditsToText('f', text, [edit]);
     expect(after).toBe(text.replace('{% endfor %}\n', '{% endfor %}\n        "--stats-socket-dir=/run",\n'));
-    const rendered = renderYaml('f.yml.j2', after, { egress_deny_ranges: ['10.0.0.0/8', '172.16.0.0/12'] }) as { svc: { command: string[] } };
-    expect(rendered.svc.command).toEqual(['--listen-ip=0.0.0.0', '--deny-range=10.0.0.0/8', '--deny-range=172.16.0.0/12', '--stats-socket-dir=/run']);
-    expect((renderYaml('f.yml.j2', after, { egress_deny_ranges: [] }) as { svc: { command: string[] } }).svc.command).toEqual(['--listen-ip=0.0.0.0', '--stats-socket-dir=/run']);
+    const rendered = renderYaml('f.yml.j2', after, { egress_deny_ranges: ['10.0.0.0/8', '172.16.0.0/12'] }) as {
+      svc: { command: string[] };
+    };
+    expect(rendered.svc.command).toEqual([
+      '--listen-ip=0.0.0.0',
+      '--deny-range=10.0.0.0/8',
+      '--deny-range=172.16.0.0/12',
+      '--stats-socket-dir=/run',
+    ]);
+    expect((renderYaml('f.yml.j2', after, { egress_deny_ranges: [] }) as { svc: { command: string[] } }).svc.command).toEqual([
+      '--listen-ip=0.0.0.0',
+      '--stats-socket-dir=/run',
+    ]);
   });
 });

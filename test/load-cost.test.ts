@@ -33,13 +33,23 @@ describe('module loading', () => {
   it('the CLI loads the verifier, Go checker, Octokit and patch-series writer only by dynamic import', () => {
     const loaded = staticImports('src/cli.ts');
     expect(loaded.has('src/core/engine.ts')).toBe(true); // the walk follows imports
-    for (const lazy of ['src/verify/go-check.ts', 'src/git/github.ts', 'src/git/push.ts', 'src/git/patch-series.ts', 'src/verify/index.ts', '@octokit/core', 'simple-git']) {
+    for (const lazy of [
+      'src/verify/go-check.ts',
+      'src/git/github.ts',
+      'src/git/push.ts',
+      'src/git/patch-series.ts',
+      'src/verify/index.ts',
+      '@octokit/core',
+      'simple-git',
+    ]) {
       expect(loaded, lazy).not.toContain(lazy);
     }
   });
 
   it('the --list catalogue loads nothing but Node built-ins', () => {
-    expect([...staticImports('src/output/catalogue.ts')].filter((module) => module !== 'src/output/catalogue.ts' && !module.startsWith('node:'))).toEqual([]);
+    expect(
+      [...staticImports('src/output/catalogue.ts')].filter((module) => module !== 'src/output/catalogue.ts' && !module.startsWith('node:')),
+    ).toEqual([]);
   });
 
   it('a plain --list from the catalogue prints what the CLI prints, and a stale catalogue is not used', async () => {
@@ -55,7 +65,8 @@ describe('module loading', () => {
       expect(quickList(argv, buildUrl)).toBe(full.stdout);
     }
     // Anything else goes through the CLI, which knows the other options and the errors.
-    for (const argv of [['--list', '--only', '2'], ['--list', '--list'], ['--list', '--help'], ['--dry-run']]) expect(quickList(argv, buildUrl)).toBeUndefined();
+    for (const argv of [['--list', '--only', '2'], ['--list', '--list'], ['--list', '--help'], ['--dry-run']])
+      expect(quickList(argv, buildUrl)).toBeUndefined();
     appendFileSync(join(build, 'patches', 'index.js'), '// rebuilt\n');
     expect(quickList(['--list'], buildUrl)).toBeUndefined();
     // A fix's title lives in its prose (patches/<id>/<id>.md): a changed .md makes the catalogue stale too.

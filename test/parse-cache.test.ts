@@ -71,11 +71,16 @@ describe('the template parse cache', () => {
     const plan = planFixes(files, allPatches);
     expect(plan.pending.length).toBeGreaterThan(5);
     // Each later parse is of a version a fix wrote: at most one per file each fix changed.
-    const written = plan.outcomes.reduce((count, outcome) => count + outcome.files.filter((change) => YAML_FILE.test(change.path)).length, 0);
+    const written = plan.outcomes.reduce(
+      (count, outcome) => count + outcome.files.filter((change) => YAML_FILE.test(change.path)).length,
+      0,
+    );
     const { hits, misses } = parsedTemplates.stats();
     expect(misses - frozen).toBeLessThanOrEqual(written);
     expect(hits).toBeGreaterThan(misses);
-    for (const outcome of plan.outcomes) for (const change of outcome.files) if (YAML_FILE.test(change.path)) deepFreeze(parseYamlTemplate(change.path, change.after).documents);
+    for (const outcome of plan.outcomes)
+      for (const change of outcome.files)
+        if (YAML_FILE.test(change.path)) deepFreeze(parseYamlTemplate(change.path, change.after).documents);
     const report = await verifyRepo(plan.result, { goCheck: false });
     expect(report.checks.filter((check) => check.status === 'failed')).toEqual([]);
   });

@@ -20,7 +20,9 @@ const PATCHES = new URL('../patches/', import.meta.url);
 
 describe('a fix has one home', () => {
   it('every fix in the index has its folder patches/<id>/ with <id>.ts, <id>.md and <id>.test.ts, and nothing else is a fix folder', () => {
-    const folders = readdirSync(PATCHES, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    const folders = readdirSync(PATCHES, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
     expect(folders.sort()).toEqual(allPatches.map((patch) => patch.id).sort());
     for (const { id } of allPatches) {
       const files = readdirSync(new URL(`${id}/`, PATCHES));
@@ -32,12 +34,17 @@ describe('a fix has one home', () => {
     const prose = parseProse('# fix the thing\n\n## What is wrong\n\nThe thing\n  is broken.\n\n## The fix\n\nMend it.\n', 'x.md');
     expect(prose).toEqual({ title: 'fix the thing', problem: 'The thing is broken.', why: 'Mend it.', departsFromReport: null });
     const patch = loadPatch(bug7);
-    expect(commitMessage({ patch, state: 'needs-fix', reason: '', changes: [], notes: [], files: [] })).toContain(`What was wrong: ${patch.problem}\n\nWhy: ${patch.why}\n`);
+    expect(commitMessage({ patch, state: 'needs-fix', reason: '', changes: [], notes: [], files: [] })).toContain(
+      `What was wrong: ${patch.problem}\n\nWhy: ${patch.why}\n`,
+    );
     expect(patch.problem).not.toContain('\n');
   });
 
   it('keeps Details verbatim, code fences and all, and does not take a heading inside a fence for a section', () => {
-    const prose = parseProse('# t\n\n## What is wrong\n\np\n\n## The fix\n\nw\n\n## Details\n\nText.\n\n```md\n## not a section\n```\n', 'x.md');
+    const prose = parseProse(
+      '# t\n\n## What is wrong\n\np\n\n## The fix\n\nw\n\n## Details\n\nText.\n\n```md\n## not a section\n```\n',
+      'x.md',
+    );
     expect(prose.details).toBe('Text.\n\n```md\n## not a section\n```');
   });
 
@@ -46,7 +53,11 @@ describe('a fix has one home', () => {
     ['an unknown section', '# t\n\n## What is wrong\n\np\n\n## The fix\n\nw\n\n## Notes\n\nn\n', /x\.md:11: unknown section "## Notes"/],
     ['a section twice', '# t\n\n## What is wrong\n\np\n\n## What is wrong\n\nq\n', /x\.md:7: "## What is wrong" appears twice/],
     ['no "The fix"', '# t\n\n## What is wrong\n\np\n', /"## The fix" is missing/],
-    ['two paragraphs where the commit message wants one', '# t\n\n## What is wrong\n\np\n\nq\n\n## The fix\n\nw\n', /problem section must be one paragraph/],
+    [
+      'two paragraphs where the commit message wants one',
+      '# t\n\n## What is wrong\n\np\n\nq\n\n## The fix\n\nw\n',
+      /problem section must be one paragraph/,
+    ],
     ['text before the first section', '# t\nstray\n## What is wrong\n\np\n', /x\.md:2: text before the first "## " section/],
   ])('refuses a .md with %s', (_what, text, message) => {
     expect(() => parseProse(text, 'x.md')).toThrow(message);
@@ -54,19 +65,25 @@ describe('a fix has one home', () => {
 
   it('gives a check only the assets its module declares, and names a missing file', () => {
     const reads: PatchModule = { ...bug7, check: (_repo, assets) => ({ state: 'fixed', reason: assets.text('smokescreen-main.go') }) };
-    expect(() => loadPatch(reads).check({ paths: [], read: () => undefined, glob: () => [], roleFiles: () => [] })).toThrow(/does not declare in `assets`/);
+    expect(() => loadPatch(reads).check({ paths: [], read: () => undefined, glob: () => [], roleFiles: () => [] })).toThrow(
+      /does not declare in `assets`/,
+    );
     expect(() => assetText(bug7, 'smokescreen-main.go')).toThrow(/does not declare asset smokescreen-main\.go/);
     const homeless: PatchModule = { ...bug7, home: new URL('../nowhere/x.js', import.meta.url).href };
-    expect(() => loadPatch(homeless)).toThrow(/fix litellm-no-egress-dependency: cannot read .*nowhere\/litellm-no-egress-dependency\.md \(ENOENT\)/);
+    expect(() => loadPatch(homeless)).toThrow(
+      /fix litellm-no-egress-dependency: cannot read .*nowhere\/litellm-no-egress-dependency\.md \(ENOENT\)/,
+    );
   });
 
   it('takes the index as the apply order and refuses a list out of order', () => {
     expect(allPatches.map((patch) => patch.priority)).toEqual([...allPatches.map((patch) => patch.priority)].sort((a, b) => a - b));
     const later: PatchModule = { ...bug7, id: 'later', priority: 99 };
-    expect(() => loadPatches([later, bug7])).toThrow(/lists litellm-no-egress-dependency \(priority 7\) after later \(priority 99\): list the fixes in apply order/);
+    expect(() => loadPatches([later, bug7])).toThrow(
+      /lists litellm-no-egress-dependency \(priority 7\) after later \(priority 99\): list the fixes in apply order/,
+    );
   });
 
-  it('ships each fix\'s prose and assets in the build: npm run build copies them beside the compiled module', () => {
+  it("ships each fix's prose and assets in the build: npm run build copies them beside the compiled module", () => {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts.build).toContain('node scripts/copy-patch-homes.mjs');
     const out = tempDir();

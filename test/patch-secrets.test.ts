@@ -14,7 +14,6 @@ import { fixtureGitRepo, git, runCli, tempDir } from './helpers.js';
 const KEY_IN_GROUP_VARS = 'sk-fake-litellm-SECRET-in-group-vars';
 const TOKEN_IN_VAULT = '7391046628:AAF-fake-telegram-SECRET-in-vault';
 
-
 /** The fixture with an unencrypted vault file: secrets the CLI knows, none of them near a fix. */
 function repoWithVaultSecrets(): string {
   const repo = fixtureGitRepo();
@@ -44,12 +43,16 @@ describe('--format patch with secrets in the repo', () => {
     const result = await runCli(repo, ['--format', 'patch']);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
-    expect(result.stderr).toMatch(/^openclaw-fix: group_vars\/all\/vars\.yml: the patch series would contain a secret value [^\n]*run openclaw-fix --apply [^\n]*\n$/);
+    expect(result.stderr).toMatch(
+      /^openclaw-fix: group_vars\/all\/vars\.yml: the patch series would contain a secret value [^\n]*run openclaw-fix --apply [^\n]*\n$/,
+    );
     expect(result.stderr).not.toContain(KEY_IN_GROUP_VARS);
     expect(result.stdout + result.stderr).not.toContain('<redacted>');
     // The series really would have carried the key: the same commits, made by --apply, do.
     expect((await runCli(repo, ['--apply'])).code).toBe(0);
-    expect(git(repo, 'format-patch', '--stdout', 'main..openclaw-fix/deployment-bugs')).toContain(`litellm_master_key: "${KEY_IN_GROUP_VARS}"`);
+    expect(git(repo, 'format-patch', '--stdout', 'main..openclaw-fix/deployment-bugs')).toContain(
+      `litellm_master_key: "${KEY_IN_GROUP_VARS}"`,
+    );
   });
 
   it('also when the secret is only in HEAD: the work tree no longer holds it, the series (built from HEAD) does', async () => {
@@ -72,7 +75,8 @@ describe('--format patch with secrets in the repo', () => {
     expect(printed.stderr).toBe('');
     expect(printed.stdout).not.toContain(TOKEN_IN_VAULT);
     // Exactly what the builder makes (a rebuild differs only in the commits' dates and shas): nothing redacted.
-    const undated = (mbox: string): string => mbox.replace(/^From [0-9a-f]{40,64} /gm, 'From <sha> ').replace(/^Date: .*$/gm, 'Date: <date>');
+    const undated = (mbox: string): string =>
+      mbox.replace(/^From [0-9a-f]{40,64} /gm, 'From <sha> ').replace(/^Date: .*$/gm, 'Date: <date>');
     expect(undated(printed.stdout)).toBe(undated((await patchSeries(await Git.open(repo), allPatches)).mbox));
     const clone = join(tempDir(), 'clone');
     git(repo, 'clone', '-q', repo, clone);

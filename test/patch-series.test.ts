@@ -30,7 +30,9 @@ function amOnFreshClone(repo: string, base: string, mbox: string): string {
 
 /** Subject and body of each commit in base..tip, oldest first (one element per commit). */
 function messages(repo: string, range: string): string[] {
-  return git(repo, 'log', '--reverse', '--format=%B%x00', range).split('\0\n').filter((message) => message.trim() !== '');
+  return git(repo, 'log', '--reverse', '--format=%B%x00', range)
+    .split('\0\n')
+    .filter((message) => message.trim() !== '');
 }
 
 describe('--format patch', () => {

@@ -161,10 +161,16 @@ export class PatchTester {
 
     // Convergence: the fix (and any run `with` it), run again on what it produced, finds nothing left to do.
     const again = this.plan(module, result);
-    expect(again.pending.map((pending) => `${pending.patch.id}: ${pending.reason}`), 'the second run has nothing pending').toEqual([]);
+    expect(
+      again.pending.map((pending) => `${pending.patch.id}: ${pending.reason}`),
+      'the second run has nothing pending',
+    ).toEqual([]);
     if (state === 'needs-fix') expect(again.outcome.state, `second run: ${again.outcome.reason}`).toMatch(/^(fixed|not-applicable)$/);
     else expect(again.outcome.state).toBe(state);
-    expect(again.outcome.files.map((file) => file.path), 'the second run changes no file').toEqual([]);
+    expect(
+      again.outcome.files.map((file) => file.path),
+      'the second run changes no file',
+    ).toEqual([]);
     if (!this.options.with?.length) expect(changedPaths(result, again.result)).toEqual([]);
 
     if (invalid.prove) await invalid.prove(result, before);

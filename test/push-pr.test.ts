@@ -27,7 +27,8 @@ function repoWithBareOrigin(): { repo: string; bare: string } {
 }
 
 /** The branch's tip in the bare repository, '' when it has no such branch. */
-const remoteTip = (bare: string, branch: string): string => git(bare, 'for-each-ref', '--format=%(objectname)', `refs/heads/${branch}`).trim();
+const remoteTip = (bare: string, branch: string): string =>
+  git(bare, 'for-each-ref', '--format=%(objectname)', `refs/heads/${branch}`).trim();
 
 function commitOnMain(repo: string, file: string): string {
   writeFileSync(join(repo, file), `${file}\n`);
@@ -36,51 +37,66 @@ function commitOnMain(repo: string, file: string): string {
 }
 
 describe('--apply --push', () => {
-  it('creates the branch on the remote, then force-updates only its own branch after the base moved', async () => {
-    const { repo, bare } = repoWithBareOrigin();
-    const first = await runCli(repo, ['--apply', '--push']);
-    expect(first.stderr).toBe('');
-    expect(first.code).toBe(0);
-    expect(first.stdout).toContain(`Pushed ${DEFAULT_FIX_BRANCH} to origin (new branch).`);
-    const firstTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
-    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(firstTip);
-    // No local ref but the fix branch (and the remote-tracking refs git keeps anyway) was written.
-    expect(git(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads').trim().split('\n').sort()).toEqual([`refs/heads/main`, `refs/heads/${DEFAULT_FIX_BRANCH}`]);
+  it(
+    'creates the branch on the remote, then force-updates only its own branch after the base moved',
+    async () => {
+      const { repo, bare } = repoWithBareOrigin();
+      const first = await runCli(repo, ['--apply', '--push']);
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toContain(`Pushed ${DEFAULT_FIX_BRANCH} to origin (new branch).`);
+      const firstTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
+      expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(firstTip);
+      // No local ref but the fix branch (and the remote-tracking refs git keeps anyway) was written.
+      expect(git(repo, 'for-each-ref', '--format=%(refname)', 'refs/heads').trim().split('\n').sort()).toEqual([
+        `refs/heads/main`,
+        `refs/heads/${DEFAULT_FIX_BRANCH}`,
+      ]);
 
-    const remoteMainBefore = remoteTip(bare, 'main');
-    const newBase = commitOnMain(repo, 'NOTES.md');
-    const second = await runCli(repo, ['--apply', '--push']);
-    expect(second.stderr).toBe('');
-    expect(second.code).toBe(0);
-    expect(second.stdout).toContain("force-updated: it was openclaw-fix's own");
-    const secondTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
-    expect(secondTip).not.toBe(firstTip);
-    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(secondTip);
-    expect(git(bare, 'merge-base', DEFAULT_FIX_BRANCH, newBase).trim()).toBe(newBase);
-    // Only the tool's branch moved on the remote.
-    expect(remoteTip(bare, 'main')).toBe(remoteMainBefore);
-  }, SLOW_TEST);
+      const remoteMainBefore = remoteTip(bare, 'main');
+      const newBase = commitOnMain(repo, 'NOTES.md');
+      const second = await runCli(repo, ['--apply', '--push']);
+      expect(second.stderr).toBe('');
+      expect(second.code).toBe(0);
+      expect(second.stdout).toContain("force-updated: it was openclaw-fix's own");
+      const secondTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
+      expect(secondTip).not.toBe(firstTip);
+      expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(secondTip);
+      expect(git(bare, 'merge-base', DEFAULT_FIX_BRANCH, newBase).trim()).toBe(newBase);
+      // Only the tool's branch moved on the remote.
+      expect(remoteTip(bare, 'main')).toBe(remoteMainBefore);
+    },
+    SLOW_TEST,
+  );
 
-  it('refuses a remote branch of that name that has commits it did not make, and leaves both branches as they were', async () => {
-    const { repo, bare } = repoWithBareOrigin();
-    expect((await runCli(repo, ['--apply', '--push'])).code).toBe(0);
-    // Someone else adds a commit to the branch on the remote.
-    const other = join(tempDir(), 'other');
-    git(repo, 'clone', '-q', '-b', DEFAULT_FIX_BRANCH, bare, other);
-    commitOnMain(other, 'THEIRS.md');
-    git(other, 'push', '-q', 'origin', DEFAULT_FIX_BRANCH);
-    const theirTip = remoteTip(bare, DEFAULT_FIX_BRANCH);
+  it(
+    'refuses a remote branch of that name that has commits it did not make, and leaves both branches as they were',
+    async () => {
+      const { repo, bare } = repoWithBareOrigin();
+      expect((await runCli(repo, ['--apply', '--push'])).code).toBe(0);
+      // Someone else adds a commit to the branch on the remote.
+      const other = join(tempDir(), 'other');
+      git(repo, 'clone', '-q', '-b', DEFAULT_FIX_BRANCH, bare, other);
+      commitOnMain(other, 'THEIRS.md');
+      git(other, 'push', '-q', 'origin', DEFAULT_FIX_BRANCH);
+      const theirTip = remoteTip(bare, DEFAULT_FIX_BRANCH);
 
-    commitOnMain(repo, 'NOTES.md');
-    const result = await runCli(repo, ['--apply', '--push']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^openclaw-fix: remote branch origin/${DEFAULT_FIX_BRANCH} has 1 commit openclaw-fix did not make \\(first: [0-9a-f]{12}\\), so it was not pushed; .*\\n$`));
-    expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(theirTip);
-    // The local fix branch is built and intact: every commit on it is the tool's.
-    const ownCommits = git(repo, 'rev-list', '--count', '--grep=^Openclaw-Fix: ', `main..${DEFAULT_FIX_BRANCH}`).trim();
-    expect(ownCommits).not.toBe('0');
-    expect(git(repo, 'rev-list', '--count', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe(ownCommits);
-  }, SLOW_TEST);
+      commitOnMain(repo, 'NOTES.md');
+      const result = await runCli(repo, ['--apply', '--push']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^openclaw-fix: remote branch origin/${DEFAULT_FIX_BRANCH} has 1 commit openclaw-fix did not make \\(first: [0-9a-f]{12}\\), so it was not pushed; .*\\n$`,
+        ),
+      );
+      expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe(theirTip);
+      // The local fix branch is built and intact: every commit on it is the tool's.
+      const ownCommits = git(repo, 'rev-list', '--count', '--grep=^Openclaw-Fix: ', `main..${DEFAULT_FIX_BRANCH}`).trim();
+      expect(ownCommits).not.toBe('0');
+      expect(git(repo, 'rev-list', '--count', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe(ownCommits);
+    },
+    SLOW_TEST,
+  );
 
   it('needs --apply, and an unknown remote is one line before anything is written', async () => {
     const { repo } = repoWithBareOrigin();
@@ -90,7 +106,9 @@ describe('--apply --push', () => {
     expect((await runCli(repo, ['--apply', '--pr'])).stderr).toBe('openclaw-fix: --pr goes with --apply --push (see --help)\n');
     const unknownRemote = await runCli(repo, ['--apply', '--push', '--remote', 'upstream']);
     expect(unknownRemote.code).toBe(2);
-    expect(unknownRemote.stderr).toBe("openclaw-fix: there is no remote 'upstream' in this repository (git remote -v lists them); pass --remote NAME\n");
+    expect(unknownRemote.stderr).toBe(
+      "openclaw-fix: there is no remote 'upstream' in this repository (git remote -v lists them); pass --remote NAME\n",
+    );
     expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
   });
 });
@@ -133,13 +151,17 @@ class FakeGitHub {
           response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
           response.end(JSON.stringify(data));
         };
-        if (this.failWith && (this.failWith.on === 'any' || this.failWith.on === method)) return send(this.failWith.status, this.failWith.body);
+        if (this.failWith && (this.failWith.on === 'any' || this.failWith.on === method))
+          return send(this.failWith.status, this.failWith.body);
         const url = new URL(request.url ?? '/', 'http://127.0.0.1');
         const list = /^\/repos\/([^/]+)\/([^/]+)\/pulls$/.exec(url.pathname);
         const one = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)$/.exec(url.pathname);
         if (list && method === 'GET') {
           const head = url.searchParams.get('head');
-          return send(200, this.pulls.filter((pull) => pull.state === url.searchParams.get('state') && (!head || pull.head.label === head)));
+          return send(
+            200,
+            this.pulls.filter((pull) => pull.state === url.searchParams.get('state') && (!head || pull.head.label === head)),
+          );
         }
         if (list && method === 'POST' && body) {
           const number = this.pulls.length + 1;
@@ -157,7 +179,11 @@ class FakeGitHub {
         }
         const existing = one ? this.pulls.find((pull) => pull.number === Number(one[3])) : undefined;
         if (existing && method === 'PATCH' && body) {
-          Object.assign(existing, { title: body.title ?? existing.title, body: body.body ?? existing.body, base: body.base ? { ref: String(body.base) } : existing.base });
+          Object.assign(existing, {
+            title: body.title ?? existing.title,
+            body: body.body ?? existing.body,
+            base: body.base ? { ref: String(body.base) } : existing.base,
+          });
           return send(200, existing);
         }
         return send(404, { message: 'Not Found' });
@@ -184,7 +210,11 @@ async function fakeGitHub(): Promise<FakeGitHub> {
   return server;
 }
 
-const shortShas = (repo: string): string[] => git(repo, 'log', '--format=%H', `main..${DEFAULT_FIX_BRANCH}`).trim().split('\n').map((sha) => sha.slice(0, 12));
+const shortShas = (repo: string): string[] =>
+  git(repo, 'log', '--format=%H', `main..${DEFAULT_FIX_BRANCH}`)
+    .trim()
+    .split('\n')
+    .map((sha) => sha.slice(0, 12));
 
 describe('--apply --push --pr', () => {
   it('opens one pull request, and a re-run after the base moved updates it instead of opening a second', async () => {
@@ -231,11 +261,35 @@ describe('--apply --push --pr', () => {
   });
 
   const failures: { name: string; status?: number; on?: 'any' | 'POST'; message?: string; line: RegExp }[] = [
-    { name: '401 bad credentials', status: 401, message: 'Bad credentials', line: /GitHub rejected GITHUB_TOKEN \(401 Bad credentials\) when trying to list the open pull requests of acme\/deploy/ },
-    { name: '403 forbidden', status: 403, message: 'Resource not accessible by integration', line: /GitHub refused to list the open pull requests of acme\/deploy \(403 Resource not accessible by integration\): the token needs/ },
-    { name: '404 not found', status: 404, message: 'Not Found', line: /GitHub has no repository acme\/deploy the token can see at http:\/\/127\.0\.0\.1:\d+ \(404 Not Found\)/ },
-    { name: '422 validation failed', status: 422, on: 'POST', message: 'Validation Failed', line: /GitHub could not open a pull request from openclaw-fix\/deployment-bugs into main on acme\/deploy \(422 Validation Failed: No commits between main and/ },
-    { name: 'connection refused', line: /cannot reach the GitHub API at http:\/\/127\.0\.0\.1:\d+ to list the open pull requests of acme\/deploy: connect ECONNREFUSED/ },
+    {
+      name: '401 bad credentials',
+      status: 401,
+      message: 'Bad credentials',
+      line: /GitHub rejected GITHUB_TOKEN \(401 Bad credentials\) when trying to list the open pull requests of acme\/deploy/,
+    },
+    {
+      name: '403 forbidden',
+      status: 403,
+      message: 'Resource not accessible by integration',
+      line: /GitHub refused to list the open pull requests of acme\/deploy \(403 Resource not accessible by integration\): the token needs/,
+    },
+    {
+      name: '404 not found',
+      status: 404,
+      message: 'Not Found',
+      line: /GitHub has no repository acme\/deploy the token can see at http:\/\/127\.0\.0\.1:\d+ \(404 Not Found\)/,
+    },
+    {
+      name: '422 validation failed',
+      status: 422,
+      on: 'POST',
+      message: 'Validation Failed',
+      line: /GitHub could not open a pull request from openclaw-fix\/deployment-bugs into main on acme\/deploy \(422 Validation Failed: No commits between main and/,
+    },
+    {
+      name: 'connection refused',
+      line: /cannot reach the GitHub API at http:\/\/127\.0\.0\.1:\d+ to list the open pull requests of acme\/deploy: connect ECONNREFUSED/,
+    },
   ];
 
   for (const failure of failures) {
@@ -244,13 +298,24 @@ describe('--apply --push --pr', () => {
       const github = await fakeGitHub();
       let apiUrl = github.url;
       if (failure.status) {
-        const errors = failure.status === 422 ? [{ resource: 'PullRequest', code: 'custom', message: `No commits between main and ${DEFAULT_FIX_BRANCH}` }] : undefined;
-        github.failWith = { status: failure.status, on: failure.on ?? 'any', body: { message: failure.message, ...(errors ? { errors } : {}), documentation_url: 'https://docs.github.com/rest' } };
+        const errors =
+          failure.status === 422
+            ? [{ resource: 'PullRequest', code: 'custom', message: `No commits between main and ${DEFAULT_FIX_BRANCH}` }]
+            : undefined;
+        github.failWith = {
+          status: failure.status,
+          on: failure.on ?? 'any',
+          body: { message: failure.message, ...(errors ? { errors } : {}), documentation_url: 'https://docs.github.com/rest' },
+        };
       } else {
         await github.stop(); // nothing listens on that port any more
         apiUrl = github.url;
       }
-      const result = await runCli(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: apiUrl, GITHUB_REPOSITORY: 'acme/deploy' });
+      const result = await runCli(repo, ['--apply', '--push', '--pr'], {
+        GITHUB_TOKEN: TOKEN,
+        GITHUB_API_URL: apiUrl,
+        GITHUB_REPOSITORY: 'acme/deploy',
+      });
       expect(result.code).toBe(2);
       const lines = result.stderr.split('\n').filter(Boolean);
       expect(lines).toHaveLength(1);
@@ -273,7 +338,9 @@ describe('--apply --push --pr', () => {
     git(repo, 'remote', 'set-url', 'origin', bare);
     const noRepository = await runCli(repo, ['--apply', '--push', '--pr'], { GITHUB_TOKEN: TOKEN });
     expect(noRepository.code).toBe(2);
-    expect(noRepository.stderr).toMatch(/^openclaw-fix: cannot tell the GitHub repository from the remote URL .*; set GITHUB_REPOSITORY=owner\/name; nothing was written\n$/);
+    expect(noRepository.stderr).toMatch(
+      /^openclaw-fix: cannot tell the GitHub repository from the remote URL .*; set GITHUB_REPOSITORY=owner\/name; nothing was written\n$/,
+    );
     expect(git(repo, 'branch', '--list', DEFAULT_FIX_BRANCH)).toBe('');
     expect(remoteTip(bare, DEFAULT_FIX_BRANCH)).toBe('');
   });
@@ -290,6 +357,7 @@ describe('the repository a pull request goes to', () => {
     ]) {
       expect(parseGitHubRemote(url), url).toEqual({ owner: 'acme', repo: 'deploy' });
     }
-    for (const url of ['/srv/git/deploy.git', 'file:///srv/git/acme/deploy.git', 'https://github.com/deploy.git']) expect(parseGitHubRemote(url), url).toBeUndefined();
+    for (const url of ['/srv/git/deploy.git', 'file:///srv/git/acme/deploy.git', 'https://github.com/deploy.git'])
+      expect(parseGitHubRemote(url), url).toBeUndefined();
   });
 });

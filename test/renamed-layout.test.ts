@@ -39,7 +39,10 @@ function renamedFixture(): Map<string, string> {
     for (const [from, to] of Object.entries(ROLE_NAMES)) renamed = renamed.replace(new RegExp(`role: ${from}\\b`, 'g'), `role: ${to}`);
     // The egress proxy's service (and container) is called `egress`: in Compose, the handlers, the proxy URLs.
     renamed = renamed.replace(/openclaw-egress/g, 'egress');
-    renamed = renamed.replace('src: Dockerfile.smokescreen.j2', 'src: smokescreen/Dockerfile.j2').replace('src: docker-compose.yml.j2', 'src: compose/docker-compose.yml.j2').replace('src: backup.sh.j2', 'src: scripts/openclaw-backup.sh.j2');
+    renamed = renamed
+      .replace('src: Dockerfile.smokescreen.j2', 'src: smokescreen/Dockerfile.j2')
+      .replace('src: docker-compose.yml.j2', 'src: compose/docker-compose.yml.j2')
+      .replace('src: backup.sh.j2', 'src: scripts/openclaw-backup.sh.j2');
     files.set(renamedPath(path), renamed);
   }
   return files;
@@ -75,7 +78,14 @@ describe('a repo with its own role names and folders', () => {
       Object.fromEntries((await verifyRepo(input, { goCheck: false })).checks.map((check) => [check.id, check.status]));
     const before = await statuses(files);
     const after = await statuses(planFixes(files, allPatches).result);
-    for (const id of ['egress-writable-run', 'egress-tcp-healthcheck', 'telegram-token-no-argv', 'litellm-no-egress-dependency', 'handlers-first-run-safe', 'backup-images-prepulled']) {
+    for (const id of [
+      'egress-writable-run',
+      'egress-tcp-healthcheck',
+      'telegram-token-no-argv',
+      'litellm-no-egress-dependency',
+      'handlers-first-run-safe',
+      'backup-images-prepulled',
+    ]) {
       expect(before[id], id).toBe('failed');
       expect(after[id], id).toBe('ok');
     }
@@ -97,6 +107,9 @@ describe('a repo with its own role names and folders', () => {
     const plan = planFixes(files, allPatches);
     const outcome = (id: string) => plan.outcomes.find((candidate) => candidate.patch.id === id);
     expect(outcome('telegram-token-no-argv')?.state).toBe('not-applicable');
-    expect(outcome('backup-images-prepulled')).toMatchObject({ state: 'not-applicable', reason: expect.stringMatching(/no scheduled script/) });
+    expect(outcome('backup-images-prepulled')).toMatchObject({
+      state: 'not-applicable',
+      reason: expect.stringMatching(/no scheduled script/),
+    });
   });
 });

@@ -7,7 +7,17 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { brokenVarFiles, containsUnknown, loadVars, RenderError, renderTemplate, renderTemplateDetailed, unknownReasons, vaultPlaceholder, varFiles } from '../src/model/render/render.js';
+import {
+  brokenVarFiles,
+  containsUnknown,
+  loadVars,
+  RenderError,
+  renderTemplate,
+  renderTemplateDetailed,
+  unknownReasons,
+  vaultPlaceholder,
+  varFiles,
+} from '../src/model/render/render.js';
 import { parseYamlTemplate } from '../src/toolkit/template-yaml.js';
 import { VerifyContext } from '../src/verify/context.js';
 
@@ -40,8 +50,12 @@ describe('values only Ansible knows at run time are Unknown, not errors', () => 
     expect(unknownReasons(vars.local_ssh_key_path)).toEqual(["lookup('env', 'HOME') is read on the Ansible controller when the play runs"]);
     expect(String(vars.local_ssh_key_path)).toMatch(/^__UNKNOWN_\d+__\/\.ssh\/id_ed25519$/);
     expect(containsUnknown(vars.admin_hash)).toBe(true);
-    expect(unknownReasons(vars.custom)).toEqual([`custom at ${GROUP_VARS}:5 cannot be rendered: the filter 'my_custom_filter' is not supported by the renderer`]);
-    expect(unknownReasons(vars.running_containers)[0]).toMatch(/running_containers is registered by a task in roles\/app\/tasks\/main\.yml/);
+    expect(unknownReasons(vars.custom)).toEqual([
+      `custom at ${GROUP_VARS}:5 cannot be rendered: the filter 'my_custom_filter' is not supported by the renderer`,
+    ]);
+    expect(unknownReasons(vars.running_containers)[0]).toMatch(
+      /running_containers is registered by a task in roles\/app\/tasks\/main\.yml/,
+    );
   });
 
   it('an unknown value renders as a sentinel that survives YAML parsing; a check finds it where it lands', () => {
@@ -55,9 +69,24 @@ describe('values only Ansible knows at run time are Unknown, not errors', () => 
 
   it('hostvars, omit, a query and a registered result are unknown; an if or for on one is reported with its line', () => {
     const vars = loadVars(files);
-    const template = ['a: {{ hostvars[inventory_hostname].x }}', "b: {{ x | default(omit) }}", "{% if query('file', 'x') | length > 0 %}", 'c: 1', '{% endif %}', '{% for c in running_containers.stdout_lines %}', '- {{ c }}', '{% endfor %}', ''].join('\n');
+    const template = [
+      'a: {{ hostvars[inventory_hostname].x }}',
+      'b: {{ x | default(omit) }}',
+      "{% if query('file', 'x') | length > 0 %}",
+      'c: 1',
+      '{% endif %}',
+      '{% for c in running_containers.stdout_lines %}',
+      '- {{ c }}',
+      '{% endfor %}',
+      '',
+    ].join('\n');
     const result = renderTemplateDetailed(template, vars, { path: 'roles/app/templates/x.j2' });
-    expect(result.text.split('\n').slice(0, 2).every((line) => containsUnknown(line))).toBe(true);
+    expect(
+      result.text
+        .split('\n')
+        .slice(0, 2)
+        .every((line) => containsUnknown(line)),
+    ).toBe(true);
     expect(result.uses.map((use) => [use.kind, use.line])).toEqual([
       ['condition', 3],
       ['loop', 6],
@@ -73,21 +102,34 @@ describe('values only Ansible knows at run time are Unknown, not errors', () => 
       error = caught;
     }
     expect(error).toBeInstanceOf(RenderError);
-    expect((error as RenderError).message).toBe("roles/app/templates/app.yml.j2:4: the filter 'frobnicate' is not supported by the renderer");
+    expect((error as RenderError).message).toBe(
+      "roles/app/templates/app.yml.j2:4: the filter 'frobnicate' is not supported by the renderer",
+    );
     expect((error as RenderError).unsupported).toEqual({ kind: 'filter', name: 'frobnicate' });
-    expect(() => renderTemplate('{% if x is frobnicated %}{% endif %}', {}, { path: 't.j2' })).toThrow("t.j2:1: the test 'frobnicated' is not supported by the renderer");
+    expect(() => renderTemplate('{% if x is frobnicated %}{% endif %}', {}, { path: 't.j2' })).toThrow(
+      "t.j2:1: the test 'frobnicated' is not supported by the renderer",
+    );
     expect(renderTemplate('dir: {{ openclaw_base_dir }}\n', loadVars(files))).toBe('dir: /opt/openclaw\n');
   });
 
   it("verify's context names the template's file:line, never '(unknown path)'", () => {
-    const ctx = new VerifyContext(new Map([...files, ['roles/app/templates/app.yml.j2', 'a: 1\nb: {{ openclaw_base_dir | frobnicate }}\n']]));
-    expect(() => ctx.render('roles/app/templates/app.yml.j2')).toThrow(/^roles\/app\/templates\/app\.yml\.j2:2: .*the filter 'frobnicate' is not supported by the renderer$/);
+    const ctx = new VerifyContext(
+      new Map([...files, ['roles/app/templates/app.yml.j2', 'a: 1\nb: {{ openclaw_base_dir | frobnicate }}\n']]),
+    );
+    expect(() => ctx.render('roles/app/templates/app.yml.j2')).toThrow(
+      /^roles\/app\/templates\/app\.yml\.j2:2: .*the filter 'frobnicate' is not supported by the renderer$/,
+    );
     expect(() => ctx.renderYaml('roles/app/templates/app.yml.j2')).toThrow(/^roles\/app\/templates\/app\.yml\.j2:2: .*'frobnicate'/);
   });
 });
 
-describe("the YAML tags Ansible defines", () => {
-  const vault = ['api_key: !vault |', '  $ANSIBLE_VAULT;1.1;AES256', '  62313365396662343061393464336163383764373764613633653634306231386433626436623361', ''].join('\n');
+describe('the YAML tags Ansible defines', () => {
+  const vault = [
+    'api_key: !vault |',
+    '  $ANSIBLE_VAULT;1.1;AES256',
+    '  62313365396662343061393464336163383764373764613633653634306231386433626436623361',
+    '',
+  ].join('\n');
   const files = new Map([
     ['group_vars/all/vars.yml', 'base: /opt\nraw: !unsafe "{{ base }} {% not jinja"\nuses_raw: "{{ raw }}"\n'],
     ['group_vars/all/secrets.yml', vault],
@@ -107,12 +149,15 @@ describe("the YAML tags Ansible defines", () => {
 });
 
 describe('a broken task file read for include_vars', () => {
-  it('prints no YAML warning on stderr (hand-fixed\'s broken fail2ban tasks printed one per fix that loads variables)', () => {
+  it("prints no YAML warning on stderr (hand-fixed's broken fail2ban tasks printed one per fix that loads variables)", () => {
     const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     const files = new Map([
       ['group_vars/all.yml', 'fail2ban_enabled: true\n'],
-      ['roles/fail2ban/tasks/main.yml', readFileSync(new URL('../fixtures/hand-fixed/roles/fail2ban/tasks/main.yml', import.meta.url), 'utf8')],
+      [
+        'roles/fail2ban/tasks/main.yml',
+        readFileSync(new URL('../fixtures/hand-fixed/roles/fail2ban/tasks/main.yml', import.meta.url), 'utf8'),
+      ],
     ]);
     expect(loadVars(files).fail2ban_enabled).toBe(true);
     expect(warnings).not.toHaveBeenCalled();
@@ -123,7 +168,10 @@ describe('a broken task file read for include_vars', () => {
 describe('variables from an INI inventory', () => {
   it("reads group_vars of the host's groups, host vars on the host line and [group:vars], in Ansible's order", () => {
     const files = new Map([
-      ['hosts.ini', '[gateways]\nclaw-01 ansible_host=203.0.113.10 http_port=8080\n\n[prod:children]\ngateways\n\n[prod:vars]\nenvironment_name=production\n'],
+      [
+        'hosts.ini',
+        '[gateways]\nclaw-01 ansible_host=203.0.113.10 http_port=8080\n\n[prod:children]\ngateways\n\n[prod:vars]\nenvironment_name=production\n',
+      ],
       ['group_vars/all.yml', 'level: all\n'],
       ['group_vars/prod.yml', 'level: prod\n'],
       ['group_vars/gateways/main.yml', 'level: gateways\n'],
@@ -152,7 +200,7 @@ describe('variables from an INI inventory', () => {
 });
 
 describe('variables and templates wherever the repo keeps them', () => {
-  it('ansible/ with its own ansible.cfg, an inventory directory, host_vars, role vars and include_vars; an include of another role\'s template', () => {
+  it("ansible/ with its own ansible.cfg, an inventory directory, host_vars, role vars and include_vars; an include of another role's template", () => {
     const files = new Map([
       ['ansible/ansible.cfg', '[defaults]\ninventory = inventory/production\n'],
       ['ansible/inventory/production/hosts.yml', 'all:\n  children:\n    claw:\n      hosts:\n        claw-01:\n'],
@@ -166,10 +214,15 @@ describe('variables and templates wherever the repo keeps them', () => {
       ['ansible/roles/web/tasks/main.yml', '- ansible.builtin.include_vars: tuning.yml\n'],
       ['ansible/roles/web/vars/tuning.yml', 'workers: "{{ web_port // 1000 }}"\n'],
       ['ansible/roles/common/templates/header.j2', '# {{ stage }} on {{ inventory_hostname }}\n'],
-      ['ansible/roles/web/templates/site.conf.j2', "{% include '../../common/templates/header.j2' %}\nport={{ web_port }} workers={{ workers }} host={{ host_only }} dir={{ base_dir }}\n"],
+      [
+        'ansible/roles/web/templates/site.conf.j2',
+        "{% include '../../common/templates/header.j2' %}\nport={{ web_port }} workers={{ workers }} host={{ host_only }} dir={{ base_dir }}\n",
+      ],
     ]);
     const path = 'ansible/roles/web/templates/site.conf.j2';
     // Jinja drops the included template's final newline and trim_blocks the one after `%}` (as Ansible prints it).
-    expect(renderTemplate(files.get(path) ?? '', loadVars(files, {}, { forTemplate: path }), { path, files })).toBe('# production on claw-01port=8080 workers=8 host=from-host-vars dir=/srv\n');
+    expect(renderTemplate(files.get(path) ?? '', loadVars(files, {}, { forTemplate: path }), { path, files })).toBe(
+      '# production on claw-01port=8080 workers=8 host=from-host-vars dir=/srv\n',
+    );
   });
 });

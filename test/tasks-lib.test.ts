@@ -5,7 +5,21 @@ import { shellCommands } from '../src/toolkit/shell.js';
 import { applyEditsToText } from '../src/core/edits.js';
 import { parseYamlTemplate } from '../src/toolkit/template-yaml.js';
 
-const NEW_TASK = ['- name: Pull image', '  community.docker.docker_image:', '    name: alpine', '    source: pull', '  loop:', '    - a', '  block:', '    - name: inner', '      ansible.builtin.copy:', '        content: |', '          line one', '            indented', '        dest: /x'];
+const NEW_TASK = [
+  '- name: Pull image',
+  '  community.docker.docker_image:',
+  '    name: alpine',
+  '    source: pull',
+  '  loop:',
+  '    - a',
+  '  block:',
+  '    - name: inner',
+  '      ansible.builtin.copy:',
+  '        content: |',
+  '          line one',
+  '            indented',
+  '        dest: /x',
+];
 
 function apply(path: string, text: string, edit: { path: string; start: number; end: number; text: string }): string {
   const result = applyEditsToText(path, text, [edit]);
@@ -15,7 +29,10 @@ function apply(path: string, text: string, edit: { path: string; start: number; 
 
 describe('tasksOf', () => {
   it('finds tasks inside blocks with their module in either naming style', () => {
-    const file = readTaskFile('t.yml', '- name: a\n  command: x\n- name: b\n  when: y\n  block:\n    - name: c\n      ansible.builtin.shell: z\n  always:\n    - name: d\n      ansible.builtin.file: {path: p, state: absent}\n');
+    const file = readTaskFile(
+      't.yml',
+      '- name: a\n  command: x\n- name: b\n  when: y\n  block:\n    - name: c\n      ansible.builtin.shell: z\n  always:\n    - name: d\n      ansible.builtin.file: {path: p, state: absent}\n',
+    );
     expect(tasksOf(file).map((task) => [task.name, task.shortModule, task.section, task.parent?.name])).toEqual([
       ['a', 'command', 'tasks', undefined],
       ['b', undefined, 'tasks', undefined],
@@ -29,7 +46,8 @@ describe('tasksOf', () => {
 
 describe('inserting tasks', () => {
   it('converts a 2-space task to a 4-space file at the anchor column, blank line separated', () => {
-    const text = '---\n-   name: first\n    block:\n        - name: a\n          command: x\n\n        - name: b\n          command: y\n# end\n';
+    const text =
+      '---\n-   name: first\n    block:\n        - name: a\n          command: x\n\n        - name: b\n          command: y\n# end\n';
     const file = readTaskFile('t.yml', text);
     const a = tasksOf(file).find((task) => task.name === 'a')!;
     const result = apply('t.yml', text, insertTasksAfter(a, [NEW_TASK]));
@@ -44,7 +62,9 @@ describe('inserting tasks', () => {
     const text = '- name: a\r\n  command: x\r\n# about b\r\n- name: b\r\n  command: y';
     const file = readTaskFile('t.yml', text);
     const [a, b] = tasksOf(file);
-    expect(apply('t.yml', text, replaceTaskRun(b!, b!, [['- name: n', '  command: z']]))).toBe('- name: a\r\n  command: x\r\n# about b\r\n- name: n\r\n  command: z');
+    expect(apply('t.yml', text, replaceTaskRun(b!, b!, [['- name: n', '  command: z']]))).toBe(
+      '- name: a\r\n  command: x\r\n# about b\r\n- name: n\r\n  command: z',
+    );
     expect(apply('t.yml', text, insertTasksAfter(b!, [['- name: n', '  command: z']]))).toBe(text + '\r\n- name: n\r\n  command: z\r\n');
     expect(a?.name).toBe('a');
   });
@@ -53,8 +73,12 @@ describe('inserting tasks', () => {
     const text = '- name: a\n  command: x\n- # why b runs\n  name: b\n  command: y\n';
     const file = readTaskFile('t.yml', text);
     const [a, b] = tasksOf(file);
-    expect(apply('t.yml', text, insertTasksAfter(a!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n- name: n\n  command: z\n- # why b runs\n  name: b\n  command: y\n');
-    expect(apply('t.yml', text, replaceTaskRun(b!, b!, [['- name: n', '  command: z']]))).toBe('- name: a\n  command: x\n# why b runs\n- name: n\n  command: z\n');
+    expect(apply('t.yml', text, insertTasksAfter(a!, [['- name: n', '  command: z']]))).toBe(
+      '- name: a\n  command: x\n- name: n\n  command: z\n- # why b runs\n  name: b\n  command: y\n',
+    );
+    expect(apply('t.yml', text, replaceTaskRun(b!, b!, [['- name: n', '  command: z']]))).toBe(
+      '- name: a\n  command: x\n# why b runs\n- name: n\n  command: z\n',
+    );
   });
 });
 

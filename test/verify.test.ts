@@ -14,7 +14,18 @@ import { planFixes } from '../src/core/engine.js';
 import { Git } from '../src/git/git.js';
 import type { Patch } from '../src/core/types.js';
 import { applyProblems, applyVerifier, verifyRepo, type VerifyCheck, type VerifyReport } from '../src/verify/index.js';
-import { DEFAULT_FIX_BRANCH, fixtureFiles, fixtureGitRepo, git, gitRepoOf, REPORT_BUG3_ENTRYPOINT, runCli, snapshot, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
+import {
+  DEFAULT_FIX_BRANCH,
+  fixtureFiles,
+  fixtureGitRepo,
+  git,
+  gitRepoOf,
+  REPORT_BUG3_ENTRYPOINT,
+  runCli,
+  snapshot,
+  tempDir,
+  UPSTREAM_SMOKESCREEN_MAIN,
+} from './helpers.js';
 import { UserError } from '../src/core/errors.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
@@ -42,15 +53,28 @@ function edit(files: Files, path: string, from: string | RegExp, to: string): Fi
 }
 
 /** Upstream's v0.0.4 entrypoint (the stand-in replica) with missing roles allowed: plain HTTP gets the default rule. */
-const GOOD_ENTRYPOINT = UPSTREAM_SMOKESCREEN_MAIN.replace('conf.RoleFromRequest = defaultRoleFromRequest', 'conf.RoleFromRequest = defaultRoleFromRequest\n\t\tconf.AllowMissingRole = true');
+const GOOD_ENTRYPOINT = UPSTREAM_SMOKESCREEN_MAIN.replace(
+  'conf.RoleFromRequest = defaultRoleFromRequest',
+  'conf.RoleFromRequest = defaultRoleFromRequest\n\t\tconf.AllowMissingRole = true',
+);
 
 /** The fixture with every property made true by hand, independently of the patch modules. */
 function fixedByHand(): Files {
   let files = fixtureFiles();
   // bug 2
-  files = edit(files, COMPOSE, '      - /tmp:size=16M\n    command:\n      - "--egress-acl-file', '      - /tmp:size=16M\n      - /run:size=8M\n    command:\n      - "--stats-socket-dir=/tmp"\n      - "--egress-acl-file');
+  files = edit(
+    files,
+    COMPOSE,
+    '      - /tmp:size=16M\n    command:\n      - "--egress-acl-file',
+    '      - /tmp:size=16M\n      - /run:size=8M\n    command:\n      - "--stats-socket-dir=/tmp"\n      - "--egress-acl-file',
+  );
   // bug 1
-  files = edit(files, COMPOSE, 'test: ["CMD", "curl", "-sf", "http://localhost:4750/healthcheck"]', 'test: ["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]');
+  files = edit(
+    files,
+    COMPOSE,
+    'test: ["CMD", "curl", "-sf", "http://localhost:4750/healthcheck"]',
+    'test: ["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]',
+  );
   files = edit(files, DOCKERFILE, 'ca-certificates curl', 'ca-certificates netcat-openbsd');
   // bug 3
   files = edit(files, DOCKERFILE, /\nRUN CGO_ENABLED=0 go build/, '\nCOPY main.go ./main.go\nRUN CGO_ENABLED=0 go build');
@@ -62,7 +86,12 @@ function fixedByHand(): Files {
   );
   files.set(ENTRYPOINT, GOOD_ENTRYPOINT);
   // bug 5
-  files = edit(files, LITELLM, '      max_budget: {{ model.max_budget }}\n', '      max_budget: {{ model.max_budget }}\n      budget_duration: 30d\n');
+  files = edit(
+    files,
+    LITELLM,
+    '      max_budget: {{ model.max_budget }}\n',
+    '      max_budget: {{ model.max_budget }}\n      budget_duration: 30d\n',
+  );
   // bug 4
   files = edit(files, COMPOSE, '  proxy-net:\n    driver: bridge', '  proxy-net:\n    driver: bridge\n    internal: true');
   files = edit(files, CADDY, '    networks:\n      - proxy-net\n', '    networks:\n      - ingress-net\n      - proxy-net\n');
@@ -98,7 +127,12 @@ function fixedByHand(): Files {
     ].join('\n'),
   );
   // bug 7
-  files = edit(files, COMPOSE, '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n', '      redis:\n        condition: service_healthy\n');
+  files = edit(
+    files,
+    COMPOSE,
+    '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n',
+    '      redis:\n        condition: service_healthy\n',
+  );
   // bug 8
   files = edit(
     files,
@@ -106,9 +140,19 @@ function fixedByHand(): Files {
     '  ansible.builtin.command: docker compose restart openclaw-egress\n',
     `  ansible.builtin.shell: |\n    if docker ps -a --format '{{ "{{" }}.Names{{ "}}" }}' | grep -qx openclaw-egress; then\n      docker compose restart openclaw-egress\n    fi\n`,
   );
-  files = edit(files, HANDLERS, '  ansible.builtin.command: docker compose restart litellm\n', '  ansible.builtin.shell: docker compose ps -q litellm | grep -q . && docker compose restart litellm\n');
+  files = edit(
+    files,
+    HANDLERS,
+    '  ansible.builtin.command: docker compose restart litellm\n',
+    '  ansible.builtin.shell: docker compose ps -q litellm | grep -q . && docker compose restart litellm\n',
+  );
   // bug 9
-  files = edit(files, MAINTENANCE, '- name: Install backup script\n', '- name: Pull the image the backup script runs\n  community.docker.docker_image:\n    name: alpine\n    tag: "3.21"\n    source: pull\n\n- name: Install backup script\n');
+  files = edit(
+    files,
+    MAINTENANCE,
+    '- name: Install backup script\n',
+    '- name: Pull the image the backup script runs\n  community.docker.docker_image:\n    name: alpine\n    tag: "3.21"\n    source: pull\n\n- name: Install backup script\n',
+  );
   // extra: ACL services as a list
   files = edit(files, ACL, 'services: {}', 'services: []');
   return files;
@@ -143,10 +187,16 @@ describe('verifyRepo on the rendered templates', () => {
     expect(check(report, 'egress-writable-run').message).toContain(`/run is not on a tmpfs in the egress service (${COMPOSE}:117)`);
     expect(check(report, 'egress-tcp-healthcheck').message).toContain(`/healthcheck`);
     expect(check(report, 'egress-tcp-healthcheck').message).toContain(`netcat-openbsd, which the nc probe needs (${DOCKERFILE}:13)`);
-    expect(check(report, 'litellm-no-egress-dependency').message).toContain(`litellm still waits for openclaw-egress to be healthy (${COMPOSE}:102)`);
+    expect(check(report, 'litellm-no-egress-dependency').message).toContain(
+      `litellm still waits for openclaw-egress to be healthy (${COMPOSE}:102)`,
+    );
     expect(check(report, 'gateway-no-direct-egress').message).toContain(`through proxy-net (${COMPOSE}:192)`);
-    expect(check(report, 'telegram-token-no-argv').message).toContain(`puts the Telegram token on a command line, visible in the host's process table (${INTEGRATE}:21)`);
-    expect(check(report, 'handlers-first-run-safe').message).toMatch(/'restart egress' .*handlers\/main\.yml:6.*'restart litellm' .*handlers\/main\.yml:18/);
+    expect(check(report, 'telegram-token-no-argv').message).toContain(
+      `puts the Telegram token on a command line, visible in the host's process table (${INTEGRATE}:21)`,
+    );
+    expect(check(report, 'handlers-first-run-safe').message).toMatch(
+      /'restart egress' .*handlers\/main\.yml:6.*'restart litellm' .*handlers\/main\.yml:18/,
+    );
     expect(check(report, 'backup-images-prepulled').message).toContain(`alpine:3.21 (docker run at ${BACKUP}:9, ${BACKUP}:14)`);
   });
 
@@ -157,16 +207,22 @@ describe('verifyRepo on the rendered templates', () => {
   });
 
   it('finds roles under ansible/ and .yaml task files the same way', async () => {
-    const moved = new Map([...fixedByHand()].map(([path, text]) => [`ansible/${path.replace(/tasks\/main\.yml$/, 'tasks/main.yaml')}`, text]));
+    const moved = new Map(
+      [...fixedByHand()].map(([path, text]) => [`ansible/${path.replace(/tasks\/main\.yml$/, 'tasks/main.yaml')}`, text]),
+    );
     const report = await verifyRepo(moved, { goCheck: false });
-    for (const result of report.checks) expect(result.status, `${result.id}: ${result.message}`).toBe(result.id === 'egress-plain-http-role' ? 'not-checked' : 'ok');
+    for (const result of report.checks)
+      expect(result.status, `${result.id}: ${result.message}`).toBe(result.id === 'egress-plain-http-role' ? 'not-checked' : 'ok');
   });
 
   it('reads CRLF files and files without a final newline the same way', async () => {
     const crlf = new Map([...fixedByHand()].map(([path, text]) => [path, text.replace(/\n/g, '\r\n').replace(/\r\n$/, '')]));
     const report = await verifyRepo(crlf, { goCheck: false });
-    for (const result of report.checks) expect(result.status, `${result.id}: ${result.message}`).toBe(result.id === 'egress-plain-http-role' ? 'not-checked' : 'ok');
-    const broken = await verifyRepo(new Map([...crlf].map(([path, text]) => [path, text.replace('services: []', 'services: {}')])), { goCheck: false });
+    for (const result of report.checks)
+      expect(result.status, `${result.id}: ${result.message}`).toBe(result.id === 'egress-plain-http-role' ? 'not-checked' : 'ok');
+    const broken = await verifyRepo(new Map([...crlf].map(([path, text]) => [path, text.replace('services: []', 'services: {}')])), {
+      goCheck: false,
+    });
     expect(check(broken, 'acl-services-list').message).toContain(`${ACL}:6`);
   });
 
@@ -175,13 +231,19 @@ describe('verifyRepo on the rendered templates', () => {
     const report = await verifyRepo(without, { goCheck: false });
     expect(check(report, 'backup-images-prepulled').status).toBe('not-applicable');
     expect(check(report, 'telegram-token-no-argv').status).toBe('not-applicable');
-    expect(check(report, 'egress-plain-http-role')).toMatchObject({ status: 'not-checked', message: expect.stringContaining('not compiled') });
+    expect(check(report, 'egress-plain-http-role')).toMatchObject({
+      status: 'not-checked',
+      message: expect.stringContaining('not compiled'),
+    });
 
     const path = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
       const noGo = await verifyRepo(fixedByHand());
-      expect(check(noGo, 'egress-plain-http-role')).toMatchObject({ status: 'not-checked', message: expect.stringContaining('Go toolchain') });
+      expect(check(noGo, 'egress-plain-http-role')).toMatchObject({
+        status: 'not-checked',
+        message: expect.stringContaining('Go toolchain'),
+      });
     } finally {
       process.env.PATH = path;
     }
@@ -213,41 +275,260 @@ describe('the Telegram token file written to a temp path registered at run time'
 type Breakage = [string, string, (files: Files) => Files, RegExp];
 
 const BREAKAGES: Breakage[] = [
-  ['egress-writable-run', 'read_only dropped', (f) => edit(f, COMPOSE, /(openclaw-egress\n[\s\S]*?)read_only: true/, '$1read_only: false'), /not read_only \(.*docker-compose\.yml\.j2:114\)/],
-  ['egress-writable-run', '/run tmpfs missing', (f) => edit(f, COMPOSE, '      - /tmp:size=16M\n      - /run:size=8M\n    command:', '      - /tmp:size=16M\n    command:'), /\/run is not on a tmpfs .*docker-compose\.yml\.j2:115\)/],
-  ['egress-writable-run', 'stats socket off the tmpfs', (f) => edit(f, COMPOSE, '--stats-socket-dir=/tmp', '--stats-socket-dir=/var/run/smokescreen'), /--stats-socket-dir=\/var\/run\/smokescreen is not under a tmpfs mount \(\/tmp, \/run\) .*docker-compose\.yml\.j2:119\)/],
-  ['egress-tcp-healthcheck', 'the report\'s curl probe', (f) => edit(f, COMPOSE, '["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]', '["CMD", "curl", "-sf", "http://localhost:4750/healthcheck"]'), /\/healthcheck, which Smokescreen v0\.0\.4 answers with HTTP 500 .*docker-compose\.yml\.j2:137\)/],
+  [
+    'egress-writable-run',
+    'read_only dropped',
+    (f) => edit(f, COMPOSE, /(openclaw-egress\n[\s\S]*?)read_only: true/, '$1read_only: false'),
+    /not read_only \(.*docker-compose\.yml\.j2:114\)/,
+  ],
+  [
+    'egress-writable-run',
+    '/run tmpfs missing',
+    (f) => edit(f, COMPOSE, '      - /tmp:size=16M\n      - /run:size=8M\n    command:', '      - /tmp:size=16M\n    command:'),
+    /\/run is not on a tmpfs .*docker-compose\.yml\.j2:115\)/,
+  ],
+  [
+    'egress-writable-run',
+    'stats socket off the tmpfs',
+    (f) => edit(f, COMPOSE, '--stats-socket-dir=/tmp', '--stats-socket-dir=/var/run/smokescreen'),
+    /--stats-socket-dir=\/var\/run\/smokescreen is not under a tmpfs mount \(\/tmp, \/run\) .*docker-compose\.yml\.j2:119\)/,
+  ],
+  [
+    'egress-tcp-healthcheck',
+    "the report's curl probe",
+    (f) =>
+      edit(
+        f,
+        COMPOSE,
+        '["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]',
+        '["CMD", "curl", "-sf", "http://localhost:4750/healthcheck"]',
+      ),
+    /\/healthcheck, which Smokescreen v0\.0\.4 answers with HTTP 500 .*docker-compose\.yml\.j2:137\)/,
+  ],
   ['egress-tcp-healthcheck', 'nc without a timeout', (f) => edit(f, COMPOSE, '"-z", "-w", "3", ', '"-z", '), /no timeout \(-w N\)/],
-  ['egress-tcp-healthcheck', 'nc on another port', (f) => edit(f, COMPOSE, '"127.0.0.1", "4750"]', '"127.0.0.1", "4751"]'), /tests port 4751, not the listen port 4750/],
-  ['egress-tcp-healthcheck', 'a probe whose failure is ignored', (f) => edit(f, COMPOSE, '["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]', '["CMD-SHELL", "nc -z -w 3 127.0.0.1 4750 || exit 0"]'), /turns a failed probe into success/],
-  ['egress-tcp-healthcheck', 'netcat not installed', (f) => edit(f, DOCKERFILE, 'ca-certificates netcat-openbsd', 'ca-certificates curl'), /runtime stage \(FROM alpine:3\.21\) does not install netcat-openbsd.*Dockerfile\.smokescreen\.j2:14\)/],
-  ['egress-plain-http-role', 'COPY before git checkout', (f) => edit(edit(f, DOCKERFILE, 'COPY main.go ./main.go\n', ''), DOCKERFILE, 'WORKDIR /src\n', 'WORKDIR /src\nCOPY main.go ./main.go\n'), /copied \(.*Dockerfile\.smokescreen\.j2:8\) before git checkout \(.*:9\)/],
-  ['egress-plain-http-role', 'COPY after go build', (f) => edit(edit(f, DOCKERFILE, 'COPY main.go ./main.go\n', ''), DOCKERFILE, '# ---- runtime stage', 'COPY main.go ./main.go\n\n# ---- runtime stage'), /nothing is copied over main\.go before go build|after go build/],
-  ['egress-plain-http-role', 'checkout and build chained in one RUN', (f) => edit(edit(f, DOCKERFILE, 'COPY main.go ./main.go\nRUN CGO', '    && CGO'), DOCKERFILE, 'git checkout {{ smokescreen_commit }}\n', 'git checkout {{ smokescreen_commit }} \\\n'), /nothing is copied over main\.go before go build/],
-  ['egress-plain-http-role', 'no task deploys the entrypoint', (f) => edit(f, CONFIG_TASKS, /\n- name: Install the Smokescreen entrypoint[\s\S]*?tags: \[config, egress\]\n/, ''), /no task deploys main\.go into the build context \(\/opt\/openclaw\/build\/smokescreen\/\)/],
-  ['egress-plain-http-role', 'the deployed file is not in the repo', (f) => new Map([...f].filter(([path]) => path !== ENTRYPOINT)), /deploys smokescreen-main\.go, which is not in the repo/],
-  ['egress-plain-http-role', "the report's entrypoint (does not compile)", (f) => new Map(f).set(ENTRYPOINT, REPORT_BUG3_ENTRYPOINT), /compile-error: .*used as value/],
-  ['egress-plain-http-role', "upstream's entrypoint (requires TLS)", (f) => new Map(f).set(ENTRYPOINT, UPSTREAM_SMOKESCREEN_MAIN), /refuses-plain-http/],
-  ['litellm-budget-where-read', "the report's move into model_info", (f) => edit(f, LITELLM, '      max_budget: {{ model.max_budget }}\n      budget_duration: 30d\n      rpm: {{ model.rpm }}\n', '      rpm: {{ model.rpm }}\n    model_info:\n      max_budget: {{ model.max_budget }}\n'), /max_budget is only in model_info, where LiteLLM never reads it: the model has no cap \(.*litellm-config\.yaml\.j2:11\)/],
-  ['litellm-budget-where-read', 'no budget_duration', (f) => edit(f, LITELLM, '      budget_duration: 30d\n', ''), /anthropic\/claude-opus-4-6, .*: max_budget has no budget_duration beside it .*:10/],
-  ['litellm-budget-where-read', 'rpm dropped', (f) => edit(f, LITELLM, '      rpm: {{ model.rpm }}\n', ''), /limit it to rpm 60, but LiteLLM reads no rpm/],
-  ['gateway-no-direct-egress', 'proxy-net not internal', (f) => edit(f, COMPOSE, /(proxy-net:\n    driver: bridge)\n    internal: true/, '$1'), /gateway has a route out that bypasses the proxy, through proxy-net \(.*docker-compose\.yml\.j2:19\d\), with the base file alone and with every overlay/],
-  ['gateway-no-direct-egress', 'the ingress network external (never created)', (f) => edit(f, CADDY, 'ingress-net:\n    driver: bridge', 'ingress-net:\n    external: true'), /a first run fails: network ingress-net declared as external, but could not be found \(.*compose\.caddy\.yml\.j2:\d+\), with \+ .*compose\.caddy\.yml\.j2/],
-  ['gateway-no-direct-egress', 'caddy cut off from the gateway', (f) => edit(f, CADDY, '      - ingress-net\n      - proxy-net\n', '      - ingress-net\n'), /caddy shares no network with the gateway it forwards to/],
-  ['telegram-token-no-argv', 'the token on a command line', (f) => edit(f, INTEGRATE, 'channels.telegram.enabled true', 'channels.telegram.enabled true --token "{{ telegram_bot_token }}"'), /'Enable Telegram channel' puts the Telegram token on a command line.*openclaw-integrate\/tasks\/main\.yml:17/],
-  ['telegram-token-no-argv', "the report's sh -c \"$(cat file)\"", (f) => edit(f, INTEGRATE, 'config set channels.telegram.tokenFile /home/node/.openclaw/telegram-token', `sh -c 'openclaw config set channels.telegram.token "$(cat /home/node/.openclaw/telegram-token)"'`), /substitutes the token file \/home\/node\/\.openclaw\/telegram-token into a command's arguments/],
-  ['telegram-token-no-argv', 'no no_log', (f) => edit(f, INTEGRATE, '      no_log: true\n', ''), /'Write the token to a private host file' uses the Telegram token without no_log: true \(.*openclaw-integrate\/tasks\/main\.yml:23\)/],
-  ['telegram-token-no-argv', 'the host file removed only on success', (f) => edit(f, INTEGRATE, '      always:\n', ''), /host file \{\{ openclaw_base_dir \}\}\/\.telegram-token .* is not removed in an always: section/],
-  ['litellm-no-egress-dependency', 'litellm waits for egress', (f) => edit(f, COMPOSE, '      redis:\n        condition: service_healthy\n    logging', '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n    logging'), /litellm still waits for openclaw-egress/],
-  ['litellm-no-egress-dependency', 'the gateway lost its egress dependency', (f) => edit(f, COMPOSE, /(litellm:\n        condition: service_healthy\n)      openclaw-egress:\n        condition: service_healthy\n/, '$1'), /the gateway no longer waits for openclaw-egress/],
-  ['handlers-first-run-safe', "the report's failed_when: false", (f) => edit(f, HANDLERS, '  ansible.builtin.shell: docker compose ps -q litellm | grep -q . && docker compose restart litellm\n', '  ansible.builtin.command: docker compose restart litellm\n  failed_when: false\n'), /'restart litellm' .*uses failed_when: false, which also hides a real restart failure/],
-  ['handlers-first-run-safe', 'a shell guard under the command module', (f) => edit(f, HANDLERS, 'ansible.builtin.shell: docker compose ps', 'ansible.builtin.command: docker compose ps'), /shell syntax with the command module/],
-  ['handlers-first-run-safe', 'a restart failure turned into success', (f) => edit(f, HANDLERS, 'docker compose restart litellm\n', 'docker compose restart litellm || true\n'), /turns a failed restart into success/],
-  ['handlers-first-run-safe', 'a check that names another container', (f) => edit(f, HANDLERS, 'docker compose ps -q litellm', 'docker compose ps -q redis'), /'restart litellm' .*without checking that the container exists/],
-  ['backup-images-prepulled', 'another image pulled', (f) => edit(f, MAINTENANCE, 'tag: "3.21"', 'tag: "3.20"'), /alpine:3\.21 \(docker run at .*backup\.sh\.j2:9/],
-  ['backup-images-prepulled', 'a pull task that does not pull', (f) => edit(f, MAINTENANCE, 'source: pull', 'source: local'), /is not pre-pulled/],
-  ['backup-images-prepulled', 'a second image in the script', (f) => edit(f, BACKUP, '# Keep', 'docker run --rm -v /x:/x busybox:1.36 true\n\n# Keep'), /busybox:1\.36 \(docker run at .*backup\.sh\.j2:19\)/],
-  ['acl-services-list', 'services as a map', (f) => edit(f, ACL, 'services: []', 'services: {}'), /services renders as a mapping.*smokescreen-acl\.yaml\.j2:6/],
+  [
+    'egress-tcp-healthcheck',
+    'nc on another port',
+    (f) => edit(f, COMPOSE, '"127.0.0.1", "4750"]', '"127.0.0.1", "4751"]'),
+    /tests port 4751, not the listen port 4750/,
+  ],
+  [
+    'egress-tcp-healthcheck',
+    'a probe whose failure is ignored',
+    (f) => edit(f, COMPOSE, '["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]', '["CMD-SHELL", "nc -z -w 3 127.0.0.1 4750 || exit 0"]'),
+    /turns a failed probe into success/,
+  ],
+  [
+    'egress-tcp-healthcheck',
+    'netcat not installed',
+    (f) => edit(f, DOCKERFILE, 'ca-certificates netcat-openbsd', 'ca-certificates curl'),
+    /runtime stage \(FROM alpine:3\.21\) does not install netcat-openbsd.*Dockerfile\.smokescreen\.j2:14\)/,
+  ],
+  [
+    'egress-plain-http-role',
+    'COPY before git checkout',
+    (f) =>
+      edit(edit(f, DOCKERFILE, 'COPY main.go ./main.go\n', ''), DOCKERFILE, 'WORKDIR /src\n', 'WORKDIR /src\nCOPY main.go ./main.go\n'),
+    /copied \(.*Dockerfile\.smokescreen\.j2:8\) before git checkout \(.*:9\)/,
+  ],
+  [
+    'egress-plain-http-role',
+    'COPY after go build',
+    (f) =>
+      edit(
+        edit(f, DOCKERFILE, 'COPY main.go ./main.go\n', ''),
+        DOCKERFILE,
+        '# ---- runtime stage',
+        'COPY main.go ./main.go\n\n# ---- runtime stage',
+      ),
+    /nothing is copied over main\.go before go build|after go build/,
+  ],
+  [
+    'egress-plain-http-role',
+    'checkout and build chained in one RUN',
+    (f) =>
+      edit(
+        edit(f, DOCKERFILE, 'COPY main.go ./main.go\nRUN CGO', '    && CGO'),
+        DOCKERFILE,
+        'git checkout {{ smokescreen_commit }}\n',
+        'git checkout {{ smokescreen_commit }} \\\n',
+      ),
+    /nothing is copied over main\.go before go build/,
+  ],
+  [
+    'egress-plain-http-role',
+    'no task deploys the entrypoint',
+    (f) => edit(f, CONFIG_TASKS, /\n- name: Install the Smokescreen entrypoint[\s\S]*?tags: \[config, egress\]\n/, ''),
+    /no task deploys main\.go into the build context \(\/opt\/openclaw\/build\/smokescreen\/\)/,
+  ],
+  [
+    'egress-plain-http-role',
+    'the deployed file is not in the repo',
+    (f) => new Map([...f].filter(([path]) => path !== ENTRYPOINT)),
+    /deploys smokescreen-main\.go, which is not in the repo/,
+  ],
+  [
+    'egress-plain-http-role',
+    "the report's entrypoint (does not compile)",
+    (f) => new Map(f).set(ENTRYPOINT, REPORT_BUG3_ENTRYPOINT),
+    /compile-error: .*used as value/,
+  ],
+  [
+    'egress-plain-http-role',
+    "upstream's entrypoint (requires TLS)",
+    (f) => new Map(f).set(ENTRYPOINT, UPSTREAM_SMOKESCREEN_MAIN),
+    /refuses-plain-http/,
+  ],
+  [
+    'litellm-budget-where-read',
+    "the report's move into model_info",
+    (f) =>
+      edit(
+        f,
+        LITELLM,
+        '      max_budget: {{ model.max_budget }}\n      budget_duration: 30d\n      rpm: {{ model.rpm }}\n',
+        '      rpm: {{ model.rpm }}\n    model_info:\n      max_budget: {{ model.max_budget }}\n',
+      ),
+    /max_budget is only in model_info, where LiteLLM never reads it: the model has no cap \(.*litellm-config\.yaml\.j2:11\)/,
+  ],
+  [
+    'litellm-budget-where-read',
+    'no budget_duration',
+    (f) => edit(f, LITELLM, '      budget_duration: 30d\n', ''),
+    /anthropic\/claude-opus-4-6, .*: max_budget has no budget_duration beside it .*:10/,
+  ],
+  [
+    'litellm-budget-where-read',
+    'rpm dropped',
+    (f) => edit(f, LITELLM, '      rpm: {{ model.rpm }}\n', ''),
+    /limit it to rpm 60, but LiteLLM reads no rpm/,
+  ],
+  [
+    'gateway-no-direct-egress',
+    'proxy-net not internal',
+    (f) => edit(f, COMPOSE, /(proxy-net:\n    driver: bridge)\n    internal: true/, '$1'),
+    /gateway has a route out that bypasses the proxy, through proxy-net \(.*docker-compose\.yml\.j2:19\d\), with the base file alone and with every overlay/,
+  ],
+  [
+    'gateway-no-direct-egress',
+    'the ingress network external (never created)',
+    (f) => edit(f, CADDY, 'ingress-net:\n    driver: bridge', 'ingress-net:\n    external: true'),
+    /a first run fails: network ingress-net declared as external, but could not be found \(.*compose\.caddy\.yml\.j2:\d+\), with \+ .*compose\.caddy\.yml\.j2/,
+  ],
+  [
+    'gateway-no-direct-egress',
+    'caddy cut off from the gateway',
+    (f) => edit(f, CADDY, '      - ingress-net\n      - proxy-net\n', '      - ingress-net\n'),
+    /caddy shares no network with the gateway it forwards to/,
+  ],
+  [
+    'telegram-token-no-argv',
+    'the token on a command line',
+    (f) => edit(f, INTEGRATE, 'channels.telegram.enabled true', 'channels.telegram.enabled true --token "{{ telegram_bot_token }}"'),
+    /'Enable Telegram channel' puts the Telegram token on a command line.*openclaw-integrate\/tasks\/main\.yml:17/,
+  ],
+  [
+    'telegram-token-no-argv',
+    'the report\'s sh -c "$(cat file)"',
+    (f) =>
+      edit(
+        f,
+        INTEGRATE,
+        'config set channels.telegram.tokenFile /home/node/.openclaw/telegram-token',
+        `sh -c 'openclaw config set channels.telegram.token "$(cat /home/node/.openclaw/telegram-token)"'`,
+      ),
+    /substitutes the token file \/home\/node\/\.openclaw\/telegram-token into a command's arguments/,
+  ],
+  [
+    'telegram-token-no-argv',
+    'no no_log',
+    (f) => edit(f, INTEGRATE, '      no_log: true\n', ''),
+    /'Write the token to a private host file' uses the Telegram token without no_log: true \(.*openclaw-integrate\/tasks\/main\.yml:23\)/,
+  ],
+  [
+    'telegram-token-no-argv',
+    'the host file removed only on success',
+    (f) => edit(f, INTEGRATE, '      always:\n', ''),
+    /host file \{\{ openclaw_base_dir \}\}\/\.telegram-token .* is not removed in an always: section/,
+  ],
+  [
+    'litellm-no-egress-dependency',
+    'litellm waits for egress',
+    (f) =>
+      edit(
+        f,
+        COMPOSE,
+        '      redis:\n        condition: service_healthy\n    logging',
+        '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n    logging',
+      ),
+    /litellm still waits for openclaw-egress/,
+  ],
+  [
+    'litellm-no-egress-dependency',
+    'the gateway lost its egress dependency',
+    (f) =>
+      edit(
+        f,
+        COMPOSE,
+        /(litellm:\n        condition: service_healthy\n)      openclaw-egress:\n        condition: service_healthy\n/,
+        '$1',
+      ),
+    /the gateway no longer waits for openclaw-egress/,
+  ],
+  [
+    'handlers-first-run-safe',
+    "the report's failed_when: false",
+    (f) =>
+      edit(
+        f,
+        HANDLERS,
+        '  ansible.builtin.shell: docker compose ps -q litellm | grep -q . && docker compose restart litellm\n',
+        '  ansible.builtin.command: docker compose restart litellm\n  failed_when: false\n',
+      ),
+    /'restart litellm' .*uses failed_when: false, which also hides a real restart failure/,
+  ],
+  [
+    'handlers-first-run-safe',
+    'a shell guard under the command module',
+    (f) => edit(f, HANDLERS, 'ansible.builtin.shell: docker compose ps', 'ansible.builtin.command: docker compose ps'),
+    /shell syntax with the command module/,
+  ],
+  [
+    'handlers-first-run-safe',
+    'a restart failure turned into success',
+    (f) => edit(f, HANDLERS, 'docker compose restart litellm\n', 'docker compose restart litellm || true\n'),
+    /turns a failed restart into success/,
+  ],
+  [
+    'handlers-first-run-safe',
+    'a check that names another container',
+    (f) => edit(f, HANDLERS, 'docker compose ps -q litellm', 'docker compose ps -q redis'),
+    /'restart litellm' .*without checking that the container exists/,
+  ],
+  [
+    'backup-images-prepulled',
+    'another image pulled',
+    (f) => edit(f, MAINTENANCE, 'tag: "3.21"', 'tag: "3.20"'),
+    /alpine:3\.21 \(docker run at .*backup\.sh\.j2:9/,
+  ],
+  [
+    'backup-images-prepulled',
+    'a pull task that does not pull',
+    (f) => edit(f, MAINTENANCE, 'source: pull', 'source: local'),
+    /is not pre-pulled/,
+  ],
+  [
+    'backup-images-prepulled',
+    'a second image in the script',
+    (f) => edit(f, BACKUP, '# Keep', 'docker run --rm -v /x:/x busybox:1.36 true\n\n# Keep'),
+    /busybox:1\.36 \(docker run at .*backup\.sh\.j2:19\)/,
+  ],
+  [
+    'acl-services-list',
+    'services as a map',
+    (f) => edit(f, ACL, 'services: []', 'services: {}'),
+    /services renders as a mapping.*smokescreen-acl\.yaml\.j2:6/,
+  ],
 ];
 
 describe('each property, broken in each way, fails its check with a clear message', () => {
@@ -273,7 +554,18 @@ describe('openclaw-fix verify', () => {
     const result = await runCli(repo, ['verify']);
     expect(result.code).toBe(1);
     const lines = result.stdout.trimEnd().split('\n');
-    expect(lines.map((line) => line.split(':')[0])).toEqual(['bug 2', 'bug 1', 'bug 3', 'bug 5', 'bug 4', 'bug 6', 'bug 7', 'bug 8', 'bug 9', 'extra acl-services-list']);
+    expect(lines.map((line) => line.split(':')[0])).toEqual([
+      'bug 2',
+      'bug 1',
+      'bug 3',
+      'bug 5',
+      'bug 4',
+      'bug 6',
+      'bug 7',
+      'bug 8',
+      'bug 9',
+      'extra acl-services-list',
+    ]);
     expect(lines[0]).toBe(`bug 2: /run is not on a tmpfs in the egress service (${COMPOSE}:117)`);
     expect(result.stderr).toBe('');
     expect(snapshot(repo)).toBe(before);
@@ -282,7 +574,11 @@ describe('openclaw-fix verify', () => {
   it('exits 0 on a repo where every property holds; --json says the same', async () => {
     const repo = gitRepoOf(fixedByHand());
     const result = await runCli(repo, ['verify', '--repo', repo]);
-    expect(result.stdout).toBe(['bug 2', 'bug 1', 'bug 3', 'bug 5', 'bug 4', 'bug 6', 'bug 7', 'bug 8', 'bug 9', 'extra acl-services-list'].map((label) => `${label}: ok\n`).join(''));
+    expect(result.stdout).toBe(
+      ['bug 2', 'bug 1', 'bug 3', 'bug 5', 'bug 4', 'bug 6', 'bug 7', 'bug 8', 'bug 9', 'extra acl-services-list']
+        .map((label) => `${label}: ok\n`)
+        .join(''),
+    );
     expect(result.code).toBe(0);
     const json = await runCli(repo, ['verify', '--json']);
     const doc = JSON.parse(json.stdout) as { mode: string; passed: boolean; checks: VerifyCheck[] };
@@ -306,11 +602,20 @@ describe('openclaw-fix verify', () => {
     expect(outside).toMatchObject({ code: 2, stdout: '' });
     expect(outside.stderr).toMatch(/^openclaw-fix: .* is not a git repository .*\n$/);
 
-    const repo = gitRepoOf(edit(fixedByHand(), COMPOSE, '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n      - /run', '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n     - /run'));
+    const repo = gitRepoOf(
+      edit(
+        fixedByHand(),
+        COMPOSE,
+        '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n      - /run',
+        '    read_only: true\n    tmpfs:\n      - /tmp:size=16M\n     - /run',
+      ),
+    );
     // A malformed file is not an error of the repository: the checks that read it are not checked, naming it.
     const malformed = await runCli(repo, ['verify']);
     expect(malformed.code, malformed.stderr).toBe(0);
-    expect(malformed.stdout).toMatch(new RegExp(`^bug 2: not checked: cannot parse ${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`, 'm'));
+    expect(malformed.stdout).toMatch(
+      new RegExp(`^bug 2: not checked: cannot parse ${COMPOSE.replace(/\./g, '\\.')}:\\d+: not valid YAML`, 'm'),
+    );
     expect(malformed.stdout).toMatch(/^bug 9: ok$/m);
 
     expect((await runCli(repo, ['verify', '--apply'])).code).toBe(2);
@@ -347,33 +652,62 @@ const badBug7: Patch = {
   priority: 7,
   check(repo) {
     const text = repo.read(COMPOSE) ?? '';
-    const edits = [...text.matchAll(/      openclaw-egress:\n        condition: service_healthy\n/g)].map((match) => ({ path: COMPOSE, start: match.index, end: match.index + match[0].length, text: '' }));
+    const edits = [...text.matchAll(/      openclaw-egress:\n        condition: service_healthy\n/g)].map((match) => ({
+      path: COMPOSE,
+      start: match.index,
+      end: match.index + match[0].length,
+      text: '',
+    }));
     return edits.length === 0 ? { state: 'fixed', reason: 'done' } : { state: 'needs-fix', reason: 'test', edits };
   },
 };
 
 describe('--apply runs verify on the planned result', () => {
   it('refuses to write the branch when a property that held before fails after', async () => {
-    const files = edit(fixtureFiles(), COMPOSE, '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n', '      redis:\n        condition: service_healthy\n');
+    const files = edit(
+      fixtureFiles(),
+      COMPOSE,
+      '      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n',
+      '      redis:\n        condition: service_healthy\n',
+    );
     const repo = gitRepoOf(files);
     const before = snapshot(repo);
     const gitRepo = await Git.open(repo);
-    const attempt = applyFixes({ git: gitRepo, patches: [dropsGatewayDependency], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    const attempt = applyFixes({
+      git: gitRepo,
+      patches: [dropsGatewayDependency],
+      branch: 'fixes',
+      verify: applyVerifier(gitRepo, { goCheck: false }),
+    });
     await expect(attempt).rejects.toThrow(UserError);
-    await expect(attempt).rejects.toThrow(/no branch was written: bug 7 held before the fixes and fails after them: the gateway no longer waits for openclaw-egress/);
+    await expect(attempt).rejects.toThrow(
+      /no branch was written: bug 7 held before the fixes and fails after them: the gateway no longer waits for openclaw-egress/,
+    );
     expect(snapshot(repo)).toBe(before);
   });
 
   it('leaves out a fix whose own property does not hold afterwards, and commits the others', async () => {
     const repo = fixtureGitRepo();
     const gitRepo = await Git.open(repo);
-    const alone = await applyFixes({ git: gitRepo, patches: [badBug7], branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    const alone = await applyFixes({
+      git: gitRepo,
+      patches: [badBug7],
+      branch: 'fixes',
+      verify: applyVerifier(gitRepo, { goCheck: false }),
+    });
     expect(alone.status).toBe('nothing-to-do');
-    expect(alone.plan.outcomes.map((outcome) => [outcome.patch.id, outcome.state])).toEqual([['litellm-no-egress-dependency', 'unrecognised']]);
+    expect(alone.plan.outcomes.map((outcome) => [outcome.patch.id, outcome.state])).toEqual([
+      ['litellm-no-egress-dependency', 'unrecognised'],
+    ]);
     expect(alone.plan.outcomes[0]?.reason).toMatch(/^not committed: bug 7 is committed but does not verify: the gateway no longer waits/);
     expect(git(repo, 'branch', '--list', 'fixes')).toBe('');
 
-    const withOthers = await applyFixes({ git: gitRepo, patches: allPatches.map((patch) => (patch.bug === 7 ? badBug7 : patch)), branch: 'fixes', verify: applyVerifier(gitRepo, { goCheck: false }) });
+    const withOthers = await applyFixes({
+      git: gitRepo,
+      patches: allPatches.map((patch) => (patch.bug === 7 ? badBug7 : patch)),
+      branch: 'fixes',
+      verify: applyVerifier(gitRepo, { goCheck: false }),
+    });
     expect(withOthers.status).toBe('created');
     expect(withOthers.commits.map((commit) => commit.patchId)).not.toContain('litellm-no-egress-dependency');
     expect(withOthers.commits.length).toBe(allPatches.length - 1);
@@ -385,7 +719,9 @@ describe('--apply runs verify on the planned result', () => {
     const result = await runCli(repo, ['--apply', '--only', '7']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(git(repo, 'log', '--format=%s', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe('fix(compose): let LiteLLM start without waiting for the egress proxy (bug 7)');
+    expect(git(repo, 'log', '--format=%s', `main..${DEFAULT_FIX_BRANCH}`).trim()).toBe(
+      'fix(compose): let LiteLLM start without waiting for the egress proxy (bug 7)',
+    );
   });
 
   it('applyProblems: committed fixes must be ok (or not checked), held properties must keep holding', () => {
@@ -395,7 +731,9 @@ describe('--apply runs verify on the planned result', () => {
     const before = report({ a: 'failed', b: 'ok', c: 'failed', d: 'ok' });
     expect(applyProblems(before, report({ a: 'ok', b: 'ok', c: 'failed', d: 'ok' }), ['a'])).toEqual([]);
     expect(applyProblems(before, report({ a: 'not-checked', b: 'ok', c: 'failed', d: 'ok' }), ['a'])).toEqual([]);
-    expect(applyProblems(before, report({ a: 'failed', b: 'ok', c: 'failed', d: 'ok' }), ['a'])).toEqual(['bug 1 is committed but does not verify: a failed']);
+    expect(applyProblems(before, report({ a: 'failed', b: 'ok', c: 'failed', d: 'ok' }), ['a'])).toEqual([
+      'bug 1 is committed but does not verify: a failed',
+    ]);
     expect(applyProblems(before, report({ a: 'ok', b: 'failed', c: 'failed', d: 'not-applicable' }), ['a'])).toEqual([
       'bug 1 held before the fixes and fails after them: b failed',
       'bug 1 held before the fixes and fails after them: d not-applicable',

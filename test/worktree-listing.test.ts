@@ -34,7 +34,9 @@ describe('listing the work tree', () => {
       writeFileSync(join(repo, 'host_vars/gateway.yml'), `litellm_api_key: "${SECRET}"\n`);
       const compose = join(repo, COMPOSE);
       const lines = readFileSync(compose, 'utf8').split('\n');
-      const litellmDependsOn = lines.findIndex((line, index) => line.trim() === 'depends_on:' && lines[index + 3]?.trim() === 'openclaw-egress:');
+      const litellmDependsOn = lines.findIndex(
+        (line, index) => line.trim() === 'depends_on:' && lines[index + 3]?.trim() === 'openclaw-egress:',
+      );
       expect(litellmDependsOn).toBeGreaterThan(0);
       lines.splice(litellmDependsOn + 1, 0, `      # pasted by mistake: ${SECRET}`);
       writeFileSync(compose, lines.join('\n'));

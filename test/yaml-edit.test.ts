@@ -19,7 +19,8 @@ function seq(tpl: ParsedTemplate, map: YAMLMap, key: string): YAMLSeq {
   return found;
 }
 
-const apply = (tpl: ParsedTemplate, edit: { start: number; end: number; text: string; path: string }) => applyEditsToText(tpl.path, tpl.text, [edit]);
+const apply = (tpl: ParsedTemplate, edit: { start: number; end: number; text: string; path: string }) =>
+  applyEditsToText(tpl.path, tpl.text, [edit]);
 
 describe('appendToSeq', () => {
   it('copies the dash indentation and quoting of a block list', () => {
@@ -33,7 +34,14 @@ describe('appendToSeq', () => {
   it('quotes a value beside plain items when plain YAML would read it as a number, boolean or mapping', () => {
     const { tpl, map } = root('cmd: [nc, -z]\n');
     const plainSample = seq(tpl, map, 'cmd').items[0] as never;
-    expect(['4750', 'true', 'on', 'a: b', '127.0.0.1', '{{ port }}'].map((value) => quoteLike(plainSample, value))).toEqual(['"4750"', '"true"', '"on"', '"a: b"', '127.0.0.1', '{{ port }}']);
+    expect(['4750', 'true', 'on', 'a: b', '127.0.0.1', '{{ port }}'].map((value) => quoteLike(plainSample, value))).toEqual([
+      '"4750"',
+      '"true"',
+      '"on"',
+      '"a: b"',
+      '127.0.0.1',
+      '{{ port }}',
+    ]);
   });
 
   it('appends to a one-line flow list and to a multi-line one', () => {

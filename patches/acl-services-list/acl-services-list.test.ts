@@ -51,7 +51,10 @@ describe('ACL services as a list (beyond the report)', () => {
     const files = fixtureFiles();
     const before = renderedAcl(files);
     expect(before.services).toEqual({});
-    expect(runCheck(extraAclServicesList, files)).toMatchObject({ state: 'needs-fix', reason: `services at ${ACL}:6 is a mapping; Smokescreen v0.0.4 exits 1 on it` });
+    expect(runCheck(extraAclServicesList, files)).toMatchObject({
+      state: 'needs-fix',
+      reason: `services at ${ACL}:6 is a mapping; Smokescreen v0.0.4 exits 1 on it`,
+    });
 
     const plan = planFixes(files, [extraAclServicesList]);
     const after = renderedAcl(plan.result);
@@ -80,7 +83,10 @@ describe('ACL services as a list (beyond the report)', () => {
 
   it.each([
     ['an empty list', (text: string) => text.replace('services: {}', 'services: []')],
-    ['a block list of rules', (text: string) => text.replace(/^services: \{\}.*$/m, 'services:\n  - name: worker\n    project: openclaw\n    action: enforce')],
+    [
+      'a block list of rules',
+      (text: string) => text.replace(/^services: \{\}.*$/m, 'services:\n  - name: worker\n    project: openclaw\n    action: enforce'),
+    ],
     ['no services key', (text: string) => text.replace(/^services: \{\}.*\n/m, '')],
   ])('is fixed with %s', (_, transform) => {
     expect(runCheck(extraAclServicesList, withAcl(transform)).state).toBe('fixed');
@@ -88,13 +94,24 @@ describe('ACL services as a list (beyond the report)', () => {
 
   it('refuses services produced by Jinja or a non-empty flow mapping, naming file:line', () => {
     const expression = withAcl((text) => text.replace('services: {}', 'services: {{ acl_services | to_json }}'));
-    expect(runCheck(extraAclServicesList, expression)).toEqual({ state: 'unrecognised', reason: `services at ${ACL}:6 is produced by Jinja; cannot tell whether it renders a list` });
+    expect(runCheck(extraAclServicesList, expression)).toEqual({
+      state: 'unrecognised',
+      reason: `services at ${ACL}:6 is produced by Jinja; cannot tell whether it renders a list`,
+    });
 
-    const loop = withAcl((text) => text.replace(/^services: \{\}.*$/m, 'services:\n{% for role in acl_roles %}\n  {{ role }}:\n    action: enforce\n{% endfor %}'));
-    expect(runCheck(extraAclServicesList, loop)).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining(`${ACL}:6 is produced by Jinja`) });
+    const loop = withAcl((text) =>
+      text.replace(/^services: \{\}.*$/m, 'services:\n{% for role in acl_roles %}\n  {{ role }}:\n    action: enforce\n{% endfor %}'),
+    );
+    expect(runCheck(extraAclServicesList, loop)).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringContaining(`${ACL}:6 is produced by Jinja`),
+    });
 
     const flow = withAcl((text) => text.replace('services: {}', 'services: {worker: {action: enforce}}'));
-    expect(runCheck(extraAclServicesList, flow)).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining(`${ACL}:6 is a non-empty flow mapping`) });
+    expect(runCheck(extraAclServicesList, flow)).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringContaining(`${ACL}:6 is a non-empty flow mapping`),
+    });
   });
 
   it('is not applicable without an ACL template', () => {

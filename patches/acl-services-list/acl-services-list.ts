@@ -21,13 +21,18 @@ function mapEntriesToItems(tpl: ParsedTemplate, services: YAMLMap): TextEdit[] {
     const rule = pair.value as YamlNode | null;
     const at = where(tpl, key);
     if (!isScalar(key) || hasJinja(tpl, key)) throw new UnrecognisedShape(`the service key at ${at} is not a plain name`);
-    if (!isMap(rule) || rule.flow || rule.items.length === 0) throw new UnrecognisedShape(`the rule of service '${String(key.value)}' at ${at} is not a block mapping`);
-    if (pairOf(rule, 'name')) throw new UnrecognisedShape(`the rule of service '${String(key.value)}' at ${at} has its own name: cannot tell which name it should keep`);
+    if (!isMap(rule) || rule.flow || rule.items.length === 0)
+      throw new UnrecognisedShape(`the rule of service '${String(key.value)}' at ${at} is not a block mapping`);
+    if (pairOf(rule, 'name'))
+      throw new UnrecognisedShape(
+        `the rule of service '${String(key.value)}' at ${at} has its own name: cannot tell which name it should keep`,
+      );
     if (!startsOwnLine(tpl, key)) throw new UnrecognisedShape(`the service key at ${at} does not start its line`);
     const keyStart = key.range![0];
     const keyColumn = columnAt(tpl.text, keyStart);
     const bodyColumn = columnAt(tpl.text, (rule.items[0]!.key as YamlNode).range![0]);
-    if (bodyColumn < keyColumn + 2) throw new UnrecognisedShape(`the rule of service '${String(key.value)}' at ${at} is indented less than two columns`);
+    if (bodyColumn < keyColumn + 2)
+      throw new UnrecognisedShape(`the rule of service '${String(key.value)}' at ${at} is indented less than two columns`);
     // From the key to the colon after it: `openclaw:` → `- name: openclaw`, item content at bodyColumn.
     const colon = tpl.text.indexOf(':', key.range![1]);
     const keySource = tpl.text.slice(keyStart, key.range![1]);
@@ -45,7 +50,8 @@ export const extraAclServicesList: PatchModule = {
 
   check(repo): CheckResult {
     const files = aclFiles(repo);
-    if (files.length === 0) return { state: 'not-applicable', reason: 'no Smokescreen ACL template (version + default/services) among the role templates' };
+    if (files.length === 0)
+      return { state: 'not-applicable', reason: 'no Smokescreen ACL template (version + default/services) among the role templates' };
     const edits: TextEdit[] = [];
     const changes: string[] = [];
     const problems: string[] = [];
@@ -71,12 +77,15 @@ export const extraAclServicesList: PatchModule = {
         changes.push(`${tpl.path}: services: {} is now services: [] (v0.0.4 reads a list of rules)`);
         continue;
       }
-      if (services.flow) throw new UnrecognisedShape(`services at ${where(tpl, pair)} is a non-empty flow mapping; rewrite it as a list of rules by hand`);
+      if (services.flow)
+        throw new UnrecognisedShape(`services at ${where(tpl, pair)} is a non-empty flow mapping; rewrite it as a list of rules by hand`);
       if (lineStartAt(tpl.text, services.range![0]) === lineStartAt(tpl.text, (pair.key as YamlNode).range![0])) {
         throw new UnrecognisedShape(`services at ${where(tpl, pair)} starts on its key's line`);
       }
       edits.push(...mapEntriesToItems(tpl, services));
-      changes.push(`${tpl.path}: the ${services.items.length} service rule${services.items.length > 1 ? 's' : ''} under services are now list items named by their former keys`);
+      changes.push(
+        `${tpl.path}: the ${services.items.length} service rule${services.items.length > 1 ? 's' : ''} under services are now list items named by their former keys`,
+      );
     }
     if (edits.length === 0) return { state: 'fixed', reason: fine.join('; ') };
     return { state: 'needs-fix', reason: problems.join('; '), edits, changes };

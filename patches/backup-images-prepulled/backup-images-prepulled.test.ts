@@ -44,7 +44,11 @@ function imagesRunByRenderedScripts(files: ReadonlyMap<string, string>, scripts:
   for (const path of scripts) {
     const script = join(work, 'script.sh');
     writeFileSync(script, renderTemplate(files.get(path) ?? '', { ...vars, openclaw_base_dir: work }));
-    const run = spawnSync('bash', [script], { cwd: work, encoding: 'utf8', env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH ?? ''}`, DOCKER_LOG: log } });
+    const run = spawnSync('bash', [script], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${join(work, 'bin')}:${process.env.PATH ?? ''}`, DOCKER_LOG: log },
+    });
     expect(run.status, `${path}: ${run.stderr}`).toBe(0);
   }
   const images = dockerRuns(readFileSync(log, 'utf8')).map((run) => run.image?.value ?? 'none');
@@ -67,7 +71,13 @@ function ansible(args: string[], cwd: string): { status: number | null; output: 
   const run = spawnSync(args[0] ?? '', args.slice(1), {
     cwd,
     encoding: 'utf8',
-    env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(cwd, '.ansible-home'), ANSIBLE_LOCALHOST_WARNING: 'False', ANSIBLE_ROLES_PATH: join(cwd, 'roles') },
+    env: {
+      ...process.env,
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_HOME: join(cwd, '.ansible-home'),
+      ANSIBLE_LOCALHOST_WARNING: 'False',
+      ANSIBLE_ROLES_PATH: join(cwd, 'roles'),
+    },
     timeout: CHILD_PROCESS_TIMEOUT,
   });
   if (run.error) throw new Error(`cannot run ${args[0]}: ${run.error.message}`);
@@ -90,46 +100,62 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     expect(fixed.get('requirements.yml')).toBe(files.get('requirements.yml'));
   });
 
-  it('real Ansible knows the module and accepts a play using the fixed role (ansible-doc, --syntax-check)', () => {
-    expect(ansible(['ansible-doc', '-t', 'module', 'community.docker.docker_image'], tempDir()).status).toBe(0);
-    const fixed = fix(fixtureFiles());
-    const work = tempDir('maintenance-play-');
-    writeFiles(work, [...fixed].filter(([path]) => path.startsWith('roles/maintenance/')));
-    writeFileSync(join(work, 'playbook.yml'), '- hosts: localhost\n  gather_facts: false\n  roles:\n    - maintenance\n');
-    const check = ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work);
-    expect(check.status, check.output).toBe(0);
-    // The check is real: a misspelt module is refused.
-    writeFileSync(join(work, TASKS), (fixed.get(TASKS) ?? '').replace('community.docker.docker_image:', 'community.docker.docker_imag:'));
-    expect(ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work).status).not.toBe(0);
-  }, SLOW_TEST);
+  it(
+    'real Ansible knows the module and accepts a play using the fixed role (ansible-doc, --syntax-check)',
+    () => {
+      expect(ansible(['ansible-doc', '-t', 'module', 'community.docker.docker_image'], tempDir()).status).toBe(0);
+      const fixed = fix(fixtureFiles());
+      const work = tempDir('maintenance-play-');
+      writeFiles(
+        work,
+        [...fixed].filter(([path]) => path.startsWith('roles/maintenance/')),
+      );
+      writeFileSync(join(work, 'playbook.yml'), '- hosts: localhost\n  gather_facts: false\n  roles:\n    - maintenance\n');
+      const check = ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work);
+      expect(check.status, check.output).toBe(0);
+      // The check is real: a misspelt module is refused.
+      writeFileSync(join(work, TASKS), (fixed.get(TASKS) ?? '').replace('community.docker.docker_image:', 'community.docker.docker_imag:'));
+      expect(ansible(['ansible-playbook', '--syntax-check', '-i', 'localhost,', 'playbook.yml'], work).status).not.toBe(0);
+    },
+    SLOW_TEST,
+  );
 
-  it('variant: roles under ansible/, 4-space tasks, CRLF, an image from a Jinja variable and one from a shell variable in a second script', () => {
-    const files = new Map([...fixtureFiles()].map(([path, text]) => [path.startsWith('roles/') ? `ansible/${path}` : path, text]));
-    const script = `ansible/${SCRIPT}`;
-    files.set(script, (files.get(script) ?? '').replace(/alpine:3\.21 tar -czf "\/backup\/redis/, '"{{ backup_image }}" tar -czf "/backup/redis'));
-    files.set(
-      'ansible/roles/maintenance/files/prune.sh',
-      '#!/bin/sh\nPRUNE_IMAGE=docker.io/library/busybox:1.36\ndocker run --rm --network none \\\n  -v /var/lib/openclaw:/data \\\n  "$PRUNE_IMAGE" find /data -mtime +30 -delete\n',
-    );
-    const tasks = `ansible/${TASKS}`;
-    const fourSpaces = (files.get(tasks) ?? '').replace(/^( +)/gm, '$1$1').replace(/^- /gm, '-   ');
-    const withPrune = `${fourSpaces}\n-   name: Install prune script\n    ansible.builtin.copy:\n        src: prune.sh\n        dest: /usr/local/bin/openclaw-prune\n        mode: "0750"\n`;
-    files.set(tasks, withPrune.replace(/\n/g, '\r\n'));
-    files.set('group_vars/all/vars.yml', `${files.get('group_vars/all/vars.yml') ?? ''}backup_image: alpine:3.20\n`);
+  it(
+    'variant: roles under ansible/, 4-space tasks, CRLF, an image from a Jinja variable and one from a shell variable in a second script',
+    () => {
+      const files = new Map([...fixtureFiles()].map(([path, text]) => [path.startsWith('roles/') ? `ansible/${path}` : path, text]));
+      const script = `ansible/${SCRIPT}`;
+      files.set(
+        script,
+        (files.get(script) ?? '').replace(/alpine:3\.21 tar -czf "\/backup\/redis/, '"{{ backup_image }}" tar -czf "/backup/redis'),
+      );
+      files.set(
+        'ansible/roles/maintenance/files/prune.sh',
+        '#!/bin/sh\nPRUNE_IMAGE=docker.io/library/busybox:1.36\ndocker run --rm --network none \\\n  -v /var/lib/openclaw:/data \\\n  "$PRUNE_IMAGE" find /data -mtime +30 -delete\n',
+      );
+      const tasks = `ansible/${TASKS}`;
+      const fourSpaces = (files.get(tasks) ?? '').replace(/^( +)/gm, '$1$1').replace(/^- /gm, '-   ');
+      const withPrune = `${fourSpaces}\n-   name: Install prune script\n    ansible.builtin.copy:\n        src: prune.sh\n        dest: /usr/local/bin/openclaw-prune\n        mode: "0750"\n`;
+      files.set(tasks, withPrune.replace(/\n/g, '\r\n'));
+      files.set('group_vars/all/vars.yml', `${files.get('group_vars/all/vars.yml') ?? ''}backup_image: alpine:3.20\n`);
 
-    const fixed = fix(files);
-    const after = fixed.get(tasks) ?? '';
-    expect(after.replace(/\r\n/g, '')).not.toContain('\n');
-    expect(after).toContain('\r\n-   name: "Pull {{ backup_image }} for backup.sh"\r\n    community.docker.docker_image:\r\n        name: "{{ backup_image }}"\r\n        source: pull\r\n');
-    const vars = loadVars(fixed);
-    const runImages = imagesRunByRenderedScripts(fixed, [script, 'ansible/roles/maintenance/files/prune.sh'], vars);
-    expect(runImages).toEqual(['library/alpine:3.20', 'library/alpine:3.21', 'library/busybox:1.36']);
-    const found = pulls(after, vars);
-    expect(found.map((pull) => pull.image).sort()).toEqual(runImages);
-    const order = tasksOf(readTaskFile(tasks, after)).map((task) => task.name);
-    expect(found.find((pull) => pull.image.includes('busybox'))?.index).toBe(order.indexOf('Install prune script') + 1);
-    expect(found.filter((pull) => pull.image.includes('alpine')).map((pull) => pull.index)).toEqual([1, 2]);
-  }, SLOW_TEST);
+      const fixed = fix(files);
+      const after = fixed.get(tasks) ?? '';
+      expect(after.replace(/\r\n/g, '')).not.toContain('\n');
+      expect(after).toContain(
+        '\r\n-   name: "Pull {{ backup_image }} for backup.sh"\r\n    community.docker.docker_image:\r\n        name: "{{ backup_image }}"\r\n        source: pull\r\n',
+      );
+      const vars = loadVars(fixed);
+      const runImages = imagesRunByRenderedScripts(fixed, [script, 'ansible/roles/maintenance/files/prune.sh'], vars);
+      expect(runImages).toEqual(['library/alpine:3.20', 'library/alpine:3.21', 'library/busybox:1.36']);
+      const found = pulls(after, vars);
+      expect(found.map((pull) => pull.image).sort()).toEqual(runImages);
+      const order = tasksOf(readTaskFile(tasks, after)).map((task) => task.name);
+      expect(found.find((pull) => pull.image.includes('busybox'))?.index).toBe(order.indexOf('Install prune script') + 1);
+      expect(found.filter((pull) => pull.image.includes('alpine')).map((pull) => pull.index)).toEqual([1, 2]);
+    },
+    SLOW_TEST,
+  );
 
   it('already pulled in a loop is fixed; a new image in the script needs a pull for that image only', () => {
     const files = fixtureFiles();
@@ -174,7 +200,11 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     const vars = loadVars(fixed);
     const ran = imagesRunByRenderedScripts(fixed, [SCRIPT], vars);
     expect(ran).toEqual(['library/alpine:3.21', 'library/busybox:1.36', 'library/redis:7.4-alpine']);
-    expect(pulls(tasks, vars).map((pull) => pull.image).sort()).toEqual(ran);
+    expect(
+      pulls(tasks, vars)
+        .map((pull) => pull.image)
+        .sort(),
+    ).toEqual(ran);
     // verify reads the script on its own and agrees.
     const report = await verifyRepo(fixed, { goCheck: false });
     const check = report.checks.find((c) => c.id === 'backup-images-prepulled');
@@ -210,8 +240,14 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     const check = report.checks.find((c) => c.id === 'backup-images-prepulled');
     expect(check?.status, check?.message).toBe('ok');
     // A file the script sources may set BACKUP_IMAGE: then neither the fix nor verify takes the default.
-    const sourced = new Map(files).set(SCRIPT, files.get(SCRIPT)!.replace('set -euo pipefail\n', 'set -euo pipefail\n. /etc/openclaw/backup.env\n'));
-    expect(planFixes(sourced, [bug9]).outcomes[0]).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining('it may come from a file it sources') });
+    const sourced = new Map(files).set(
+      SCRIPT,
+      files.get(SCRIPT)!.replace('set -euo pipefail\n', 'set -euo pipefail\n. /etc/openclaw/backup.env\n'),
+    );
+    expect(planFixes(sourced, [bug9]).outcomes[0]).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringContaining('it may come from a file it sources'),
+    });
   });
 
   it('verify accepts a `docker pull {{ image }}` command task as pre-pulling, as the fix does', async () => {
@@ -220,7 +256,8 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     files.set('roles/maintenance/defaults/main.yml', '---\nbackup_image: alpine:3.21\n');
     files.set(SCRIPT, files.get(SCRIPT)!.replace(/alpine:3\.21/g, '{{ backup_image }}'));
     expect(files.get(SCRIPT)).toContain('{{ backup_image }} tar');
-    const status = async (repo: Map<string, string>): Promise<string | undefined> => (await verifyRepo(repo, { goCheck: false })).checks.find((c) => c.id === 'backup-images-prepulled')?.status;
+    const status = async (repo: Map<string, string>): Promise<string | undefined> =>
+      (await verifyRepo(repo, { goCheck: false })).checks.find((c) => c.id === 'backup-images-prepulled')?.status;
     expect(await status(files)).toBe('failed');
     files.set(TASKS, files.get(TASKS)!.replace('- name: Install backup script', `${pull}- name: Install backup script`));
     expect(planFixes(files, [bug9]).outcomes[0]?.state).toBe('fixed');
@@ -231,10 +268,22 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
   });
 
   it.each([
-    ['a variable the script does not set', 'docker run --rm "$IMAGE" true', /\$IMAGE, which the script does not set \(it would come from the environment\)/],
-    ['a default behind a sourced env file', '. /etc/openclaw/backup.env\ndocker run --rm "${IMAGE:-alpine:3.21}" true', /\$IMAGE, which the script does not set: it may come from a file it sources/],
+    [
+      'a variable the script does not set',
+      'docker run --rm "$IMAGE" true',
+      /\$IMAGE, which the script does not set \(it would come from the environment\)/,
+    ],
+    [
+      'a default behind a sourced env file',
+      '. /etc/openclaw/backup.env\ndocker run --rm "${IMAGE:-alpine:3.21}" true',
+      /\$IMAGE, which the script does not set: it may come from a file it sources/,
+    ],
     ['an alternative value', 'docker run --rm "${PIN:+alpine:3.21}" true', /an expansion whose value is known only when the script runs/],
-    ['a variable set to two values', 'IMAGE=alpine:3.21\n[ -n "${OLD:-}" ] && IMAGE=alpine:3.19\ndocker run --rm "$IMAGE" true', /sets to different values \(alpine:3\.21, alpine:3\.19\)/],
+    [
+      'a variable set to two values',
+      'IMAGE=alpine:3.21\n[ -n "${OLD:-}" ] && IMAGE=alpine:3.19\ndocker run --rm "$IMAGE" true',
+      /sets to different values \(alpine:3\.21, alpine:3\.19\)/,
+    ],
     ['a command substitution', 'IMAGE=$(cat /etc/openclaw/backup-image)\ndocker run --rm "$IMAGE" true', /is computed by a command/],
   ])('an image from %s makes bug 9 unrecognised, naming the line', (_, body, reason) => {
     const files = fixtureFiles();
@@ -249,7 +298,10 @@ describe('bug 9: the images the maintenance scripts run are pre-pulled', () => {
     const files = fixtureFiles();
     files.set('requirements.yml', '---\ncollections:\n  - name: ansible.posix\n    version: ">=1.5.0"\n');
     const fixed = fix(files);
-    expect((parseYaml(fixed.get('requirements.yml') ?? '') as { collections: { name: string }[] }).collections.map((c) => c.name)).toEqual(['ansible.posix', 'community.docker']);
+    expect((parseYaml(fixed.get('requirements.yml') ?? '') as { collections: { name: string }[] }).collections.map((c) => c.name)).toEqual([
+      'ansible.posix',
+      'community.docker',
+    ]);
 
     const unresolved = fixtureFiles();
     unresolved.set(SCRIPT, '#!/bin/sh\ndocker run --rm "$IMAGE" true\n');

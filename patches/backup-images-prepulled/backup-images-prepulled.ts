@@ -10,7 +10,18 @@ import { locate } from '../../src/toolkit/text.js';
 import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { commandWordValues, dockerRuns, isShellScript, resolveShellWord, shellCommands, shellVariables } from '../../src/toolkit/shell.js';
-import { insertTasksAfter, moduleKey, moduleParameters, parameterText, readTaskFile, taskCommand, tasksOf, valueAsWritten, type Task, type TaskFile } from '../../src/toolkit/tasks.js';
+import {
+  insertTasksAfter,
+  moduleKey,
+  moduleParameters,
+  parameterText,
+  readTaskFile,
+  taskCommand,
+  tasksOf,
+  valueAsWritten,
+  type Task,
+  type TaskFile,
+} from '../../src/toolkit/tasks.js';
 import { roleDirContaining } from '../../src/model/roles.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
 
@@ -19,11 +30,21 @@ import { UnrecognisedShape } from '../../src/core/errors.js';
  * at any depth, and any file right in a role's `templates/` or `files/` (a script installed as
  * `/usr/local/bin/openclaw-backup` often has no extension; its shebang tells).
  */
-const SCRIPT_GLOBS = ['**/roles/*/{templates,files}/**/*.{sh,bash}', '**/roles/*/{templates,files}/**/*.{sh,bash}.j2', '**/roles/*/templates/*', '**/roles/*/files/*'];
+const SCRIPT_GLOBS = [
+  '**/roles/*/{templates,files}/**/*.{sh,bash}',
+  '**/roles/*/{templates,files}/**/*.{sh,bash}.j2',
+  '**/roles/*/templates/*',
+  '**/roles/*/files/*',
+];
 const TASK_GLOBS = ['**/tasks/**/*.{yml,yaml}'];
 /** A task file that schedules something: a cron job or a systemd timer. */
 const SCHEDULES = /\bcron\b|\.timer\b|systemd_timer|OnCalendar/;
-const REQUIREMENTS_GLOBS = ['requirements.{yml,yaml}', 'collections/requirements.{yml,yaml}', '*/requirements.{yml,yaml}', '*/collections/requirements.{yml,yaml}'];
+const REQUIREMENTS_GLOBS = [
+  'requirements.{yml,yaml}',
+  'collections/requirements.{yml,yaml}',
+  '*/requirements.{yml,yaml}',
+  '*/collections/requirements.{yml,yaml}',
+];
 const COLLECTION = 'community.docker';
 
 /** An image a script runs, as the pre-pull task must name it (`alpine:3.21`, `{{ backup_image }}`). */
@@ -80,11 +101,13 @@ function scriptImages(repo: RepoView): ScriptImage[] {
     for (const run of dockerRuns(text)) {
       const at = locate(path, text, run.command.start);
       // No image, or an option or a Jinja statement where the image should be: not a guess.
-      if (!run.image || run.image.value.startsWith('-') || run.image.value.includes('{%')) throw new UnrecognisedShape(`docker run at ${at} names no image I can find`);
+      if (!run.image || run.image.value.startsWith('-') || run.image.value.includes('{%'))
+        throw new UnrecognisedShape(`docker run at ${at} names no image I can find`);
       // Single quotes keep `$` literal; otherwise the shell expands it, and the pull must name what it expands to.
       const literal = /'[^']*\$/.test(run.image.source);
       const resolved = literal ? { value: run.image.value } : resolveShellWord(run.image.value, variables, run.image.start);
-      if ('unresolved' in resolved) throw new UnrecognisedShape(`the image at ${at} cannot be known without running the script: ${resolved.unresolved}`);
+      if ('unresolved' in resolved)
+        throw new UnrecognisedShape(`the image at ${at} cannot be known without running the script: ${resolved.unresolved}`);
       const name = jinjaNormalised(resolved.value);
       if (!images.some((image) => canonicalImage(image.name) === canonicalImage(name))) images.push({ name, script: path, at });
     }
@@ -119,12 +142,19 @@ function pulledImages(files: readonly TaskFile[]): Set<string> {
         for (const command of text === undefined ? [] : shellCommands(text)) {
           const words = commandWordValues(command);
           const at = words[1] === 'image' ? 2 : 1;
-          if (words[0] === 'docker' && words[at] === 'pull') names.push(...words.slice(at + 1).filter((word) => !word.startsWith('-')).slice(0, 1));
+          if (words[0] === 'docker' && words[at] === 'pull')
+            names.push(
+              ...words
+                .slice(at + 1)
+                .filter((word) => !word.startsWith('-'))
+                .slice(0, 1),
+            );
         }
       }
       const items = loopItems(file, task);
       for (const name of names) {
-        if (/\{\{\s*item\s*\}\}/.test(name) && items) for (const item of items) pulled.add(canonicalImage(name.replace(/\{\{\s*item\s*\}\}/, item)));
+        if (/\{\{\s*item\s*\}\}/.test(name) && items)
+          for (const item of items) pulled.add(canonicalImage(name.replace(/\{\{\s*item\s*\}\}/, item)));
         else pulled.add(canonicalImage(name));
       }
     }
@@ -139,7 +169,11 @@ function installTask(files: readonly TaskFile[], scriptPath: string): Task | und
     for (const task of tasksOf(file)) {
       if (task.shortModule !== 'template' && task.shortModule !== 'copy') continue;
       const freeForm = task.module === undefined ? undefined : pairOf(task.map, task.module)?.value;
-      const src = moduleParameters(task) ? parameterText(task, 'src') : isScalar(freeForm) ? /(?:^|\s)src=(\S+)/.exec(String(freeForm.value))?.[1] : undefined;
+      const src = moduleParameters(task)
+        ? parameterText(task, 'src')
+        : isScalar(freeForm)
+          ? /(?:^|\s)src=(\S+)/.exec(String(freeForm.value))?.[1]
+          : undefined;
       if (src !== undefined && (src === relative || src.endsWith(`/${relative}`))) return task;
     }
   }
@@ -161,12 +195,20 @@ function pullTaskLines(file: TaskFile, image: ScriptImage): string[] {
 /** requirements.yml must list community.docker for the docker_image module. */
 function requirementsEdit(repo: RepoView): { edits: TextEdit[]; notes: string[]; changes: string[] } {
   const path = repo.glob(...REQUIREMENTS_GLOBS)[0];
-  if (path === undefined) return { edits: [], notes: [`No requirements.yml found: install the ${COLLECTION} collection (ansible-galaxy collection install ${COLLECTION}) for the image pre-pull.`], changes: [] };
+  if (path === undefined)
+    return {
+      edits: [],
+      notes: [
+        `No requirements.yml found: install the ${COLLECTION} collection (ansible-galaxy collection install ${COLLECTION}) for the image pre-pull.`,
+      ],
+      changes: [],
+    };
   const text = repo.read(path) ?? '';
   if (new RegExp(`(^|[\\s"'-])${COLLECTION.replace('.', '\\.')}(["'\\s]|$)`, 'm').test(text)) return { edits: [], notes: [], changes: [] };
   const tpl: ParsedTemplate = parseYamlTemplate(path, text);
   const root = tpl.documents[0]?.contents;
-  if (!isMap(root)) return { edits: [], notes: [`${path} is not in the collections format: add ${COLLECTION} to it for the image pre-pull.`], changes: [] };
+  if (!isMap(root))
+    return { edits: [], notes: [`${path} is not in the collections format: add ${COLLECTION} to it for the image pre-pull.`], changes: [] };
   const collections = seqAt(tpl, root, 'collections');
   const change = `${path}: lists ${COLLECTION}, which provides docker_image`;
   if (!collections) return { edits: [insertIntoMap(tpl, root, ['collections:', `  - name: ${COLLECTION}`])], notes: [], changes: [change] };
@@ -187,19 +229,31 @@ export const bug9: PatchModule = {
     if (images.length === 0) return { state: 'not-applicable', reason: 'no scheduled script (cron job, systemd timer) runs docker run' };
     // Parsed: the task files that pull images, and those that install or schedule the scripts (not every task file of the repo).
     const scripts = [...new Set(images.map((image) => image.script))];
-    const roles = scripts.map((script) => roleDirContaining(script)).filter((role): role is string => role !== undefined).map((role) => `${role}/`);
+    const roles = scripts
+      .map((script) => roleDirContaining(script))
+      .filter((role): role is string => role !== undefined)
+      .map((role) => `${role}/`);
     const taskPaths = repo.glob(...TASK_GLOBS).filter((path) => {
       const text = repo.read(path) ?? '';
-      return roles.some((role) => path.startsWith(role)) || /docker_image|docker\s+(image\s+)?pull/.test(text) || scripts.some((script) => text.includes(scriptName(script)));
+      return (
+        roles.some((role) => path.startsWith(role)) ||
+        /docker_image|docker\s+(image\s+)?pull/.test(text) ||
+        scripts.some((script) => text.includes(scriptName(script)))
+      );
     });
-    if (taskPaths.length === 0) throw new UnrecognisedShape(`scripts docker run ${images[0]?.name} (${images[0]?.at}) but no tasks file installs them`);
+    if (taskPaths.length === 0)
+      throw new UnrecognisedShape(`scripts docker run ${images[0]?.name} (${images[0]?.at}) but no tasks file installs them`);
     const files = taskPaths.map((path) => readTaskFile(path, repo.read(path) ?? ''));
     const pulled = pulledImages(files);
     const missing = images.filter((image) => !pulled.has(canonicalImage(image.name)));
 
     const requirements = requirementsEdit(repo);
     if (missing.length === 0 && requirements.edits.length === 0) {
-      return { state: 'fixed', reason: `the deployment pre-pulls every image its scheduled scripts run (${images.map((image) => image.name).join(', ')})`, notes: requirements.notes };
+      return {
+        state: 'fixed',
+        reason: `the deployment pre-pulls every image its scheduled scripts run (${images.map((image) => image.name).join(', ')})`,
+        notes: requirements.notes,
+      };
     }
 
     const edits: TextEdit[] = [...requirements.edits];
@@ -212,21 +266,35 @@ export const bug9: PatchModule = {
         const role = roleDirContaining(image.script);
         const roleFiles = files.filter((file) => role !== undefined && file.tpl.path.startsWith(`${role}/`));
         const main = roleFiles.find((file) => /\/tasks\/main\.ya?ml$/.test(file.tpl.path)) ?? roleFiles[0];
-        anchor = main ? tasksOf(main).filter((task) => task.parent === undefined).at(-1) : undefined;
+        anchor = main
+          ? tasksOf(main)
+              .filter((task) => task.parent === undefined)
+              .at(-1)
+          : undefined;
         if (!anchor) throw new UnrecognisedShape(`no task of the role of ${image.script} to put the pull of ${image.name} beside`);
         notes.push(`No task installs ${image.script}; the pull of ${image.name} went at the end of ${anchor.file.tpl.path}.`);
       }
       byAnchor.set(anchor, [...(byAnchor.get(anchor) ?? []), image]);
     }
     for (const [anchor, anchored] of byAnchor) {
-      edits.push(insertTasksAfter(anchor, anchored.map((image) => pullTaskLines(anchor.file, image))));
-      for (const image of anchored) changes.push(`${anchor.file.tpl.path}: pulls ${image.name} (run by ${image.script}) after '${anchor.name ?? 'the task that installs it'}' (${where(anchor.file.tpl, anchor.map)})`);
+      edits.push(
+        insertTasksAfter(
+          anchor,
+          anchored.map((image) => pullTaskLines(anchor.file, image)),
+        ),
+      );
+      for (const image of anchored)
+        changes.push(
+          `${anchor.file.tpl.path}: pulls ${image.name} (run by ${image.script}) after '${anchor.name ?? 'the task that installs it'}' (${where(anchor.file.tpl, anchor.map)})`,
+        );
     }
     changes.push(...requirements.changes);
     const first = missing[0];
     return {
       state: 'needs-fix',
-      reason: first ? `${first.at} runs ${first.name}, which the deployment never pulls${missing.length > 1 ? ` (and ${missing.length - 1} more image${missing.length > 2 ? 's' : ''})` : ''}` : `requirements lack ${COLLECTION}`,
+      reason: first
+        ? `${first.at} runs ${first.name}, which the deployment never pulls${missing.length > 1 ? ` (and ${missing.length - 1} more image${missing.length > 2 ? 's' : ''})` : ''}`
+        : `requirements lack ${COLLECTION}`,
       edits,
       changes,
       notes,

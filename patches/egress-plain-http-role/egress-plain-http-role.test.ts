@@ -15,7 +15,14 @@ import { parseDockerfile, shellParts, wordValues } from '../../src/toolkit/docke
 import { planFixes, runCheck } from '../../src/core/engine.js';
 import { checkSmokescreenEntrypoint } from '../../src/verify/go-check.js';
 import { loadVars, renderTemplate } from '../../src/model/render/render.js';
-import { fixtureFiles, PROJECT_ROOT, REPORT_BUG3_ENTRYPOINT, tempDir, UPSTREAM_SMOKESCREEN_MAIN, writeFileMakingDirs } from '../../test/helpers.js';
+import {
+  fixtureFiles,
+  PROJECT_ROOT,
+  REPORT_BUG3_ENTRYPOINT,
+  tempDir,
+  UPSTREAM_SMOKESCREEN_MAIN,
+  writeFileMakingDirs,
+} from '../../test/helpers.js';
 import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from '../../test/budgets.js';
 import { assetText, loadPatch } from '../../src/core/patch-home.js';
 import { verifyRepo } from '../../src/verify/index.js';
@@ -33,7 +40,8 @@ const noexec = vi.hoisted(() => ({ on: false }));
 vi.mock('node:child_process', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:child_process')>();
   // /dev/null is not executable: spawning it fails with EACCES, as a noexec mount does.
-  const spawn = (file: string, ...rest: unknown[]): unknown => (actual.spawn as (...args: unknown[]) => unknown)(noexec.on && file.endsWith('smokescreen-bin') ? '/dev/null' : file, ...rest);
+  const spawn = (file: string, ...rest: unknown[]): unknown =>
+    (actual.spawn as (...args: unknown[]) => unknown)(noexec.on && file.endsWith('smokescreen-bin') ? '/dev/null' : file, ...rest);
   return { ...actual, spawn, default: { ...actual, spawn } };
 });
 
@@ -57,31 +65,42 @@ describe('the Go toolchain', () => {
     }
   });
 
-  it('reports go-missing (not a broken entrypoint) when the built program cannot be executed', async () => {
-    noexec.on = true;
-    try {
-      expect(await checkSmokescreenEntrypoint(SMOKESCREEN_ENTRYPOINT_GO, { cache: false })).toMatchObject({ status: 'go-missing', detail: expect.stringContaining('cannot execute the built entrypoint') });
-    } finally {
-      noexec.on = false;
-    }
-  }, SLOW_TEST);
+  it(
+    'reports go-missing (not a broken entrypoint) when the built program cannot be executed',
+    async () => {
+      noexec.on = true;
+      try {
+        expect(await checkSmokescreenEntrypoint(SMOKESCREEN_ENTRYPOINT_GO, { cache: false })).toMatchObject({
+          status: 'go-missing',
+          detail: expect.stringContaining('cannot execute the built entrypoint'),
+        });
+      } finally {
+        noexec.on = false;
+      }
+    },
+    SLOW_TEST,
+  );
 });
 
 describe('the entrypoint is a real Go file beside the module', () => {
-  it('is what gofmt prints and passes go vet, compiled against the Smokescreen v0.0.4 stand-in', () => {
-    const asset = fileURLToPath(new URL(`./${ENTRYPOINT_FILE_NAME}`, import.meta.url));
-    expect(readFileSync(asset, 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);
-    expect(execFileSync('gofmt', ['-l', asset], { encoding: 'utf8' })).toBe('');
-    const module = join(tempDir(), 'smokescreen');
-    cpSync(join(PROJECT_ROOT, 'test', 'go-standin'), module, { recursive: true });
-    writeFileSync(join(module, 'main.go'), SMOKESCREEN_ENTRYPOINT_GO);
-    const vet = spawnSync('go', ['vet', '-mod=vendor', '.'], { cwd: module, encoding: 'utf8', timeout: CHILD_PROCESS_TIMEOUT });
-    expect(vet.status, `${vet.stdout}${vet.stderr}`).toBe(0);
-  }, SLOW_TEST);
+  it(
+    'is what gofmt prints and passes go vet, compiled against the Smokescreen v0.0.4 stand-in',
+    () => {
+      const asset = fileURLToPath(new URL(`./${ENTRYPOINT_FILE_NAME}`, import.meta.url));
+      expect(readFileSync(asset, 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);
+      expect(execFileSync('gofmt', ['-l', asset], { encoding: 'utf8' })).toBe('');
+      const module = join(tempDir(), 'smokescreen');
+      cpSync(join(PROJECT_ROOT, 'test', 'go-standin'), module, { recursive: true });
+      writeFileSync(join(module, 'main.go'), SMOKESCREEN_ENTRYPOINT_GO);
+      const vet = spawnSync('go', ['vet', '-mod=vendor', '.'], { cwd: module, encoding: 'utf8', timeout: CHILD_PROCESS_TIMEOUT });
+      expect(vet.status, `${vet.stdout}${vet.stderr}`).toBe(0);
+    },
+    SLOW_TEST,
+  );
 });
 
 describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
-  it('compiles, gives a plain-HTTP client a role without refusal and keeps a certificate client\'s role', async () => {
+  it("compiles, gives a plain-HTTP client a role without refusal and keeps a certificate client's role", async () => {
     const written = fixedFiles().get(ENTRYPOINT);
     expect(written).toBe(SMOKESCREEN_ENTRYPOINT_GO);
     const result = await checkSmokescreenEntrypoint(written!);
@@ -89,14 +108,14 @@ describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
     expect(result.detail).toContain('plain-HTTP client: the empty role (ACL default rule), after a missing-role error');
   });
 
-  it('regression: the report\'s snippet does not compile against v0.0.4\'s API', async () => {
+  it("regression: the report's snippet does not compile against v0.0.4's API", async () => {
     const result = await checkSmokescreenEntrypoint(REPORT_BUG3_ENTRYPOINT);
     expect(result.status).toBe('compile-error');
     expect(result.detail).toContain('smokescreen.StartWithConfig(conf, nil) (no value) used as value');
     expect(entrypointDefects(REPORT_BUG3_ENTRYPOINT).join('\n')).toContain('does not compile');
   });
 
-  it('detects an entrypoint that compiles but still requires TLS (upstream\'s main.go)', async () => {
+  it("detects an entrypoint that compiles but still requires TLS (upstream's main.go)", async () => {
     const result = await checkSmokescreenEntrypoint(UPSTREAM_SMOKESCREEN_MAIN);
     expect(result.status).toBe('refuses-plain-http');
     expect(result.detail).toContain('refused with HTTP 407');
@@ -104,7 +123,10 @@ describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
   });
 
   it('accepts the other documented way: ("", nil) for clients without a certificate', async () => {
-    const emptyRole = SMOKESCREEN_ENTRYPOINT_GO.replace('return "", smokescreen.MissingRoleError("no TLS: plain-HTTP client")', 'return "", nil').replace('\tconf.AllowMissingRole = true\n', '');
+    const emptyRole = SMOKESCREEN_ENTRYPOINT_GO.replace(
+      'return "", smokescreen.MissingRoleError("no TLS: plain-HTTP client")',
+      'return "", nil',
+    ).replace('\tconf.AllowMissingRole = true\n', '');
     expect(emptyRole).not.toMatch(/AllowMissingRole\s*=/);
     expect(await checkSmokescreenEntrypoint(emptyRole)).toMatchObject({ status: 'ok' });
     expect(entrypointDefects(emptyRole)).toEqual([]);
@@ -112,12 +134,21 @@ describe('the entrypoint against the Smokescreen v0.0.4 stand-in', () => {
 
   it('detects a certificate client losing its role, and a nil config dereferenced on --help', async () => {
     // The report's snippet made to compile: every client, certificate or not, gets "default".
-    const compiles = REPORT_BUG3_ENTRYPOINT.replace(/if err := (smokescreen\.StartWithConfig\(conf, nil\)); err != nil \{\n\s*panic\(err\)\n\s*\}/, '$1');
-    expect(await checkSmokescreenEntrypoint(compiles)).toMatchObject({ status: 'loses-cert-role', detail: expect.stringContaining('role "default"') });
+    const compiles = REPORT_BUG3_ENTRYPOINT.replace(
+      /if err := (smokescreen\.StartWithConfig\(conf, nil\)); err != nil \{\n\s*panic\(err\)\n\s*\}/,
+      '$1',
+    );
+    expect(await checkSmokescreenEntrypoint(compiles)).toMatchObject({
+      status: 'loses-cert-role',
+      detail: expect.stringContaining('role "default"'),
+    });
 
     const noNilCheck = SMOKESCREEN_ENTRYPOINT_GO.replace(/\tif conf == nil \{[\s\S]*?\n\t\}\n/, '');
     expect(noNilCheck).not.toContain('conf == nil');
-    expect(await checkSmokescreenEntrypoint(noNilCheck)).toMatchObject({ status: 'mishandles-help', detail: expect.stringContaining('--help') });
+    expect(await checkSmokescreenEntrypoint(noNilCheck)).toMatchObject({
+      status: 'mishandles-help',
+      detail: expect.stringContaining('--help'),
+    });
     expect(entrypointDefects(noNilCheck)).toEqual([expect.stringContaining('nil config')]);
   });
 });
@@ -199,7 +230,9 @@ describe('bug 3 module', () => {
     expect(after.build).toBe(after.copy + 1);
     expect(after.steps[after.build]).toBe(ORIGINAL_BUILD);
     // Split at the `&&`: the build is its own RUN now, on the COPY's next line.
-    expect(files.get(DOCKERFILE)).toContain(`    git checkout {{ smokescreen_commit }}\nCOPY ${ENTRYPOINT_FILE_NAME} main.go\nRUN CGO_ENABLED=0 go build -ldflags="-s -w -X main.VersionID={{ smokescreen_commit }}" -o /smokescreen .\n`);
+    expect(files.get(DOCKERFILE)).toContain(
+      `    git checkout {{ smokescreen_commit }}\nCOPY ${ENTRYPOINT_FILE_NAME} main.go\nRUN CGO_ENABLED=0 go build -ldflags="-s -w -X main.VersionID={{ smokescreen_commit }}" -o /smokescreen .\n`,
+    );
   });
 
   it('deploys the file next to the Dockerfile, with the same handler, tags and directory', () => {
@@ -218,61 +251,90 @@ describe('bug 3 module', () => {
     expect(renderTemplate(copy.dest!, vars)).toBe(posix.join(posix.dirname(dockerfileDest), ENTRYPOINT_FILE_NAME));
   });
 
-  it('runs under real Ansible: the entrypoint lands beside the Dockerfile and the rebuild handler fires', () => {
-    const files = fixedFiles();
-    const work = tempDir('openclaw-fix-bug3-ansible-');
-    const role = join(work, 'roles', 'openclaw-config');
-    // The role's two egress build tasks as the fix leaves them; the handler only reports.
-    const tasks = (parseYaml(files.get(TASKS)!) as Record<string, unknown>[]).filter((task) => /Smokescreen (Dockerfile|entrypoint)/.test(String(task.name)));
-    expect(tasks.map((task) => task.name)).toEqual(['Render Smokescreen Dockerfile', 'Copy Smokescreen entrypoint']);
-    writeFileMakingDirs(join(role, 'tasks', 'main.yml'), stringifyYaml(tasks));
-    writeFileMakingDirs(join(role, 'handlers', 'main.yml'), '- name: rebuild egress\n  ansible.builtin.debug:\n    msg: rebuild\n');
-    writeFileMakingDirs(join(role, 'templates', 'Dockerfile.smokescreen.j2'), files.get(DOCKERFILE)!);
-    writeFileMakingDirs(join(role, 'files', ENTRYPOINT_FILE_NAME), files.get(ENTRYPOINT)!);
-    const base = join(work, 'deploy');
-    mkdirSync(join(base, 'build', 'smokescreen'), { recursive: true });
-    writeFileMakingDirs(join(work, 'vars.json'), JSON.stringify({ ...loadVars(files), openclaw_base_dir: base }));
-    writeFileMakingDirs(join(work, 'play.yml'), '- hosts: localhost\n  connection: local\n  gather_facts: false\n  vars_files: [vars.json]\n  roles: [openclaw-config]\n');
-    writeFileMakingDirs(join(work, 'ansible.cfg'), `[defaults]\ninterpreter_python = /usr/bin/python3\nlocal_tmp = ${join(work, 'tmp')}\nretry_files_enabled = False\nroles_path = ${join(work, 'roles')}\n`);
-    const run = spawnSync('ansible-playbook', ['-i', 'localhost,', 'play.yml'], {
-      cwd: work,
-      encoding: 'utf8',
-      env: { ...process.env, ANSIBLE_CONFIG: join(work, 'ansible.cfg'), ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: join(work, 'home'), ANSIBLE_LOCALHOST_WARNING: 'False' },
-      timeout: CHILD_PROCESS_TIMEOUT,
-    });
-    expect(run.error, 'ansible-playbook must be installed (Debian\'s ansible package)').toBeUndefined();
-    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-    expect(readFileSync(join(base, 'build', 'smokescreen', ENTRYPOINT_FILE_NAME), 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);
-    expect(readFileSync(join(base, 'build', 'smokescreen', 'Dockerfile'), 'utf8')).toContain(`COPY ${ENTRYPOINT_FILE_NAME} main.go`);
-    expect(run.stdout).toContain('RUNNING HANDLER [openclaw-config : rebuild egress]');
-  }, SLOW_TEST);
+  it(
+    'runs under real Ansible: the entrypoint lands beside the Dockerfile and the rebuild handler fires',
+    () => {
+      const files = fixedFiles();
+      const work = tempDir('openclaw-fix-bug3-ansible-');
+      const role = join(work, 'roles', 'openclaw-config');
+      // The role's two egress build tasks as the fix leaves them; the handler only reports.
+      const tasks = (parseYaml(files.get(TASKS)!) as Record<string, unknown>[]).filter((task) =>
+        /Smokescreen (Dockerfile|entrypoint)/.test(String(task.name)),
+      );
+      expect(tasks.map((task) => task.name)).toEqual(['Render Smokescreen Dockerfile', 'Copy Smokescreen entrypoint']);
+      writeFileMakingDirs(join(role, 'tasks', 'main.yml'), stringifyYaml(tasks));
+      writeFileMakingDirs(join(role, 'handlers', 'main.yml'), '- name: rebuild egress\n  ansible.builtin.debug:\n    msg: rebuild\n');
+      writeFileMakingDirs(join(role, 'templates', 'Dockerfile.smokescreen.j2'), files.get(DOCKERFILE)!);
+      writeFileMakingDirs(join(role, 'files', ENTRYPOINT_FILE_NAME), files.get(ENTRYPOINT)!);
+      const base = join(work, 'deploy');
+      mkdirSync(join(base, 'build', 'smokescreen'), { recursive: true });
+      writeFileMakingDirs(join(work, 'vars.json'), JSON.stringify({ ...loadVars(files), openclaw_base_dir: base }));
+      writeFileMakingDirs(
+        join(work, 'play.yml'),
+        '- hosts: localhost\n  connection: local\n  gather_facts: false\n  vars_files: [vars.json]\n  roles: [openclaw-config]\n',
+      );
+      writeFileMakingDirs(
+        join(work, 'ansible.cfg'),
+        `[defaults]\ninterpreter_python = /usr/bin/python3\nlocal_tmp = ${join(work, 'tmp')}\nretry_files_enabled = False\nroles_path = ${join(work, 'roles')}\n`,
+      );
+      const run = spawnSync('ansible-playbook', ['-i', 'localhost,', 'play.yml'], {
+        cwd: work,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          ANSIBLE_CONFIG: join(work, 'ansible.cfg'),
+          ANSIBLE_NOCOLOR: '1',
+          ANSIBLE_HOME: join(work, 'home'),
+          ANSIBLE_LOCALHOST_WARNING: 'False',
+        },
+        timeout: CHILD_PROCESS_TIMEOUT,
+      });
+      expect(run.error, "ansible-playbook must be installed (Debian's ansible package)").toBeUndefined();
+      expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(readFileSync(join(base, 'build', 'smokescreen', ENTRYPOINT_FILE_NAME), 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);
+      expect(readFileSync(join(base, 'build', 'smokescreen', 'Dockerfile'), 'utf8')).toContain(`COPY ${ENTRYPOINT_FILE_NAME} main.go`);
+      expect(run.stdout).toContain('RUNNING HANDLER [openclaw-config : rebuild egress]');
+    },
+    SLOW_TEST,
+  );
 
-  it('follows a 4-space task file and roles under ansible/', () => {
-    const files = new Map<string, string>();
-    for (const [path, text] of fixtureFiles()) {
-      const fourSpaces = path === TASKS ? text.replace(/^( *)(- )?/gm, (_, indent: string, dash = '') => ' '.repeat(indent.length * 2) + (dash ? '-   ' : '')) : text;
-      files.set(`ansible/${path}`, fourSpaces);
-    }
-    expect(files.get(`ansible/${TASKS}`)).toContain('-   name: Render Smokescreen Dockerfile\n    ansible.builtin.template:\n        src: Dockerfile.smokescreen.j2\n');
-    const plan = planFixes(files, [bug3]);
-    expect(plan.outcomes[0]!.state).toBe('needs-fix');
-    expect(plan.result.get(`ansible/${ENTRYPOINT}`)).toBe(SMOKESCREEN_ENTRYPOINT_GO);
-    expect(plan.result.get(`ansible/${TASKS}`)).toContain(
-      '-   name: Copy Smokescreen entrypoint\n    ansible.builtin.copy:\n        src: smokescreen-main.go\n        dest: "{{ openclaw_base_dir }}/build/smokescreen/smokescreen-main.go"\n        mode: "0644"\n    notify: rebuild egress\n    tags: [config, egress]\n',
-    );
-    expect(renderedBuild(plan.result, `ansible/${DOCKERFILE}`).copy).toBeGreaterThan(-1);
-  }, SLOW_TEST);
+  it(
+    'follows a 4-space task file and roles under ansible/',
+    () => {
+      const files = new Map<string, string>();
+      for (const [path, text] of fixtureFiles()) {
+        const fourSpaces =
+          path === TASKS
+            ? text.replace(/^( *)(- )?/gm, (_, indent: string, dash = '') => ' '.repeat(indent.length * 2) + (dash ? '-   ' : ''))
+            : text;
+        files.set(`ansible/${path}`, fourSpaces);
+      }
+      expect(files.get(`ansible/${TASKS}`)).toContain(
+        '-   name: Render Smokescreen Dockerfile\n    ansible.builtin.template:\n        src: Dockerfile.smokescreen.j2\n',
+      );
+      const plan = planFixes(files, [bug3]);
+      expect(plan.outcomes[0]!.state).toBe('needs-fix');
+      expect(plan.result.get(`ansible/${ENTRYPOINT}`)).toBe(SMOKESCREEN_ENTRYPOINT_GO);
+      expect(plan.result.get(`ansible/${TASKS}`)).toContain(
+        '-   name: Copy Smokescreen entrypoint\n    ansible.builtin.copy:\n        src: smokescreen-main.go\n        dest: "{{ openclaw_base_dir }}/build/smokescreen/smokescreen-main.go"\n        mode: "0644"\n    notify: rebuild egress\n    tags: [config, egress]\n',
+      );
+      expect(renderedBuild(plan.result, `ansible/${DOCKERFILE}`).copy).toBeGreaterThan(-1);
+    },
+    SLOW_TEST,
+  );
 
-  it('repairs a custom entrypoint that does not compile (the report\'s), keeping its name, task and COPY', () => {
+  it("repairs a custom entrypoint that does not compile (the report's), keeping its name, task and COPY", () => {
     const files = fixtureFiles();
     files.set(`${ROLE}/files/main.go`, REPORT_BUG3_ENTRYPOINT);
     files.set(DOCKERFILE, files.get(DOCKERFILE)!.replace('\nRUN CGO_ENABLED=0', '\nCOPY main.go .\nRUN CGO_ENABLED=0'));
     files.set(
       TASKS,
-      files.get(TASKS)!.replace(
-        '- name: Render Smokescreen ACL',
-        '- name: Deploy custom main.go\n  ansible.builtin.copy:\n    src: main.go\n    dest: "{{ openclaw_base_dir }}/build/smokescreen/main.go"\n    mode: "0644"\n  notify: rebuild egress\n\n- name: Render Smokescreen ACL',
-      ),
+      files
+        .get(TASKS)!
+        .replace(
+          '- name: Render Smokescreen ACL',
+          '- name: Deploy custom main.go\n  ansible.builtin.copy:\n    src: main.go\n    dest: "{{ openclaw_base_dir }}/build/smokescreen/main.go"\n    mode: "0644"\n  notify: rebuild egress\n\n- name: Render Smokescreen ACL',
+        ),
     );
     const check = runCheck(bug3, files);
     expect(check).toMatchObject({ state: 'needs-fix', reason: expect.stringContaining(`${ROLE}/files/main.go is broken`) });
@@ -298,7 +360,10 @@ describe('bug 3 module', () => {
   });
 
   it('keeps CRLF line endings and a lowercase keyword style', () => {
-    const lower = fixtureFiles().get(DOCKERFILE)!.replace(/^(RUN|WORKDIR|FROM|COPY)\b/gm, (keyword) => keyword.toLowerCase()).replace(/\n/g, '\r\n');
+    const lower = fixtureFiles()
+      .get(DOCKERFILE)!
+      .replace(/^(RUN|WORKDIR|FROM|COPY)\b/gm, (keyword) => keyword.toLowerCase())
+      .replace(/\n/g, '\r\n');
     const result = fixedFiles(withDockerfile(lower)).get(DOCKERFILE)!;
     expect(result).toContain(`    git checkout {{ smokescreen_commit }}\r\ncopy ${ENTRYPOINT_FILE_NAME} main.go\r\nrun CGO_ENABLED=0`);
     expect(result.match(/(?<!\r)\n/g)).toBeNull();
@@ -314,14 +379,22 @@ describe('bug 3 module', () => {
     );
     expect(runCheck(bug3, plan.result)).toMatchObject({ state: 'fixed' });
     const verified = await verifyRepo(plan.result, { goCheck: false });
-    expect(verified.checks.find((check) => check.id === bug3.id)).toMatchObject({ status: 'not-checked', message: expect.stringContaining('copies smokescreen-main.go over main.go between git checkout and go build') });
+    expect(verified.checks.find((check) => check.id === bug3.id)).toMatchObject({
+      status: 'not-checked',
+      message: expect.stringContaining('copies smokescreen-main.go over main.go between git checkout and go build'),
+    });
 
     // A relative cd resolves against WORKDIR; verify holds a COPY to the WORKDIR's main.go (not where the build runs) as failed.
     const relative = planFixes(withDockerfile(WITH_CD(fixtureFiles().get(DOCKERFILE)!, 'smokescreen')), [bug3]).result;
-    expect(relative.get(DOCKERFILE)).toContain(`COPY ${ENTRYPOINT_FILE_NAME} /src/smokescreen/main.go\nRUN cd /src/smokescreen && CGO_ENABLED=0`);
+    expect(relative.get(DOCKERFILE)).toContain(
+      `COPY ${ENTRYPOINT_FILE_NAME} /src/smokescreen/main.go\nRUN cd /src/smokescreen && CGO_ENABLED=0`,
+    );
     const misplaced = new Map(plan.result).set(DOCKERFILE, plan.result.get(DOCKERFILE)!.replace('/src/smokescreen/main.go', 'main.go'));
     const failing = await verifyRepo(misplaced, { goCheck: false });
-    expect(failing.checks.find((check) => check.id === bug3.id)).toMatchObject({ status: 'failed', message: expect.stringContaining('main.go is copied to /src/main.go, but go build runs in /src/smokescreen') });
+    expect(failing.checks.find((check) => check.id === bug3.id)).toMatchObject({
+      status: 'failed',
+      message: expect.stringContaining('main.go is copied to /src/main.go, but go build runs in /src/smokescreen'),
+    });
   });
 
   it('refuses shapes it cannot place the COPY in, naming file:line', () => {
@@ -331,11 +404,20 @@ describe('bug 3 module', () => {
       reason: `go build at ${DOCKERFILE}:10 runs after 'cd $SRC_DIR' (${DOCKERFILE}:9), which is not a literal path; cannot tell where main.go is`,
     });
 
-    const semicolon = CHAINED(fixtureFiles().get(DOCKERFILE)!).replace('git checkout {{ smokescreen_commit }} && \\', 'git checkout {{ smokescreen_commit }}; \\');
-    expect(runCheck(bug3, withDockerfile(semicolon))).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining(`RUN at ${DOCKERFILE}:8 cannot be split there`) });
+    const semicolon = CHAINED(fixtureFiles().get(DOCKERFILE)!).replace(
+      'git checkout {{ smokescreen_commit }} && \\',
+      'git checkout {{ smokescreen_commit }}; \\',
+    );
+    expect(runCheck(bug3, withDockerfile(semicolon))).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringContaining(`RUN at ${DOCKERFILE}:8 cannot be split there`),
+    });
 
     const subPackage = fixtureFiles().get(DOCKERFILE)!.replace('-o /smokescreen .', '-o /smokescreen ./cmd/smokescreen');
-    expect(runCheck(bug3, withDockerfile(subPackage))).toMatchObject({ state: 'unrecognised', reason: expect.stringMatching(new RegExp(`^go build at ${DOCKERFILE}:10 builds \\./cmd/smokescreen`)) });
+    expect(runCheck(bug3, withDockerfile(subPackage))).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringMatching(new RegExp(`^go build at ${DOCKERFILE}:10 builds \\./cmd/smokescreen`)),
+    });
   });
 
   it('is not applicable when no Dockerfile builds Smokescreen from source', () => {

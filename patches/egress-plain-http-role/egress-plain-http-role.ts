@@ -36,7 +36,6 @@ import { unquote } from '../../src/toolkit/text.js';
  */
 export const ENTRYPOINT_FILE_NAME = 'smokescreen-main.go';
 
-
 // ---------------------------------------------------------------------------------------------
 // Screening an entrypoint's text (a module cannot compile Go; src/verify/go-check.ts does, in verify)
 
@@ -56,14 +55,19 @@ export function entrypointDefects(source: string): string[] {
   const defects: string[] = [];
   if (!/^\s*package\s+main\b/m.test(code)) defects.push('it is not a `package main` file');
   if (!/\bsmokescreen\.StartWithConfig\s*\(/.test(code)) defects.push('it never calls smokescreen.StartWithConfig');
-  const callUsedAsValue = /(?:[:=]|\breturn)\s*smokescreen\.StartWithConfig\s*\(|smokescreen\.StartWithConfig\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:[!=]=|[,)])/;
-  if (callUsedAsValue.test(code)) defects.push('it uses the result of smokescreen.StartWithConfig, which returns nothing on v0.0.4, so it does not compile');
+  const callUsedAsValue =
+    /(?:[:=]|\breturn)\s*smokescreen\.StartWithConfig\s*\(|smokescreen\.StartWithConfig\s*\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?:[!=]=|[,)])/;
+  if (callUsedAsValue.test(code))
+    defects.push('it uses the result of smokescreen.StartWithConfig, which returns nothing on v0.0.4, so it does not compile');
   const allowsMissingRole = /\.AllowMissingRole\s*=\s*true\b/.test(code);
   const refusesWithoutTls = /\.TLS\s*==\s*nil[^}]*?return\s+"[^"]*"\s*,\s*(?!nil\b)[\w.]+/.test(code);
   if (refusesWithoutTls && !allowsMissingRole) {
-    defects.push('its role function returns an error for clients without TLS and AllowMissingRole is not set, so plain-HTTP clients get HTTP 407');
+    defects.push(
+      'its role function returns an error for clients without TLS and AllowMissingRole is not set, so plain-HTTP clients get HTTP 407',
+    );
   }
-  if (!/\bPeerCertificates\b|\bVerifiedChains\b/.test(code)) defects.push('it ignores the client certificate, so clients that present one lose their role');
+  if (!/\bPeerCertificates\b|\bVerifiedChains\b/.test(code))
+    defects.push('it ignores the client certificate, so clients that present one lose their role');
   const configVariable = /\b(\w+)\s*,\s*\w+\s*:?=\s*cmd\.NewConfiguration\s*\(/.exec(code)?.[1];
   if (configVariable && !new RegExp(`\\b${configVariable}\\s*[!=]=\\s*nil\\b|\\bnil\\s*[!=]=\\s*${configVariable}\\b`).test(code)) {
     defects.push(`it dereferences the nil config cmd.NewConfiguration returns for --help/--version (${configVariable})`);
@@ -81,7 +85,24 @@ const TASK_FILE_GLOB = 'tasks/**/*.{yml,yaml}';
 const ENTRYPOINT_GLOBS = ['**/files/**/*.go', '**/templates/**/*.go', '**/templates/**/*.go.j2'];
 
 /** `go build` flags whose value is the next word when not written `-flag=value`. */
-const GO_BUILD_FLAGS_WITH_VALUE = new Set(['-o', '-ldflags', '-gcflags', '-asmflags', '-tags', '-mod', '-p', '-buildmode', '-compiler', '-gccgoflags', '-installsuffix', '-pkgdir', '-modfile', '-overlay', '-pgo', '-C']);
+const GO_BUILD_FLAGS_WITH_VALUE = new Set([
+  '-o',
+  '-ldflags',
+  '-gcflags',
+  '-asmflags',
+  '-tags',
+  '-mod',
+  '-p',
+  '-buildmode',
+  '-compiler',
+  '-gccgoflags',
+  '-installsuffix',
+  '-pkgdir',
+  '-modfile',
+  '-overlay',
+  '-pgo',
+  '-C',
+]);
 
 interface CommandAt {
   readonly instruction: DockerInstruction;
@@ -143,7 +164,9 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
       if (instruction.keyword !== 'RUN') continue;
       if (instruction.execForm || instruction.heredoc) {
         if (/\bgo\s+build\b/.test(instruction.logical)) {
-          throw new UnrecognisedShape(`the RUN with go build at ${whereIn(df, instruction.start)} is in ${instruction.heredoc ? 'heredoc' : 'exec'} form; cannot place the entrypoint before it`);
+          throw new UnrecognisedShape(
+            `the RUN with go build at ${whereIn(df, instruction.start)} is in ${instruction.heredoc ? 'heredoc' : 'exec'} form; cannot place the entrypoint before it`,
+          );
         }
         continue;
       }
@@ -156,16 +179,23 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
       });
     }
   }
-  if (!found) throw new UnrecognisedShape(`${df.path} builds Smokescreen without a 'go build' command (RUN ... go build); cannot replace its main.go`);
+  if (!found)
+    throw new UnrecognisedShape(
+      `${df.path} builds Smokescreen without a 'go build' command (RUN ... go build); cannot replace its main.go`,
+    );
   if (builds.length > 1) {
-    throw new UnrecognisedShape(`${df.path} runs go build more than once (${builds.map((b) => whereIn(df, b.parts[b.partIndex]!.start)).join(', ')}); cannot tell which builds Smokescreen`);
+    throw new UnrecognisedShape(
+      `${df.path} runs go build more than once (${builds.map((b) => whereIn(df, b.parts[b.partIndex]!.start)).join(', ')}); cannot tell which builds Smokescreen`,
+    );
   }
   const { stage, build } = found;
   const buildPart = build.parts[build.partIndex]!;
   const buildAt = whereIn(df, buildPart.start);
   const packages = goBuildPackages(buildPart);
   if (packages.some((pkg) => pkg !== '.' && pkg !== './')) {
-    throw new UnrecognisedShape(`go build at ${buildAt} builds ${packages.join(' ')}, not the repository root whose main.go is the entrypoint`);
+    throw new UnrecognisedShape(
+      `go build at ${buildAt} builds ${packages.join(' ')}, not the repository root whose main.go is the entrypoint`,
+    );
   }
   const workdir = workdirAt(stage, build.instruction);
   const buildDir = directoryAfterCds(df, build, workdir);
@@ -179,7 +209,10 @@ function analyseBuildStage(df: ParsedDockerfile): BuildStage {
     }
     if (instruction === build.instruction) break;
   }
-  if (!lastGit) throw new UnrecognisedShape(`no git clone/checkout precedes go build at ${buildAt} in its stage; cannot tell where the checkout's main.go is`);
+  if (!lastGit)
+    throw new UnrecognisedShape(
+      `no git clone/checkout precedes go build at ${buildAt} in its stage; cannot tell where the checkout's main.go is`,
+    );
   return { df, stage, build, lastGit, workdir, buildDir };
 }
 
@@ -195,18 +228,26 @@ function directoryAfterCds(df: ParsedDockerfile, build: CommandAt, workdir: stri
   let dir = workdir;
   for (const part of build.parts.slice(0, build.partIndex)) {
     const words = commandWordValues(part);
-    if (words[0] === 'pushd' || words[0] === 'popd') throw new UnrecognisedShape(`go build at ${buildAt} runs after a '${words[0]}' in the same RUN; cannot tell where main.go is`);
+    if (words[0] === 'pushd' || words[0] === 'popd')
+      throw new UnrecognisedShape(`go build at ${buildAt} runs after a '${words[0]}' in the same RUN; cannot tell where main.go is`);
     if (words[0] !== 'cd') continue;
     const cdAt = whereIn(df, part.start);
     const target = words.slice(1).filter((word) => word !== '-P' && word !== '-L' && word !== '--');
     if (part.depth !== 0 || (part.separator?.op !== '&&' && part.separator?.op !== ';')) {
-      throw new UnrecognisedShape(`the 'cd' at ${cdAt} is not a plain step of the RUN before go build (in a subshell, or not followed by '&&'); cannot tell where main.go is`);
+      throw new UnrecognisedShape(
+        `the 'cd' at ${cdAt} is not a plain step of the RUN before go build (in a subshell, or not followed by '&&'); cannot tell where main.go is`,
+      );
     }
     const path = target[0];
     if (target.length !== 1 || path === undefined || !/^[\w./@+,:-]+$/.test(path) || path === '-' || path.startsWith('~')) {
-      throw new UnrecognisedShape(`go build at ${buildAt} runs after 'cd ${target.join(' ')}' (${cdAt}), which is not a literal path; cannot tell where main.go is`);
+      throw new UnrecognisedShape(
+        `go build at ${buildAt} runs after 'cd ${target.join(' ')}' (${cdAt}), which is not a literal path; cannot tell where main.go is`,
+      );
     }
-    if (!path.startsWith('/') && /\{\{/.test(dir)) throw new UnrecognisedShape(`the 'cd ${path}' at ${cdAt} is relative to a WORKDIR set by Jinja (${dir}); cannot tell where main.go is`);
+    if (!path.startsWith('/') && /\{\{/.test(dir))
+      throw new UnrecognisedShape(
+        `the 'cd ${path}' at ${cdAt} is relative to a WORKDIR set by Jinja (${dir}); cannot tell where main.go is`,
+      );
     dir = path.startsWith('/') ? posix.normalize(path) : posix.join(dir, path);
   }
   return dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
@@ -245,7 +286,10 @@ function copyOverMain(site: BuildStage): CopyOverMain | undefined {
     const writes = sources.map((source) => (destDir ? posix.join(resolvedDest, posix.basename(source)) : posix.normalize(resolvedDest)));
     const index = writes.indexOf(target);
     if (index === -1) continue;
-    if (sources.length > 1) throw new UnrecognisedShape(`${instruction.keyword} at ${whereIn(df, instruction.start)} copies several files, one of them over main.go`);
+    if (sources.length > 1)
+      throw new UnrecognisedShape(
+        `${instruction.keyword} at ${whereIn(df, instruction.start)} copies several files, one of them over main.go`,
+      );
     return { instruction, source: sources[index]! };
   }
   return undefined;
@@ -270,11 +314,15 @@ function placeCopy(site: BuildStage, source: string): { edit: TextEdit; split: b
   const copyLine = `${runKeyword === runKeyword.toLowerCase() ? 'copy' : 'COPY'} ${source} ${movedByCd ? posix.join(buildDir, 'main.go') : 'main.go'}`;
   if (lastGit.instruction === build.instruction) {
     // A new RUN starts in WORKDIR again: it repeats the `cd` so go build runs where it did.
-    return { edit: splitRunAfter(df, build.instruction, build.partIndex - 1, [copyLine], movedByCd ? `cd ${buildDir} && ` : ''), split: true };
+    return {
+      edit: splitRunAfter(df, build.instruction, build.partIndex - 1, [copyLine], movedByCd ? `cd ${buildDir} && ` : ''),
+      split: true,
+    };
   }
   // Right after the checkout, unless a WORKDIR between them moves where `main.go` resolves.
   const between = df.instructions.slice(instructionIndex(site, lastGit.instruction) + 1, instructionIndex(site, build.instruction));
-  if (between.some((instruction) => instruction.keyword === 'WORKDIR')) return { edit: insertLinesBefore(df, build.instruction, [copyLine]), split: false };
+  if (between.some((instruction) => instruction.keyword === 'WORKDIR'))
+    return { edit: insertLinesBefore(df, build.instruction, [copyLine]), split: false };
   return { edit: insertLinesAfter(df, lastGit.instruction, [copyLine]), split: false };
 }
 
@@ -305,7 +353,9 @@ function fileTasks(repo: RepoView, roleDir: string, names: readonly string[]): M
       const value = task.module === undefined ? undefined : pairOf(task.map, task.module)?.value;
       const raw = isScalar(value) ? sourceOf(task.file.tpl, value as YamlNode) : '';
       if (names.some((name) => raw.includes(name))) {
-        throw new UnrecognisedShape(`the task at ${where(task.file.tpl, task.map)} passes its arguments as key=value text; cannot read it safely`);
+        throw new UnrecognisedShape(
+          `the task at ${where(task.file.tpl, task.map)} passes its arguments as key=value text; cannot read it safely`,
+        );
       }
     }
   }
@@ -322,14 +372,18 @@ function deployTaskLines(dockerfileTask: ModuleArgs, fileName: string): string[]
   const { task, args } = dockerfileTask;
   const destPair = pairOf(args, 'dest');
   const destNode = destPair?.value;
-  if (!destPair || !isScalar(destNode)) throw new UnrecognisedShape(`the Dockerfile task at ${where(task.file.tpl, task.map)} has no plain dest`);
+  if (!destPair || !isScalar(destNode))
+    throw new UnrecognisedShape(`the Dockerfile task at ${where(task.file.tpl, task.map)} has no plain dest`);
   const raw = sourceOf(task.file.tpl, destNode as YamlNode);
   const quote = /^["']/.test(raw) ? raw[0]! : '';
   const inner = unquote(raw);
   const slash = inner.lastIndexOf('/');
   const slashOffset = (destNode as YamlNode).range![0] + quote.length + slash;
   const inJinja = task.file.tpl.jinja.some((span) => span.start <= slashOffset && slashOffset < span.end);
-  if (slash === -1 || inJinja) throw new UnrecognisedShape(`cannot tell the build directory from the Dockerfile task's dest ${raw} at ${where(task.file.tpl, destPair)}`);
+  if (slash === -1 || inJinja)
+    throw new UnrecognisedShape(
+      `cannot tell the build directory from the Dockerfile task's dest ${raw} at ${where(task.file.tpl, destPair)}`,
+    );
   const dest = `${quote}${inner.slice(0, slash + 1)}${fileName}${quote}`;
   const lines = [`- name: Copy Smokescreen entrypoint`, `  ${moduleKey(task.file, 'copy')}:`, `    src: ${fileName}`, `    dest: ${dest}`];
   for (const key of ['owner', 'group', 'mode']) {
@@ -357,7 +411,8 @@ export const bug3: PatchModule = {
   check(repo, assets): CheckResult {
     const df = smokescreenDockerfile(repo);
     // An image from a registry has no main.go to replace.
-    if (!df || !/\bgo\s+build\b/.test(df.text)) return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
+    if (!df || !/\bgo\s+build\b/.test(df.text))
+      return { state: 'not-applicable', reason: 'no Dockerfile template builds Smokescreen from source' };
     const site = analyseBuildStage(df);
     const roleDir = `${roleDirOf(df.path)}/`;
     const existingCopy = copyOverMain(site);
@@ -383,12 +438,19 @@ export const bug3: PatchModule = {
       const src = parameterText(deployTask.task, 'src') ?? '';
       const base = deployTask.task.shortModule === 'template' ? 'templates/' : 'files/';
       if (src === '' || src.startsWith('/') || src.includes('{{')) {
-        throw new UnrecognisedShape(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint from '${src}', not from a file of the role`);
+        throw new UnrecognisedShape(
+          `the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint from '${src}', not from a file of the role`,
+        );
       }
       roleFile = posix.join(roleDir, base, src);
-      if (repo.read(roleFile) === undefined) throw new UnrecognisedShape(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys ${roleFile}, which is not in the repository`);
+      if (repo.read(roleFile) === undefined)
+        throw new UnrecognisedShape(
+          `the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys ${roleFile}, which is not in the repository`,
+        );
     } else {
-      roleFile = [`files/${fileName}`, `templates/${fileName}`, `templates/${fileName}.j2`].map((rel) => roleDir + rel).find((path) => repo.read(path) !== undefined);
+      roleFile = [`files/${fileName}`, `templates/${fileName}`, `templates/${fileName}.j2`]
+        .map((rel) => roleDir + rel)
+        .find((path) => repo.read(path) !== undefined);
     }
     if (roleFile !== undefined) {
       const text = repo.read(roleFile) ?? '';
@@ -396,29 +458,42 @@ export const bug3: PatchModule = {
       if (defects.length > 0) {
         problems.push(`the custom entrypoint ${roleFile} is broken: ${defects.join('; ')}`);
         edits.push({ path: roleFile, start: 0, end: text.length, text: entrypoint });
-        changes.push(`${roleFile}: replaced the entrypoint with upstream's main.go plus AllowMissingRole (${defects.length} defect${defects.length > 1 ? 's' : ''} fixed)`);
+        changes.push(
+          `${roleFile}: replaced the entrypoint with upstream's main.go plus AllowMissingRole (${defects.length} defect${defects.length > 1 ? 's' : ''} fixed)`,
+        );
       }
     } else {
       if (fileName !== ENTRYPOINT_FILE_NAME) {
-        throw new UnrecognisedShape(`${whereIn(df, existingCopy!.instruction.start)} copies ${existingCopy!.source} over main.go, but no file of ${roleDir} provides it`);
+        throw new UnrecognisedShape(
+          `${whereIn(df, existingCopy!.instruction.start)} copies ${existingCopy!.source} over main.go, but no file of ${roleDir} provides it`,
+        );
       }
       roleFile = `${roleDir}files/${ENTRYPOINT_FILE_NAME}`;
-      problems.push(`the image builds upstream's main.go, which refuses clients without a TLS certificate (go build at ${whereIn(df, site.build.parts[site.build.partIndex]!.start)})`);
+      problems.push(
+        `the image builds upstream's main.go, which refuses clients without a TLS certificate (go build at ${whereIn(df, site.build.parts[site.build.partIndex]!.start)})`,
+      );
       edits.push({ path: roleFile, start: 0, end: 0, text: entrypoint });
       changes.push(`${roleFile}: new entrypoint, upstream's main.go plus AllowMissingRole, so plain-HTTP clients get the ACL default rule`);
     }
 
     // 2. The task that deploys it into the build context.
     if (!deployTask) {
-      if (!dockerfileTask) throw new UnrecognisedShape(`no copy/template task in ${roleDir}tasks deploys ${posix.basename(df.path)}; cannot tell where the build context is`);
+      if (!dockerfileTask)
+        throw new UnrecognisedShape(
+          `no copy/template task in ${roleDir}tasks deploys ${posix.basename(df.path)}; cannot tell where the build context is`,
+        );
       if (posix.dirname(roleFile) !== posix.join(roleDir, 'files')) {
         throw new UnrecognisedShape(`the entrypoint ${roleFile} is not directly under ${roleDir}files/ and no task deploys it`);
       }
-      problems.push(`no task deploys ${fileName} into the build context (next to ${where(dockerfileTask.task.file.tpl, dockerfileTask.task.map)})`);
+      problems.push(
+        `no task deploys ${fileName} into the build context (next to ${where(dockerfileTask.task.file.tpl, dockerfileTask.task.map)})`,
+      );
       edits.push(insertTasksAfter(dockerfileTask.task, [deployTaskLines(dockerfileTask, fileName)]));
       changes.push(`${dockerfileTask.task.file.tpl.path}: new task copies ${fileName} next to the Dockerfile, notifying the same handler`);
     } else if (!pairOf(deployTask.task.map, 'notify')) {
-      notes.push(`the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint but notifies no handler: a change to it does not rebuild the image`);
+      notes.push(
+        `the task at ${where(deployTask.task.file.tpl, deployTask.task.map)} deploys the entrypoint but notifies no handler: a change to it does not rebuild the image`,
+      );
     }
 
     // 3. The COPY over main.go, between the checkout and the build.
@@ -426,10 +501,14 @@ export const bug3: PatchModule = {
       const { edit, split } = placeCopy(site, fileName);
       problems.push(`${df.path} does not copy the entrypoint over main.go`);
       edits.push(edit);
-      changes.push(`${df.path}: COPY ${fileName} over main.go after the checkout and before go build${split ? ' (the chained RUN is split there)' : ''}`);
+      changes.push(
+        `${df.path}: COPY ${fileName} over main.go after the checkout and before go build${split ? ' (the chained RUN is split there)' : ''}`,
+      );
     } else if (!copyInOrder(site, existingCopy.instruction)) {
       const { instruction } = existingCopy;
-      problems.push(`${whereIn(df, instruction.start)} copies the entrypoint over main.go ${instructionIndex(site, instruction) < instructionIndex(site, site.lastGit.instruction) ? 'before the checkout' : 'after go build'}, where it has no effect`);
+      problems.push(
+        `${whereIn(df, instruction.start)} copies the entrypoint over main.go ${instructionIndex(site, instruction) < instructionIndex(site, site.lastGit.instruction) ? 'before the checkout' : 'after go build'}, where it has no effect`,
+      );
       edits.push({ path: df.path, start: instruction.lineStart, end: instruction.next, text: '' });
       edits.push(placeCopy(site, existingCopy.source).edit);
       changes.push(`${df.path}: moved the COPY of ${existingCopy.source} between the checkout and go build`);

@@ -18,7 +18,11 @@ const at = (path: string, line: number | string): RegExp => new RegExp(`${path.r
 /** The healthcheck written another way keeps its form: [name, test as written, test after the fix]. */
 const FORMS: [string, string, string][] = [
   ['a plain string', '      test: curl -sf http://localhost:4750/healthcheck\n', '      test: nc -z -w 3 127.0.0.1 4750\n'],
-  ['CMD-SHELL', '      test: ["CMD-SHELL", "curl -sf http://localhost:4750/healthcheck || exit 1"]\n', '      test: ["CMD-SHELL", "nc -z -w 3 127.0.0.1 4750"]\n'],
+  [
+    'CMD-SHELL',
+    '      test: ["CMD-SHELL", "curl -sf http://localhost:4750/healthcheck || exit 1"]\n',
+    '      test: ["CMD-SHELL", "nc -z -w 3 127.0.0.1 4750"]\n',
+  ],
   [
     'a block CMD list with plain items',
     '      test:\n        - CMD\n        - curl\n        - -sf\n        - http://localhost:4750/healthcheck\n',
@@ -39,26 +43,31 @@ new PatchTester({ with: [bug2] }).run(bug1, {
       files: () => fixture(),
       output: {
         [COMPOSE]: (text) => expect(text).toContain('      test: ["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]\n'),
-        [DOCKERFILE]: (text) => expect(text).toContain('# netcat-openbsd is only here for the compose healthcheck\nRUN apk add --no-cache ca-certificates netcat-openbsd && adduser -D -H smokescreen\n'),
+        [DOCKERFILE]: (text) =>
+          expect(text).toContain(
+            '# netcat-openbsd is only here for the compose healthcheck\nRUN apk add --no-cache ca-certificates netcat-openbsd && adduser -D -H smokescreen\n',
+          ),
       },
       prove: (after, before) => {
         expect(() => expectEgressStartsHealthy(before)).toThrow();
         expect(expectEgressStartsHealthy(after).runtimePackages).not.toContain('curl');
       },
     },
-    ...FORMS.map(
-      ([name, test, expected]): InvalidCase => ({
-        name: `a test written as ${name} keeps its form`,
-        files: () => fixture(edit(COMPOSE, HEALTHCHECK_TEST, test)),
-        output: { [COMPOSE]: (text) => expect(text).toContain(expected), [DOCKERFILE]: /netcat-openbsd/ },
-        prove: startsHealthy,
-      }),
-    ),
+    ...FORMS.map(([name, test, expected]): InvalidCase => ({
+      name: `a test written as ${name} keeps its form`,
+      files: () => fixture(edit(COMPOSE, HEALTHCHECK_TEST, test)),
+      output: { [COMPOSE]: (text) => expect(text).toContain(expected), [DOCKERFILE]: /netcat-openbsd/ },
+      prove: startsHealthy,
+    })),
     {
       name: "the report's always-successful snippet is replaced, and the reason says why",
       files: () =>
         fixture(
-          edit(COMPOSE, HEALTHCHECK_TEST, `      test: ["CMD-SHELL", "wget --no-verbose --tries=1 --spider http://localhost:4750/ 2>&1 | grep -q 'connected' || curl -so /dev/null -w '' http://localhost:4750/ 2>&1 && exit 0 || exit 0"]\n`),
+          edit(
+            COMPOSE,
+            HEALTHCHECK_TEST,
+            `      test: ["CMD-SHELL", "wget --no-verbose --tries=1 --spider http://localhost:4750/ 2>&1 | grep -q 'connected' || curl -so /dev/null -w '' http://localhost:4750/ 2>&1 && exit 0 || exit 0"]\n`,
+          ),
         ),
       reason: /always succeeds/,
       output: { [COMPOSE]: /"CMD-SHELL", "nc -z -w 3 127\.0\.0\.1 4750"/, [DOCKERFILE]: /netcat-openbsd/ },
@@ -79,7 +88,14 @@ new PatchTester({ with: [bug2] }).run(bug1, {
     },
     {
       name: 'a one-per-line apk list gets netcat on its own line; curl stays when another RUN uses it, and its comment too',
-      files: () => fixture(edit(DOCKERFILE, APK_LINE, 'RUN apk add --no-cache \\\n        ca-certificates \\\n        curl \\\n    && adduser -D -H smokescreen\nRUN curl --version\n')),
+      files: () =>
+        fixture(
+          edit(
+            DOCKERFILE,
+            APK_LINE,
+            'RUN apk add --no-cache \\\n        ca-certificates \\\n        curl \\\n    && adduser -D -H smokescreen\nRUN curl --version\n',
+          ),
+        ),
       output: {
         [COMPOSE]: /"nc", "-z"/,
         [DOCKERFILE]: (text) => {
@@ -93,8 +109,13 @@ new PatchTester({ with: [bug2] }).run(bug1, {
     },
     {
       name: 'an apk add chained after other commands drops unused curl there',
-      files: () => fixture(edit(DOCKERFILE, APK_LINE, 'RUN set -eux; adduser -D -H smokescreen && apk --no-cache add ca-certificates curl\n')),
-      output: { [COMPOSE]: /"nc", "-z"/, [DOCKERFILE]: (text) => expect(text).toContain('RUN set -eux; adduser -D -H smokescreen && apk --no-cache add ca-certificates netcat-openbsd\n') },
+      files: () =>
+        fixture(edit(DOCKERFILE, APK_LINE, 'RUN set -eux; adduser -D -H smokescreen && apk --no-cache add ca-certificates curl\n')),
+      output: {
+        [COMPOSE]: /"nc", "-z"/,
+        [DOCKERFILE]: (text) =>
+          expect(text).toContain('RUN set -eux; adduser -D -H smokescreen && apk --no-cache add ca-certificates netcat-openbsd\n'),
+      },
       prove: (after) => expect(expectEgressStartsHealthy(after).runtimePackages).not.toContain('curl'),
     },
     {
@@ -106,7 +127,11 @@ new PatchTester({ with: [bug2] }).run(bug1, {
     {
       name: 'a runtime stage without apk is refused, naming file:line',
       state: 'unrecognised',
-      files: () => fixture(edit(DOCKERFILE, 'FROM alpine:{{ smokescreen_alpine_version }}\n', 'FROM gcr.io/distroless/static\n'), edit(DOCKERFILE, /# curl.*\nRUN apk.*\n/, '')),
+      files: () =>
+        fixture(
+          edit(DOCKERFILE, 'FROM alpine:{{ smokescreen_alpine_version }}\n', 'FROM gcr.io/distroless/static\n'),
+          edit(DOCKERFILE, /# curl.*\nRUN apk.*\n/, ''),
+        ),
       reason: at(DOCKERFILE, 13),
     },
   ],

@@ -9,7 +9,15 @@ import { jinjaStatementIn, scalarSource, sourceOf, type ParsedTemplate } from '.
 import { columnAt, eolOf, escapeRegExp } from '../../src/toolkit/text.js';
 import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, commandLineWords, serviceCommand, serviceToCheck, stackServiceName, type ServiceCommand } from '../../src/model/compose-templates.js';
+import {
+  COMPOSE_TEMPLATE_GLOBS,
+  commandFlag,
+  commandLineWords,
+  serviceCommand,
+  serviceToCheck,
+  stackServiceName,
+  type ServiceCommand,
+} from '../../src/model/compose-templates.js';
 import {
   addApkPackage,
   DOCKERFILE_GLOBS,
@@ -35,7 +43,16 @@ const DEFAULT_LISTEN_PORT = '4750';
 /** Upper bound of the connect timeout; a local connect answers in milliseconds or not at all. */
 const MAX_CONNECT_SECONDS = 3;
 /** Files that may run curl inside the egress container (`docker exec openclaw-egress curl …`). */
-const SCRIPT_GLOBS = ['**/tasks/**/*.{yml,yaml}', '**/handlers/**/*.{yml,yaml}', '**/templates/**/*.sh.j2', '**/files/**/*.sh', '**/*.playbook.{yml,yaml}', '**/playbook*.{yml,yaml}', '**/playbooks/**/*.{yml,yaml}', '**/site.{yml,yaml}'];
+const SCRIPT_GLOBS = [
+  '**/tasks/**/*.{yml,yaml}',
+  '**/handlers/**/*.{yml,yaml}',
+  '**/templates/**/*.sh.j2',
+  '**/files/**/*.sh',
+  '**/*.playbook.{yml,yaml}',
+  '**/playbook*.{yml,yaml}',
+  '**/playbooks/**/*.{yml,yaml}',
+  '**/site.{yml,yaml}',
+];
 
 // ---------------------------------------------------------------------------------------------
 // The probe
@@ -128,10 +145,15 @@ interface HealthcheckFinding {
   readonly change: string | undefined;
 }
 
-function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: ListenAddress): HealthcheckFinding | { notApplicable: string } {
+function checkHealthcheck(
+  tpl: ParsedTemplate,
+  healthcheck: YAMLMap,
+  listen: ListenAddress,
+): HealthcheckFinding | { notApplicable: string } {
   const testPair = pairOf(healthcheck, 'test');
   const disabled = pairOf(healthcheck, 'disable')?.value;
-  if (isScalar(disabled) && disabled.value === true) return { notApplicable: `the healthcheck of ${EGRESS} is disabled (${where(tpl, healthcheck)})` };
+  if (isScalar(disabled) && disabled.value === true)
+    return { notApplicable: `the healthcheck of ${EGRESS} is disabled (${where(tpl, healthcheck)})` };
   const test = testPair?.value;
   if (!testPair || !test) return { notApplicable: `the healthcheck of ${EGRESS} at ${where(tpl, healthcheck)} has no test` };
   const at = where(tpl, test);
@@ -141,7 +163,8 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
   const argv = ['nc', '-z', '-w', String(seconds), listen.host, listen.port];
   const shell = argv.join(' ');
   const hosts = acceptableHosts(listen);
-  const good = (probe: NcProbe | undefined): boolean => probe !== undefined && probe.timeout !== undefined && probe.timeout > 0 && hosts.includes(probe.host) && probe.port === listen.port;
+  const good = (probe: NcProbe | undefined): boolean =>
+    probe !== undefined && probe.timeout !== undefined && probe.timeout > 0 && hosts.includes(probe.host) && probe.port === listen.port;
   const describe = (probe: NcProbe | undefined, alwaysSucceeds = false): string => {
     if (alwaysSucceeds) return 'always succeeds (it ends in a success exit)';
     if (!probe) return 'is not a TCP probe';
@@ -154,16 +177,26 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
   // A probe Jinja computes (`test: "{{ egress_probe }}"`, or inside `{% if %}`) is the user's
   // decision: refuse rather than overwrite it. Jinja in an argument (a port) is fine.
   const refuseComputed = (commandLine: string): void => {
-    if (hasBlock || /^\s*\{\{/.test(commandLine)) throw new UnrecognisedShape(`the healthcheck test of ${EGRESS} at ${at} is computed by Jinja and is not a bounded TCP probe on ${listen.host}:${listen.port}`);
+    if (hasBlock || /^\s*\{\{/.test(commandLine))
+      throw new UnrecognisedShape(
+        `the healthcheck test of ${EGRESS} at ${at} is computed by Jinja and is not a bounded TCP probe on ${listen.host}:${listen.port}`,
+      );
   };
 
   if (isScalar(test)) {
     // `test: "…"` is the shell form (as CMD-SHELL).
-    if (test.type === 'BLOCK_FOLDED' || test.type === 'BLOCK_LITERAL') throw new UnrecognisedShape(`healthcheck test of ${EGRESS} at ${at} is a block scalar`);
+    if (test.type === 'BLOCK_FOLDED' || test.type === 'BLOCK_LITERAL')
+      throw new UnrecognisedShape(`healthcheck test of ${EGRESS} at ${at} is a block scalar`);
     const { probe, alwaysSucceeds } = parseShellProbe(scalarSource(tpl, test));
-    if (good(probe) && !alwaysSucceeds) return { ok: true, reason: `the healthcheck is a bounded TCP probe (${at})`, edit: undefined, change: undefined };
+    if (good(probe) && !alwaysSucceeds)
+      return { ok: true, reason: `the healthcheck is a bounded TCP probe (${at})`, edit: undefined, change: undefined };
     refuseComputed(scalarSource(tpl, test));
-    return { ok: false, reason: `the healthcheck at ${at} ${describe(probe, alwaysSucceeds)}`, edit: replaceNode(tpl, test, quoteItem(test, shell)), change: `${tpl.path}: the healthcheck of ${EGRESS} is now ${target}` };
+    return {
+      ok: false,
+      reason: `the healthcheck at ${at} ${describe(probe, alwaysSucceeds)}`,
+      edit: replaceNode(tpl, test, quoteItem(test, shell)),
+      change: `${tpl.path}: the healthcheck of ${EGRESS} is now ${target}`,
+    };
   }
   if (!isSeq(test)) throw new UnrecognisedShape(`healthcheck test of ${EGRESS} at ${at} is neither a list nor a string`);
   const items = test.items.map((item) => {
@@ -174,9 +207,11 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
   if (kind === 'NONE') return { notApplicable: `the healthcheck of ${EGRESS} is disabled (${at})` };
   if (kind === 'CMD-SHELL') {
     const command = items[1];
-    if (!command || items.length !== 2) throw new UnrecognisedShape(`CMD-SHELL healthcheck at ${at} does not have exactly one command string`);
+    if (!command || items.length !== 2)
+      throw new UnrecognisedShape(`CMD-SHELL healthcheck at ${at} does not have exactly one command string`);
     const { probe, alwaysSucceeds } = parseShellProbe(scalarSource(tpl, command));
-    if (good(probe) && !alwaysSucceeds) return { ok: true, reason: `the healthcheck is a bounded TCP probe (${at})`, edit: undefined, change: undefined };
+    if (good(probe) && !alwaysSucceeds)
+      return { ok: true, reason: `the healthcheck is a bounded TCP probe (${at})`, edit: undefined, change: undefined };
     refuseComputed(scalarSource(tpl, command));
     return {
       ok: false,
@@ -196,11 +231,17 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
   } else {
     const [start, end] = test.range ?? [0, 0];
     // Rewriting a block list wholesale would drop comments between its items: refuse instead.
-    if (/(^|\s)#/.test(tpl.masked.slice(start, end).replace(/"[^"]*"|'[^']*'/g, ''))) throw new UnrecognisedShape(`healthcheck test list at ${at} has comments between its items`);
+    if (/(^|\s)#/.test(tpl.masked.slice(start, end).replace(/"[^"]*"|'[^']*'/g, '')))
+      throw new UnrecognisedShape(`healthcheck test list at ${at} has comments between its items`);
     const indent = ' '.repeat(columnAt(tpl.text, start));
     text = newItems.map((item) => `- ${item}`).join(eolOf(tpl.text) + indent);
   }
-  return { ok: false, reason: `the healthcheck at ${at} ${describe(probe)}`, edit: replaceNode(tpl, test, text), change: `${tpl.path}: the healthcheck of ${EGRESS} is now ${target}` };
+  return {
+    ok: false,
+    reason: `the healthcheck at ${at} ${describe(probe)}`,
+    edit: replaceNode(tpl, test, text),
+    change: `${tpl.path}: the healthcheck of ${EGRESS} is now ${target}`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,7 +250,14 @@ function checkHealthcheck(tpl: ParsedTemplate, healthcheck: YAMLMap, listen: Lis
 const CURL_WORD = /(^|[^A-Za-z0-9_-])curl([^A-Za-z0-9_-]|$)/;
 
 /** Where, besides the `apk add` lists (`apks`) that install it, the image or the deployment runs curl in the egress container. */
-function curlUses(df: ParsedDockerfile, stage: DockerStage, apks: readonly ApkAdd[], repo: RepoView, egressNames: readonly string[], egressSources: readonly string[]): string[] {
+function curlUses(
+  df: ParsedDockerfile,
+  stage: DockerStage,
+  apks: readonly ApkAdd[],
+  repo: RepoView,
+  egressNames: readonly string[],
+  egressSources: readonly string[],
+): string[] {
   const uses: string[] = [];
   // In `apk add … curl` curl is a package name, not a use.
   const apkAddStarts = new Set(apks.map((apk) => apk.part.start));
@@ -220,7 +268,8 @@ function curlUses(df: ParsedDockerfile, stage: DockerStage, apks: readonly ApkAd
       continue;
     }
     for (const part of shellParts(df, instruction)) {
-      if (!apkAddStarts.has(part.start) && part.words.some((word) => CURL_WORD.test(word.value))) uses.push(`RUN at ${whereIn(df, part.start)}`);
+      if (!apkAddStarts.has(part.start) && part.words.some((word) => CURL_WORD.test(word.value)))
+        uses.push(`RUN at ${whereIn(df, part.start)}`);
     }
   }
   for (const source of egressSources) if (CURL_WORD.test(source)) uses.push(`the ${EGRESS} service's command or entrypoint`);
@@ -268,16 +317,20 @@ function checkImage(df: ParsedDockerfile, repo: RepoView, egressNames: readonly 
   const problems: string[] = [];
   const notes: string[] = [];
   const refuseJinja = (apk: ApkAdd): void => {
-    if (apk.instruction.hasJinjaStatement) throw new UnrecognisedShape(`the apk add at ${whereIn(df, apk.part.start)} contains a Jinja block`);
+    if (apk.instruction.hasJinjaStatement)
+      throw new UnrecognisedShape(`the apk add at ${whereIn(df, apk.part.start)} contains a Jinja block`);
   };
 
   // curl goes when nothing uses it and it can go without leaving an empty `apk add`.
   const needNetcat = netcat.length === 0;
-  const dropCurl = curls.length > 0 && uses.length === 0 && curls.every(({ apk }, index) => apk.packages.length > 1 || (needNetcat && index === 0));
-  if (curls.length > 0 && uses.length > 0) notes.push(`curl stays in the runtime stage of ${df.path}: it is still used by ${uses.join(', ')}`);
+  const dropCurl =
+    curls.length > 0 && uses.length === 0 && curls.every(({ apk }, index) => apk.packages.length > 1 || (needNetcat && index === 0));
+  if (curls.length > 0 && uses.length > 0)
+    notes.push(`curl stays in the runtime stage of ${df.path}: it is still used by ${uses.join(', ')}`);
 
   if (needNetcat) {
-    if (apks.length === 0) throw new UnrecognisedShape(`the runtime stage at ${stageAt} installs nothing with 'apk add'; cannot add ${NETCAT}`);
+    if (apks.length === 0)
+      throw new UnrecognisedShape(`the runtime stage at ${stageAt} installs nothing with 'apk add'; cannot add ${NETCAT}`);
     problems.push(`${NETCAT} is not installed in the runtime stage at ${stageAt}`);
   }
   if (dropCurl) problems.push(`curl is installed at ${whereIn(df, curls[0]!.word.start)} but nothing uses it`);
@@ -317,7 +370,10 @@ function checkImage(df: ParsedDockerfile, repo: RepoView, egressNames: readonly 
       }
     }
   }
-  const reason = problems.length > 0 ? problems.join('; ') : `${NETCAT} is installed in the runtime stage at ${stageAt}${curls.length > 0 ? ' (curl kept: still used)' : ''}`;
+  const reason =
+    problems.length > 0
+      ? problems.join('; ')
+      : `${NETCAT} is installed in the runtime stage at ${stageAt}${curls.length > 0 ? ' (curl kept: still used)' : ''}`;
   return { edits, changes, problems, notes, reason };
 }
 
@@ -337,8 +393,10 @@ export const bug1: PatchModule = {
     if (!found) return { state: 'not-applicable', reason: `no Compose template defines ${EGRESS}` };
     const { tpl, pair: servicePair, service: egress } = found;
     const healthcheckPair = pairOf(egress, 'healthcheck');
-    if (!healthcheckPair || !healthcheckPair.value) return { state: 'not-applicable', reason: `${EGRESS} has no healthcheck (${where(tpl, servicePair)})` };
-    if (!isMap(healthcheckPair.value)) throw new UnrecognisedShape(`healthcheck of ${EGRESS} at ${where(tpl, healthcheckPair)} is not a mapping`);
+    if (!healthcheckPair || !healthcheckPair.value)
+      return { state: 'not-applicable', reason: `${EGRESS} has no healthcheck (${where(tpl, servicePair)})` };
+    if (!isMap(healthcheckPair.value))
+      throw new UnrecognisedShape(`healthcheck of ${EGRESS} at ${where(tpl, healthcheckPair)} is not a mapping`);
     const command = serviceCommand(tpl, egress);
     const listen = listenAddress(command);
 
@@ -354,7 +412,13 @@ export const bug1: PatchModule = {
     const df = smokescreenDockerfile(repo);
     const image = df
       ? checkImage(df, repo, egressNames, egressSources)
-      : { edits: [], changes: [], problems: [], notes: [`no Dockerfile template that builds Smokescreen was found: make sure the ${EGRESS} image provides nc`], reason: 'no Smokescreen Dockerfile template' };
+      : {
+          edits: [],
+          changes: [],
+          problems: [],
+          notes: [`no Dockerfile template that builds Smokescreen was found: make sure the ${EGRESS} image provides nc`],
+          reason: 'no Smokescreen Dockerfile template',
+        };
 
     const edits = [...(health.edit ? [health.edit] : []), ...image.edits];
     if (edits.length === 0) {

@@ -10,19 +10,34 @@ import { edit, fixture, PatchTester, type FileEdit } from '../../test/patch-test
 import { bug2 } from './egress-writable-run.js';
 
 const startsHealthy = (after: ReadonlyMap<string, string>): void => void expectEgressStartsHealthy(after);
-const RUN_TMPFS: FileEdit = edit(COMPOSE, '      - /tmp:size=16M\n    command:', '      - /tmp:size=16M\n      - /run:size=8M\n    command:');
-const everyLine = (change: (text: string) => string): FileEdit => (files) => new Map(files).set(COMPOSE, change(files.get(COMPOSE)!));
+const RUN_TMPFS: FileEdit = edit(
+  COMPOSE,
+  '      - /tmp:size=16M\n    command:',
+  '      - /tmp:size=16M\n      - /run:size=8M\n    command:',
+);
+const everyLine =
+  (change: (text: string) => string): FileEdit =>
+  (files) =>
+    new Map(files).set(COMPOSE, change(files.get(COMPOSE)!));
 
 new PatchTester({ with: [bug1] }).run(bug2, {
   valid: [
     {
       name: 'the flag in its two-argument spelling on a tmpfs mount point',
-      files: () => fixture(RUN_TMPFS, edit(COMPOSE, '      - "--listen-ip=0.0.0.0"\n', '      - "--listen-ip=0.0.0.0"\n      - "--stats-socket-dir"\n      - "/tmp/"\n')),
+      files: () =>
+        fixture(
+          RUN_TMPFS,
+          edit(
+            COMPOSE,
+            '      - "--listen-ip=0.0.0.0"\n',
+            '      - "--listen-ip=0.0.0.0"\n      - "--stats-socket-dir"\n      - "/tmp/"\n',
+          ),
+        ),
     },
   ],
   invalid: [
     {
-      name: 'the fixture: /run and the flag added in the lists\' own style; the rendered proxy starts and is probed over TCP',
+      name: "the fixture: /run and the flag added in the lists' own style; the rendered proxy starts and is probed over TCP",
       files: () => fixture(),
       reason: new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:108`),
       output: {
@@ -38,7 +53,9 @@ new PatchTester({ with: [bug1] }).run(bug2, {
         expect(flagValue(rendered.command, 'stats-socket-dir')).toBe('/run');
         // curl served only the old healthcheck (Bug 1): it is gone from the image, and the comment above names nc.
         expect(rendered.runtimePackages).not.toContain('curl');
-        expect(after.get(DOCKERFILE)).toContain('# netcat-openbsd is only here for the compose healthcheck\nRUN apk add --no-cache ca-certificates netcat-openbsd && adduser -D -H smokescreen\n');
+        expect(after.get(DOCKERFILE)).toContain(
+          '# netcat-openbsd is only here for the compose healthcheck\nRUN apk add --no-cache ca-certificates netcat-openbsd && adduser -D -H smokescreen\n',
+        );
         expect(after.get(COMPOSE)).toContain('      test: ["CMD", "nc", "-z", "-w", "3", "127.0.0.1", "4750"]\n');
       },
     },
@@ -58,7 +75,11 @@ new PatchTester({ with: [bug1] }).run(bug2, {
       files: () =>
         fixture(
           edit(COMPOSE, 'tmpfs:\n      - /tmp:size=16M\n    command:', 'tmpfs: [/tmp:size=16M]\n    command:'),
-          edit(COMPOSE, /command:\n( +- .*\n)+/, 'command: [--egress-acl-file=/etc/smokescreen/acl.yaml, --listen-ip=0.0.0.0, --listen-port=4800, --deny-range=10.0.0.0/8]\n'),
+          edit(
+            COMPOSE,
+            /command:\n( +- .*\n)+/,
+            'command: [--egress-acl-file=/etc/smokescreen/acl.yaml, --listen-ip=0.0.0.0, --listen-port=4800, --deny-range=10.0.0.0/8]\n',
+          ),
         ),
       output: {
         [COMPOSE]: (text) => {
@@ -93,7 +114,14 @@ new PatchTester({ with: [bug1] }).run(bug2, {
     },
     {
       name: 'a socket directory on the read-only root is corrected in place',
-      files: () => fixture(edit(COMPOSE, '      - "--listen-ip=0.0.0.0"\n', '      - "--listen-ip=0.0.0.0"\n      - "--stats-socket-dir=/var/run/smokescreen"\n')),
+      files: () =>
+        fixture(
+          edit(
+            COMPOSE,
+            '      - "--listen-ip=0.0.0.0"\n',
+            '      - "--listen-ip=0.0.0.0"\n      - "--stats-socket-dir=/var/run/smokescreen"\n',
+          ),
+        ),
       output: {
         [COMPOSE]: (text) => {
           expect(text).toContain('      - "--stats-socket-dir=/run"\n      - "--deny-range=10.0.0.0/8"\n');
@@ -103,7 +131,7 @@ new PatchTester({ with: [bug1] }).run(bug2, {
       prove: startsHealthy,
     },
     {
-      name: 'no tmpfs at all: a list is added after read_only, in the service\'s list style',
+      name: "no tmpfs at all: a list is added after read_only, in the service's list style",
       files: () => fixture(edit(COMPOSE, '    tmpfs:\n      - /tmp:size=16M\n    command:', '    command:')),
       output: { [COMPOSE]: (text) => expect(text).toContain('    read_only: true\n    tmpfs:\n      - /run:size=8M\n    command:\n') },
       prove: (after) => {
@@ -113,8 +141,15 @@ new PatchTester({ with: [bug1] }).run(bug2, {
       },
     },
     {
-      name: 'CRLF line endings (with Bug 1\'s Dockerfile)',
-      files: () => fixture(...[COMPOSE, DOCKERFILE].map((path): FileEdit => (files) => new Map(files).set(path, files.get(path)!.replace(/\n/g, '\r\n')))),
+      name: "CRLF line endings (with Bug 1's Dockerfile)",
+      files: () =>
+        fixture(
+          ...[COMPOSE, DOCKERFILE].map(
+            (path): FileEdit =>
+              (files) =>
+                new Map(files).set(path, files.get(path)!.replace(/\n/g, '\r\n')),
+          ),
+        ),
       output: { [COMPOSE]: (text) => expect(text.replace(/\r\n/g, '')).not.toContain('\n') },
       prove: (after) => {
         expect(after.get(DOCKERFILE)!.replace(/\r\n/g, '')).not.toContain('\n');
@@ -130,7 +165,14 @@ new PatchTester({ with: [bug1] }).run(bug2, {
     {
       name: 'a tmpfs list built by a Jinja loop is refused, naming file:line',
       state: 'unrecognised',
-      files: () => fixture(edit(COMPOSE, '    tmpfs:\n      - /tmp:size=16M\n    command:', '    tmpfs:\n{% for mount in egress_tmpfs %}\n      - {{ mount }}\n{% endfor %}\n    command:')),
+      files: () =>
+        fixture(
+          edit(
+            COMPOSE,
+            '    tmpfs:\n      - /tmp:size=16M\n    command:',
+            '    tmpfs:\n{% for mount in egress_tmpfs %}\n      - {{ mount }}\n{% endfor %}\n    command:',
+          ),
+        ),
       reason: new RegExp(`${COMPOSE.replace(/\./g, '\\.')}:\\d+`),
     },
   ],

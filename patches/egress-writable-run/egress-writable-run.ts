@@ -11,7 +11,13 @@ import { scalarSource, sourceOf, type ParsedTemplate } from '../../src/toolkit/t
 import { columnAt, lineStartAt } from '../../src/toolkit/text.js';
 import type { CheckResult, PatchModule, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, commandFlag, serviceCommand, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
+import {
+  COMPOSE_TEMPLATE_GLOBS,
+  commandFlag,
+  serviceCommand,
+  serviceToCheck,
+  stackServiceName,
+} from '../../src/model/compose-templates.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
 
 const EGRESS = 'openclaw-egress';
@@ -72,7 +78,9 @@ function tmpfsState(tpl: ParsedTemplate, service: YAMLMap): TmpfsState {
   const value = pair?.value;
   if (!pair || value === null || value === undefined) {
     // No tmpfs at all: add the key with `/run`, as a block list in the service's style.
-    const lines = service.flow ? [`tmpfs: [${RUN_TMPFS_ENTRY}]`] : ['tmpfs:', `${' '.repeat(blockListOffset(tpl, service))}- ${RUN_TMPFS_ENTRY}`];
+    const lines = service.flow
+      ? [`tmpfs: [${RUN_TMPFS_ENTRY}]`]
+      : ['tmpfs:', `${' '.repeat(blockListOffset(tpl, service))}- ${RUN_TMPFS_ENTRY}`];
     return { mounts: [], edit: insertIntoMap(tpl, service, lines, pairOf(service, 'read_only') ? 'read_only' : undefined) };
   }
   if (isScalar(value)) {
@@ -93,7 +101,8 @@ function tmpfsState(tpl: ParsedTemplate, service: YAMLMap): TmpfsState {
   });
   if (mounts.some((mount) => mount.path === '/run')) return { mounts, edit: undefined };
   const unknown = mounts.find((mount) => mount.path === undefined);
-  if (unknown) throw new UnrecognisedShape(`tmpfs entry at ${where(tpl, unknown.node)} is computed by Jinja; cannot tell whether it mounts /run`);
+  if (unknown)
+    throw new UnrecognisedShape(`tmpfs entry at ${where(tpl, unknown.node)} is computed by Jinja; cannot tell whether it mounts /run`);
   const sample = mounts.find((mount) => mount.path === '/tmp')?.node ?? (value.items.at(-1) as Scalar | undefined);
   return { mounts, edit: appendToSeq(tpl, value as YAMLSeq, [quoteLike(sample, RUN_TMPFS_ENTRY)]) };
 }
@@ -127,9 +136,13 @@ export const bug2: PatchModule = {
     if (flag) {
       const at = where(tpl, flag.flag.node);
       if (flag.value === undefined) throw new UnrecognisedShape(`--${STATS_SOCKET_FLAG} at ${at} has no value`);
-      if (/\{[{%]/.test(flag.value)) throw new UnrecognisedShape(`--${STATS_SOCKET_FLAG} at ${at} is set by Jinja; cannot tell where it points`);
+      if (/\{[{%]/.test(flag.value))
+        throw new UnrecognisedShape(`--${STATS_SOCKET_FLAG} at ${at} is set by Jinja; cannot tell where it points`);
       if (!writableMountPoints.has(normaliseDir(flag.value))) {
-        if (!target) throw new UnrecognisedShape(`no tmpfs of ${EGRESS} (${tpl.path}) is writable by the container user for --${STATS_SOCKET_FLAG} at ${at}`);
+        if (!target)
+          throw new UnrecognisedShape(
+            `no tmpfs of ${EGRESS} (${tpl.path}) is writable by the container user for --${STATS_SOCKET_FLAG} at ${at}`,
+          );
         flagEdit = { path: tpl.path, start: flag.valueStart, end: flag.valueEnd, text: target };
         flagChange = `${tpl.path}: pointed --${STATS_SOCKET_FLAG} of ${EGRESS} from ${flag.value} (not a writable tmpfs mount point) to ${target}`;
       }
@@ -149,11 +162,19 @@ export const bug2: PatchModule = {
     const readOnly = pairOf(egress, 'read_only');
     const readOnlyNote = isScalar(readOnly?.value) && readOnly.value.value === true ? 'read_only: true kept' : 'read_only is not true';
     if (!tmpfs.edit && !flagEdit) {
-      return { state: 'fixed', reason: `${EGRESS} has a /run tmpfs and its stats socket on a tmpfs mount point (${where(tpl, flag!.flag.node)}); ${readOnlyNote}` };
+      return {
+        state: 'fixed',
+        reason: `${EGRESS} has a /run tmpfs and its stats socket on a tmpfs mount point (${where(tpl, flag!.flag.node)}); ${readOnlyNote}`,
+      };
     }
     const edits = [tmpfs.edit, flagEdit].filter((edit): edit is TextEdit => edit !== undefined);
-    const changes = [runAdded ? `${tpl.path}: added a ${RUN_TMPFS_ENTRY} tmpfs to ${EGRESS}` : undefined, flagChange].filter((change): change is string => change !== undefined);
-    const missing = [runAdded ? 'no /run tmpfs' : undefined, flagEdit ? (flag ? `--${STATS_SOCKET_FLAG} not on a writable tmpfs mount point` : `no --${STATS_SOCKET_FLAG}`) : undefined].filter(Boolean);
+    const changes = [runAdded ? `${tpl.path}: added a ${RUN_TMPFS_ENTRY} tmpfs to ${EGRESS}` : undefined, flagChange].filter(
+      (change): change is string => change !== undefined,
+    );
+    const missing = [
+      runAdded ? 'no /run tmpfs' : undefined,
+      flagEdit ? (flag ? `--${STATS_SOCKET_FLAG} not on a writable tmpfs mount point` : `no --${STATS_SOCKET_FLAG}`) : undefined,
+    ].filter(Boolean);
     return {
       state: 'needs-fix',
       reason: `${EGRESS} at ${where(tpl, servicePair)}: ${missing.join(', ')} (${readOnlyNote})`,

@@ -53,14 +53,20 @@ function deployedProject(files: Files, overlays: readonly string[]): ComposeProj
   return mergeCompose(render(BASE), overlays.map(render), { projectDirectory: String(vars.openclaw_base_dir) });
 }
 
-const DEPLOYMENTS = { caddy: [CADDY, MONITORING], cloudflared: [TUNNEL, MONITORING], 'caddy without monitoring': [CADDY], 'no reverse proxy': [] } as const;
+const DEPLOYMENTS = {
+  caddy: [CADDY, MONITORING],
+  cloudflared: [TUNNEL, MONITORING],
+  'caddy without monitoring': [CADDY],
+  'no reverse proxy': [],
+} as const;
 
 /** Everything the fix promises, on one rendered, merged deployment. */
 function expectSafeFirstDeploy(project: ComposeProject): void {
   // A first deploy: no Docker network exists yet.
   expect(firstRunProblems(project, [])).toEqual([]);
   const created = new Set(networksCreatedByUp(project, []).map((network) => network.key));
-  for (const service of project.services.keys()) for (const key of networksOf(project, service)) expect(created, `${service} on ${key}`).toContain(key);
+  for (const service of project.services.keys())
+    for (const key of networksOf(project, service)) expect(created, `${service} on ${key}`).toContain(key);
 
   expect(routesOut(project, 'openclaw')).toBe(false);
   for (const key of networksOf(project, 'openclaw')) expect(project.networks.get(key)?.internal, key).toBe(true);
@@ -98,13 +104,18 @@ describe('bug 4 on the bundled repo', () => {
 
   const after = fixed(before);
 
-  it.each(Object.entries(DEPLOYMENTS))('after the fix a first deploy (%s) works and the gateway leaves only through the egress proxy', (_, overlays) => {
-    expectSafeFirstDeploy(deployedProject(after, overlays));
-  });
+  it.each(Object.entries(DEPLOYMENTS))(
+    'after the fix a first deploy (%s) works and the gateway leaves only through the egress proxy',
+    (_, overlays) => {
+      expectSafeFirstDeploy(deployedProject(after, overlays));
+    },
+  );
 
   it('the gateway is still told to use the proxy, which shares a network with it', () => {
     const vars = loadVars(after);
-    const rendered = parseYaml(renderTemplate(after.get(BASE) ?? '', vars)) as { services: Record<string, { environment: Record<string, string> }> };
+    const rendered = parseYaml(renderTemplate(after.get(BASE) ?? '', vars)) as {
+      services: Record<string, { environment: Record<string, string> }>;
+    };
     expect(rendered.services.openclaw?.environment.HTTPS_PROXY).toBe('http://openclaw-egress:4750');
   });
 
@@ -114,8 +125,18 @@ describe('bug 4 on the bundled repo', () => {
       return (after.get(path) ?? '').split('\n').filter((line) => !old.has(line));
     };
     expect(added(BASE)).toEqual(['    internal: true']);
-    expect(before.get(BASE)?.split('\n').every((line) => after.get(BASE)?.split('\n').includes(line))).toBe(true);
-    expect(added(CADDY)).toEqual(['      - ingress-net', 'networks:', '  ingress-net:', '    driver: bridge    # internet side of caddy: proxy-net has no route out']);
+    expect(
+      before
+        .get(BASE)
+        ?.split('\n')
+        .every((line) => after.get(BASE)?.split('\n').includes(line)),
+    ).toBe(true);
+    expect(added(CADDY)).toEqual([
+      '      - ingress-net',
+      'networks:',
+      '  ingress-net:',
+      '    driver: bridge    # internet side of caddy: proxy-net has no route out',
+    ]);
     expect(after.get(TUNNEL)).toContain('networks: [proxy-net, ingress-net]');
     expect(after.get(MONITORING)).toBe(before.get(MONITORING));
   });
@@ -134,12 +155,16 @@ describe('bug 4 on other shapes of the repo', () => {
     'roles under ansible/': new Map([...base].map(([path, text]) => [`ansible/${path}`, text])),
     '4-space indentation': [BASE, CADDY, TUNNEL, MONITORING].reduce((files, path) => edit(files, path, fourSpaces), base),
     'flow lists in the base and the Caddy overlay': edit(
-      edit(base, BASE, (t) => t.replace('    networks:\n      - openclaw-net\n      - proxy-net\n', '    networks: [openclaw-net, proxy-net]\n')),
+      edit(base, BASE, (t) =>
+        t.replace('    networks:\n      - openclaw-net\n      - proxy-net\n', '    networks: [openclaw-net, proxy-net]\n'),
+      ),
       CADDY,
       (t) => t.replace('    networks:\n      - proxy-net\n', '    networks: ["proxy-net"]\n'),
     ),
     'long-form service networks': edit(
-      edit(base, CADDY, (t) => t.replace('    networks:\n      - proxy-net\n', '    networks:\n      proxy-net:\n        aliases: [edge]\n')),
+      edit(base, CADDY, (t) =>
+        t.replace('    networks:\n      - proxy-net\n', '    networks:\n      proxy-net:\n        aliases: [edge]\n'),
+      ),
       TUNNEL,
       (t) => t.replace('networks: [proxy-net]', 'networks: { proxy-net: { aliases: [tunnel] } }'),
     ),
@@ -148,9 +173,18 @@ describe('bug 4 on other shapes of the repo', () => {
       TUNNEL,
       (t) => `${t}\nvolumes:\n  tunnel-state:\nnetworks: {}\n`,
     ),
-    'proxy-net declared bare': edit(base, BASE, (t) => t.replace('  proxy-net:\n    driver: bridge    # reverse proxy <-> gateway\n', '  proxy-net:\n')),
-    'proxy-net in flow style': edit(base, BASE, (t) => t.replace('  proxy-net:\n    driver: bridge    # reverse proxy <-> gateway\n', '  proxy-net: {driver: bridge}\n')),
-    'proxy-net explicitly not internal': edit(base, BASE, (t) => t.replace('    driver: bridge    # reverse proxy <-> gateway\n', '    driver: bridge    # reverse proxy <-> gateway\n    internal: false\n')),
+    'proxy-net declared bare': edit(base, BASE, (t) =>
+      t.replace('  proxy-net:\n    driver: bridge    # reverse proxy <-> gateway\n', '  proxy-net:\n'),
+    ),
+    'proxy-net in flow style': edit(base, BASE, (t) =>
+      t.replace('  proxy-net:\n    driver: bridge    # reverse proxy <-> gateway\n', '  proxy-net: {driver: bridge}\n'),
+    ),
+    'proxy-net explicitly not internal': edit(base, BASE, (t) =>
+      t.replace(
+        '    driver: bridge    # reverse proxy <-> gateway\n',
+        '    driver: bridge    # reverse proxy <-> gateway\n    internal: false\n',
+      ),
+    ),
     'ACL with a services list (Compose-like, not Compose)': edit(base, ACL, (t) => t.replace('services: {}', 'services: []')),
     'CRLF line endings': new Map([...base].map(([path, text]) => [path, path.endsWith('.j2') ? text.replace(/\n/g, '\r\n') : text])),
   };
@@ -162,7 +196,7 @@ describe('bug 4 on other shapes of the repo', () => {
     expect(runCheck(bug4, result).state).toBe('fixed');
   });
 
-  it('writes in the file\'s style: 4-space nesting, flow lists stay flow, CRLF stays CRLF', () => {
+  it("writes in the file's style: 4-space nesting, flow lists stay flow, CRLF stays CRLF", () => {
     const four = fixed(variants['4-space indentation']!);
     expect(four.get(CADDY)).toContain('\n            - ingress-net\n');
     expect(four.get(CADDY)).toContain('\nnetworks:\n    ingress-net:\n        driver: bridge');
@@ -173,8 +207,10 @@ describe('bug 4 on other shapes of the repo', () => {
     for (const path of [BASE, CADDY, TUNNEL]) expect(crlf.get(path)?.replace(/\r\n/g, '')).not.toContain('\n');
   });
 
-  it('refuses a gateway that is also on the egress proxy\'s route out, naming the line', () => {
-    const files = edit(base, BASE, (t) => t.replace('      - openclaw-net\n      - proxy-net\n', '      - openclaw-net\n      - proxy-net\n      - egress-net\n'));
+  it("refuses a gateway that is also on the egress proxy's route out, naming the line", () => {
+    const files = edit(base, BASE, (t) =>
+      t.replace('      - openclaw-net\n      - proxy-net\n', '      - openclaw-net\n      - proxy-net\n      - egress-net\n'),
+    );
     const result = runCheck(bug4, files);
     expect(result.state).toBe('unrecognised');
     expect(result.reason).toMatch(/egress-net.*route out/);
@@ -206,10 +242,15 @@ describe("the report's literal proposal fails a first deploy (regression)", () =
     const files = edit(
       edit(base, BASE, (t) => t.replace('    driver: bridge    # reverse proxy <-> gateway\n', '    driver: bridge\n    internal: true\n')),
       CADDY,
-      (t) => t.replace('      - proxy-net\n', '      - proxy-net\n      - ingress-net\n').concat('\nnetworks:\n  ingress-net:\n    external: true\n'),
+      (t) =>
+        t
+          .replace('      - proxy-net\n', '      - proxy-net\n      - ingress-net\n')
+          .concat('\nnetworks:\n  ingress-net:\n    external: true\n'),
     );
     const project = deployedProject(files, DEPLOYMENTS.caddy);
-    expect(firstRunProblems(project, []).map((p) => p.message)).toEqual(['network ingress-net declared as external, but could not be found']);
+    expect(firstRunProblems(project, []).map((p) => p.message)).toEqual([
+      'network ingress-net declared as external, but could not be found',
+    ]);
     expect(runCheck(bug4, files).state).toBe('unrecognised');
   });
 
@@ -226,7 +267,7 @@ describe("the report's literal proposal fails a first deploy (regression)", () =
   });
 });
 
-describe("Telegram after the gateway loses its direct route (the allow-list itself: patches/telegram-egress-allowlist/)", () => {
+describe('Telegram after the gateway loses its direct route (the allow-list itself: patches/telegram-egress-allowlist/)', () => {
   const allowedDomains = (files: Files): string[] => {
     const acl = parseYaml(renderTemplate(files.get(at(files, ACL)) ?? '', loadVars(files))) as { default: { allowed_domains: string[] } };
     return acl.default.allowed_domains;
@@ -237,9 +278,17 @@ describe("Telegram after the gateway loses its direct route (the allow-list itse
     expect(allowedDomains(files)).not.toContain('api.telegram.org');
     const plan = planFixes(files, [bug4, extraTelegramEgress]);
     const [network, telegram] = plan.outcomes;
-    expect(network?.notes.join('\n')).toMatch(/only through the egress proxy.*api\.telegram\.org must be in the egress allow-list \(egress_allowed_domains\)/);
+    expect(network?.notes.join('\n')).toMatch(
+      /only through the egress proxy.*api\.telegram\.org must be in the egress allow-list \(egress_allowed_domains\)/,
+    );
     expect(telegram?.state).toBe('needs-fix');
-    expect(allowedDomains(plan.result as Files)).toEqual(['api.anthropic.com', '*.anthropic.com', 'api.openai.com', 'registry.npmjs.org', 'api.telegram.org']);
+    expect(allowedDomains(plan.result as Files)).toEqual([
+      'api.anthropic.com',
+      '*.anthropic.com',
+      'api.openai.com',
+      'registry.npmjs.org',
+      'api.telegram.org',
+    ]);
     expect(plan.result.get(GROUP_VARS)).toContain('  - registry.npmjs.org\n  - api.telegram.org\n');
     expect(runCheck(extraTelegramEgress, plan.result).state).toBe('fixed');
   });

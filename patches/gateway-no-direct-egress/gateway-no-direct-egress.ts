@@ -7,12 +7,31 @@
  */
 import { isMap, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
 import { deploymentBlocker, deployScenarios, type DeployStep, type StaticRender } from '../../src/model/compose-deploy.js';
-import { ComposeModelError, hostAfterUp, isInternal, mergeCompose, networksCreatedByUp, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../../src/model/compose-model.js';
+import {
+  ComposeModelError,
+  hostAfterUp,
+  isInternal,
+  mergeCompose,
+  networksCreatedByUp,
+  networksOf,
+  routesOut,
+  sharedNetworks,
+  type ComposeProject,
+  type HostNetwork,
+} from '../../src/model/compose-model.js';
 import { hasJinja, scalarSource, type ParsedTemplate } from '../../src/toolkit/template-yaml.js';
 import { columnAt, nextLineStart } from '../../src/toolkit/text.js';
 import type { CheckResult, PatchModule, RepoView, TextEdit } from '../../src/core/types.js';
 import { appendToSeq, indentUnit, insertIntoMap, insertLines, pairOf, quoteLike, replaceNode, where } from '../../src/toolkit/yaml-edit.js';
-import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeDeploymentOf, composeFiles, DEPLOYMENT_GLOBS, stackServiceName, type ComposeFile } from '../../src/model/compose-templates.js';
+import {
+  COMPOSE_TEMPLATE_GLOBS,
+  composeDefining,
+  composeDeploymentOf,
+  composeFiles,
+  DEPLOYMENT_GLOBS,
+  stackServiceName,
+  type ComposeFile,
+} from '../../src/model/compose-templates.js';
 import { domainsCover, egressAllowList, TASK_GLOBS, TELEGRAM_API_HOST, telegramUse, VARS_GLOBS } from '../../src/model/telegram.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
 import { extraTelegramEgress } from '../telegram-egress-allowlist/telegram-egress-allowlist.js';
@@ -56,7 +75,11 @@ function fillEmptyEntry(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode | null>
   if (isScalar(value) && (value.range?.[1] ?? 0) > (value.range?.[0] ?? 0)) return replaceNode(tpl, value, flow);
   const keyStart = pair.key.range?.[0] ?? 0;
   const indent = ' '.repeat(columnAt(tpl.text, keyStart)) + indentUnit(tpl);
-  return insertLines(tpl, nextLineStart(tpl.text, pair.key.range?.[1] ?? keyStart), lines.map((line) => indent + line));
+  return insertLines(
+    tpl,
+    nextLineStart(tpl.text, pair.key.range?.[1] ?? keyStart),
+    lines.map((line) => indent + line),
+  );
 }
 
 /** The edit that makes a declared network `internal: true`. */
@@ -68,7 +91,8 @@ function makeInternal(declaration: Declaration): TextEdit {
   if (!isMap(value)) throw new UnrecognisedShape(`network ${String(pair.key.value)} at ${where(tpl, pair)} is not a mapping`);
   const internal = pairOf(value, 'internal');
   if (internal && isScalar(internal.value) && internal.value.value === false) return replaceNode(tpl, internal.value, 'true');
-  if (internal) throw new UnrecognisedShape(`'internal' of network ${String(pair.key.value)} at ${where(tpl, internal)} is not a plain boolean`);
+  if (internal)
+    throw new UnrecognisedShape(`'internal' of network ${String(pair.key.value)} at ${where(tpl, internal)} is not a plain boolean`);
   return insertIntoMap(tpl, value, ['internal: true'], 'driver');
 }
 
@@ -168,13 +192,22 @@ function creatingDeclaration(files: readonly ComposeFile[], key: string): Declar
 
 interface Simulated {
   /** Per `up`: the files, the merged project and the host's networks before it. */
-  readonly ups: { readonly files: readonly ComposeFile[]; readonly project: ComposeProject; readonly host: ReadonlyMap<string, HostNetwork>; readonly label: string }[];
+  readonly ups: {
+    readonly files: readonly ComposeFile[];
+    readonly project: ComposeProject;
+    readonly host: ReadonlyMap<string, HostNetwork>;
+    readonly label: string;
+  }[];
   /** Docker network name → the declaration whose `up` created it. */
   readonly origins: ReadonlyMap<string, Declaration>;
 }
 
 /** Runs each scenario's `up`s on a fresh host, as Compose would, on the templates' data. */
-function simulate(scenarios: readonly DeployStep[][], byPath: ReadonlyMap<string, ComposeFile>, dataOf: (compose: ComposeFile) => unknown): Simulated {
+function simulate(
+  scenarios: readonly DeployStep[][],
+  byPath: ReadonlyMap<string, ComposeFile>,
+  dataOf: (compose: ComposeFile) => unknown,
+): Simulated {
   const ups: Simulated['ups'][number][] = [];
   const origins = new Map<string, Declaration>();
   for (const steps of scenarios) {
@@ -182,7 +215,10 @@ function simulate(scenarios: readonly DeployStep[][], byPath: ReadonlyMap<string
     for (const step of steps) {
       const files = step.templates.map((path) => byPath.get(path)).filter((file): file is ComposeFile => file !== undefined);
       if (files.length === 0) continue;
-      const project = mergeCompose(dataOf(files[0]!), files.slice(1).map(dataOf), { projectDirectory: step.projectDirectory, projectName: step.projectName });
+      const project = mergeCompose(dataOf(files[0]!), files.slice(1).map(dataOf), {
+        projectDirectory: step.projectDirectory,
+        projectName: step.projectName,
+      });
       for (const network of networksCreatedByUp(project, host)) {
         const declaration = creatingDeclaration(files, network.key).at(-1);
         if (declaration && !origins.has(network.name)) origins.set(network.name, declaration);
@@ -206,7 +242,10 @@ function checkNetworks(repo: RepoView): CheckResult {
   const all = [base, ...overlays];
   const gatewayPair = pairOf(base.services, GATEWAY)!;
   const gatewayAt = where(base.tpl, gatewayPair);
-  if (!pairOf(base.services, EGRESS)) throw new UnrecognisedShape(`no ${EGRESS} service in ${base.tpl.path}: making the gateway's networks internal would cut it off entirely`);
+  if (!pairOf(base.services, EGRESS))
+    throw new UnrecognisedShape(
+      `no ${EGRESS} service in ${base.tpl.path}: making the gateway's networks internal would cut it off entirely`,
+    );
 
   for (const key of new Set(all.flatMap((compose) => keysOf(pairOf(compose.root, 'networks')?.value)))) {
     for (const declaration of declarationsOf(all, key)) {
@@ -224,10 +263,18 @@ function checkNetworks(repo: RepoView): CheckResult {
   // Which role brings up which files, in which order (src/model/compose-deploy.ts).
   const deploy = composeDeploymentOf(repo);
   // A playbook or task file the model needs that does not parse: this fix stops, naming it.
-  const blocker = deploymentBlocker(deploy.deployment, all.map((compose) => compose.tpl.path));
+  const blocker = deploymentBlocker(
+    deploy.deployment,
+    all.map((compose) => compose.tpl.path),
+  );
   if (blocker) throw blocker;
   const byPath = new Map(all.map((compose) => [compose.tpl.path, compose]));
-  const scenarios = deployScenarios(deploy.deployment, base.tpl.path, overlays.map((compose) => compose.tpl.path), deploy.defaultDirectory);
+  const scenarios = deployScenarios(
+    deploy.deployment,
+    base.tpl.path,
+    overlays.map((compose) => compose.tpl.path),
+    deploy.defaultDirectory,
+  );
   const data = new Map(all.map((compose) => [compose, templateData(compose, deploy.render)]));
   const before = simulate(scenarios, byPath, (compose) => data.get(compose));
 
@@ -237,7 +284,8 @@ function checkNetworks(repo: RepoView): CheckResult {
   for (const { project, host, files: upFiles } of before.ups) {
     if (!project.services.has(GATEWAY)) continue;
     const gateway = project.services.get(GATEWAY)!;
-    if (gateway.networkMode !== undefined) throw new UnrecognisedShape(`${GATEWAY} at ${gatewayAt} uses network_mode ${gateway.networkMode}`);
+    if (gateway.networkMode !== undefined)
+      throw new UnrecognisedShape(`${GATEWAY} at ${gatewayAt} uses network_mode ${gateway.networkMode}`);
     if (!project.services.has(EGRESS)) continue;
     if (sharedNetworks(project, GATEWAY, EGRESS).length === 0) {
       throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) shares no network with ${EGRESS}: it could not reach the proxy`);
@@ -251,19 +299,27 @@ function checkNetworks(repo: RepoView): CheckResult {
       if (!egressNames.has(network.name)) gatewaySide.add(network.name);
       if (isInternal(network, host)) continue;
       if (egressNames.has(network.name)) {
-        throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) is on ${key}, the egress proxy's route out: remove it from the gateway's networks`);
+        throw new UnrecognisedShape(
+          `${GATEWAY} (${gatewayAt}) is on ${key}, the egress proxy's route out: remove it from the gateway's networks`,
+        );
       }
       let declaration: Declaration | undefined;
       if (network.external) {
         // Joined by its full name: the network an earlier `up` of the deployment created (the base project's proxy-net).
         declaration = before.origins.get(network.name);
         if (!declaration) {
-          throw new UnrecognisedShape(`${GATEWAY} (${gatewayAt}) is on the external network ${key} (${network.name}), which no \`up\` of the deployment creates before: Compose cannot make it internal`);
+          throw new UnrecognisedShape(
+            `${GATEWAY} (${gatewayAt}) is on the external network ${key} (${network.name}), which no \`up\` of the deployment creates before: Compose cannot make it internal`,
+          );
         }
       } else {
         const declarations = creatingDeclaration(upFiles, key);
         if (declarations.length !== 1) {
-          throw new UnrecognisedShape(`network ${key} is declared in ${declarations.length} Compose templates (${declarationsOf(upFiles, key).map((d) => where(d.compose.tpl, d.pair)).join(', ')})`);
+          throw new UnrecognisedShape(
+            `network ${key} is declared in ${declarations.length} Compose templates (${declarationsOf(upFiles, key)
+              .map((d) => where(d.compose.tpl, d.pair))
+              .join(', ')})`,
+          );
         }
         declaration = declarations[0]!;
       }
@@ -290,7 +346,10 @@ function checkNetworks(repo: RepoView): CheckResult {
         const value = pairOf(compose.services, service.name)?.value;
         return isMap(value) && pairOf(value, 'networks');
       });
-      if (withNetworks.length !== 1) throw new UnrecognisedShape(`the networks of ${service.name} are set in ${withNetworks.length} Compose templates (${defining.map((c) => c.tpl.path).join(', ')})`);
+      if (withNetworks.length !== 1)
+        throw new UnrecognisedShape(
+          `the networks of ${service.name} are set in ${withNetworks.length} Compose templates (${defining.map((c) => c.tpl.path).join(', ')})`,
+        );
       const entry = strandedIn.get(service.name) ?? { compose: withNetworks[0]!, networks: new Set<string>() };
       service.networks.filter((key) => gatewaySide.has(project.networks.get(key)?.name ?? key)).forEach((key) => entry.networks.add(key));
       strandedIn.set(service.name, entry);
@@ -302,7 +361,7 @@ function checkNetworks(repo: RepoView): CheckResult {
   if (toMakeInternal.size === 0 && stranded.length === 0) {
     return {
       state: 'fixed',
-      reason: `${GATEWAY} is on internal networks only (${gatewayNetworks.join(', ') || 'none beside the proxy\'s'}) and leaves through ${EGRESS}; the services beside it keep their route out`,
+      reason: `${GATEWAY} is on internal networks only (${gatewayNetworks.join(', ') || "none beside the proxy's"}) and leaves through ${EGRESS}; the services beside it keep their route out`,
       notes: telegramNotes(repo, 'fixed'),
     };
   }
@@ -311,12 +370,15 @@ function checkNetworks(repo: RepoView): CheckResult {
     const ingress = project.networks.get(INGRESS);
     if (stranded.length > 0 && ingress && (ingress.internal || ingress.external)) {
       const declared = declarationsOf(all, INGRESS)[0];
-      throw new UnrecognisedShape(`network ${INGRESS} already exists as ${ingress.internal ? 'internal' : 'external'}${declared ? ` at ${where(declared.compose.tpl, declared.pair)}` : ''}; cannot give ${stranded.join(', ')} a route out through it`);
+      throw new UnrecognisedShape(
+        `network ${INGRESS} already exists as ${ingress.internal ? 'internal' : 'external'}${declared ? ` at ${where(declared.compose.tpl, declared.pair)}` : ''}; cannot give ${stranded.join(', ')} a route out through it`,
+      );
     }
   }
 
   const sameDeclaration = (a: Declaration, b: Declaration): boolean => a.compose === b.compose && a.pair === b.pair;
-  const dockerName = (declaration: Declaration): string => [...before.origins].find(([, origin]) => sameDeclaration(origin, declaration))?.[0] ?? String(declaration.pair.key.value);
+  const dockerName = (declaration: Declaration): string =>
+    [...before.origins].find(([, origin]) => sameDeclaration(origin, declaration))?.[0] ?? String(declaration.pair.key.value);
   const edits: TextEdit[] = [];
   const changes: string[] = [];
   for (const declaration of toMakeInternal.values()) {
@@ -325,9 +387,14 @@ function checkNetworks(repo: RepoView): CheckResult {
     const joiners = all
       .flatMap((compose) => keysOf(pairOf(compose.root, 'networks')?.value).map((key) => ({ compose, key })))
       .filter(({ compose, key }) => creatingDeclaration([compose], key).length === 0)
-      .filter(({ compose, key }) => (data.get(compose) as { networks?: Record<string, { name?: unknown } | null> }).networks?.[key]?.name === name)
+      .filter(
+        ({ compose, key }) =>
+          (data.get(compose) as { networks?: Record<string, { name?: unknown } | null> }).networks?.[key]?.name === name,
+      )
       .map(({ compose, key }) => `${compose.tpl.path} joins it as external ${key}`);
-    changes.push(`${declaration.compose.tpl.path}: network ${String(declaration.pair.key.value)} (Docker network ${name}) is internal (no route out)${joiners.length > 0 ? `; ${joiners.join('; ')}` : ''}`);
+    changes.push(
+      `${declaration.compose.tpl.path}: network ${String(declaration.pair.key.value)} (Docker network ${name}) is internal (no route out)${joiners.length > 0 ? `; ${joiners.join('; ')}` : ''}`,
+    );
   }
   const byFile = new Map<ComposeFile, string[]>();
   const internalKeys = new Map<ComposeFile, Set<string>>();
@@ -344,15 +411,21 @@ function checkNetworks(repo: RepoView): CheckResult {
     // Declared in the file of the service that uses it, even when another file declares it too
     // (Compose merges the two key by key): each overlay stays complete on its own.
     if (!declaredHere) edits.push(declareIngress(compose, names, theirInternal));
-    changes.push(`${compose.tpl.path}: ${names.join(', ')} ${names.length > 1 ? 'reach' : 'reaches'} the internet through ${INGRESS} (a bridge network Compose creates with the overlay)${declaredHere ? '' : ', declared there'}; ${theirInternal.join(', ')} no longer routes out`);
+    changes.push(
+      `${compose.tpl.path}: ${names.join(', ')} ${names.length > 1 ? 'reach' : 'reaches'} the internet through ${INGRESS} (a bridge network Compose creates with the overlay)${declaredHere ? '' : ', declared there'}; ${theirInternal.join(', ')} no longer routes out`,
+    );
   }
 
   const reasons = [
-    ...[...toMakeInternal.values()].map((d) => `${GATEWAY} can reach the internet directly through ${String(d.pair.key.value)} (${dockerName(d)}, not internal) at ${where(d.compose.tpl, d.pair)}`),
+    ...[...toMakeInternal.values()].map(
+      (d) =>
+        `${GATEWAY} can reach the internet directly through ${String(d.pair.key.value)} (${dockerName(d)}, not internal) at ${where(d.compose.tpl, d.pair)}`,
+    ),
     ...(toMakeInternal.size === 0 ? stranded.map((name) => `${name} has no route out (its networks are internal)`) : []),
   ];
   const notes = [...telegramNotes(repo, 'needs-fix')];
-  if (deploy.deployment.unreadable.length > 0) notes.push(`Not read when modelling which role brings up which Compose files: ${deploy.deployment.unreadable.join('; ')}.`);
+  if (deploy.deployment.unreadable.length > 0)
+    notes.push(`Not read when modelling which role brings up which Compose files: ${deploy.deployment.unreadable.join('; ')}.`);
   if (toMakeInternal.size > 0) {
     const names = [...toMakeInternal.values()].map(dockerName);
     notes.push(

@@ -95,7 +95,14 @@ function runHandlersWithAnsible(scenarios: readonly Scenario[]): Map<string, Han
     const names = tasksOf(readTaskFile('handlers.yml', handlers)).flatMap((task) => (task.name ? [task.name] : []));
     writeFileSync(
       join(role, 'tasks', 'main.yml'),
-      ['- name: Change every config file', '  ansible.builtin.command: "true"', '  changed_when: true', '  notify:', ...names.map((name) => `    - ${name}`), ''].join('\n'),
+      [
+        '- name: Change every config file',
+        '  ansible.builtin.command: "true"',
+        '  changed_when: true',
+        '  notify:',
+        ...names.map((name) => `    - ${name}`),
+        '',
+      ].join('\n'),
     );
     const hosts = scenarios.filter((scenario) => scenario.handlers === handlers).map((scenario) => scenario.host);
     plays.push(
@@ -115,13 +122,25 @@ function runHandlersWithAnsible(scenarios: readonly Scenario[]): Map<string, Han
     const base = join(work, scenario.host);
     mkdirSync(base);
     writeFileSync(join(base, 'docker.log'), '');
-    inventory.push(`    ${scenario.host}:`, '      ansible_connection: local', `      docker_state: ${scenario.state}`, `      openclaw_base_dir: ${base}`);
+    inventory.push(
+      `    ${scenario.host}:`,
+      '      ansible_connection: local',
+      `      docker_state: ${scenario.state}`,
+      `      openclaw_base_dir: ${base}`,
+    );
   }
   writeFileSync(join(work, 'inventory.yml'), inventory.join('\n') + '\n');
   writeFileSync(join(work, 'playbook.yml'), plays.join('\n'));
   writeFileSync(
     join(work, 'ansible.cfg'),
-    ['[defaults]', 'interpreter_python = /usr/bin/python3', `local_tmp = ${join(work, 'tmp')}`, 'retry_files_enabled = False', 'nocows = True', ''].join('\n'),
+    [
+      '[defaults]',
+      'interpreter_python = /usr/bin/python3',
+      `local_tmp = ${join(work, 'tmp')}`,
+      'retry_files_enabled = False',
+      'nocows = True',
+      '',
+    ].join('\n'),
   );
   const run = spawnSync('ansible-playbook', ['-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')], {
     cwd: work,
@@ -164,52 +183,63 @@ function runScript(script: string, state: DockerState, bin: string): HandlerRun 
   const cwd = tempDir('handler-sh-');
   const log = join(cwd, 'docker.log');
   writeFileSync(log, '');
-  const run = spawnSync('/bin/sh', ['-c', script], { cwd, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, FAKE_DOCKER_STATE: state, FAKE_DOCKER_LOG: log } });
+  const run = spawnSync('/bin/sh', ['-c', script], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, FAKE_DOCKER_STATE: state, FAKE_DOCKER_LOG: log },
+  });
   return { failed: run.status !== 0, docker: readFileSync(log, 'utf8') };
 }
 
 const REPORT_FOLLOWED = (text: string): string =>
-  text.replace(/(  ansible\.builtin\.command: docker compose restart [\w-]+\n  args:\n    chdir: "\{\{ openclaw_base_dir \}\}"\n)/g, '$1  failed_when: false\n');
+  text.replace(
+    /(  ansible\.builtin\.command: docker compose restart [\w-]+\n  args:\n    chdir: "\{\{ openclaw_base_dir \}\}"\n)/g,
+    '$1  failed_when: false\n',
+  );
 
 describe('bug 8: config handlers are safe on a first run', () => {
-  it('run by ansible-playbook: the fixture fails on a first run; fixed, it passes then, acts on existing containers, and still fails when a restart or the lookup fails', () => {
-    const original = fixtureFiles().get(HANDLERS) ?? '';
-    const reportFollowed = REPORT_FOLLOWED(original);
-    expect(reportFollowed.match(/failed_when: false/g)).toHaveLength(2);
-    const fixedFixture = fixed(fixtureFiles());
-    const fixedReportFollowed = fixed(new Map([...fixtureFiles(), [HANDLERS, reportFollowed]]));
-    expect(fixedReportFollowed).not.toContain('failed_when');
+  it(
+    'run by ansible-playbook: the fixture fails on a first run; fixed, it passes then, acts on existing containers, and still fails when a restart or the lookup fails',
+    () => {
+      const original = fixtureFiles().get(HANDLERS) ?? '';
+      const reportFollowed = REPORT_FOLLOWED(original);
+      expect(reportFollowed.match(/failed_when: false/g)).toHaveLength(2);
+      const fixedFixture = fixed(fixtureFiles());
+      const fixedReportFollowed = fixed(new Map([...fixtureFiles(), [HANDLERS, reportFollowed]]));
+      expect(fixedReportFollowed).not.toContain('failed_when');
 
-    const results = runHandlersWithAnsible([
-      // A play stops the playbook when all its hosts fail: each play keeps one host that passes.
-      { host: 'original_first_run', handlers: original, state: 'absent' },
-      { host: 'original_later_run', handlers: original, state: 'exists' },
-      { host: 'fixed_first_run', handlers: fixedFixture, state: 'absent' },
-      { host: 'fixed_later_run', handlers: fixedFixture, state: 'exists' },
-      { host: 'fixed_restart_fails', handlers: fixedFixture, state: 'broken' },
-      { host: 'fixed_docker_down', handlers: fixedFixture, state: 'down' },
-      { host: 'report_restart_fails', handlers: reportFollowed, state: 'broken' },
-      { host: 'report_fixed_first_run', handlers: fixedReportFollowed, state: 'absent' },
-      { host: 'report_fixed_restart_fails', handlers: fixedReportFollowed, state: 'broken' },
-    ]);
-    const result = (host: string): HandlerRun => results.get(host) as HandlerRun;
+      const results = runHandlersWithAnsible([
+        // A play stops the playbook when all its hosts fail: each play keeps one host that passes.
+        { host: 'original_first_run', handlers: original, state: 'absent' },
+        { host: 'original_later_run', handlers: original, state: 'exists' },
+        { host: 'fixed_first_run', handlers: fixedFixture, state: 'absent' },
+        { host: 'fixed_later_run', handlers: fixedFixture, state: 'exists' },
+        { host: 'fixed_restart_fails', handlers: fixedFixture, state: 'broken' },
+        { host: 'fixed_docker_down', handlers: fixedFixture, state: 'down' },
+        { host: 'report_restart_fails', handlers: reportFollowed, state: 'broken' },
+        { host: 'report_fixed_first_run', handlers: fixedReportFollowed, state: 'absent' },
+        { host: 'report_fixed_restart_fails', handlers: fixedReportFollowed, state: 'broken' },
+      ]);
+      const result = (host: string): HandlerRun => results.get(host) as HandlerRun;
 
-    expect(result('original_first_run').failed).toBe(true);
-    expect(result('original_later_run').failed).toBe(false);
-    expect(result('fixed_first_run').failed).toBe(false);
-    expect(result('fixed_first_run').docker).toContain('compose ps --all --quiet openclaw-egress');
-    expect(result('fixed_first_run').docker).toContain('compose ps --all --quiet litellm');
-    expect(result('fixed_first_run').docker).not.toMatch(/restart/);
-    expect(result('fixed_later_run').failed).toBe(false);
-    expect(result('fixed_later_run').docker).toContain('compose restart openclaw-egress');
-    expect(result('fixed_later_run').docker).toContain('compose restart litellm');
-    expect(result('fixed_restart_fails').failed).toBe(true);
-    expect(result('fixed_docker_down').failed).toBe(true);
-    // failed_when: false hides the failing restart; the fix brings the failure back.
-    expect(result('report_restart_fails').failed).toBe(false);
-    expect(result('report_fixed_first_run').failed).toBe(false);
-    expect(result('report_fixed_restart_fails').failed).toBe(true);
-  }, SLOW_TEST);
+      expect(result('original_first_run').failed).toBe(true);
+      expect(result('original_later_run').failed).toBe(false);
+      expect(result('fixed_first_run').failed).toBe(false);
+      expect(result('fixed_first_run').docker).toContain('compose ps --all --quiet openclaw-egress');
+      expect(result('fixed_first_run').docker).toContain('compose ps --all --quiet litellm');
+      expect(result('fixed_first_run').docker).not.toMatch(/restart/);
+      expect(result('fixed_later_run').failed).toBe(false);
+      expect(result('fixed_later_run').docker).toContain('compose restart openclaw-egress');
+      expect(result('fixed_later_run').docker).toContain('compose restart litellm');
+      expect(result('fixed_restart_fails').failed).toBe(true);
+      expect(result('fixed_docker_down').failed).toBe(true);
+      // failed_when: false hides the failing restart; the fix brings the failure back.
+      expect(result('report_restart_fails').failed).toBe(false);
+      expect(result('report_fixed_first_run').failed).toBe(false);
+      expect(result('report_fixed_restart_fails').failed).toBe(true);
+    },
+    SLOW_TEST,
+  );
 
   it('keeps names, args and the build handler; every restarting handler runs a guarded shell script', () => {
     const files = fixtureFiles();
@@ -225,50 +255,56 @@ describe('bug 8: config handlers are safe on a first run', () => {
     );
   });
 
-  it('variants — 4-space indent, ansible.builtin.shell with cmd:, short module names, -f options, roles under ansible/, CRLF — run right under /bin/sh', () => {
-    const path = `ansible/${HANDLERS}`;
-    const variant = [
-      '---',
-      '-   name: restart egress',
-      '    ansible.builtin.shell:',
-      '        cmd: docker compose -f docker-compose.yml restart openclaw-egress   # after ACL changes',
-      '        chdir: "{{ openclaw_base_dir }}"',
-      '    when: openclaw_base_dir is defined',
-      '',
-      '-   name: restart litellm',
-      '    command: >',
-      '        docker compose --project-name openclaw',
-      '        restart --timeout 30 litellm',
-      '    args:',
-      '        chdir: "{{ openclaw_base_dir }}"',
-      '    ignore_errors: true',
-      '',
-      '-   name: restart gateway',
-      '    ansible.builtin.command:',
-      '        argv: [docker, compose, restart, openclaw]',
-    ].join('\r\n');
-    const files = new Map([...fixtureFiles()].map(([key, text]) => [key.startsWith('roles/') ? `ansible/${key}` : key, text]));
-    files.set(path, variant);
-    const after = fixed(files, path);
-    expect(after.replace(/\r\n/g, '')).not.toContain('\n');
-    expect(after).toContain('\r\n    ansible.builtin.shell:\r\n        cmd: |  # after ACL changes\r\n            # No container yet');
-    expect(after).toMatch(/\r\n            fi$/);
-    expect(after).toContain('\r\n    shell: |\r\n        # No container yet');
-    expect(after).not.toContain('ignore_errors');
-    expect(after).toContain('    when: openclaw_base_dir is defined\r\n');
+  it(
+    'variants — 4-space indent, ansible.builtin.shell with cmd:, short module names, -f options, roles under ansible/, CRLF — run right under /bin/sh',
+    () => {
+      const path = `ansible/${HANDLERS}`;
+      const variant = [
+        '---',
+        '-   name: restart egress',
+        '    ansible.builtin.shell:',
+        '        cmd: docker compose -f docker-compose.yml restart openclaw-egress   # after ACL changes',
+        '        chdir: "{{ openclaw_base_dir }}"',
+        '    when: openclaw_base_dir is defined',
+        '',
+        '-   name: restart litellm',
+        '    command: >',
+        '        docker compose --project-name openclaw',
+        '        restart --timeout 30 litellm',
+        '    args:',
+        '        chdir: "{{ openclaw_base_dir }}"',
+        '    ignore_errors: true',
+        '',
+        '-   name: restart gateway',
+        '    ansible.builtin.command:',
+        '        argv: [docker, compose, restart, openclaw]',
+      ].join('\r\n');
+      const files = new Map([...fixtureFiles()].map(([key, text]) => [key.startsWith('roles/') ? `ansible/${key}` : key, text]));
+      files.set(path, variant);
+      const after = fixed(files, path);
+      expect(after.replace(/\r\n/g, '')).not.toContain('\n');
+      expect(after).toContain('\r\n    ansible.builtin.shell:\r\n        cmd: |  # after ACL changes\r\n            # No container yet');
+      expect(after).toMatch(/\r\n            fi$/);
+      expect(after).toContain('\r\n    shell: |\r\n        # No container yet');
+      expect(after).not.toContain('ignore_errors');
+      expect(after).toContain('    when: openclaw_base_dir is defined\r\n');
 
-    const bin = fakeDockerBin();
-    const scripts = renderedScripts(after, files);
-    expect([...scripts.keys()]).toEqual(['restart egress', 'restart litellm', 'restart gateway']);
-    for (const [name, script] of scripts) {
-      const firstRun = runScript(script, 'absent', bin);
-      expect(firstRun.failed, `${name} on a first run`).toBe(false);
-      expect(firstRun.docker).not.toMatch(/ restart /);
-      expect(runScript(script, 'exists', bin).docker, name).toMatch(/ restart /);
-      expect(runScript(script, 'broken', bin).failed, `${name} when the restart fails`).toBe(true);
-    }
-    expect(runScript(scripts.get('restart litellm') ?? '', 'exists', bin).docker).toContain('compose --project-name openclaw ps --all --quiet litellm');
-  }, SLOW_TEST);
+      const bin = fakeDockerBin();
+      const scripts = renderedScripts(after, files);
+      expect([...scripts.keys()]).toEqual(['restart egress', 'restart litellm', 'restart gateway']);
+      for (const [name, script] of scripts) {
+        const firstRun = runScript(script, 'absent', bin);
+        expect(firstRun.failed, `${name} on a first run`).toBe(false);
+        expect(firstRun.docker).not.toMatch(/ restart /);
+        expect(runScript(script, 'exists', bin).docker, name).toMatch(/ restart /);
+        expect(runScript(script, 'broken', bin).failed, `${name} when the restart fails`).toBe(true);
+      }
+      expect(runScript(scripts.get('restart litellm') ?? '', 'exists', bin).docker).toContain(
+        'compose --project-name openclaw ps --all --quiet litellm',
+      );
+    },
+    SLOW_TEST,
+  );
 
   it('leaves a handler that already checks for the container, and refuses a command it cannot read', () => {
     const guarded = [
@@ -294,9 +330,14 @@ describe('bug 8: config handlers are safe on a first run', () => {
   it('a plain docker handler naming its container by a shell variable is not copied into a quoted filter', () => {
     // The shell expands $EGRESS_CONTAINER in `docker restart`; inside the guard's single-quoted --filter it would not.
     const files = fixtureFiles();
-    files.set(HANDLERS, '- name: restart egress\n  ansible.builtin.shell: docker restart "$EGRESS_CONTAINER"\n  environment:\n    EGRESS_CONTAINER: openclaw-egress\n');
+    files.set(
+      HANDLERS,
+      '- name: restart egress\n  ansible.builtin.shell: docker restart "$EGRESS_CONTAINER"\n  environment:\n    EGRESS_CONTAINER: openclaw-egress\n',
+    );
     const [outcome] = planFixes(files, [bug8]).outcomes;
     expect(outcome?.state).toBe('unrecognised');
-    expect(outcome?.reason).toBe(`handler 'restart egress' at ${HANDLERS}:1 names its container by the shell expansion "$EGRESS_CONTAINER", which cannot be resolved statically`);
+    expect(outcome?.reason).toBe(
+      `handler 'restart egress' at ${HANDLERS}:1 names its container by the shell expansion "$EGRESS_CONTAINER", which cannot be resolved statically`,
+    );
   });
 });

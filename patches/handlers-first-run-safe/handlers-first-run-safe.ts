@@ -22,9 +22,34 @@ const HANDLER_GLOBS = ['**/handlers/**/*.{yml,yaml}'];
 /** Compose subcommands that need the service's container to exist already. */
 const ACTS_ON_CONTAINER = new Set(['restart', 'stop', 'start', 'kill', 'pause', 'unpause', 'exec']);
 /** Global `docker compose` options that take a value (`-f file`, `--project-name x`). */
-const COMPOSE_GLOBAL_VALUE_OPTIONS = new Set(['-f', '--file', '-p', '--project-name', '--env-file', '--profile', '--project-directory', '--ansi', '--progress', '--parallel']);
+const COMPOSE_GLOBAL_VALUE_OPTIONS = new Set([
+  '-f',
+  '--file',
+  '-p',
+  '--project-name',
+  '--env-file',
+  '--profile',
+  '--project-directory',
+  '--ansi',
+  '--progress',
+  '--parallel',
+]);
 /** Subcommand options that take a value (`restart -t 10`, `exec -u root svc`, `kill -s SIGHUP`). */
-const SUBCOMMAND_VALUE_OPTIONS = new Set(['-t', '--timeout', '--time', '-s', '--signal', '-u', '--user', '-w', '--workdir', '-e', '--env', '--index', '--env-file']);
+const SUBCOMMAND_VALUE_OPTIONS = new Set([
+  '-t',
+  '--timeout',
+  '--time',
+  '-s',
+  '--signal',
+  '-u',
+  '--user',
+  '-w',
+  '--workdir',
+  '-e',
+  '--env',
+  '--index',
+  '--env-file',
+]);
 
 /** One command of a handler that acts on existing containers. */
 interface ContainerAction {
@@ -131,16 +156,22 @@ function existenceRegistersOf(tasks: readonly Task[]): Set<string> {
 function guardedScript(finding: HandlerFinding): string[] {
   const first = finding.actions[0] as ContainerAction;
   if (finding.actions.some((action) => action.prefix !== first.prefix || action.compose !== first.compose)) {
-    throw new UnrecognisedShape(`handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} runs docker commands with different options`);
+    throw new UnrecognisedShape(
+      `handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} runs docker commands with different options`,
+    );
   }
   const targets = [...new Set(finding.actions.flatMap((action) => action.targets))];
   if (/<</.test(finding.command.text)) {
-    throw new UnrecognisedShape(`handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} uses a here-document`);
+    throw new UnrecognisedShape(
+      `handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} uses a here-document`,
+    );
   }
   // A plain docker target goes into a single-quoted --filter, where the shell would no longer expand it.
   const expanded = first.compose ? undefined : targets.find((target) => /[$`]/.test(target.replace(/\{\{[\s\S]*?\}\}/g, '')));
   if (expanded !== undefined) {
-    throw new UnrecognisedShape(`handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} names its container by the shell expansion ${expanded}, which cannot be resolved statically`);
+    throw new UnrecognisedShape(
+      `handler '${finding.task.name ?? '?'}' at ${where(finding.task.file.tpl, finding.task.map)} names its container by the shell expansion ${expanded}, which cannot be resolved statically`,
+    );
   }
   const lookup = first.compose
     ? `${first.prefix} ps --all --quiet${targets.map((target) => ` ${target}`).join('')}`
@@ -162,12 +193,18 @@ function fixHandler(finding: HandlerFinding): { edits: TextEdit[]; change: strin
   const eol = eolOf(tpl.text);
   const step = indentStepOf(tpl.text);
   const edits: TextEdit[] = finding.hiding.map((key) => removeFromMap(tpl, task.map, key));
-  const what = finding.hiding.length > 0 ? `dropped ${finding.hiding.map((key) => `${key}: ${key === 'failed_when' ? 'false' : 'true'}`).join(', ')}` : '';
+  const what =
+    finding.hiding.length > 0
+      ? `dropped ${finding.hiding.map((key) => `${key}: ${key === 'failed_when' ? 'false' : 'true'}`).join(', ')}`
+      : '';
   if (finding.guarded) return { edits, change: `${tpl.path}: handler '${task.name ?? '?'}': ${what}` };
 
   // An argv word becomes shell text here; a quote in it (maybe inside Jinja) needs quoting this fix does not write.
   const quoted = command.argv?.find((word) => word.includes("'"));
-  if (quoted !== undefined) throw new UnrecognisedShape(`handler '${task.name ?? '?'}' at ${where(tpl, task.map)}: argv word ${JSON.stringify(quoted)} needs shell quoting I do not write`);
+  if (quoted !== undefined)
+    throw new UnrecognisedShape(
+      `handler '${task.name ?? '?'}' at ${where(tpl, task.map)}: argv word ${JSON.stringify(quoted)} needs shell quoting I do not write`,
+    );
   const script = guardedScript(finding);
   const shellKey = `${task.module?.slice(0, task.module.length - (task.shortModule?.length ?? 0)) ?? ''}shell`;
   const blockAt = (column: number): string => script.map((line) => (line === '' ? '' : ' '.repeat(column + step) + line)).join(eol) + eol;
@@ -239,8 +276,19 @@ export const bug8: PatchModule = {
       }
     }
     if (edits.length === 0) {
-      return { state: 'fixed', reason: checked === 0 ? 'no handler acts on an existing container' : `all ${checked} handlers that act on containers check that the container exists (${paths.join(', ')})` };
+      return {
+        state: 'fixed',
+        reason:
+          checked === 0
+            ? 'no handler acts on an existing container'
+            : `all ${checked} handlers that act on containers check that the container exists (${paths.join(', ')})`,
+      };
     }
-    return { state: 'needs-fix', reason: problems.length > 1 ? `${problems[0]}; ${problems.length - 1} more` : (problems[0] ?? ''), edits, changes };
+    return {
+      state: 'needs-fix',
+      reason: problems.length > 1 ? `${problems[0]}; ${problems.length - 1} more` : (problems[0] ?? ''),
+      edits,
+      changes,
+    };
   },
 };

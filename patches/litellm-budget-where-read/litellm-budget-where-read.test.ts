@@ -40,7 +40,10 @@ function fix(files: Map<string, string>): Map<string, string> {
 }
 
 /** What LiteLLM's budget limiter and router need from every capped model. */
-function expectCapsEnforced(models: RenderedModel[], expected: { name: string; max_budget: number; budget_duration: string; rpm: number }[]): void {
+function expectCapsEnforced(
+  models: RenderedModel[],
+  expected: { name: string; max_budget: number; budget_duration: string; rpm: number }[],
+): void {
   expect(models.map((model) => model.model_name)).toEqual(expected.map((model) => model.name));
   for (const [index, model] of models.entries()) {
     const want = expected[index];
@@ -150,7 +153,9 @@ describe('bug 5: LiteLLM budgets where LiteLLM reads them', () => {
     const after = fixed.get(path) ?? '';
     expect(after.replace(/\r\n/g, '')).not.toContain('\n');
     expect(after).toContain('\r\n          budget_duration: "{{ model.budget_duration | default(litellm_budget_duration) }}"\r\n');
-    expect(after).toContain('          max_budget: 3.0\r\n          budget_duration: {{ litellm_budget_duration }}\r\n          rpm: 15\r\n');
+    expect(after).toContain(
+      '          max_budget: 3.0\r\n          budget_duration: {{ litellm_budget_duration }}\r\n          rpm: 15\r\n',
+    );
     expect(fixed.has(`ansible/${DEFAULTS}`)).toBe(true);
     expectCapsEnforced(renderedModels(fixed, path), [
       ...FIXTURE_MODELS,
@@ -175,15 +180,27 @@ describe('bug 5: LiteLLM budgets where LiteLLM reads them', () => {
   it('a budget_duration only under {% if model.budget_duration is defined %} (hand-fixed for one model) is not fixed: every capped model gets one, and verify agrees', async () => {
     // As a maintainer fixes it by hand for the one model they added a duration to.
     const files = fixtureFiles();
-    files.set(TEMPLATE, files.get(TEMPLATE)!.replace('      max_budget: {{ model.max_budget }}\n', '      max_budget: {{ model.max_budget }}\n{% if model.budget_duration is defined %}\n      budget_duration: {{ model.budget_duration }}\n{% endif %}\n'));
+    files.set(
+      TEMPLATE,
+      files
+        .get(TEMPLATE)!
+        .replace(
+          '      max_budget: {{ model.max_budget }}\n',
+          '      max_budget: {{ model.max_budget }}\n{% if model.budget_duration is defined %}\n      budget_duration: {{ model.budget_duration }}\n{% endif %}\n',
+        ),
+    );
     files.set(GROUP_VARS, files.get(GROUP_VARS)!.replace('    max_budget: 100.0\n', '    max_budget: 100.0\n    budget_duration: 1d\n'));
     const before = renderedModels(files);
     expect(before.map((model) => model.litellm_params.budget_duration)).toEqual(['1d', undefined, undefined]);
     const [outcome] = planFixes(files, [bug5]).outcomes;
     expect(outcome?.state).toBe('needs-fix');
-    expect(outcome?.reason).toBe(`budget_duration at ${TEMPLATE}:12 renders only when model.budget_duration is defined (${TEMPLATE}:11), so the cap of a model without one is skipped (LiteLLM needs both)`);
+    expect(outcome?.reason).toBe(
+      `budget_duration at ${TEMPLATE}:12 renders only when model.budget_duration is defined (${TEMPLATE}:11), so the cap of a model without one is skipped (LiteLLM needs both)`,
+    );
     const fixed = fix(files);
-    expect(fixed.get(TEMPLATE)).toContain('      max_budget: {{ model.max_budget }}\n      budget_duration: "{{ model.budget_duration | default(litellm_budget_duration) }}"\n      rpm:');
+    expect(fixed.get(TEMPLATE)).toContain(
+      '      max_budget: {{ model.max_budget }}\n      budget_duration: "{{ model.budget_duration | default(litellm_budget_duration) }}"\n      rpm:',
+    );
     expectCapsEnforced(renderedModels(fixed), [{ ...FIXTURE_MODELS[0]!, budget_duration: '1d' }, FIXTURE_MODELS[1]!, FIXTURE_MODELS[2]!]);
     const report = await verifyRepo(fixed, { goCheck: false });
     expect(report.checks.find((check) => check.id === bug5.id)).toMatchObject({ status: 'ok' });
@@ -191,7 +208,15 @@ describe('bug 5: LiteLLM budgets where LiteLLM reads them', () => {
 
   it('never says fixed while the rendered config still has a cap without a duration: a shape it does not recognise is unrecognised, naming the models', () => {
     const files = fixtureFiles();
-    files.set(TEMPLATE, files.get(TEMPLATE)!.replace('      max_budget: {{ model.max_budget }}\n', `      max_budget: {{ model.max_budget }}\n      budget_duration: "{{ model.budget_duration | default('') }}"\n`));
+    files.set(
+      TEMPLATE,
+      files
+        .get(TEMPLATE)!
+        .replace(
+          '      max_budget: {{ model.max_budget }}\n',
+          `      max_budget: {{ model.max_budget }}\n      budget_duration: "{{ model.budget_duration | default('') }}"\n`,
+        ),
+    );
     expect(planFixes(files, [bug5]).outcomes[0]).toMatchObject({
       state: 'unrecognised',
       reason: `${TEMPLATE} renders max_budget without budget_duration for anthropic/claude-opus-4-6, anthropic/claude-sonnet-4-6, openai/gpt-5-mini (LiteLLM skips those caps), in a shape this fix does not recognise`,

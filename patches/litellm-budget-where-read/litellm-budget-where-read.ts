@@ -34,7 +34,13 @@ const BUDGET_DURATION_VAR = 'litellm_budget_duration';
 export const DEFAULT_BUDGET_DURATION = '30d';
 
 const TEMPLATE_GLOBS = ['**/templates/**/*.{yml,yaml}.j2', '**/templates/**/*.{yml,yaml}', '**/files/**/*.{yml,yaml}'];
-const VAR_FILE_GLOBS = ['**/roles/*/defaults/**/*.{yml,yaml}', '**/roles/*/vars/**/*.{yml,yaml}', '**/group_vars/**', '**/host_vars/**', '**/vars/**/*.{yml,yaml}'];
+const VAR_FILE_GLOBS = [
+  '**/roles/*/defaults/**/*.{yml,yaml}',
+  '**/roles/*/vars/**/*.{yml,yaml}',
+  '**/group_vars/**',
+  '**/host_vars/**',
+  '**/vars/**/*.{yml,yaml}',
+];
 
 /**
  * The `{% if %}` condition that keeps an entry out of the output when its value comes straight
@@ -54,15 +60,27 @@ function guardFor(tpl: ParsedTemplate, value: YamlNode | null, loopVariable: str
  * that does not also hold max_budget, or printing the loop item's attribute bare
  * (`{{ model.budget_duration }}`), which renders null for a model that lacks it.
  */
-function partialDuration(tpl: ParsedTemplate, budget: Pair, duration: Pair, loopVariable: string | undefined): { why: string; start: number; next: number } | undefined {
+function partialDuration(
+  tpl: ParsedTemplate,
+  budget: Pair,
+  duration: Pair,
+  loopVariable: string | undefined,
+): { why: string; start: number; next: number } | undefined {
   const wrapper = ifWrapperOf(tpl, duration);
   if (wrapper) {
     // The same condition as the cap's own (`model.max_budget is defined`) renders it with every cap.
     if (guardFor(tpl, budget.value as YamlNode | null, loopVariable) === wrapper.condition.trim()) return undefined;
     movedLine(tpl, duration, ''); // a duration over several lines is not ours to rewrite: UnrecognisedShape
-    return { why: `renders only when ${wrapper.condition.trim()} (${locate(tpl.path, tpl.text, wrapper.start)})`, start: wrapper.start, next: wrapper.next };
+    return {
+      why: `renders only when ${wrapper.condition.trim()} (${locate(tpl.path, tpl.text, wrapper.start)})`,
+      start: wrapper.start,
+      next: wrapper.next,
+    };
   }
-  if (loopVariable !== undefined && guardFor(tpl, duration.value as YamlNode | null, loopVariable) === `${loopVariable}.budget_duration is defined`) {
+  if (
+    loopVariable !== undefined &&
+    guardFor(tpl, duration.value as YamlNode | null, loopVariable) === `${loopVariable}.budget_duration is defined`
+  ) {
     movedLine(tpl, duration, '');
     return { why: `renders ${loopVariable}.budget_duration with no default`, ...entryLineSpan(tpl, duration) };
   }
@@ -79,7 +97,10 @@ function quotedLikeSiblings(map: YAMLMap, value: string): string {
 function movedLine(tpl: ParsedTemplate, pair: Pair, indent: string): string {
   entryLineSpan(tpl, pair); // refuses an entry that shares its line
   const lines = entryLines(tpl, pair, indent.length, true);
-  if (lines.length > 1) throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${where(tpl, pair)} spans several lines`);
+  if (lines.length > 1)
+    throw new UnrecognisedShape(
+      `'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${where(tpl, pair)} spans several lines`,
+    );
   return lines[0]!;
 }
 
@@ -90,7 +111,9 @@ interface ModelPlan {
 }
 
 function durationExpression(loopVariable: string | undefined): string {
-  return loopVariable === undefined ? `{{ ${BUDGET_DURATION_VAR} }}` : `{{ ${loopVariable}.budget_duration | default(${BUDGET_DURATION_VAR}) }}`;
+  return loopVariable === undefined
+    ? `{{ ${BUDGET_DURATION_VAR} }}`
+    : `{{ ${loopVariable}.budget_duration | default(${BUDGET_DURATION_VAR}) }}`;
 }
 
 /** What one `model_list` entry needs: budget_duration beside max_budget, and cap/rpm moved back into litellm_params. */
@@ -112,7 +135,9 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
     if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
     const indent = entryIndent(tpl, params);
     const durationLine = `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`;
-    plan.problems.push(`budget_duration at ${where(tpl, duration)} ${partial.why}, so the cap of a model without one is skipped (LiteLLM needs both)`);
+    plan.problems.push(
+      `budget_duration at ${where(tpl, duration)} ${partial.why}, so the cap of a model without one is skipped (LiteLLM needs both)`,
+    );
     plan.edits.push(replaceLines(tpl, partial.start, partial.next, [durationLine]));
     plan.changes.push(`${tpl.path}: ${name}: budget_duration renders for every capped model (its own, else ${BUDGET_DURATION_VAR})`);
   } else if (budget && hasDuration) {
@@ -123,21 +148,31 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
     const durationLine = `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`;
     const guard = guardedByIf(tpl, budget) ? undefined : guardFor(tpl, budget.value, loopVariable);
     const { start, next } = entryLineSpan(tpl, budget);
-    const budgetLines = tpl.text.slice(start, next).replace(/\r?\n$/, '').split(/\r?\n/);
+    const budgetLines = tpl.text
+      .slice(start, next)
+      .replace(/\r?\n$/, '')
+      .split(/\r?\n/);
     plan.problems.push(`max_budget without budget_duration at ${where(tpl, budget)} (LiteLLM skips the cap)`);
     plan.edits.push(
       guard
         ? replaceLines(tpl, start, next, [`{% if ${guard} %}`, ...budgetLines, durationLine, '{% endif %}'])
         : replaceLines(tpl, next, next, [durationLine]),
     );
-    plan.changes.push(`${tpl.path}: ${name}: added budget_duration beside max_budget in litellm_params${guard ? `, both only when ${guard}` : ''}`);
+    plan.changes.push(
+      `${tpl.path}: ${name}: added budget_duration beside max_budget in litellm_params${guard ? `, both only when ${guard}` : ''}`,
+    );
   }
 
   const moved: string[] = [];
   if (!budget) {
     // A repo that followed the report: the cap sits in model_info (or at the model's top level), where LiteLLM never reads it.
     const info = mapAt(tpl, model, 'model_info');
-    const source = (info && pairOf(info, 'max_budget')) ? { map: info, pair: pairOf(info, 'max_budget') as Pair } : pairOf(model, 'max_budget') ? { map: model, pair: pairOf(model, 'max_budget') as Pair } : undefined;
+    const source =
+      info && pairOf(info, 'max_budget')
+        ? { map: info, pair: pairOf(info, 'max_budget') as Pair }
+        : pairOf(model, 'max_budget')
+          ? { map: model, pair: pairOf(model, 'max_budget') as Pair }
+          : undefined;
     if (source) {
       if (params.flow) throw new UnrecognisedShape(`litellm_params at ${where(tpl, params)} is a flow mapping`);
       const indent = entryIndent(tpl, params);
@@ -145,12 +180,17 @@ function planModel(tpl: ParsedTemplate, model: YAMLMap): ModelPlan {
       const removed = wholeInfo ? (pairOf(model, 'model_info') as Pair) : source.pair;
       const wrapper = ifWrapperOf(tpl, removed);
       const guard = wrapper?.condition ?? guardFor(tpl, source.pair.value as YamlNode | null, loopVariable);
-      const lines = [movedLine(tpl, source.pair, indent), `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`];
+      const lines = [
+        movedLine(tpl, source.pair, indent),
+        `${indent}budget_duration: ${quotedLikeSiblings(params, durationExpression(loopVariable))}`,
+      ];
       moved.push(...(guard ? [`{% if ${guard} %}`, ...lines, '{% endif %}'] : lines));
       plan.problems.push(`max_budget at ${where(tpl, source.pair)} is outside litellm_params (LiteLLM never reads it there)`);
       if (wrapper) plan.edits.push({ path: tpl.path, start: wrapper.start, end: wrapper.next, text: '' });
       else plan.edits.push(wholeInfo ? removeFromMap(tpl, model, 'model_info') : removeFromMap(tpl, source.map, 'max_budget'));
-      plan.changes.push(`${tpl.path}: ${name}: moved max_budget back into litellm_params${wholeInfo ? ' (model_info held nothing else, so it goes)' : ''} and added budget_duration`);
+      plan.changes.push(
+        `${tpl.path}: ${name}: moved max_budget back into litellm_params${wholeInfo ? ' (model_info held nothing else, so it goes)' : ''} and added budget_duration`,
+      );
     }
   }
 
@@ -197,13 +237,15 @@ function addDefault(repo: RepoView, templatePath: string): VarPlan {
   if (text) {
     const root = parseYamlTemplate(path, text).documents[0]?.contents;
     if (root && !isMap(root)) throw new UnrecognisedShape(`${path} is not a mapping of variables`);
-    const sample = isMap(root) ? root.items.map((pair) => pair.value).find((node) => isScalar(node) && typeof node.value === 'string') : undefined;
+    const sample = isMap(root)
+      ? root.items.map((pair) => pair.value).find((node) => isScalar(node) && typeof node.value === 'string')
+      : undefined;
     value = quoteLike(sample as YamlNode | undefined, value);
   }
   const banner = /^# -{2,} .*-$/m.exec(text)?.[0];
   const lines = [
     ...(banner ? [`# ---- litellm budgets ${'-'.repeat(Math.max(3, banner.length - '# ---- litellm budgets '.length))}`] : []),
-    '# How often each model\'s max_budget (USD) resets; LiteLLM ignores a max_budget that has no',
+    "# How often each model's max_budget (USD) resets; LiteLLM ignores a max_budget that has no",
     "# budget_duration. A model's own budget_duration in litellm_models takes precedence.",
     `${BUDGET_DURATION_VAR}: ${value}`,
   ];
@@ -247,12 +289,16 @@ function uncappedWhenRendered(repo: RepoView, tpl: ParsedTemplate): { uncapped: 
     return { notRendered: `${tpl.path}: ${error instanceof Error ? error.message : String(error)}` };
   }
   const list = (data as { model_list?: unknown } | null)?.model_list;
-  if (!Array.isArray(list)) return { notRendered: `${tpl.path}: model_list does not render as a list${containsUnknown(list) ? ` (${unknownReasons(list).slice(0, 1).join('')})` : ''}` };
+  if (!Array.isArray(list))
+    return {
+      notRendered: `${tpl.path}: model_list does not render as a list${containsUnknown(list) ? ` (${unknownReasons(list).slice(0, 1).join('')})` : ''}`,
+    };
   const uncapped: string[] = [];
   for (const [index, entry] of list.entries()) {
     const params = (entry as { litellm_params?: Record<string, unknown> } | null)?.litellm_params;
     if (!params || params.max_budget === undefined || params.max_budget === null) continue;
-    if (params.budget_duration === undefined || params.budget_duration === null || params.budget_duration === '') uncapped.push(String((entry as { model_name?: unknown }).model_name ?? `#${index + 1}`));
+    if (params.budget_duration === undefined || params.budget_duration === null || params.budget_duration === '')
+      uncapped.push(String((entry as { model_name?: unknown }).model_name ?? `#${index + 1}`));
   }
   return { uncapped };
 }
@@ -279,7 +325,9 @@ export const bug5: PatchModule = {
         changes.push(...plan.changes);
         problems.push(...plan.problems);
       }
-      const usesVar = new RegExp(`\\b${BUDGET_DURATION_VAR}\\b`).test(tpl.text) || edits.some((edit) => edit.path === tpl.path && edit.text.includes(BUDGET_DURATION_VAR));
+      const usesVar =
+        new RegExp(`\\b${BUDGET_DURATION_VAR}\\b`).test(tpl.text) ||
+        edits.some((edit) => edit.path === tpl.path && edit.text.includes(BUDGET_DURATION_VAR));
       if (usesVar && varOwner === undefined) varOwner = tpl.path;
     }
     if (varOwner !== undefined && !definesVar(repo, BUDGET_DURATION_VAR)) {
@@ -292,10 +340,17 @@ export const bug5: PatchModule = {
     if (edits.length === 0) {
       // "Fixed" is what the config renders to with the repo's models, not only the template's shape.
       const rendered = templates.map(({ tpl }) => ({ tpl, ...uncappedWhenRendered(repo, tpl) }));
-      const uncapped = rendered.flatMap((result) => ('uncapped' in result && result.uncapped.length > 0 ? [{ tpl: result.tpl, uncapped: result.uncapped }] : []));
+      const uncapped = rendered.flatMap((result) =>
+        'uncapped' in result && result.uncapped.length > 0 ? [{ tpl: result.tpl, uncapped: result.uncapped }] : [],
+      );
       if (uncapped.length > 0) {
         throw new UnrecognisedShape(
-          uncapped.map(({ tpl, uncapped: models }) => `${tpl.path} renders max_budget without budget_duration for ${models.join(', ')} (LiteLLM skips those caps), in a shape this fix does not recognise`).join('; '),
+          uncapped
+            .map(
+              ({ tpl, uncapped: models }) =>
+                `${tpl.path} renders max_budget without budget_duration for ${models.join(', ')} (LiteLLM skips those caps), in a shape this fix does not recognise`,
+            )
+            .join('; '),
         );
       }
       const unchecked = rendered.flatMap((result) => ('notRendered' in result ? [result.notRendered] : []));

@@ -11,7 +11,8 @@ import { edit, fixture, PatchTester } from '../../test/patch-tester.js';
 import { bug7 } from './litellm-no-egress-dependency.js';
 
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
-const LITELLM_DEPENDS = '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n    logging: *default-logging\n';
+const LITELLM_DEPENDS =
+  '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n    logging: *default-logging\n';
 
 /** A Compose template written with comments, CRLF-sensitive spacing and Jinja escapes: every byte outside the removed lines must stay. */
 const TEMPLATE = `---
@@ -41,23 +42,51 @@ const only = (text: string) => new Map([[COMPOSE, text]]);
 new PatchTester().run(bug7, {
   valid: [
     { name: 'the fixed template (a second run changes nothing)', files: only(FIXED), reason: /does not depend on openclaw-egress/ },
-    { name: 'LiteLLM without depends_on', files: () => fixture(edit(COMPOSE, LITELLM_DEPENDS, '    logging: *default-logging\n')), reason: /litellm has no depends_on in roles\/openclaw-config\/templates\/docker-compose\.yml\.j2/ },
-    { name: 'a short-form list without the proxy', files: () => fixture(edit(COMPOSE, LITELLM_DEPENDS, '    depends_on: [redis]\n    logging: *default-logging\n')) },
+    {
+      name: 'LiteLLM without depends_on',
+      files: () => fixture(edit(COMPOSE, LITELLM_DEPENDS, '    logging: *default-logging\n')),
+      reason: /litellm has no depends_on in roles\/openclaw-config\/templates\/docker-compose\.yml\.j2/,
+    },
+    {
+      name: 'a short-form list without the proxy',
+      files: () => fixture(edit(COMPOSE, LITELLM_DEPENDS, '    depends_on: [redis]\n    logging: *default-logging\n')),
+    },
   ],
   invalid: [
     {
       name: 'the bundled repo: the long form loses only its openclaw-egress entry',
       files: () => fixture(),
       reason: /^litellm waits for openclaw-egress at roles\/openclaw-config\/templates\/docker-compose\.yml\.j2:\d+$/,
-      output: { [COMPOSE]: (text) => expect(text).toBe(fixture().get(COMPOSE)!.replace(LITELLM_DEPENDS, '    depends_on:\n      redis:\n        condition: service_healthy\n    logging: *default-logging\n')) },
+      output: {
+        [COMPOSE]: (text) =>
+          expect(text).toBe(
+            fixture()
+              .get(COMPOSE)!
+              .replace(
+                LITELLM_DEPENDS,
+                '    depends_on:\n      redis:\n        condition: service_healthy\n    logging: *default-logging\n',
+              ),
+          ),
+      },
       changes: [`${COMPOSE}: removed openclaw-egress from litellm's depends_on`],
     },
     { name: 'comments, Jinja escapes and an {% if %} block stay byte for byte', files: only(TEMPLATE), output: { [COMPOSE]: FIXED } },
-    { name: 'CRLF line endings stay CRLF', files: only(TEMPLATE.replace(/\n/g, '\r\n')), output: { [COMPOSE]: FIXED.replace(/\n/g, '\r\n') } },
+    {
+      name: 'CRLF line endings stay CRLF',
+      files: only(TEMPLATE.replace(/\n/g, '\r\n')),
+      output: { [COMPOSE]: FIXED.replace(/\n/g, '\r\n') },
+    },
     { name: 'a missing final newline stays missing', files: only(TEMPLATE.trimEnd()), output: { [COMPOSE]: FIXED.trimEnd() } },
     {
       name: 'a block list with comments loses only the proxy item',
-      files: () => fixture(edit(COMPOSE, LITELLM_DEPENDS, '    depends_on:   # start order\n      - redis\n      - openclaw-egress   # the proxy\n    logging: *default-logging\n')),
+      files: () =>
+        fixture(
+          edit(
+            COMPOSE,
+            LITELLM_DEPENDS,
+            '    depends_on:   # start order\n      - redis\n      - openclaw-egress   # the proxy\n    logging: *default-logging\n',
+          ),
+        ),
       output: { [COMPOSE]: /    depends_on: {3}# start order\n {6}- redis\n {4}logging: \*default-logging\n/ },
     },
     {
@@ -67,7 +96,14 @@ new PatchTester().run(bug7, {
     },
     {
       name: 'the proxy as the only entry: depends_on goes',
-      files: () => fixture(edit(COMPOSE, LITELLM_DEPENDS, '    depends_on:\n      openclaw-egress:\n        condition: service_healthy\n    logging: *default-logging\n')),
+      files: () =>
+        fixture(
+          edit(
+            COMPOSE,
+            LITELLM_DEPENDS,
+            '    depends_on:\n      openclaw-egress:\n        condition: service_healthy\n    logging: *default-logging\n',
+          ),
+        ),
       output: { [COMPOSE]: (text) => expect(text).toContain('      retries: 5\n      start_period: 40s\n    logging: *default-logging\n') },
       changes: [`${COMPOSE}: removed openclaw-egress from litellm's depends_on (it was the only entry, so depends_on goes)`],
     },

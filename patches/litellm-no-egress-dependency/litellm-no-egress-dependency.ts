@@ -8,7 +8,6 @@ import { pairOf, removeFromMap, removeFromSeq, where } from '../../src/toolkit/y
 import { UnrecognisedShape } from '../../src/core/errors.js';
 import { COMPOSE_TEMPLATE_GLOBS, serviceToCheck, stackServiceName } from '../../src/model/compose-templates.js';
 
-
 export const bug7: PatchModule = {
   id: 'litellm-no-egress-dependency',
   bug: 7,
@@ -36,7 +35,9 @@ export const bug7: PatchModule = {
         state: 'needs-fix',
         reason: `${LITELLM} waits for ${EGRESS} at ${where(tpl, egress)}`,
         edits: [onlyEntry ? removeFromMap(tpl, litellm, 'depends_on') : removeFromMap(tpl, depends, EGRESS)],
-        changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
+        changes: [
+          `${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`,
+        ],
       };
     }
     if (isSeq(depends)) {
@@ -48,7 +49,9 @@ export const bug7: PatchModule = {
         state: 'needs-fix',
         reason: `${LITELLM} waits for ${EGRESS} at ${where(tpl, depends.items[index] as YamlNode)}`,
         edits: [onlyEntry ? removeFromMap(tpl, litellm, 'depends_on') : removeFromSeq(tpl, depends, index)],
-        changes: [`${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`],
+        changes: [
+          `${tpl.path}: removed ${EGRESS} from ${LITELLM}'s depends_on${onlyEntry ? ' (it was the only entry, so depends_on goes)' : ''}`,
+        ],
       };
     }
     throw new UnrecognisedShape(`litellm's depends_on at ${where(tpl, dependsPair)} is neither a list nor a mapping`);

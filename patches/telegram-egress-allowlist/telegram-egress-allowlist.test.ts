@@ -23,18 +23,40 @@ const APPENDED_TO_GROUP_VARS = { [GROUP_VARS]: (text: string) => expect(text).to
 const ADDED_TO_GROUP_VARS = [`${GROUP_VARS}: added api.telegram.org to egress_allowed_domains`];
 
 /** The ACL with a second loop over per-host extras, rendered only when egress_extra_domains is defined. */
-const TWO_LOOPS: FileEdit = edit(ACL, '{% endfor %}\n', '{% endfor %}\n{% if egress_extra_domains is defined %}\n{% for extra in egress_extra_domains %}\n    - "{{ extra }}"\n{% endfor %}\n{% endif %}\n');
+const TWO_LOOPS: FileEdit = edit(
+  ACL,
+  '{% endfor %}\n',
+  '{% endfor %}\n{% if egress_extra_domains is defined %}\n{% for extra in egress_extra_domains %}\n    - "{{ extra }}"\n{% endfor %}\n{% endif %}\n',
+);
 /** `allowed_domains: {{ egress_allowed_domains | to_json }}`: the list printed whole by one expression. */
-const PRINTED: FileEdit = edit(ACL, /allowed_domains:\n\{% for domain in egress_allowed_domains %\}\n.*\n\{% endfor %\}\n/, 'allowed_domains: {{ egress_allowed_domains | to_json }}\n');
+const PRINTED: FileEdit = edit(
+  ACL,
+  /allowed_domains:\n\{% for domain in egress_allowed_domains %\}\n.*\n\{% endfor %\}\n/,
+  'allowed_domains: {{ egress_allowed_domains | to_json }}\n',
+);
 
 new PatchTester().run(extraTelegramEgress, {
   valid: [
-    { name: 'a wildcard that covers the host', files: () => fixture(edit(GROUP_VARS, '  - registry.npmjs.org\n', '  - registry.npmjs.org\n  - "*.telegram.org"\n')) },
+    {
+      name: 'a wildcard that covers the host',
+      files: () => fixture(edit(GROUP_VARS, '  - registry.npmjs.org\n', '  - registry.npmjs.org\n  - "*.telegram.org"\n')),
+    },
     {
       name: 'a list that already holds the host literally, even when another item does not render (an unknown filter)',
-      files: () => fixture(edit(GROUP_VARS, '  - registry.npmjs.org\n', '  - registry.npmjs.org\n  - api.telegram.org\n  - "{{ egress_extra | frobnicate }}"\n')),
+      files: () =>
+        fixture(
+          edit(
+            GROUP_VARS,
+            '  - registry.npmjs.org\n',
+            '  - registry.npmjs.org\n  - api.telegram.org\n  - "{{ egress_extra | frobnicate }}"\n',
+          ),
+        ),
     },
-    { name: 'Telegram off', state: 'not-applicable', files: () => fixture(edit(GROUP_VARS, 'telegram_enabled: true', 'telegram_enabled: false')) },
+    {
+      name: 'Telegram off',
+      state: 'not-applicable',
+      files: () => fixture(edit(GROUP_VARS, 'telegram_enabled: true', 'telegram_enabled: false')),
+    },
   ],
   invalid: [
     {
@@ -48,7 +70,10 @@ new PatchTester().run(extraTelegramEgress, {
     },
     {
       name: 'a flow list gets the host in flow style',
-      files: () => fixture(edit(GROUP_VARS, /egress_allowed_domains:\n(  - .*\n)+/, 'egress_allowed_domains: [api.anthropic.com, "*.anthropic.com"]\n')),
+      files: () =>
+        fixture(
+          edit(GROUP_VARS, /egress_allowed_domains:\n(  - .*\n)+/, 'egress_allowed_domains: [api.anthropic.com, "*.anthropic.com"]\n'),
+        ),
       output: { [GROUP_VARS]: /egress_allowed_domains: \[api\.anthropic\.com, "\*\.anthropic\.com", api\.telegram\.org\]/ },
       prove: (after) => expect(allowedDomains(after)).toContain('api.telegram.org'),
     },
@@ -67,7 +92,10 @@ new PatchTester().run(extraTelegramEgress, {
     },
     {
       name: 'the same with the extras defined too: the host is added once, to the list every host renders',
-      files: () => fixture(TWO_LOOPS, (files) => new Map(files).set(GROUP_VARS, `${files.get(GROUP_VARS)}egress_extra_domains:\n  - hooks.slack.com\n`)),
+      files: () =>
+        fixture(TWO_LOOPS, (files) =>
+          new Map(files).set(GROUP_VARS, `${files.get(GROUP_VARS)}egress_extra_domains:\n  - hooks.slack.com\n`),
+        ),
       output: APPENDED_TO_GROUP_VARS,
       prove: (after) => {
         expect(allowedDomains(after).filter((domain) => domain === 'api.telegram.org')).toHaveLength(1);
@@ -79,7 +107,16 @@ new PatchTester().run(extraTelegramEgress, {
       state: 'unrecognised',
       files: () =>
         fixture(TWO_LOOPS, (files) =>
-          new Map(files).set(ACL, files.get(ACL)!.replace('{% for domain in egress_allowed_domains %}', '{% if egress_allowed_domains is defined %}{% for domain in egress_allowed_domains %}').replace('{% endfor %}\n{% if egress_extra', '{% endfor %}{% endif %}\n{% if egress_extra')),
+          new Map(files).set(
+            ACL,
+            files
+              .get(ACL)!
+              .replace(
+                '{% for domain in egress_allowed_domains %}',
+                '{% if egress_allowed_domains is defined %}{% for domain in egress_allowed_domains %}',
+              )
+              .replace('{% endfor %}\n{% if egress_extra', '{% endfor %}{% endif %}\n{% if egress_extra'),
+          ),
         ),
       reason: /every allowed_domains loop is under a condition .*smokescreen-acl\.yaml\.j2:\d+/,
     },
@@ -97,7 +134,11 @@ new PatchTester().run(extraTelegramEgress, {
     {
       name: 'an expression that may drop or add items is refused, naming the line and the filter',
       state: 'unrecognised',
-      files: () => fixture(PRINTED, edit(ACL, '{{ egress_allowed_domains | to_json }}', "{{ egress_allowed_domains | reject('search', 'npm') | list | to_json }}")),
+      files: () =>
+        fixture(
+          PRINTED,
+          edit(ACL, '{{ egress_allowed_domains | to_json }}', "{{ egress_allowed_domains | reject('search', 'npm') | list | to_json }}"),
+        ),
       reason: `default.allowed_domains at ${ACL}:12 is '{{ egress_allowed_domains | reject('search', 'npm') | list | to_json }}', which does not print one variable as a list (the filter 'reject('search', 'npm')' may change its items)`,
     },
     {

@@ -30,21 +30,33 @@ export const extraTelegramEgress: PatchModule = {
     const allowList = egressAllowList(repo);
     if (!allowList) return { state: 'not-applicable', reason: 'no Smokescreen ACL template with a default allowed_domains list' };
     const { source } = allowList;
-    const named = source.kind === 'variable' ? `${source.variable} (${where(source.tpl, source.list)})` : `the allowed_domains list at ${where(source.tpl, source.list)}`;
+    const named =
+      source.kind === 'variable'
+        ? `${source.variable} (${where(source.tpl, source.list)})`
+        : `the allowed_domains list at ${where(source.tpl, source.list)}`;
     // A literal item of the variable the template prints is in the rendered list, even when another item does not render (an unknown filter).
-    const literalItems = source.kind === 'variable' ? source.list.items.filter((item): item is Scalar => isScalar(item) && typeof item.value === 'string' && !item.value.includes('{{')).map((item) => String(item.value)) : [];
+    const literalItems =
+      source.kind === 'variable'
+        ? source.list.items
+            .filter((item): item is Scalar => isScalar(item) && typeof item.value === 'string' && !item.value.includes('{{'))
+            .map((item) => String(item.value))
+        : [];
     if (domainsCover(allowList.rendered, TELEGRAM_API_HOST) || domainsCover(literalItems, TELEGRAM_API_HOST)) {
       return { state: 'fixed', reason: `the egress allow-list lets ${TELEGRAM_API_HOST} through (${named})` };
     }
     if (allowList.unknown.length > 0) {
-      throw new UnrecognisedShape(`Telegram is enabled (${telegram.evidence}), but ${named} cannot be known without running the play: ${allowList.unknown.join('; ')}`);
+      throw new UnrecognisedShape(
+        `Telegram is enabled (${telegram.evidence}), but ${named} cannot be known without running the play: ${allowList.unknown.join('; ')}`,
+      );
     }
     const item = quoteLike(quotingSample(source.list.items), TELEGRAM_API_HOST);
     return {
       state: 'needs-fix',
       reason: `Telegram is enabled (${telegram.evidence}) but ${named} lacks ${TELEGRAM_API_HOST}`,
       edits: [appendToSeq(source.tpl, source.list, [item])],
-      changes: [`${source.tpl.path}: added ${TELEGRAM_API_HOST} to ${source.kind === 'variable' ? source.variable : 'the ACL default rule\'s allowed_domains'}`],
+      changes: [
+        `${source.tpl.path}: added ${TELEGRAM_API_HOST} to ${source.kind === 'variable' ? source.variable : "the ACL default rule's allowed_domains"}`,
+      ],
     };
   },
 };

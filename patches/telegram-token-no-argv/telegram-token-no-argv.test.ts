@@ -70,7 +70,8 @@ function commandLines(task: TaskData): string[] {
 
 const noLog = (located: Located): boolean => [located.task, ...located.ancestors].some((task) => task.no_log === true);
 /** A task's own keys (a block's children are judged on their own). */
-const ownText = (task: TaskData): string => JSON.stringify(Object.fromEntries(Object.entries(task).filter(([key]) => !['block', 'rescue', 'always'].includes(key))));
+const ownText = (task: TaskData): string =>
+  JSON.stringify(Object.fromEntries(Object.entries(task).filter(([key]) => !['block', 'rescue', 'always'].includes(key))));
 
 /** Fixes `files` with bug 6 alone; returns the fixed integrate task file. */
 function fix(files: Map<string, string>, path = INTEGRATE): { text: string; notes: readonly string[] } {
@@ -88,7 +89,8 @@ function fix(files: Map<string, string>, path = INTEGRATE): { text: string; note
 function assertTokenNeverOnACommandLine(text: string, vars: Vars): Located[] {
   const raw = walk(parseYaml(text));
   for (const located of raw) {
-    if (ownText(located.task).includes(TOKEN_VARIABLE)) expect(noLog(located), `task "${String(located.task.name)}" handles the token without no_log`).toBe(true);
+    if (ownText(located.task).includes(TOKEN_VARIABLE))
+      expect(noLog(located), `task "${String(located.task.name)}" handles the token without no_log`).toBe(true);
     for (const line of commandLines(located.task)) expect(line).not.toContain(TOKEN_VARIABLE);
   }
 
@@ -107,13 +109,18 @@ function assertTokenNeverOnACommandLine(text: string, vars: Vars): Located[] {
   const block = tempfile?.ancestors.at(-1) as TaskData;
   const register = String(tempfile?.task.register);
   const always = walk(block.always, 'always');
-  expect(always.some(({ task }) => {
-    const file = moduleValue(task, 'file') as { path?: string; state?: string } | undefined;
-    return file?.state === 'absent' && file.path === `{{ ${register}.path }}`;
-  })).toBe(true);
+  expect(
+    always.some(({ task }) => {
+      const file = moduleValue(task, 'file') as { path?: string; state?: string } | undefined;
+      return file?.state === 'absent' && file.path === `{{ ${register}.path }}`;
+    }),
+  ).toBe(true);
   const rescue = walk(block.rescue, 'rescue');
   expect(rescue.some(({ task }) => commandLines(task).some((line) => line.endsWith(`rm -f ${TOKEN_PATH}`)))).toBe(true);
-  expect(rescue.some(({ task }) => moduleValue(task, 'fail') !== undefined), 'the rescue must still fail the play').toBe(true);
+  expect(
+    rescue.some(({ task }) => moduleValue(task, 'fail') !== undefined),
+    'the rescue must still fail the play',
+  ).toBe(true);
   return raw;
 }
 
@@ -209,7 +216,7 @@ describe('bug 6 on the fixture', () => {
     expect(notes.some((note) => note.startsWith('roles/openclaw-harden/tasks/main.yml:16'))).toBe(true);
   });
 
-  it("treats the report's sh -c \"$(cat file)\" pattern as still leaking and replaces the whole run", () => {
+  it('treats the report\'s sh -c "$(cat file)" pattern as still leaking and replaces the whole run', () => {
     const files = withIntegrate(fixtureIntegrate().replace(LEAKY_TASK, REPORT_PATTERN));
     const outcome = runCheck(bug6, files);
     expect(outcome.state).toBe('needs-fix');
@@ -237,7 +244,9 @@ describe('bug 6 on other shapes of the role', () => {
     const files = withIntegrate(fourSpace(fixtureIntegrate()));
     const { text } = fix(files);
     assertTokenNeverOnACommandLine(text, loadVars(files));
-    expect(text).toMatch(/\n {8}-   name: Install the Telegram bot token as a file the gateway reads\n {12}block:\n {16}-   name: Create a private temp file/);
+    expect(text).toMatch(
+      /\n {8}-   name: Install the Telegram bot token as a file the gateway reads\n {12}block:\n {16}-   name: Create a private temp file/,
+    );
   });
 
   it('finds the role and the gateway volume under ansible/, in a .yaml task file with short module names', () => {
@@ -252,9 +261,18 @@ describe('bug 6 on other shapes of the role', () => {
   });
 
   it.each([
-    ['cmd:', '      ansible.builtin.command:\n        cmd: docker exec openclaw openclaw config set channels.telegram.token "{{ telegram_bot_token }}"\n'],
-    ['argv:', '      ansible.builtin.command:\n        argv:\n          - docker\n          - exec\n          - openclaw\n          - openclaw\n          - config\n          - set\n          - channels.telegram.token\n          - "{{ telegram_bot_token }}"\n'],
-    ['shell free form', '      ansible.builtin.shell: docker exec openclaw openclaw config set channels.telegram.botToken {{ telegram_bot_token }}\n'],
+    [
+      'cmd:',
+      '      ansible.builtin.command:\n        cmd: docker exec openclaw openclaw config set channels.telegram.token "{{ telegram_bot_token }}"\n',
+    ],
+    [
+      'argv:',
+      '      ansible.builtin.command:\n        argv:\n          - docker\n          - exec\n          - openclaw\n          - openclaw\n          - config\n          - set\n          - channels.telegram.token\n          - "{{ telegram_bot_token }}"\n',
+    ],
+    [
+      'shell free form',
+      '      ansible.builtin.shell: docker exec openclaw openclaw config set channels.telegram.botToken {{ telegram_bot_token }}\n',
+    ],
   ])('replaces the %s form', (_form, moduleLines) => {
     const leaky = LEAKY_TASK.replace(/      ansible\.builtin\.command: >\n.*\n.*\n/, moduleLines);
     expect(leaky).not.toBe(LEAKY_TASK);
@@ -271,7 +289,10 @@ describe('bug 6 on other shapes of the role', () => {
 
   it('says fixed when the role already hands OpenClaw a token file, and not-applicable without Telegram', () => {
     const files = withIntegrate(fix(fixtureFiles()).text);
-    expect(runCheck(bug6, files)).toMatchObject({ state: 'fixed', reason: expect.stringMatching(/tokenFile \(roles\/openclaw-integrate\/tasks\/main\.yml:\d+\)/) });
+    expect(runCheck(bug6, files)).toMatchObject({
+      state: 'fixed',
+      reason: expect.stringMatching(/tokenFile \(roles\/openclaw-integrate\/tasks\/main\.yml:\d+\)/),
+    });
     const withoutTelegram = fixtureIntegrate().replace(/# ---- telegram[\s\S]*/, '');
     expect(runCheck(bug6, withIntegrate(withoutTelegram)).state).toBe('not-applicable');
   });
@@ -285,10 +306,25 @@ describe('bug 6 on other shapes of the role', () => {
   });
 
   it.each([
-    ['a pipeline through echo', LEAKY_TASK.replace(/ansible\.builtin\.command: >\n.*\n.*\n/, 'ansible.builtin.shell: echo "{{ telegram_bot_token }}" | docker exec -i openclaw tee /tmp/t\n'), /not a 'docker exec' at roles\/openclaw-integrate\/tasks\/main\.yml:21$/],
-    ['a registered result', LEAKY_TASK.replace('      changed_when: true\n', '      register: token_result\n'), /roles\/openclaw-integrate\/tasks\/main\.yml:21 uses 'register'/],
+    [
+      'a pipeline through echo',
+      LEAKY_TASK.replace(
+        /ansible\.builtin\.command: >\n.*\n.*\n/,
+        'ansible.builtin.shell: echo "{{ telegram_bot_token }}" | docker exec -i openclaw tee /tmp/t\n',
+      ),
+      /not a 'docker exec' at roles\/openclaw-integrate\/tasks\/main\.yml:21$/,
+    ],
+    [
+      'a registered result',
+      LEAKY_TASK.replace('      changed_when: true\n', '      register: token_result\n'),
+      /roles\/openclaw-integrate\/tasks\/main\.yml:21 uses 'register'/,
+    ],
     // The replacement stands for the whole task: a command beside the docker exec would be lost.
-    ['a second command beside the docker exec', LEAKY_TASK.replace('"{{ telegram_bot_token }}"\n', '"{{ telegram_bot_token }}" && touch /tmp/telegram-configured\n'), /main\.yml:21 runs more than the docker exec/],
+    [
+      'a second command beside the docker exec',
+      LEAKY_TASK.replace('"{{ telegram_bot_token }}"\n', '"{{ telegram_bot_token }}" && touch /tmp/telegram-configured\n'),
+      /main\.yml:21 runs more than the docker exec/,
+    ],
   ])('refuses %s with file:line', (_shape, leaky, reason) => {
     const outcome = runCheck(bug6, withIntegrate(fixtureIntegrate().replace(LEAKY_TASK, leaky)));
     expect(outcome.state).toBe('unrecognised');
@@ -314,7 +350,10 @@ describe('bug 6 when the gateway container is named by a variable', () => {
     const files = withIntegrate(fixtureIntegrate().replace(/docker exec openclaw /g, 'docker exec {{ gateway_container }} '));
     const compose = files.get(COMPOSE)!;
     const renamed = compose
-      .replace('  openclaw:\n    image: "{{ openclaw_image }}"\n    container_name: openclaw\n', `  gateway:\n    image: "{{ openclaw_image }}"\n    container_name: ${containerName}\n`)
+      .replace(
+        '  openclaw:\n    image: "{{ openclaw_image }}"\n    container_name: openclaw\n',
+        `  gateway:\n    image: "{{ openclaw_image }}"\n    container_name: ${containerName}\n`,
+      )
       .replace('      - openclaw-data:/home/node/.openclaw\n', '      - "{{ gateway_data_volume }}:/home/node/.openclaw"\n');
     expect(renamed).not.toContain('container_name: openclaw\n');
     expect(renamed).toContain('"{{ gateway_data_volume }}:/home/node/.openclaw"');
@@ -326,26 +365,41 @@ describe('bug 6 when the gateway container is named by a variable', () => {
   it.each([
     ['written as the same variable', '"{{ gateway_container }}"'],
     ['written as the name the variable holds', 'openclaw-gw'],
-  ])('resolves {{ gateway_container }} to the Compose service whose container_name is %s, and puts the token file on its volume', (_how, containerName) => {
-    const files = namedByVariables(containerName, 'gateway_container: openclaw-gw\ngateway_data_volume: openclaw-data\n');
-    const { text } = fix(files);
-    assertTokenNeverOnACommandLine(text, loadVars(files));
-    // The new tasks keep the container as the repo names it.
-    expect(text).toContain(`docker exec {{ gateway_container }} openclaw config set channels.telegram.tokenFile ${TOKEN_PATH}`);
-    expect(text).not.toMatch(/docker exec (-i )?openclaw(-gw)? /);
-  });
+  ])(
+    'resolves {{ gateway_container }} to the Compose service whose container_name is %s, and puts the token file on its volume',
+    (_how, containerName) => {
+      const files = namedByVariables(containerName, 'gateway_container: openclaw-gw\ngateway_data_volume: openclaw-data\n');
+      const { text } = fix(files);
+      assertTokenNeverOnACommandLine(text, loadVars(files));
+      // The new tasks keep the container as the repo names it.
+      expect(text).toContain(`docker exec {{ gateway_container }} openclaw config set channels.telegram.tokenFile ${TOKEN_PATH}`);
+      expect(text).not.toMatch(/docker exec (-i )?openclaw(-gw)? /);
+    },
+  );
 
   it('refuses, naming the task and why, when the variable resolves to no Compose service', () => {
     // The same Jinja in container_name is the same container, defined or not; a volume nothing defines is no place for the file.
     const undefinedVariables = runCheck(bug6, namedByVariables('"{{ gateway_container }}"', undefined));
-    expect(undefinedVariables).toMatchObject({ state: 'unrecognised', reason: expect.stringMatching(/^the gateway service at roles\/openclaw-config\/templates\/docker-compose\.yml\.j2:\d+ has no writable named volume/) });
-    const elsewhere = runCheck(bug6, namedByVariables('openclaw-gateway', 'gateway_container: openclaw-gw\ngateway_data_volume: openclaw-data\n'));
+    expect(undefinedVariables).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringMatching(
+        /^the gateway service at roles\/openclaw-config\/templates\/docker-compose\.yml\.j2:\d+ has no writable named volume/,
+      ),
+    });
+    const elsewhere = runCheck(
+      bug6,
+      namedByVariables('openclaw-gateway', 'gateway_container: openclaw-gw\ngateway_data_volume: openclaw-data\n'),
+    );
     expect(elsewhere).toEqual({
       state: 'unrecognised',
-      reason: "no Compose template defines the gateway container '{{ gateway_container }}' ('openclaw-gw' with the repo's variables) that roles/openclaw-integrate/tasks/main.yml:21 runs docker exec in, so its data volume (where the token file goes) is unknown",
+      reason:
+        "no Compose template defines the gateway container '{{ gateway_container }}' ('openclaw-gw' with the repo's variables) that roles/openclaw-integrate/tasks/main.yml:21 runs docker exec in, so its data volume (where the token file goes) is unknown",
     });
     const unresolved = runCheck(bug6, namedByVariables('openclaw-gateway', undefined));
-    expect(unresolved).toMatchObject({ state: 'unrecognised', reason: expect.stringContaining("'{{ gateway_container }}' (which the repo's variables do not resolve) that") });
+    expect(unresolved).toMatchObject({
+      state: 'unrecognised',
+      reason: expect.stringContaining("'{{ gateway_container }}' (which the repo's variables do not resolve) that"),
+    });
   });
 });
 
@@ -435,55 +489,67 @@ function filesHolding(dir: string, needle: string): string[] {
 }
 
 describe('the fixed tasks under ansible-playbook', () => {
-  it('pass --syntax-check for every variant', () => {
-    const dir = tempDir();
-    const variants: Record<string, Map<string, string>> = {
-      fixture: fixtureFiles(),
-      outside: withIntegrate(OUTSIDE_BLOCK),
-      fourSpace: withIntegrate(fourSpace(fixtureIntegrate())),
-      crlf: withIntegrate(fixtureIntegrate().replace(/\n/g, '\r\n')),
-      report: withIntegrate(fixtureIntegrate().replace(LEAKY_TASK, REPORT_PATTERN)),
-    };
-    const names = Object.entries(variants).map(([name, files]) => {
-      writeFileSync(join(dir, `${name}.yml`), fix(files).text);
-      return `${name}.yml`;
-    });
-    mkdirSync(join(dir, 'tmp'));
-    const result = ansiblePlaybook(dir, ['-i', 'localhost,', '--syntax-check', playbookFor(dir, names)]);
-    expect(result.status, result.output).toBe(0);
-  }, SLOW_TEST);
+  it(
+    'pass --syntax-check for every variant',
+    () => {
+      const dir = tempDir();
+      const variants: Record<string, Map<string, string>> = {
+        fixture: fixtureFiles(),
+        outside: withIntegrate(OUTSIDE_BLOCK),
+        fourSpace: withIntegrate(fourSpace(fixtureIntegrate())),
+        crlf: withIntegrate(fixtureIntegrate().replace(/\n/g, '\r\n')),
+        report: withIntegrate(fixtureIntegrate().replace(LEAKY_TASK, REPORT_PATTERN)),
+      };
+      const names = Object.entries(variants).map(([name, files]) => {
+        writeFileSync(join(dir, `${name}.yml`), fix(files).text);
+        return `${name}.yml`;
+      });
+      mkdirSync(join(dir, 'tmp'));
+      const result = ansiblePlaybook(dir, ['-i', 'localhost,', '--syntax-check', playbookFor(dir, names)]);
+      expect(result.status, result.output).toBe(0);
+    },
+    SLOW_TEST,
+  );
 
-  it('run against localhost: docker never sees the token in argv, only the tokenFile path; nothing is left behind', () => {
-    const dir = tempDir();
-    mkdirSync(join(dir, 'tmp'));
-    const bin = fakeDocker(dir);
-    writeFileSync(join(dir, 'main.yml'), fix(fixtureFiles()).text);
-    const playbook = playbookFor(dir, ['main.yml']);
-    const env = { PATH: `${bin}:${process.env.PATH ?? ''}`, FAKE_DOCKER_ARGV: join(dir, 'argv.log'), FAKE_DOCKER_STDIN: join(dir, 'stdin.log') };
+  it(
+    'run against localhost: docker never sees the token in argv, only the tokenFile path; nothing is left behind',
+    () => {
+      const dir = tempDir();
+      mkdirSync(join(dir, 'tmp'));
+      const bin = fakeDocker(dir);
+      writeFileSync(join(dir, 'main.yml'), fix(fixtureFiles()).text);
+      const playbook = playbookFor(dir, ['main.yml']);
+      const env = {
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
+        FAKE_DOCKER_ARGV: join(dir, 'argv.log'),
+        FAKE_DOCKER_STDIN: join(dir, 'stdin.log'),
+      };
 
-    const ok = ansiblePlaybook(dir, ['-v', '-i', 'localhost,', playbook], env);
-    expect(ok.status, ok.output).toBe(0);
-    const argv = readFileSync(env.FAKE_DOCKER_ARGV, 'utf8');
-    expect(argv).not.toContain(PLACEHOLDER_TOKEN);
-    expect(argv).toContain(`exec openclaw openclaw config set channels.telegram.tokenFile ${TOKEN_PATH}`);
-    expect(argv).toContain(`exec -i openclaw sh -c umask 077 && cat > ${TOKEN_PATH}`);
-    expect(readFileSync(env.FAKE_DOCKER_STDIN, 'utf8')).toBe(PLACEHOLDER_TOKEN); // what the gateway's file receives
-    expect(ok.output).not.toContain(PLACEHOLDER_TOKEN); // no_log, even at -v
-    // The host temp file and Ansible's own module files are gone: only the play's vars hold the token.
-    expect(filesHolding(dir, PLACEHOLDER_TOKEN).sort()).toEqual([join(dir, 'play.yml'), env.FAKE_DOCKER_STDIN]);
+      const ok = ansiblePlaybook(dir, ['-v', '-i', 'localhost,', playbook], env);
+      expect(ok.status, ok.output).toBe(0);
+      const argv = readFileSync(env.FAKE_DOCKER_ARGV, 'utf8');
+      expect(argv).not.toContain(PLACEHOLDER_TOKEN);
+      expect(argv).toContain(`exec openclaw openclaw config set channels.telegram.tokenFile ${TOKEN_PATH}`);
+      expect(argv).toContain(`exec -i openclaw sh -c umask 077 && cat > ${TOKEN_PATH}`);
+      expect(readFileSync(env.FAKE_DOCKER_STDIN, 'utf8')).toBe(PLACEHOLDER_TOKEN); // what the gateway's file receives
+      expect(ok.output).not.toContain(PLACEHOLDER_TOKEN); // no_log, even at -v
+      // The host temp file and Ansible's own module files are gone: only the play's vars hold the token.
+      expect(filesHolding(dir, PLACEHOLDER_TOKEN).sort()).toEqual([join(dir, 'play.yml'), env.FAKE_DOCKER_STDIN]);
 
-    // When configuring fails, the in-container copy is removed and the play still fails.
-    writeFileSync(env.FAKE_DOCKER_ARGV, '');
-    const failed = ansiblePlaybook(dir, ['-v', '-i', 'localhost,', playbook], { ...env, FAKE_DOCKER_FAIL_CONFIG: '1' });
-    expect(failed.status, failed.output).not.toBe(0);
-    const calls = readFileSync(env.FAKE_DOCKER_ARGV, 'utf8').trim().split('\n');
-    const configAt = calls.findIndex((call) => call.includes('channels.telegram.tokenFile'));
-    expect(configAt).toBeGreaterThan(-1);
-    expect(calls.slice(configAt + 1)).toContain(`exec openclaw rm -f ${TOKEN_PATH}`);
-    expect(failed.output).toContain('Stop after removing the Telegram bot token');
-    expect(failed.output).not.toContain(PLACEHOLDER_TOKEN);
-    expect(filesHolding(dir, PLACEHOLDER_TOKEN).sort()).toEqual([join(dir, 'play.yml'), env.FAKE_DOCKER_STDIN]);
-  }, SLOW_TEST);
+      // When configuring fails, the in-container copy is removed and the play still fails.
+      writeFileSync(env.FAKE_DOCKER_ARGV, '');
+      const failed = ansiblePlaybook(dir, ['-v', '-i', 'localhost,', playbook], { ...env, FAKE_DOCKER_FAIL_CONFIG: '1' });
+      expect(failed.status, failed.output).not.toBe(0);
+      const calls = readFileSync(env.FAKE_DOCKER_ARGV, 'utf8').trim().split('\n');
+      const configAt = calls.findIndex((call) => call.includes('channels.telegram.tokenFile'));
+      expect(configAt).toBeGreaterThan(-1);
+      expect(calls.slice(configAt + 1)).toContain(`exec openclaw rm -f ${TOKEN_PATH}`);
+      expect(failed.output).toContain('Stop after removing the Telegram bot token');
+      expect(failed.output).not.toContain(PLACEHOLDER_TOKEN);
+      expect(filesHolding(dir, PLACEHOLDER_TOKEN).sort()).toEqual([join(dir, 'play.yml'), env.FAKE_DOCKER_STDIN]);
+    },
+    SLOW_TEST,
+  );
 });
 
 // ---- every route to a command line ----------------------------------------------------------
@@ -553,7 +619,13 @@ describe('bug 6: every route to a command line', () => {
     [
       'a Compose command carrying it',
       (files) => {
-        files.set(BASE, (files.get(BASE) ?? '').replace('    container_name: openclaw\n', '    container_name: openclaw\n    command: ["node", "dist/index.js", "gateway", "--telegram-token", "{{ telegram_bot_token }}"]\n'));
+        files.set(
+          BASE,
+          (files.get(BASE) ?? '').replace(
+            '    container_name: openclaw\n',
+            '    container_name: openclaw\n    command: ["node", "dist/index.js", "gateway", "--telegram-token", "{{ telegram_bot_token }}"]\n',
+          ),
+        );
       },
       /docker-compose\.yml\.j2:\d+ \(the command of Compose service openclaw carries it/,
       /the command of Compose service openclaw carries the Telegram token.*docker-compose\.yml\.j2:\d+/,
@@ -573,7 +645,10 @@ describe('bug 6: every route to a command line', () => {
 
   it('a script that only writes the token to a file with printf (a builtin) is no route', async () => {
     const files = fixedFixture();
-    files.set('roles/openclaw-integrate/templates/write-token.sh.j2', "#!/bin/sh\nset -eu\numask 077\nprintf '%s' '{{ telegram_bot_token }}' > /run/openclaw/telegram-token\n");
+    files.set(
+      'roles/openclaw-integrate/templates/write-token.sh.j2',
+      "#!/bin/sh\nset -eu\numask 077\nprintf '%s' '{{ telegram_bot_token }}' > /run/openclaw/telegram-token\n",
+    );
     expect(runCheck(bug6, files).state).toBe('fixed');
     expect((await verifyBug6(files)).status).toBe('ok');
   });

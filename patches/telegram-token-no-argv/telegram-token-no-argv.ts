@@ -15,7 +15,18 @@ import { staticRenderer, VARIABLE_GLOBS } from '../../src/model/render/render.js
 import { ROUTE_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
 import { varDefinitions } from '../../src/model/telegram.js';
 import { dockerExecOf, shellCommands, type DockerExec } from '../../src/toolkit/shell.js';
-import { moduleKey, parameterText, readTaskFile, replaceTaskRun, taskCommand, tasksOf, tasksSeparatedByBlankLines, type Task, type TaskCommand, type TaskFile } from '../../src/toolkit/tasks.js';
+import {
+  moduleKey,
+  parameterText,
+  readTaskFile,
+  replaceTaskRun,
+  taskCommand,
+  tasksOf,
+  tasksSeparatedByBlankLines,
+  type Task,
+  type TaskCommand,
+  type TaskFile,
+} from '../../src/toolkit/tasks.js';
 import { UnrecognisedShape } from '../../src/core/errors.js';
 
 /**
@@ -38,8 +49,19 @@ const TOKEN_VALUE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?(?:token|
 const TOKEN_FILE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?tokenFile(?![A-Za-z0-9_])/;
 /** Keywords of the token task that still make sense on the block replacing it. */
 const CARRIED_KEYWORDS = new Set([
-  'when', 'tags', 'become', 'become_user', 'become_method', 'become_flags', 'delegate_to', 'vars', 'environment',
-  'run_once', 'check_mode', 'throttle', 'any_errors_fatal',
+  'when',
+  'tags',
+  'become',
+  'become_user',
+  'become_method',
+  'become_flags',
+  'delegate_to',
+  'vars',
+  'environment',
+  'run_once',
+  'check_mode',
+  'throttle',
+  'any_errors_fatal',
 ]);
 /** Keywords handled explicitly; any other keyword on the token task is a shape this fix will not guess about. */
 const HANDLED_KEYWORDS = new Set(['name', 'no_log', 'changed_when', 'notify', 'args']);
@@ -96,7 +118,8 @@ interface TokenSetup {
 function noLogOn(task: Task): boolean {
   for (let current: Task | undefined = task; current; current = current.parent) {
     const value = pairOf(current.map, 'no_log')?.value;
-    if (value && isScalar(value) && /^(true|yes|on)$/i.test(String(sourceOf(current.file.tpl, value)).replace(/^["']|["']$/g, ''))) return true;
+    if (value && isScalar(value) && /^(true|yes|on)$/i.test(String(sourceOf(current.file.tpl, value)).replace(/^["']|["']$/g, '')))
+      return true;
   }
   return false;
 }
@@ -150,16 +173,26 @@ function recogniseReportPattern(shTask: Task, exec: DockerExec, catPath: string)
     return task.shortModule === 'copy' && dest === hostPath && typeof content === 'string' && tokenVariablesIn(content).length > 0;
   });
   if (!cpTask || !copyTask) {
-    throw new UnrecognisedShape(`the Telegram token is read with "$(cat ${catPath})" at ${where(tpl, shTask.map)}, but the tasks writing and copying that file were not found next to it`);
+    throw new UnrecognisedShape(
+      `the Telegram token is read with "$(cat ${catPath})" at ${where(tpl, shTask.map)}, but the tasks writing and copying that file were not found next to it`,
+    );
   }
   const content = String(parameterText(copyTask, 'content')).trim();
-  if (!/^\{\{[\s\S]*\}\}$/.test(content)) throw new UnrecognisedShape(`the Telegram token file's content at ${where(tpl, copyTask.map)} is not a single Jinja expression`);
-  const cleanup = siblings.find((task) => task.shortModule === 'file' && (parameterText(task, 'path') ?? parameterText(task, 'dest')) === hostPath && parameterText(task, 'state') === 'absent');
+  if (!/^\{\{[\s\S]*\}\}$/.test(content))
+    throw new UnrecognisedShape(`the Telegram token file's content at ${where(tpl, copyTask.map)} is not a single Jinja expression`);
+  const cleanup = siblings.find(
+    (task) =>
+      task.shortModule === 'file' &&
+      (parameterText(task, 'path') ?? parameterText(task, 'dest')) === hostPath &&
+      parameterText(task, 'state') === 'absent',
+  );
   const run = [copyTask, cpTask, shTask, ...(cleanup ? [cleanup] : [])];
   const indexes = run.map((task) => task.index);
   const [low, high] = [Math.min(...indexes), Math.max(...indexes)];
   if (high - low + 1 !== run.length) {
-    throw new UnrecognisedShape(`the Telegram token tasks from ${where(tpl, copyTask.map)} are interleaved with other tasks; restructure them by hand`);
+    throw new UnrecognisedShape(
+      `the Telegram token tasks from ${where(tpl, copyTask.map)} are interleaved with other tasks; restructure them by hand`,
+    );
   }
   const byIndex = (index: number): Task => run.find((task) => task.index === index) as Task;
   return { first: byIndex(low), last: byIndex(high), keywordsFrom: shTask, tokenExpression: content, exec, shape: 'sh-c' };
@@ -188,11 +221,14 @@ function gatewayService(repo: RepoView, container: string, render: StaticRender)
       const nameNode = pairOf(pair.value, 'container_name')?.value;
       if (!isScalar(nameNode)) continue;
       const asWritten = unquote(sourceOf(compose.tpl, nameNode as YamlNode));
-      if (asWritten === written || (rendered !== undefined && render(asWritten) === rendered)) byContainerName.push({ compose, service: pair.value });
+      if (asWritten === written || (rendered !== undefined && render(asWritten) === rendered))
+        byContainerName.push({ compose, service: pair.value });
     }
   }
   if (byContainerName.length > 1) {
-    throw new UnrecognisedShape(`more than one Compose service runs the container '${written}': ${byContainerName.map((found) => where(found.compose.tpl, found.service)).join(', ')}`);
+    throw new UnrecognisedShape(
+      `more than one Compose service runs the container '${written}': ${byContainerName.map((found) => where(found.compose.tpl, found.service)).join(', ')}`,
+    );
   }
   if (byContainerName[0]) return byContainerName[0];
   for (const name of [...names, 'openclaw']) {
@@ -210,8 +246,14 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   const found = gatewayService(repo, container, render);
   if (!found) {
     const rendered = /\{\{/.test(container) ? render(unquote(container)) : undefined;
-    const resolved = /\{\{/.test(container) ? (rendered === undefined ? ` (which the repo's variables do not resolve${render.unreadable === undefined ? '' : `: ${render.unreadable}`})` : ` ('${rendered}' with the repo's variables)`) : '';
-    throw new UnrecognisedShape(`no Compose template defines the gateway container '${container}'${resolved} that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`);
+    const resolved = /\{\{/.test(container)
+      ? rendered === undefined
+        ? ` (which the repo's variables do not resolve${render.unreadable === undefined ? '' : `: ${render.unreadable}`})`
+        : ` ('${rendered}' with the repo's variables)`
+      : '';
+    throw new UnrecognisedShape(
+      `no Compose template defines the gateway container '${container}'${resolved} that ${execAt} runs docker exec in, so its data volume (where the token file goes) is unknown`,
+    );
   }
   const { tpl } = found.compose;
   const volumes = seqAt(tpl, found.service, 'volumes');
@@ -237,7 +279,9 @@ function dataVolumeTarget(repo: RepoView, container: string, execAt: string): st
   const preferred = targets.find((target) => /\.openclaw\/?$/.test(target)) ?? (targets.length === 1 ? targets[0] : undefined);
   if (!preferred) {
     const why = [...(render.unreadable === undefined ? [] : [render.unreadable]), ...unrendered];
-    throw new UnrecognisedShape(`the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume${why.length === 0 ? '' : ` the repo's variables can resolve (${why.join('; ')})`}, so there is no clear place for the token file`);
+    throw new UnrecognisedShape(
+      `the gateway service at ${where(tpl, found.service)} has ${targets.length === 0 ? 'no' : 'more than one'} writable named volume${why.length === 0 ? '' : ` the repo's variables can resolve (${why.join('; ')})`}, so there is no clear place for the token file`,
+    );
   }
   return preferred.replace(/\/+$/, '');
 }
@@ -247,7 +291,9 @@ function unrenderedVolume(repo: RepoView, tpl: ParsedTemplate, node: YamlNode): 
   const names = [...new Set([...sourceOf(tpl, node).matchAll(/\{\{-?\s*([A-Za-z_]\w*)/g)].map((match) => match[1] as string))];
   const setAt = names.flatMap((name) => {
     const definition = varDefinitions(repo, name).at(-1);
-    return definition ? [`${name} is set at ${locate(definition.tpl.path, definition.tpl.text, definition.offset)}`] : [`${name} is set nowhere the fix reads`];
+    return definition
+      ? [`${name} is set at ${locate(definition.tpl.path, definition.tpl.text, definition.offset)}`]
+      : [`${name} is set nowhere the fix reads`];
   });
   return `${where(tpl, node)} does not render${setAt.length > 0 ? `: ${setAt.join(', ')}` : ''}`;
 }
@@ -264,7 +310,9 @@ function newTasks(file: TaskFile, setup: TokenSetup, tokenPath: string): string[
   const from = setup.keywordsFrom;
   const exec = ['docker', 'exec', ...setup.exec.options].join(' ');
   const changed = keywordLines(from, 'changed_when');
-  const carried = from.map.items.flatMap((pair) => (isScalar(pair.key) && CARRIED_KEYWORDS.has(String(pair.key.value)) ? entryLines(from.file.tpl, pair) : []));
+  const carried = from.map.items.flatMap((pair) =>
+    isScalar(pair.key) && CARRIED_KEYWORDS.has(String(pair.key.value)) ? entryLines(from.file.tpl, pair) : [],
+  );
   const blank = tasksSeparatedByBlankLines(from) ? [''] : [];
   const nested = (lines: string[]): string[] => lines.map((line) => (line === '' ? '' : `    ${line}`));
   const tempPath = `{{ ${TEMP_REGISTER}.path }}`;
@@ -329,7 +377,9 @@ function newTasks(file: TaskFile, setup: TokenSetup, tokenPath: string): string[
 function playSettingToken(repo: RepoView): string | undefined {
   for (const path of repo.glob(...PLAYBOOK_GLOBS)) {
     const lines = (repo.read(path) ?? '').split('\n');
-    const index = lines.findIndex((line) => /\bdocker\b|config\s+set/.test(line) && (TOKEN_VALUE_KEY.test(line) || tokenVariablesIn(line).length > 0));
+    const index = lines.findIndex(
+      (line) => /\bdocker\b|config\s+set/.test(line) && (TOKEN_VALUE_KEY.test(line) || tokenVariablesIn(line).length > 0),
+    );
     if (index !== -1) return `${path}:${index + 1}`;
   }
   return undefined;
@@ -353,7 +403,7 @@ function hardenNotes(repo: RepoView): string[] {
       if (/\bsh\s+-c\b/.test(script) && /\$\(cat\s/.test(script) && /config\s+set/.test(script)) {
         notes.push(
           `${where(file.tpl, task.map)} passes a secret with sh -c '… "$(cat file)"': the value still appears in the argv of the inner ` +
-            "openclaw process while it runs (visible to ps on the host). Not changed by this fix (Bug 6 covers the Telegram token); give it the same file-based treatment if OpenClaw offers one for that setting.",
+            'openclaw process while it runs (visible to ps on the host). Not changed by this fix (Bug 6 covers the Telegram token); give it the same file-based treatment if OpenClaw offers one for that setting.',
         );
       }
     }
@@ -371,10 +421,18 @@ export const bug6: PatchModule = {
 
   check(repo): CheckResult {
     const inPlay = playSettingToken(repo);
-    if (inPlay) throw new UnrecognisedShape(`the Telegram token is set in a play's own tasks at ${inPlay}; this fix edits role and included task files only`);
+    if (inPlay)
+      throw new UnrecognisedShape(
+        `the Telegram token is set in a play's own tasks at ${inPlay}; this fix edits role and included task files only`,
+      );
     const paths = repo.glob(...TASK_FILE_GLOBS).filter((path) => MENTIONS_TELEGRAM.test(repo.read(path) ?? ''));
     // Every other route to a command line: tasks of any role, role scripts, Compose commands.
-    const allRoutes = secretRoutes(repo, isTokenVariable, () => false, (text) => TOKEN_VALUE_KEY.test(text));
+    const allRoutes = secretRoutes(
+      repo,
+      isTokenVariable,
+      () => false,
+      (text) => TOKEN_VALUE_KEY.test(text),
+    );
     const refuseOtherRoutes = (known: readonly string[], notes: readonly string[] = []): void => {
       const routes = allRoutes.filter((route) => !known.includes(route.at));
       if (routes.length === 0) return;
@@ -405,7 +463,10 @@ export const bug6: PatchModule = {
       }
     }
     const notes = hardenNotes(repo);
-    refuseOtherRoutes(leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)), notes);
+    refuseOtherRoutes(
+      leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)),
+      notes,
+    );
     if (!mentionsToken) return { state: 'not-applicable', reason: 'no task configures a Telegram token', notes };
 
     if (leaks.length === 0 && unlogged.length === 0) {
@@ -427,27 +488,32 @@ export const bug6: PatchModule = {
       // The report's pattern spreads one setup over several tasks; anything beyond one setup is not a shape to guess about.
       const distinct = setups.filter((setup, i) => setups.findIndex((other) => other.first === setup.first) === i);
       if (distinct.length > 1) {
-        throw new UnrecognisedShape(`the Telegram token is set on a command line in more than one place: ${leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)).join(', ')}`);
+        throw new UnrecognisedShape(
+          `the Telegram token is set on a command line in more than one place: ${leaks.map((leak) => where(leak.task.file.tpl, leak.task.map)).join(', ')}`,
+        );
       }
       const setup = distinct[0] as TokenSetup;
       const from = setup.keywordsFrom;
       for (const pair of from.map.items) {
         const key = isScalar(pair.key) ? String(pair.key.value) : '';
         if (key !== from.module && !CARRIED_KEYWORDS.has(key) && !HANDLED_KEYWORDS.has(key)) {
-          throw new UnrecognisedShape(`the Telegram token task at ${where(from.file.tpl, from.map)} uses '${key}', which the replacement cannot carry over safely`);
+          throw new UnrecognisedShape(
+            `the Telegram token task at ${where(from.file.tpl, from.map)} uses '${key}', which the replacement cannot carry over safely`,
+          );
         }
       }
       const tokenPath = `${dataVolumeTarget(repo, setup.exec.container, where(setup.first.file.tpl, setup.first.map))}/${TOKEN_FILE_NAME}`;
       edits.push(replaceTaskRun(setup.first, setup.last, [newTasks(setup.first.file, setup, tokenPath)]));
       replaced = setup;
       changes.push(
-        `${setup.first.file.tpl.path}: replaced ${setup.shape === 'direct' ? 'the task passing the Telegram token on the command line' : "the report's sh -c \"$(cat …)\" token tasks"} ` +
+        `${setup.first.file.tpl.path}: replaced ${setup.shape === 'direct' ? 'the task passing the Telegram token on the command line' : 'the report\'s sh -c "$(cat …)" token tasks'} ` +
           `with a block that streams it to ${tokenPath} over docker exec's stdin and sets channels.telegram.tokenFile`,
         `${setup.first.file.tpl.path}: the host temp file is removed in always:, the in-container copy in rescue: when configuring fails`,
       );
     }
     for (const task of unlogged) {
-      const inReplacedRun = replaced && task.seq === replaced.first.seq && task.index >= replaced.first.index && task.index <= replaced.last.index;
+      const inReplacedRun =
+        replaced && task.seq === replaced.first.seq && task.index >= replaced.first.index && task.index <= replaced.last.index;
       if (inReplacedRun) continue;
       edits.push(insertIntoMap(task.file.tpl, task.map, ['no_log: true']));
       changes.push(`${where(task.file.tpl, task.map)}: added no_log: true to a task that handles the Telegram token`);
@@ -466,8 +532,8 @@ export const bug6: PatchModule = {
       notes: [
         ...(replaced
           ? [
-              'The token has been visible in the host\'s process table (and, without no_log, in Ansible\'s output): revoke it with @BotFather, store the new one in the vault, and re-run the integrate role.',
-              'If an earlier run stored the token in the gateway\'s config (channels.telegram.token or botToken), remove that entry so the token file is its only copy.',
+              "The token has been visible in the host's process table (and, without no_log, in Ansible's output): revoke it with @BotFather, store the new one in the vault, and re-run the integrate role.",
+              "If an earlier run stored the token in the gateway's config (channels.telegram.token or botToken), remove that entry so the token file is its only copy.",
             ]
           : []),
         ...notes,

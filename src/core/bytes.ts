@@ -30,7 +30,14 @@ function decodeEscaping(bytes: Uint8Array): string {
       index++;
       continue;
     }
-    const [length, min, initial] = first >= 0xf0 && first <= 0xf4 ? [4, 0x10000, first & 0x07] : first >= 0xe0 && first <= 0xef ? [3, 0x800, first & 0x0f] : first >= 0xc2 && first <= 0xdf ? [2, 0x80, first & 0x1f] : [0, 0, 0];
+    const [length, min, initial] =
+      first >= 0xf0 && first <= 0xf4
+        ? [4, 0x10000, first & 0x07]
+        : first >= 0xe0 && first <= 0xef
+          ? [3, 0x800, first & 0x0f]
+          : first >= 0xc2 && first <= 0xdf
+            ? [2, 0x80, first & 0x1f]
+            : [0, 0, 0];
     let codePoint = initial;
     let valid = length > 0 && index + length <= bytes.length;
     for (let offset = 1; valid && offset < length; offset++) {

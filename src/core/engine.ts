@@ -13,7 +13,6 @@ import { columnAt, escapeRegExp, locate } from '../toolkit/text.js';
 import type { CheckResult, FixState, Patch, RepoView, TextEdit } from './types.js';
 import { FileShapeError, UnrecognisedShape, UserError } from './errors.js';
 
-
 export interface FileChange {
   readonly path: string;
   /** undefined when the fix creates the file. */
@@ -97,7 +96,8 @@ export interface PlanOptions {
 function refusedEdits(patch: Patch, files: ReadonlyMap<string, string>, edits: readonly TextEdit[]): string | undefined {
   if (edits.length === 0) return `internal error in ${patch.id}: it reports needs-fix but returned no edits`;
   const outside = edits.find((edit) => !matchesAny(edit.path, patch.files));
-  if (outside) return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${patch.files.join(', ')}); the edit was refused`;
+  if (outside)
+    return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${patch.files.join(', ')}); the edit was refused`;
   return editOfSharedAnchor(files, edits);
 }
 
@@ -108,11 +108,25 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
   const originalLines = new OriginalLines();
   for (const patch of patches) {
     const result = runCheck(patch, files);
-    const base = { patch, state: result.state, reason: result.reason, changes: result.changes ?? [], notes: result.notes ?? [], ...(result.error === undefined ? {} : { error: result.error }) };
+    const base = {
+      patch,
+      state: result.state,
+      reason: result.reason,
+      changes: result.changes ?? [],
+      notes: result.notes ?? [],
+      ...(result.error === undefined ? {} : { error: result.error }),
+    };
     // A fix that cannot be made safely is this fix's problem alone: unrecognised, nothing of it
     // applied, the next fix runs on the files as they were.
     const refuse = (reason: string, error?: unknown): void => {
-      outcomes.push({ ...base, state: 'unrecognised', reason: originalLines.translate(reason), changes: [], files: [], ...(error === undefined ? {} : { error }) });
+      outcomes.push({
+        ...base,
+        state: 'unrecognised',
+        reason: originalLines.translate(reason),
+        changes: [],
+        files: [],
+        ...(error === undefined ? {} : { error }),
+      });
     };
     if (result.state !== 'needs-fix') {
       // Nothing of this fix is committed: its reason is for the user's own files, not for the
@@ -155,7 +169,10 @@ export function planFixes(initial: ReadonlyMap<string, string>, patches: readonl
     }
     const recheck = runCheck(patch, next);
     if (recheck.state !== 'fixed') {
-      refuse(`internal error in ${patch.id}: it did not converge (after its edits it reports ${recheck.state}: ${recheck.reason}), so its edits were not applied`, recheck.error);
+      refuse(
+        `internal error in ${patch.id}: it did not converge (after its edits it reports ${recheck.state}: ${recheck.reason}), so its edits were not applied`,
+        recheck.error,
+      );
       continue;
     }
     files = next;
@@ -201,7 +218,10 @@ function editOfSharedAnchor(files: ReadonlyMap<string, string>, edits: readonly 
         edit.start === edit.end
           ? (edit.start > anchor.start && edit.start < anchor.end) ||
             // An insertion where the anchored block ends belongs to it when indented like its content.
-            (edit.start === anchor.end && (isMap(anchor.node) || isSeq(anchor.node)) && !anchor.node.flow && /^ */.exec(edit.text)![0].length >= column)
+            (edit.start === anchor.end &&
+              (isMap(anchor.node) || isSeq(anchor.node)) &&
+              !anchor.node.flow &&
+              /^ */.exec(edit.text)![0].length >= column)
           : edit.start < anchor.end && edit.end > anchor.start,
       );
       if (inside) {
@@ -254,7 +274,11 @@ function assertApplyOrder(patches: readonly Patch[]): void {
   patches.forEach((patch, index) => {
     const before = patches[index - 1];
     if (before && before.priority >= patch.priority) {
-      throw new UserError(before.priority === patch.priority ? `patches ${before.id} and ${patch.id} share priority ${patch.priority}` : `patch ${patch.id} (priority ${patch.priority}) comes after ${before.id} (priority ${before.priority}): not in apply order`);
+      throw new UserError(
+        before.priority === patch.priority
+          ? `patches ${before.id} and ${patch.id} share priority ${patch.priority}`
+          : `patch ${patch.id} (priority ${patch.priority}) comes after ${before.id} (priority ${before.priority}): not in apply order`,
+      );
     }
   });
 }

@@ -65,13 +65,24 @@ export interface Described {
 /** The message of any exception as one line, with the file and line it names. */
 export function describeError(error: unknown): Described {
   if (error instanceof TemplateSyntaxError) return { message: error.detail, line: error.line };
-  if (isPlaced(error)) return { message: error.detail, ...(error.path ? { path: error.path } : {}), ...(error.line ? { line: error.line } : {}) };
+  if (isPlaced(error))
+    return { message: error.detail, ...(error.path ? { path: error.path } : {}), ...(error.line ? { line: error.line } : {}) };
   if (!(error instanceof Error)) return { message: firstLine(String(error)) };
   if (isNunjucksError(error)) {
     const position = /\[Line (\d+), Column \d+\]/.exec(error.message);
-    const lines = error.message.split('\n').map((line) => line.trim()).filter(Boolean);
-    const inner = lines.slice(1).join(' ').replace(/^(Template render error:\s*)?(\([^)]*\)\s*(\[Line \d+, Column \d+\])?\s*)?/, '').replace(/^(\w*Error): /, (_, name: string) => (name === 'Error' ? '' : `${name}: `));
-    return { message: inner || firstLine(error.message).replace(/^\(unknown path\)\s*/, '') || error.name, ...(position ? { line: Number(position[1]) } : {}) };
+    const lines = error.message
+      .split('\n')
+      .map((line) => line.trim())
+      .filter(Boolean);
+    const inner = lines
+      .slice(1)
+      .join(' ')
+      .replace(/^(Template render error:\s*)?(\([^)]*\)\s*(\[Line \d+, Column \d+\])?\s*)?/, '')
+      .replace(/^(\w*Error): /, (_, name: string) => (name === 'Error' ? '' : `${name}: `));
+    return {
+      message: inner || firstLine(error.message).replace(/^\(unknown path\)\s*/, '') || error.name,
+      ...(position ? { line: Number(position[1]) } : {}),
+    };
   }
   // The `yaml` library's parse errors: "<message> at line 3, column 5:" followed by a snippet.
   const yamlPosition = /^(.*?) at line (\d+), column \d+:?$/m.exec(error.message);
@@ -89,7 +100,13 @@ export function isContentError(error: unknown): boolean {
   if (error instanceof UnrecognisedShape) return true;
   if (!(error instanceof Error)) return false;
   // By name too: an error of that kind from a copy of the module loaded twice (or built elsewhere) is one as well.
-  return isNunjucksError(error) || error.name === 'RenderError' || error.name === 'UnknownValues' || error.name === 'YAMLParseError' || error.name === 'YAMLWarning';
+  return (
+    isNunjucksError(error) ||
+    error.name === 'RenderError' ||
+    error.name === 'UnknownValues' ||
+    error.name === 'YAMLParseError' ||
+    error.name === 'YAMLWarning'
+  );
 }
 
 /**
@@ -122,7 +139,12 @@ export function stackOf(error: unknown): string {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').map((line) => line.trim()).find(Boolean) ?? '';
+  return (
+    text
+      .split('\n')
+      .map((line) => line.trim())
+      .find(Boolean) ?? ''
+  );
 }
 
 // ---- broken files a reader may pass over --------------------------------------------------

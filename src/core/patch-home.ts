@@ -53,7 +53,12 @@ export function parseProse(text: string, file: string): PatchProse {
       return;
     }
     const field = SECTIONS[heading];
-    if (!field) throw homeError(`${file}:${index + 2}: unknown section "## ${heading}" (expected ${Object.keys(SECTIONS).map((name) => `"## ${name}"`).join(', ')})`);
+    if (!field)
+      throw homeError(
+        `${file}:${index + 2}: unknown section "## ${heading}" (expected ${Object.keys(SECTIONS)
+          .map((name) => `"## ${name}"`)
+          .join(', ')})`,
+      );
     if (bodies.has(field)) throw homeError(`${file}:${index + 2}: "## ${heading}" appears twice`);
     current = [];
     bodies.set(field, current);
@@ -61,7 +66,8 @@ export function parseProse(text: string, file: string): PatchProse {
   const section = (field: string): string | undefined => {
     const body = bodies.get(field)?.join('\n').trim();
     if (body === undefined || !PARAGRAPH_SECTIONS.has(field)) return body;
-    if (/\n\s*\n/.test(body)) throw homeError(`${file}: the ${field} section must be one paragraph (it becomes one line of the commit message)`);
+    if (/\n\s*\n/.test(body))
+      throw homeError(`${file}: the ${field} section must be one paragraph (it becomes one line of the commit message)`);
     return body
       .split('\n')
       .map((line) => line.trim())
@@ -81,7 +87,9 @@ function readBeside(module: PatchModule, name: string): string {
     return readFileSync(url, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw homeError(`fix ${module.id}: cannot read ${url.pathname} (${reason}); the fix's folder is incomplete (a build that did not copy it?)`);
+    throw homeError(
+      `fix ${module.id}: cannot read ${url.pathname} (${reason}); the fix's folder is incomplete (a build that did not copy it?)`,
+    );
   }
 }
 
@@ -120,7 +128,9 @@ export function loadPatches(modules: readonly PatchModule[]): Patch[] {
   modules.forEach((module, index) => {
     const before = modules[index - 1];
     if (before && before.priority >= module.priority) {
-      throw homeError(`patches/index.ts lists ${module.id} (priority ${module.priority}) after ${before.id} (priority ${before.priority}): list the fixes in apply order`);
+      throw homeError(
+        `patches/index.ts lists ${module.id} (priority ${module.priority}) after ${before.id} (priority ${before.priority}): list the fixes in apply order`,
+      );
     }
   });
   return modules.map(loadPatch);

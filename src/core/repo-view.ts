@@ -83,7 +83,10 @@ export function createRepoView(files: ReadonlyMap<string, string>, only?: readon
  */
 export function gitPathspecsFor(patterns: readonly string[]): string[] {
   const globs = [...new Set(patterns.flatMap(narrowBraces))];
-  const kept = globs.filter((glob, index) => !globs.some((other, otherIndex) => otherIndex !== index && covers(other, glob) && (!covers(glob, other) || otherIndex < index)));
+  const kept = globs.filter(
+    (glob, index) =>
+      !globs.some((other, otherIndex) => otherIndex !== index && covers(other, glob) && (!covers(glob, other) || otherIndex < index)),
+  );
   return [...new Set(kept.map((glob) => (/[{}()]/.test(glob) ? gitPathspecFor(glob) : `:(glob)${glob}`)))];
 }
 
@@ -95,7 +98,8 @@ function narrowBraces(pattern: string): string[] {
   if (alternatives.length < 2) return [pattern]; // `{a}` or a range: left to gitPathspecFor
   const before = pattern.slice(0, group.index);
   const after = pattern.slice(group.index + group[0].length);
-  if (alternatives.some((alternative) => alternative.includes('/'))) return alternatives.flatMap((alternative) => narrowBraces(`${before}${alternative}${after}`));
+  if (alternatives.some((alternative) => alternative.includes('/')))
+    return alternatives.flatMap((alternative) => narrowBraces(`${before}${alternative}${after}`));
   return narrowBraces(`${before}${supersetGlob(alternatives)}${after}`);
 }
 
@@ -117,7 +121,8 @@ function covers(outer: string, inner: string): boolean {
     const [outerHead, ...outerTail] = outerSegments;
     const [innerHead, ...innerTail] = innerSegments;
     if (outerHead === undefined) return innerHead === undefined;
-    if (outerHead === '**') return coversSegments(outerTail, innerSegments) || (innerHead !== undefined && coversSegments(outerSegments, innerTail));
+    if (outerHead === '**')
+      return coversSegments(outerTail, innerSegments) || (innerHead !== undefined && coversSegments(outerSegments, innerTail));
     if (innerHead === undefined || innerHead === '**' || /[{}()]/.test(outerHead + innerHead)) return false;
     const segmentCovered = outerHead === innerHead || outerHead === '*' || (!/[*?[\]\\]/.test(innerHead) && matcher(outerHead)(innerHead));
     return segmentCovered && coversSegments(outerTail, innerTail);

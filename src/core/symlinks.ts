@@ -36,17 +36,29 @@ async function symlinksAmong(git: Git, source: Source, paths: readonly string[])
     .split('\0')
     .map((record) => /^120000 blob ([0-9a-f]+)\t(.*)$/s.exec(record))
     .filter((match): match is RegExpExecArray => match !== null);
-  const blobs = await catFileBatch(git, entries.map((match) => match[1] ?? ''));
+  const blobs = await catFileBatch(
+    git,
+    entries.map((match) => match[1] ?? ''),
+  );
   entries.forEach((match, index) => links.set(match[2] ?? '', blobs[index]?.content.toString('utf8') ?? '?'));
   return links;
 }
 
 /** planFixes, then again without the fixes that would create a file through a symlink. */
-export async function planWithoutWritingThroughSymlinks(git: Git, source: Source, files: ReadonlyMap<string, string>, patches: readonly Patch[]): Promise<Plan> {
+export async function planWithoutWritingThroughSymlinks(
+  git: Git,
+  source: Source,
+  files: ReadonlyMap<string, string>,
+  patches: readonly Patch[],
+): Promise<Plan> {
   const refused = new Map<string, string>();
   let plan = planFixes(files, patches);
   for (let round = 0; round < patches.length; round++) {
-    const created = [...new Set(plan.pending.flatMap((outcome) => outcome.files.filter((change) => change.before === undefined).map((change) => change.path)))].filter((path) => !refused.has(path));
+    const created = [
+      ...new Set(
+        plan.pending.flatMap((outcome) => outcome.files.filter((change) => change.before === undefined).map((change) => change.path)),
+      ),
+    ].filter((path) => !refused.has(path));
     const links = await symlinksAmong(git, source, [...new Set(created.flatMap(selfAndAncestors))]);
     let found = false;
     for (const path of created) {

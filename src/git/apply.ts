@@ -73,7 +73,9 @@ interface LockOwner {
 function readLockOwner(text: string): LockOwner | undefined {
   try {
     const data = JSON.parse(text) as Partial<LockOwner>;
-    return typeof data.pid === 'number' && typeof data.host === 'string' && typeof data.token === 'string' ? { pid: data.pid, host: data.host, token: data.token } : undefined;
+    return typeof data.pid === 'number' && typeof data.host === 'string' && typeof data.token === 'string'
+      ? { pid: data.pid, host: data.host, token: data.token }
+      : undefined;
   } catch {
     return undefined; // an older run's lock (a bare pid), or not ours at all: treated as held
   }
@@ -89,7 +91,13 @@ function processExists(pid: number): boolean {
   }
 }
 
-const ERRNO_TEXT: Readonly<Record<string, string>> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded' };
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+};
 
 /** `EACCES (permission denied)`: the code for searching, the words for reading. */
 function errnoText(error: unknown): string {
@@ -120,7 +128,9 @@ function acquireLock(lockPath: string): () => void {
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new UserError(`cannot create the lock file ${lockPath} (${errnoText(error)}): --apply needs a git directory it can write to; nothing was written`);
+        throw new UserError(
+          `cannot create the lock file ${lockPath} (${errnoText(error)}): --apply needs a git directory it can write to; nothing was written`,
+        );
       }
     }
     const held = readFileText(lockPath);
@@ -128,7 +138,9 @@ function acquireLock(lockPath: string): () => void {
     const holder = readLockOwner(held);
     if (!holder || holder.host !== owner.host || processExists(holder.pid)) {
       const who = holder ? `pid ${holder.pid} on ${holder.host}` : `${lockPath} exists`;
-      throw new UserError(`another openclaw-fix run is working on this repository (${holder ? `${who}, ${lockPath}` : who}; delete it if no run is active)`);
+      throw new UserError(
+        `another openclaw-fix run is working on this repository (${holder ? `${who}, ${lockPath}` : who}; delete it if no run is active)`,
+      );
     }
     // Stale: its process is gone. Move it aside atomically, and put it back if it is not the
     // one just read (another run took it over first and holds it now).
@@ -204,7 +216,9 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
   if (!(await git.isValidBranchName(branch))) throw new UserError(`'${branch}' is not a valid branch name`);
   const dirty = await git.dirtyEntries();
   if (dirty.length > 0) {
-    throw new UserError(`the work tree has uncommitted changes (${dirty.length} path${dirty.length === 1 ? '' : 's'}, first: ${dirty[0]?.slice(3)}); commit or stash them first`);
+    throw new UserError(
+      `the work tree has uncommitted changes (${dirty.length} path${dirty.length === 1 ? '' : 's'}, first: ${dirty[0]?.slice(3)}); commit or stash them first`,
+    );
   }
 
   return withLock(git, async (cleanup): Promise<ApplyResult> => {
@@ -233,7 +247,10 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
       const failing = [...(verdict.failing ?? [])].filter(([id]) => !leftOut.has(id));
       if (failing.length === 0) break;
       for (const [id, why] of failing) leftOut.set(id, why);
-      plan = planFixes(loaded.files, options.patches.filter((patch) => !leftOut.has(patch.id)));
+      plan = planFixes(
+        loaded.files,
+        options.patches.filter((patch) => !leftOut.has(patch.id)),
+      );
     }
     plan = withLeftOut(withUncheckedNotes(plan, verdict.notChecked ?? new Map()), options.patches, leftOut);
     nothing = { ...nothing, plan };
@@ -252,7 +269,14 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     const tip = commits.at(-1)?.sha ?? head;
     if (previousTip) await assertNotCheckedOut(git, branch);
     try {
-      await git.run(['update-ref', '-m', `openclaw-fix: ${commits.length} fixes on ${baseBranch}`, `refs/heads/${branch}`, tip, previousTip ?? zeroOid(head)]);
+      await git.run([
+        'update-ref',
+        '-m',
+        `openclaw-fix: ${commits.length} fixes on ${baseBranch}`,
+        `refs/heads/${branch}`,
+        tip,
+        previousTip ?? zeroOid(head),
+      ]);
     } catch (error) {
       if (error instanceof GitCommandError) throw refWriteError(branch, error);
       throw error;
@@ -274,7 +298,8 @@ function withLeftOut(plan: Plan, patches: readonly Patch[], leftOut: ReadonlyMap
   const outcomes: FixOutcome[] = [...plan.outcomes];
   for (const patch of patches) {
     const why = leftOut.get(patch.id);
-    if (why !== undefined) outcomes.push({ patch, state: 'unrecognised', reason: `not committed: ${why}`, changes: [], notes: [], files: [] });
+    if (why !== undefined)
+      outcomes.push({ patch, state: 'unrecognised', reason: `not committed: ${why}`, changes: [], notes: [], files: [] });
   }
   outcomes.sort((a, b) => a.patch.priority - b.patch.priority);
   return { ...plan, outcomes };
@@ -285,7 +310,9 @@ function withUncheckedNotes(plan: Plan, notChecked: ReadonlyMap<string, string>)
   if (notChecked.size === 0) return plan;
   const outcomes = plan.outcomes.map((outcome) => {
     const why = notChecked.get(outcome.patch.id);
-    return why === undefined ? outcome : { ...outcome, notes: [...outcome.notes, `verify could not check this fix (${why}); check it by hand`] };
+    return why === undefined
+      ? outcome
+      : { ...outcome, notes: [...outcome.notes, `verify could not check this fix (${why}); check it by hand`] };
   });
   return { ...plan, outcomes, pending: outcomes.filter((outcome) => outcome.state === 'needs-fix') };
 }
@@ -296,13 +323,23 @@ function withUncheckedNotes(plan: Plan, notChecked: ReadonlyMap<string, string>)
  * an existing branch, or a ref store it cannot write, would fail again: say what failed.
  */
 function refWriteError(branch: string, error: GitCommandError): UserError {
-  const said = error.stderr.trim().split('\n').find((line) => line.trim()) ?? error.message;
-  const reason = said.replace(/^fatal: /, '').replace(/^update_ref failed for ref '[^']*': /, '').replace(/^cannot lock ref '[^']*': /, '');
+  const said =
+    error.stderr
+      .trim()
+      .split('\n')
+      .find((line) => line.trim()) ?? error.message;
+  const reason = said
+    .replace(/^fatal: /, '')
+    .replace(/^update_ref failed for ref '[^']*': /, '')
+    .replace(/^cannot lock ref '[^']*': /, '');
   if (/ but expected |reference already exists|unable to resolve reference/.test(reason)) {
     return new UserError(`branch ${branch} changed while openclaw-fix was running (${reason}); nothing was written, re-run it`);
   }
   const clash = /'refs\/heads\/(.+)' exists; cannot create '/.exec(reason);
-  if (clash) return new UserError(`cannot create branch ${branch}: branch ${clash[1]} exists, and git cannot keep both; pass another --branch; nothing was written`);
+  if (clash)
+    return new UserError(
+      `cannot create branch ${branch}: branch ${clash[1]} exists, and git cannot keep both; pass another --branch; nothing was written`,
+    );
   return new UserError(`cannot write branch ${branch}: git update-ref failed: ${reason}; nothing was written`);
 }
 
@@ -333,7 +370,9 @@ async function assertNotCheckedOut(git: Git, branch: string): Promise<void> {
   for (const field of listing.split('\0')) {
     if (field.startsWith('worktree ')) worktree = field.slice('worktree '.length);
     else if (field === `branch refs/heads/${branch}`) {
-      throw new UserError(`branch ${branch} is checked out in the worktree ${worktree}, so it was not rebuilt: switch that worktree to another branch (or remove it) and re-run; nothing was written`);
+      throw new UserError(
+        `branch ${branch} is checked out in the worktree ${worktree}, so it was not rebuilt: switch that worktree to another branch (or remove it) and re-run; nothing was written`,
+      );
     }
   }
 }
@@ -372,8 +411,14 @@ function sealed(message: string, files: readonly SealedFile[]): string {
  */
 export async function editedCommit(git: Git, tip: string, head: string): Promise<string | undefined> {
   const base = (await git.run(['merge-base', head, tip]).catch(() => '')).trim();
-  const chain = (await git.run(['rev-list', '--reverse', '--parents', `${base}..${tip}`])).split('\n').filter(Boolean).map((line) => line.split(' '));
-  const objects = await readCommitObjects(git, chain.map(([sha]) => sha ?? ''));
+  const chain = (await git.run(['rev-list', '--reverse', '--parents', `${base}..${tip}`]))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '));
+  const objects = await readCommitObjects(
+    git,
+    chain.map(([sha]) => sha ?? ''),
+  );
   for (const [sha = '', ...parents] of chain) {
     const message = objects.get(sha)?.message ?? '';
     const seal = new RegExp(`^${SEAL_TRAILER}: ([0-9a-f]{64})\\n$`, 'm').exec(message);
@@ -385,8 +430,15 @@ export async function editedCommit(git: Git, tip: string, head: string): Promise
       if (status === 'D') return sha; // a fix never deletes a file
       files.push({ path: changes[index + 1] ?? '', mode, blob });
     }
-    const contents = await catFileBatch(git, files.map((file) => file.blob));
-    const withContent = files.map((file, index) => ({ path: file.path, mode: file.mode, content: contents[index]?.content ?? Buffer.alloc(0) }));
+    const contents = await catFileBatch(
+      git,
+      files.map((file) => file.blob),
+    );
+    const withContent = files.map((file, index) => ({
+      path: file.path,
+      mode: file.mode,
+      content: contents[index]?.content ?? Buffer.alloc(0),
+    }));
     if (sealOf(message.slice(0, message.length - seal[0].length), withContent) !== seal[1]) return sha;
   }
   return undefined;
@@ -434,7 +486,9 @@ async function sameFixCommits(git: Git, head: string, tip: string, built: readon
     const fresh = objects.get(built[index]?.sha ?? '');
     return old !== undefined && fresh !== undefined && old.tree === fresh.tree && old.message === fresh.message;
   });
-  return same ? existing.map((sha, index) => ({ patchId: built[index]?.patchId ?? '', sha, subject: built[index]?.subject ?? '' })) : undefined;
+  return same
+    ? existing.map((sha, index) => ({ patchId: built[index]?.patchId ?? '', sha, subject: built[index]?.subject ?? '' }))
+    : undefined;
 }
 
 /** Tree and raw message of each commit (a missing one is left out: the caller then sees it as different). */
@@ -455,7 +509,10 @@ async function readCommitObjects(git: Git, shas: readonly string[]): Promise<Map
  * The commits `--apply` would make on HEAD, built the same way but left unreachable: no ref,
  * index or work-tree file is written (for `--format patch`, src/git/patch-series.ts).
  */
-export async function buildUnreachableFixCommits(git: Git, patches: readonly Patch[]): Promise<{ plan: Plan; base: string; commits: AppliedCommit[] }> {
+export async function buildUnreachableFixCommits(
+  git: Git,
+  patches: readonly Patch[],
+): Promise<{ plan: Plan; base: string; commits: AppliedCommit[] }> {
   const head = await git.head();
   if (!head) throw new UserError(`${git.root} has no commits yet; commit the deployment repo first`);
   const { loaded, plan } = await planAt(git, head, patches);
@@ -489,7 +546,14 @@ async function buildCommits(git: Git, head: string, plan: Plan, modes: ReadonlyM
   const data = (text: string): void => bytes(Buffer.from(text, 'utf8'));
   const subjects: string[] = [];
   plan.pending.forEach((outcome, index) => {
-    const message = sealed(commitMessage(outcome), outcome.files.map((change) => ({ path: change.path, mode: modes.get(change.path) ?? '100644', content: encodeLossless(change.after) })));
+    const message = sealed(
+      commitMessage(outcome),
+      outcome.files.map((change) => ({
+        path: change.path,
+        mode: modes.get(change.path) ?? '100644',
+        content: encodeLossless(change.after),
+      })),
+    );
     subjects.push(message.split('\n')[0] ?? '');
     line(`commit ${scratchRef}`);
     line(`mark :${index + 1}`);

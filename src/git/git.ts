@@ -258,7 +258,9 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
     git.run(['ls-files', '-z', '--others', '--exclude-standard', '--', ...pathspecs]),
   ]);
   const out = listings.join('');
-  const paths = [...new Set(out.split('\0').filter((path) => path !== '' && (matchesAny(path, globs) || matchesAny(path, ROLE_LINKS))))].sort();
+  const paths = [
+    ...new Set(out.split('\0').filter((path) => path !== '' && (matchesAny(path, globs) || matchesAny(path, ROLE_LINKS)))),
+  ].sort();
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
   const realRoot = await realpath(git.root);
@@ -320,7 +322,10 @@ export async function loadCommitFiles(git: Git, commit: string, globs: readonly 
   }
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
-  const blobs = await catFileBatch(git, entries.map((entry) => entry.sha));
+  const blobs = await catFileBatch(
+    git,
+    entries.map((entry) => entry.sha),
+  );
   for (const [index, entry] of entries.entries()) {
     const content = blobs[index]?.content ?? Buffer.alloc(0);
     if (entry.mode === '120000') {

@@ -7,7 +7,6 @@
 import { Octokit } from '@octokit/core';
 import { UserError } from '../core/errors.js';
 
-
 const DEFAULT_GITHUB_API_URL = 'https://api.github.com';
 
 export interface GitHubTarget {
@@ -55,7 +54,11 @@ export function parseGitHubRemote(url: string): { owner: string; repo: string } 
     if (!scpLike?.[1]) return undefined;
     path = scpLike[1];
   }
-  const segments = decodeURIComponent(path).replace(/\/+$/, '').replace(/\.git$/, '').split('/').filter(Boolean);
+  const segments = decodeURIComponent(path)
+    .replace(/\/+$/, '')
+    .replace(/\.git$/, '')
+    .split('/')
+    .filter(Boolean);
   const [owner, repo] = segments.slice(-2);
   if (segments.length < 2 || !owner || !repo || !NAME.test(owner) || !NAME.test(repo)) return undefined;
   return { owner, repo };
@@ -70,12 +73,15 @@ export function resolveGitHubTarget(env: NodeJS.ProcessEnv, remoteUrl: string): 
   const fromEnv = env.GITHUB_REPOSITORY?.trim();
   if (fromEnv) {
     const [owner = '', repo = '', ...rest] = fromEnv.split('/');
-    if (rest.length > 0 || !NAME.test(owner) || !NAME.test(repo)) throw new UserError(`GITHUB_REPOSITORY '${fromEnv}' is not owner/name; nothing was written`);
+    if (rest.length > 0 || !NAME.test(owner) || !NAME.test(repo))
+      throw new UserError(`GITHUB_REPOSITORY '${fromEnv}' is not owner/name; nothing was written`);
     return { apiUrl, token, owner, repo };
   }
   const parsed = parseGitHubRemote(remoteUrl);
   if (!parsed) {
-    throw new UserError(`cannot tell the GitHub repository from the remote URL '${redactCredentials(remoteUrl, env)}'; set GITHUB_REPOSITORY=owner/name; nothing was written`);
+    throw new UserError(
+      `cannot tell the GitHub repository from the remote URL '${redactCredentials(remoteUrl, env)}'; set GITHUB_REPOSITORY=owner/name; nothing was written`,
+    );
   }
   return { apiUrl, token, ...parsed };
 }
@@ -113,7 +119,13 @@ export async function upsertPullRequest(target: GitHubTarget, content: PullReque
   });
   let step = `list the open pull requests of ${owner}/${repo}`;
   try {
-    const open = await octokit.request('GET /repos/{owner}/{repo}/pulls', { owner, repo, head: `${owner}:${content.head}`, state: 'open', per_page: 100 });
+    const open = await octokit.request('GET /repos/{owner}/{repo}/pulls', {
+      owner,
+      repo,
+      head: `${owner}:${content.head}`,
+      state: 'open',
+      per_page: 100,
+    });
     const existing = (open.data as PullSummary[]).find((pull) => pull.head.ref === content.head);
     if (existing) {
       if (existing.title === content.title && (existing.body ?? '') === content.body && existing.base.ref === content.base) {
@@ -131,7 +143,14 @@ export async function upsertPullRequest(target: GitHubTarget, content: PullReque
       return { action: 'updated', number: data.number, url: data.html_url };
     }
     step = `open a pull request from ${content.head} into ${content.base} on ${owner}/${repo}`;
-    const { data } = await octokit.request('POST /repos/{owner}/{repo}/pulls', { owner, repo, head: content.head, base: content.base, title: content.title, body: content.body });
+    const { data } = await octokit.request('POST /repos/{owner}/{repo}/pulls', {
+      owner,
+      repo,
+      head: content.head,
+      base: content.base,
+      title: content.title,
+      body: content.body,
+    });
     return { action: 'created', number: data.number, url: data.html_url };
   } catch (error) {
     throw new UserError(redactCredentials(apiErrorLine(error, step, target), { GITHUB_TOKEN: target.token }));
@@ -141,13 +160,26 @@ export async function upsertPullRequest(target: GitHubTarget, content: PullReque
 function apiErrorLine(error: unknown, step: string, target: GitHubTarget): string {
   const { status, response, cause, name } = error as { status?: unknown; response?: { data?: unknown }; cause?: unknown; name?: string };
   if (typeof status !== 'number' || !response) {
-    const reason = name === 'TimeoutError' || name === 'AbortError' ? 'no answer within 60 s' : cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : error instanceof Error ? error.message : String(error);
+    const reason =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? 'no answer within 60 s'
+        : cause instanceof Error
+          ? cause.cause instanceof Error
+            ? cause.cause.message
+            : cause.message
+          : error instanceof Error
+            ? error.message
+            : String(error);
     return `cannot reach the GitHub API at ${target.apiUrl} to ${step}: ${reason.split('\n')[0]}`;
   }
   const data = (response.data ?? {}) as { message?: unknown; errors?: unknown };
   const apiMessage = typeof data.message === 'string' ? data.message : '';
   const details = Array.isArray(data.errors)
-    ? data.errors.map((item: { message?: unknown; code?: unknown }) => (typeof item?.message === 'string' ? item.message : typeof item?.code === 'string' ? item.code : '')).filter(Boolean)
+    ? data.errors
+        .map((item: { message?: unknown; code?: unknown }) =>
+          typeof item?.message === 'string' ? item.message : typeof item?.code === 'string' ? item.code : '',
+        )
+        .filter(Boolean)
     : [];
   const said = [apiMessage, ...details].filter(Boolean).join(': ');
   const answer = `${status}${said ? ` ${said}` : ''}`;

@@ -38,24 +38,51 @@ export async function patchSeries(git: Git, patches: readonly Patch[], secrets: 
   const notes = plan.outcomes
     .filter((outcome) => outcome.state === 'unrecognised')
     .map((outcome) => `not in the series: ${fixLabel(outcome)} (${outcome.patch.title}): ${outcome.reason}`);
-  if ((await git.dirtyEntries()).length > 0) notes.push(`the series is built from HEAD (${base.slice(0, 12)}); uncommitted changes are not in it`);
+  if ((await git.dirtyEntries()).length > 0)
+    notes.push(`the series is built from HEAD (${base.slice(0, 12)}); uncommitted changes are not in it`);
   const tip = commits.at(-1)?.sha;
   if (!tip) return { mbox: '', plan, base, notes: [...notes, 'nothing to fix: the series is empty'] };
 
   // `git am` strips the CR of every CRLF line it reads from an mbox (unless run with
   // --keep-cr), so a text diff of a CRLF file would not apply, or would apply without its CRs.
   // Files holding a CR travel as binary patches instead, which keep every byte.
-  const withCarriageReturns = [...new Set(plan.pending.flatMap((outcome) => outcome.files.filter((change) => change.after.includes('\r') || change.before?.includes('\r')).map((change) => change.path)))];
+  const withCarriageReturns = [
+    ...new Set(
+      plan.pending.flatMap((outcome) =>
+        outcome.files.filter((change) => change.after.includes('\r') || change.before?.includes('\r')).map((change) => change.path),
+      ),
+    ),
+  ];
   const scratch = makeTempDir('openclaw-fix-patch-');
   try {
     const attributes = join(scratch, 'attributes');
     writeFileSync(attributes, withCarriageReturns.map((path) => `${attributePattern(path)} binary\n`).join(''));
     // Bytes, decoded losslessly: a file that is not UTF-8 must reach `git am` byte for byte.
-    const mbox = decodeLossless(await git.runBuffer([
-      // The user's diff and format settings must not make a series `git am` cannot apply.
-      ...['-c', `core.attributesFile=${attributes}`, '-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', '-c', 'diff.relative=false'],
-      'format-patch', '--stdout', '--binary', '--no-cover-letter', '--no-attach', '--no-signoff', '--no-notes', '--no-ext-diff', `--base=${base}`, `${base}..${tip}`,
-    ]));
+    const mbox = decodeLossless(
+      await git.runBuffer([
+        // The user's diff and format settings must not make a series `git am` cannot apply.
+        ...[
+          '-c',
+          `core.attributesFile=${attributes}`,
+          '-c',
+          'diff.noprefix=false',
+          '-c',
+          'diff.mnemonicPrefix=false',
+          '-c',
+          'diff.relative=false',
+        ],
+        'format-patch',
+        '--stdout',
+        '--binary',
+        '--no-cover-letter',
+        '--no-attach',
+        '--no-signoff',
+        '--no-notes',
+        '--no-ext-diff',
+        `--base=${base}`,
+        `${base}..${tip}`,
+      ]),
+    );
     const allSecrets = [...secrets, ...secretValues((await loadCommitFiles(git, base, SECRET_SOURCE_GLOBS)).files)];
     const holder = secretHolder(mbox, plan, withCarriageReturns, allSecrets);
     if (holder) {
@@ -74,14 +101,19 @@ export async function patchSeries(git: Git, patches: readonly Patch[], secrets: 
  * that does. Files sent as binary patches (base85 of their bytes) are judged by their content.
  */
 function secretHolder(mbox: string, plan: Plan, binaryPaths: readonly string[], secrets: readonly string[]): string | undefined {
-  const binary = plan.pending.flatMap((outcome) => outcome.files).find((change) => binaryPaths.includes(change.path) && holdsSecret(`${change.before ?? ''}\n${change.after}`, secrets));
+  const binary = plan.pending
+    .flatMap((outcome) => outcome.files)
+    .find((change) => binaryPaths.includes(change.path) && holdsSecret(`${change.before ?? ''}\n${change.after}`, secrets));
   if (binary) return binary.path;
   if (!holdsSecret(mbox, secrets)) return undefined;
-  const paths = [...new Set(plan.pending.flatMap((outcome) => outcome.files.map((change) => change.path)))].sort((a, b) => b.length - a.length);
+  const paths = [...new Set(plan.pending.flatMap((outcome) => outcome.files.map((change) => change.path)))].sort(
+    (a, b) => b.length - a.length,
+  );
   let where = 'a commit message';
   for (const line of mbox.split('\n')) {
     if (/^From [0-9a-f]{40,64} /.test(line)) where = 'a commit message';
-    else if (line.startsWith('diff --git ')) where = paths.find((path) => line.endsWith(` b/${path}`) || line.endsWith(` "b/${path}"`)) ?? line.slice('diff --git '.length);
+    else if (line.startsWith('diff --git '))
+      where = paths.find((path) => line.endsWith(` b/${path}`) || line.endsWith(` "b/${path}"`)) ?? line.slice('diff --git '.length);
     if (holdsSecret(line, secrets)) return where;
   }
   return 'the series';

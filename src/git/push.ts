@@ -77,7 +77,8 @@ export async function preparePublish(options: PublishOptions): Promise<PreparedP
       body: pullRequestBody(result, options.version),
       userAgent: `openclaw-fix/${options.version}`,
     }).catch((error: unknown) => {
-      if (error instanceof UserError) throw new UserError(`${error.message}; branch ${result.branch} is pushed to ${remote} and intact locally`);
+      if (error instanceof UserError)
+        throw new UserError(`${error.message}; branch ${result.branch} is pushed to ${remote} and intact locally`);
       throw error;
     });
     return { push, pullRequest };
@@ -106,7 +107,10 @@ function timeoutText(error: GitTimeoutError): string {
 /** The tip of `remoteRef` on the remote, undefined when it has no such branch. */
 async function remoteBranchTip(git: Git, remote: string, remoteRef: string, timeoutMs: number): Promise<string | undefined> {
   const listing = await git.run(['ls-remote', '--heads', remote, remoteRef], { timeoutMs });
-  return listing.split('\n').find((line) => line.endsWith(`\t${remoteRef}`))?.split('\t')[0];
+  return listing
+    .split('\n')
+    .find((line) => line.endsWith(`\t${remoteRef}`))
+    ?.split('\t')[0];
 }
 
 /** Brings a remote branch's commits in without writing any ref (not even FETCH_HEAD or a remote-tracking branch). */
@@ -123,13 +127,25 @@ async function configuredRemoteUrl(git: Git, remote: string): Promise<string> {
   throw new UserError(`there is no remote '${remote}' in this repository (git remote -v lists them); pass --remote NAME`);
 }
 
-async function pushFixBranch(git: Git, remote: string, branch: string, tip: string, base: string, env: NodeJS.ProcessEnv = {}, timeoutMs = DEFAULT_NETWORK_TIMEOUT_MS): Promise<PushOutcome> {
+async function pushFixBranch(
+  git: Git,
+  remote: string,
+  branch: string,
+  tip: string,
+  base: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = DEFAULT_NETWORK_TIMEOUT_MS,
+): Promise<PushOutcome> {
   const remoteRef = `refs/heads/${branch}`;
   const keepsLocal = `the fix branch ${branch} is committed locally and intact`;
   const failure = (what: string, error: unknown): UserError => {
     if (error instanceof GitTimeoutError) return new UserError(redactCredentials(`${what}: ${timeoutText(error)}; ${keepsLocal}`, env));
     const lines = error instanceof GitCommandError ? error.stderr.split('\n').filter((line) => line.trim()) : [];
-    const detail = (lines.find((line) => /^(fatal|error|remote|\s*!)/.test(line)) ?? lines[0] ?? (error instanceof Error ? error.message : String(error))).trim();
+    const detail = (
+      lines.find((line) => /^(fatal|error|remote|\s*!)/.test(line)) ??
+      lines[0] ??
+      (error instanceof Error ? error.message : String(error))
+    ).trim();
     return new UserError(redactCredentials(`${what}: ${detail.replace(/^(fatal|error): /, '')}; ${keepsLocal}`, env));
   };
 
@@ -152,14 +168,27 @@ async function pushFixBranch(git: Git, remote: string, branch: string, tip: stri
     }
     const foreign = await foreignCommits(git, previousRemoteTip, base);
     if (!foreign || foreign.length > 0) {
-      const why = foreign ? `has ${foreign.length} commit${foreign.length === 1 ? '' : 's'} openclaw-fix did not make (first: ${foreign[0]?.slice(0, 12)})` : 'shares no history with the base';
+      const why = foreign
+        ? `has ${foreign.length} commit${foreign.length === 1 ? '' : 's'} openclaw-fix did not make (first: ${foreign[0]?.slice(0, 12)})`
+        : 'shares no history with the base';
       throw new UserError(`remote branch ${remote}/${branch} ${why}, so it was not pushed; pass --branch with another name; ${keepsLocal}`);
     }
     const edited = await editedCommit(git, previousRemoteTip, base);
-    if (edited && !(await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(() => true, () => false))) {
-      throw new UserError(`remote branch ${remote}/${branch} has commit ${edited.slice(0, 12)} that was changed after openclaw-fix made it, so it was not overwritten; pass --branch with another name; ${keepsLocal}`);
+    if (
+      edited &&
+      !(await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      throw new UserError(
+        `remote branch ${remote}/${branch} has commit ${edited.slice(0, 12)} that was changed after openclaw-fix made it, so it was not overwritten; pass --branch with another name; ${keepsLocal}`,
+      );
     }
-    const fastForward = await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(() => true, () => false);
+    const fastForward = await git.run(['merge-base', '--is-ancestor', previousRemoteTip, tip]).then(
+      () => true,
+      () => false,
+    );
     status = fastForward ? 'updated' : 'force-updated';
   }
 
@@ -167,7 +196,9 @@ async function pushFixBranch(git: Git, remote: string, branch: string, tip: stri
     await git.run(['push', `--force-with-lease=${remoteRef}:${previousRemoteTip ?? ''}`, remote, `${tip}:${remoteRef}`], { timeoutMs });
   } catch (error) {
     if (error instanceof GitCommandError && /\(stale info\)/.test(error.stderr)) {
-      throw new UserError(`remote branch ${remote}/${branch} changed while openclaw-fix was running, so nothing was pushed; re-run it; ${keepsLocal}`);
+      throw new UserError(
+        `remote branch ${remote}/${branch} changed while openclaw-fix was running, so nothing was pushed; re-run it; ${keepsLocal}`,
+      );
     }
     throw failure(`git push to '${remote}' failed`, error);
   }

@@ -21,9 +21,34 @@
 import { isMap, isScalar, isSeq, parseAllDocuments, type Node as YamlNode } from 'yaml';
 
 /** Files Ansible reads variables from, inventories, and vault-like files, wherever they live. */
-export const SECRET_SOURCE_GLOBS = ['**/group_vars/**', '**/host_vars/**', '**/roles/*/defaults/**', '**/roles/*/vars/**', '**/inventory/**', '**/inventories/**', '**/*vault*'];
+export const SECRET_SOURCE_GLOBS = [
+  '**/group_vars/**',
+  '**/host_vars/**',
+  '**/roles/*/defaults/**',
+  '**/roles/*/vars/**',
+  '**/inventory/**',
+  '**/inventories/**',
+  '**/*vault*',
+];
 
-const SECRET_WORDS = new Set(['key', 'apikey', 'token', 'secret', 'secrets', 'pass', 'passwd', 'password', 'passphrase', 'credential', 'credentials', 'private', 'webhook', 'dsn', 'auth', 'authorization']);
+const SECRET_WORDS = new Set([
+  'key',
+  'apikey',
+  'token',
+  'secret',
+  'secrets',
+  'pass',
+  'passwd',
+  'password',
+  'passphrase',
+  'credential',
+  'credentials',
+  'private',
+  'webhook',
+  'dsn',
+  'auth',
+  'authorization',
+]);
 
 /** True when one of the key's words (split at `_`, `-`, `.` and camelCase) is a secret word. */
 function isSecretKey(key: string): boolean {
@@ -44,7 +69,9 @@ function secretPieces(value: string): string[] {
   if (value.includes('{{') || value.includes('{%')) return [];
   const pieces = [value.trim(), ...value.split(/\r?\n/).map((line) => line.trim())];
   // A digest identifies content, and an environment variable's name (key_env: ANTHROPIC_API_KEY) only names a secret.
-  return pieces.filter((piece) => piece.length >= MIN_SECRET_LENGTH && !/^(sha\d+:)?[0-9a-f]+$/i.test(piece) && !/^[A-Z][A-Z0-9_]*$/.test(piece));
+  return pieces.filter(
+    (piece) => piece.length >= MIN_SECRET_LENGTH && !/^(sha\d+:)?[0-9a-f]+$/i.test(piece) && !/^[A-Z][A-Z0-9_]*$/.test(piece),
+  );
 }
 
 /**
@@ -142,7 +169,11 @@ function looksRandom(token: string): boolean {
 const REDACTED = '<redacted>';
 
 function redactShapes(text: string): string {
-  let out = text.replace(PEM_BLOCK, (_block, label: string, body: string) => `-----BEGIN ${label}-----${body.replace(/[A-Za-z0-9+/=]{16,}/g, REDACTED)}-----END ${label}-----`);
+  let out = text.replace(
+    PEM_BLOCK,
+    (_block, label: string, body: string) =>
+      `-----BEGIN ${label}-----${body.replace(/[A-Za-z0-9+/=]{16,}/g, REDACTED)}-----END ${label}-----`,
+  );
   for (const shape of SHAPES) out = out.replace(shape, REDACTED);
   out = out.replace(URL_PASSWORD, (_match, prefix: string) => `${prefix}${REDACTED}@`);
   return out.replace(LONG_TOKEN, (token) => (looksRandom(token) ? REDACTED : token));

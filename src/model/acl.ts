@@ -27,7 +27,10 @@ export function aclFiles(repo: RepoView): AclFile[] {
     const root = tpl.documents[0]?.contents;
     if (isMap(root) && pairOf(root, 'version') && (pairOf(root, 'services') || pairOf(root, 'default'))) found.push({ tpl, root });
     // Written as an ACL at column 0, yet not the first document's mapping (a stray document or item before it): Smokescreen reads only that one.
-    else if (/^version\s*:/m.test(text)) throw new UnrecognisedShape(`${path}:1 is written as a Smokescreen ACL (version, services/default), but its first YAML document is not a mapping with them`);
+    else if (/^version\s*:/m.test(text))
+      throw new UnrecognisedShape(
+        `${path}:1 is written as a Smokescreen ACL (version, services/default), but its first YAML document is not a mapping with them`,
+      );
   }
   return found;
 }

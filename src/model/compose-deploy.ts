@@ -113,7 +113,31 @@ function nestedList(list: TaskList, index: number, key: string): TaskList {
   return { ...list, node: isSeq(pair?.value) ? pair.value : undefined };
 }
 
-const JINJA_WORDS = new Set(['for', 'in', 'if', 'else', 'elif', 'endfor', 'endif', 'not', 'and', 'or', 'is', 'defined', 'undefined', 'true', 'false', 'none', 'True', 'False', 'None', 'loop', 'item', 'set', 'endset']);
+const JINJA_WORDS = new Set([
+  'for',
+  'in',
+  'if',
+  'else',
+  'elif',
+  'endfor',
+  'endif',
+  'not',
+  'and',
+  'or',
+  'is',
+  'defined',
+  'undefined',
+  'true',
+  'false',
+  'none',
+  'True',
+  'False',
+  'None',
+  'loop',
+  'item',
+  'set',
+  'endset',
+]);
 
 /**
  * True when the Jinja in `text` uses only variables the repo defines (`known`): a name set at
@@ -123,7 +147,8 @@ const JINJA_WORDS = new Set(['for', 'in', 'if', 'else', 'elif', 'endfor', 'endif
 function usesOnlyKnownVariables(text: string, known: (name: string) => boolean): boolean {
   const bodies = [...text.matchAll(/\{\{([\s\S]*?)\}\}|\{%([\s\S]*?)%\}/g)].map((match) => match[1] ?? match[2] ?? '');
   const local = new Set<string>();
-  for (const body of bodies) for (const match of body.matchAll(/\bfor\s+([\w\s,]+?)\s+in\b/g)) for (const name of (match[1] ?? '').split(/[\s,]+/)) local.add(name);
+  for (const body of bodies)
+    for (const match of body.matchAll(/\bfor\s+([\w\s,]+?)\s+in\b/g)) for (const name of (match[1] ?? '').split(/[\s,]+/)) local.add(name);
   for (const body of bodies) {
     const withoutStrings = body.replace(/"[^"]*"|'[^']*'/g, '""');
     for (const match of withoutStrings.matchAll(/(^|[^\w.|])\s*([A-Za-z_]\w*)/g)) {
@@ -139,7 +164,12 @@ function usesOnlyKnownVariables(text: string, known: (name: string) => boolean):
 function shellWords(text: string): string[] {
   const words: string[] = [];
   for (const match of text.matchAll(/(?:"[^"]*"|'[^']*'|\\.|[^\s"'\\;&|])+|[;&|]+/g)) {
-    words.push(match[0].replace(/"([^"]*)"|'([^']*)'|\\(.)/g, (_, a: string | undefined, b: string | undefined, c: string | undefined) => a ?? b ?? c ?? ''));
+    words.push(
+      match[0].replace(
+        /"([^"]*)"|'([^']*)'|\\(.)/g,
+        (_, a: string | undefined, b: string | undefined, c: string | undefined) => a ?? b ?? c ?? '',
+      ),
+    );
   }
   return words;
 }
@@ -222,7 +252,8 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
     const doc = parseDocument(text, { uniqueKeys: false, version: '1.1', prettyErrors: false, logLevel: 'error' });
     const error = doc.errors[0];
     if (error) {
-      if (!unreadable.some((file) => file.path === path)) unreadable.push({ path, line: lineNumberAt(text, error.pos[0]), detail: error.message.split('\n')[0] ?? '', kind, text });
+      if (!unreadable.some((file) => file.path === path))
+        unreadable.push({ path, line: lineNumberAt(text, error.pos[0]), detail: error.message.split('\n')[0] ?? '', kind, text });
       return undefined;
     }
     const data: unknown = doc.toJS({ maxAliasCount: -1 });
@@ -269,7 +300,8 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
         if (src && dest) {
           const folder = short === 'template' ? 'templates' : 'files';
           const template = src.startsWith('/') ? src.replace(/^\/+/, '') : `${dir}/${folder}/${src}`;
-          if (view.read(template) !== undefined) written.push({ template, dest: dest.endsWith('/') ? `${dest}${basename(src).replace(/\.j2$/, '')}` : dest });
+          if (view.read(template) !== undefined)
+            written.push({ template, dest: dest.endsWith('/') ? `${dest}${basename(src).replace(/\.j2$/, '')}` : dest });
         }
         return;
       }
@@ -278,7 +310,9 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
         if (raw === undefined || !/docker[ -]compose/.test(raw)) return;
         const text = staticText(raw);
         // Unresolved, the command still says whether it is an `up`: without the loops that build its file list.
-        const parsed = composeUpIn(text ?? raw.replace(/\{%-?\s*for\b[\s\S]*?\{%-?\s*endfor\s*-?%\}/g, ' ').replace(/\{%[\s\S]*?%\}|\{\{[\s\S]*?\}\}/g, ' '));
+        const parsed = composeUpIn(
+          text ?? raw.replace(/\{%-?\s*for\b[\s\S]*?\{%-?\s*endfor\s*-?%\}/g, ' ').replace(/\{%[\s\S]*?%\}|\{\{[\s\S]*?\}\}/g, ' '),
+        );
         if (!parsed) return;
         const chdir = staticText(argOf(task, module, 'chdir'));
         const resolved = text !== undefined;
@@ -298,7 +332,9 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
         const filesArg = argOf(task, module, 'files');
         const files = Array.isArray(filesArg) ? filesArg.map(staticText) : filesArg === undefined ? [] : [staticText(filesArg)];
         const projectSrc = staticText(argOf(task, module, 'project_src'));
-        const resolved = files.every((file): file is string => file !== undefined) && (projectSrc !== undefined || argOf(task, module, 'project_src') === undefined);
+        const resolved =
+          files.every((file): file is string => file !== undefined) &&
+          (projectSrc !== undefined || argOf(task, module, 'project_src') === undefined);
         ups.push({
           role,
           at,
@@ -343,9 +379,19 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
     });
   };
 
-  const playbooks = view.glob(...PLAYBOOK_GLOBS).filter((path) => !/(^|\/)(roles|group_vars|host_vars|inventory|inventories|vars|defaults)\//.test(path) && /^\s*-?\s*(hosts|import_playbook|ansible\.builtin\.import_playbook)\s*:/m.test(view.read(path) ?? ''));
+  const playbooks = view
+    .glob(...PLAYBOOK_GLOBS)
+    .filter(
+      (path) =>
+        !/(^|\/)(roles|group_vars|host_vars|inventory|inventories|vars|defaults)\//.test(path) &&
+        /^\s*-?\s*(hosts|import_playbook|ansible\.builtin\.import_playbook)\s*:/m.test(view.read(path) ?? ''),
+    );
   // A playbook another one imports is run through it, not on its own.
-  const imported = new Set(playbooks.flatMap((path) => [...(view.read(path) ?? '').matchAll(/import_playbook\s*:\s*["']?([^"'\s#]+)/g)].map((m) => basename(m[1] ?? ''))));
+  const imported = new Set(
+    playbooks.flatMap((path) =>
+      [...(view.read(path) ?? '').matchAll(/import_playbook\s*:\s*["']?([^"'\s#]+)/g)].map((m) => basename(m[1] ?? '')),
+    ),
+  );
   for (const path of playbooks.filter((p) => !imported.has(basename(p)))) runPlaybook(path, 0);
   const ordered = visitedRoles.size > 0;
   // Roles no playbook names still deploy something (another playbook, a CI job): read them after, in path order.
@@ -365,11 +411,18 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
     if (up.resolved && files.length === 0) {
       // No -f: Compose reads the first default file in the project directory (and its override).
       const found = DEFAULT_COMPOSE_FILES.find((name) => templateFor(name, up.projectDirectory) !== undefined);
-      files = found ? [found, ...(['docker-compose.override.yml', 'compose.override.yaml'].filter((name) => templateFor(name, up.projectDirectory)))] : [];
+      files = found
+        ? [found, ...['docker-compose.override.yml', 'compose.override.yaml'].filter((name) => templateFor(name, up.projectDirectory))]
+        : [];
     }
     return { ...up, files, templates: files.map((file) => templateFor(file, up.projectDirectory)) };
   });
-  return { ups: withTemplates, ordered, unreadable: unreadable.map((file) => `${file.path}:${file.line}: not valid YAML (${file.detail})`), unreadableFiles: unreadable };
+  return {
+    ups: withTemplates,
+    ordered,
+    unreadable: unreadable.map((file) => `${file.path}:${file.line}: not valid YAML (${file.detail})`),
+    unreadableFiles: unreadable,
+  };
 }
 
 /** Text that may bring Compose files up: a Compose module, or `docker compose`/`docker-compose` with an `up` in the same task. */
@@ -385,16 +438,27 @@ const COMPOSE_UP = /\bdocker_compose(_v2)?\b|docker[- ]compose\b(?:(?!\n\s*-\s)[
  */
 export function deploymentBlocker(deployment: Deployment, composeTemplates: readonly string[]): YamlTemplateError | undefined {
   const names = composeTemplates.map((path) => basename(path).replace(/\.j2$/, ''));
-  const roles = new Set([...deployment.ups.map((up) => up.role), ...composeTemplates.map((path) => /(?:^|\/)roles\/([^/]+)\//.exec(path)?.[1])].filter((role): role is string => role !== undefined));
+  const roles = new Set(
+    [...deployment.ups.map((up) => up.role), ...composeTemplates.map((path) => /(?:^|\/)roles\/([^/]+)\//.exec(path)?.[1])].filter(
+      (role): role is string => role !== undefined,
+    ),
+  );
   const mayMatter = (file: UnreadableFile): boolean => {
     if (COMPOSE_UP.test(file.text) || names.some((name) => file.text.includes(name))) return true;
     if (file.kind === 'tasks') return /\b(include|import)_(tasks|role)\b|^\s*-?\s*(ansible\.builtin\.)?include\s*:/m.test(file.text);
-    return /\bimport_playbook\b/.test(file.text) || [...roles].some((role) => new RegExp(`(^|[^\\w-])${escapeRegExp(role)}($|[^\\w-])`).test(file.text));
+    return (
+      /\bimport_playbook\b/.test(file.text) ||
+      [...roles].some((role) => new RegExp(`(^|[^\\w-])${escapeRegExp(role)}($|[^\\w-])`).test(file.text))
+    );
   };
   const blocking = deployment.unreadableFiles.find(mayMatter);
   if (!blocking) return undefined;
   const what = blocking.kind === 'playbook' ? 'it says which roles run, in which order' : 'it may bring up Compose files';
-  return new YamlTemplateError(blocking.path, blocking.line, `not valid YAML: ${blocking.detail} (${what}, so which role brings up which Compose files cannot be read without it)`);
+  return new YamlTemplateError(
+    blocking.path,
+    blocking.line,
+    `not valid YAML: ${blocking.detail} (${what}, so which role brings up which Compose files cannot be read without it)`,
+  );
 }
 
 /** One `docker compose up` of a scenario: the templates it merges, in `-f` order. */
@@ -413,25 +477,44 @@ export interface DeployStep {
  * every `up` that brings up Compose templates is read statically; otherwise (or when the play
  * runs none we can read) the base file alone and with each overlay, as a first run each.
  */
-export function deployScenarios(deployment: Deployment, base: string, overlays: readonly string[], defaultDirectory: string | undefined): DeployStep[][] {
+export function deployScenarios(
+  deployment: Deployment,
+  base: string,
+  overlays: readonly string[],
+  defaultDirectory: string | undefined,
+): DeployStep[][] {
   const composeTemplates = new Set([base, ...overlays]);
   const relevant = deployment.ups.filter((up) => !up.resolved || up.templates.some((t) => t !== undefined && composeTemplates.has(t)));
   const combinations = (directory: string | undefined, projectName: string | undefined): DeployStep[] => [
     { templates: [base], label: 'the base file alone', combination: true, projectName, projectDirectory: directory },
-    ...overlays.map((overlay) => ({ templates: [base, overlay], label: `+ ${overlay}`, combination: true, projectName, projectDirectory: directory })),
+    ...overlays.map((overlay) => ({
+      templates: [base, overlay],
+      label: `+ ${overlay}`,
+      combination: true,
+      projectName,
+      projectDirectory: directory,
+    })),
   ];
   if (relevant.length === 0) return combinations(defaultDirectory, undefined).map((step) => [step]);
   const fixed = relevant.map((up): DeployStep | undefined => {
     if (!up.resolved) return undefined;
     const templates = up.templates.filter((t): t is string => t !== undefined && composeTemplates.has(t));
     const names = up.files.map((file) => `-f ${file}`).join(' ');
-    return { templates, label: `\`docker compose ${names} up\` (${up.at})`, combination: false, projectName: up.projectName, projectDirectory: up.projectDirectory ?? defaultDirectory };
+    return {
+      templates,
+      label: `\`docker compose ${names} up\` (${up.at})`,
+      combination: false,
+      projectName: up.projectName,
+      projectDirectory: up.projectDirectory ?? defaultDirectory,
+    };
   });
   const open = relevant.findIndex((up) => !up.resolved);
   if (open === -1) return [fixed.filter((step): step is DeployStep => step !== undefined && step.templates.length > 0)];
   const up = relevant[open]!;
   // A run-time file list: one scenario per combination it may take, the rest of the play as read.
   return combinations(up.projectDirectory ?? defaultDirectory, up.projectName).map((choice) =>
-    fixed.map((step, index) => (index === open ? choice : step)).filter((step): step is DeployStep => step !== undefined && step.templates.length > 0),
+    fixed
+      .map((step, index) => (index === open ? choice : step))
+      .filter((step): step is DeployStep => step !== undefined && step.templates.length > 0),
   );
 }

@@ -105,7 +105,10 @@ function dictAt(doc: Dict, key: string, where: string): Dict {
 
 /** Compose's normalisation of a project name: lower case, only [a-z0-9_-], starting with a letter or digit. */
 function normaliseProjectName(raw: string): string {
-  return raw.toLowerCase().replace(/[^a-z0-9_-]/g, '').replace(/^[^a-z0-9]+/, '');
+  return raw
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '')
+    .replace(/^[^a-z0-9]+/, '');
 }
 
 function truthy(value: unknown): boolean {
@@ -136,7 +139,8 @@ function mergeService(earlier: Dict | undefined, later: Dict, where: string): Di
     merged.networks = { ...serviceNetworkEntries(earlier, where), ...serviceNetworkEntries(later, where) };
   }
   const ports = [...(Array.isArray(earlier.ports) ? earlier.ports : []), ...(Array.isArray(later.ports) ? later.ports : [])];
-  if (ports.length > 0) merged.ports = ports.filter((port, index) => ports.findIndex((other) => JSON.stringify(other) === JSON.stringify(port)) === index);
+  if (ports.length > 0)
+    merged.ports = ports.filter((port, index) => ports.findIndex((other) => JSON.stringify(other) === JSON.stringify(port)) === index);
   return merged;
 }
 
@@ -160,7 +164,10 @@ export function mergeCompose(base: unknown, overlays: readonly unknown[] = [], o
     }
   });
 
-  const rawName = options.projectName ?? declaredName ?? (options.projectDirectory ? options.projectDirectory.replace(/\/+$/, '').split('/').pop() : undefined);
+  const rawName =
+    options.projectName ??
+    declaredName ??
+    (options.projectDirectory ? options.projectDirectory.replace(/\/+$/, '').split('/').pop() : undefined);
   if (!rawName) throw new ComposeModelError('no project name: no -p, no `name:` in the files and no project directory');
   const projectName = normaliseProjectName(rawName);
 
@@ -181,7 +188,8 @@ export function mergeCompose(base: unknown, overlays: readonly unknown[] = [], o
   const projectNetworks = new Map<string, ProjectNetwork>();
   for (const [key, definition] of networks) {
     const external = truthy(definition.external) || isDict(definition.external);
-    const legacyExternalName = isDict(definition.external) && typeof definition.external.name === 'string' ? definition.external.name : undefined;
+    const legacyExternalName =
+      isDict(definition.external) && typeof definition.external.name === 'string' ? definition.external.name : undefined;
     const explicitName = typeof definition.name === 'string' ? definition.name : legacyExternalName;
     projectNetworks.set(key, {
       key,
@@ -193,7 +201,14 @@ export function mergeCompose(base: unknown, overlays: readonly unknown[] = [], o
     });
   }
   if (usesDefault && !projectNetworks.has('default')) {
-    projectNetworks.set('default', { key: 'default', name: `${projectName}_default`, external: false, internal: false, driver: undefined, implicit: true });
+    projectNetworks.set('default', {
+      key: 'default',
+      name: `${projectName}_default`,
+      external: false,
+      internal: false,
+      driver: undefined,
+      implicit: true,
+    });
   }
   return { name: projectName, services: projectServices, networks: projectNetworks };
 }
@@ -264,12 +279,16 @@ export function sharedNetworks(project: ComposeProject, a: string, b: string): s
 /** The networks `up` would create on a host that has `existingNetworks` (Docker names): used, not external, not there yet. */
 export function networksCreatedByUp(project: ComposeProject, existingNetworks: HostNetworks = []): ProjectNetwork[] {
   const used = new Set([...project.services.keys()].flatMap((name) => networkOwner(project, name).networks));
-  return [...project.networks.values()].filter((network) => used.has(network.key) && !network.external && !hostHas(existingNetworks, network.name));
+  return [...project.networks.values()].filter(
+    (network) => used.has(network.key) && !network.external && !hostHas(existingNetworks, network.name),
+  );
 }
 
 /** The host's networks after `up` of the project: those it had, and those `up` created, with their flags. */
 export function hostAfterUp(project: ComposeProject, host: HostNetworks = []): ReadonlyMap<string, HostNetwork> {
-  const after = new Map<string, HostNetwork>(Array.isArray(host) ? host.map((name: string) => [name, { name, internal: false }]) : [...(host as ReadonlyMap<string, HostNetwork>)]);
+  const after = new Map<string, HostNetwork>(
+    Array.isArray(host) ? host.map((name: string) => [name, { name, internal: false }]) : [...(host as ReadonlyMap<string, HostNetwork>)],
+  );
   for (const network of networksCreatedByUp(project, host)) after.set(network.name, { name: network.name, internal: network.internal });
   return after;
 }
@@ -285,13 +304,22 @@ export function firstRunProblems(project: ComposeProject, existingNetworks: Host
   for (const service of project.services.values()) {
     const target = service.networkMode?.startsWith('service:') ? service.networkMode.slice('service:'.length) : undefined;
     if (target !== undefined && !project.services.has(target)) {
-      problems.push({ kind: 'unknown-service', service: service.name, message: `service "${service.name}" depends on undefined service "${target}": invalid compose project` });
+      problems.push({
+        kind: 'unknown-service',
+        service: service.name,
+        message: `service "${service.name}" depends on undefined service "${target}": invalid compose project`,
+      });
       continue;
     }
     for (const key of service.networks) {
       const network = project.networks.get(key);
       if (!network) {
-        problems.push({ kind: 'undefined-network', service: service.name, network: key, message: `service "${service.name}" refers to undefined network ${key}: invalid compose project` });
+        problems.push({
+          kind: 'undefined-network',
+          service: service.name,
+          network: key,
+          message: `service "${service.name}" refers to undefined network ${key}: invalid compose project`,
+        });
       } else if (network.external && !hostHas(existingNetworks, network.name) && !reportedExternal.has(key)) {
         reportedExternal.add(key);
         problems.push({

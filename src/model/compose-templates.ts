@@ -99,7 +99,9 @@ export function composeDefining(repo: RepoView, serviceName: string): ComposeFil
   const full = matches.filter((compose) => definesInFull(compose, serviceName));
   const candidates = full.length > 0 ? full : matches;
   if (candidates.length > 1) {
-    throw new UnrecognisedShape(`service '${serviceName}' is defined in more than one Compose template: ${candidates.map((m) => m.tpl.path).join(', ')}`);
+    throw new UnrecognisedShape(
+      `service '${serviceName}' is defined in more than one Compose template: ${candidates.map((m) => m.tpl.path).join(', ')}`,
+    );
   }
   return candidates[0];
 }
@@ -127,7 +129,8 @@ const RUNS_TEXT: Record<StackService, RegExp> = { egress: /smokescreen|--egress-
 const RUNS: Record<StackService, (tpl: ParsedTemplate, service: YAMLMap) => boolean> = {
   egress: (tpl, service) => /smokescreen|--egress-acl-file/i.test(whatItRuns(tpl, service, ['image', 'build', 'command', 'entrypoint'])),
   litellm: (tpl, service) => /litellm/i.test(whatItRuns(tpl, service, ['image', 'build'])),
-  gateway: (tpl, service) => /openclaw/i.test(whatItRuns(tpl, service, ['image'])) && !RUNS.egress(tpl, service) && !RUNS.litellm(tpl, service),
+  gateway: (tpl, service) =>
+    /openclaw/i.test(whatItRuns(tpl, service, ['image'])) && !RUNS.egress(tpl, service) && !RUNS.litellm(tpl, service),
 };
 
 /**
@@ -141,14 +144,22 @@ export function stackServiceName(repo: RepoView, role: StackService): string {
   const wanted = STACK_SERVICES[role];
   const named = (pair: Pair): string => (isScalar(pair.key) ? String(pair.key.value) : '');
   // Files that cannot hold what is looked for are skipped when they do not parse (src/core/failure.ts).
-  if (composeFiles(repo, (text) => mayDefineKey(text, wanted)).some((compose) => compose.services.items.some((pair) => named(pair) === wanted))) return wanted;
+  if (
+    composeFiles(repo, (text) => mayDefineKey(text, wanted)).some((compose) =>
+      compose.services.items.some((pair) => named(pair) === wanted),
+    )
+  )
+    return wanted;
   const matches: string[] = [];
   for (const compose of composeFiles(repo, (text) => RUNS_TEXT[role].test(text))) {
     for (const pair of compose.services.items) {
       if (isMap(pair.value) && RUNS[role](compose.tpl, pair.value) && !matches.includes(named(pair))) matches.push(named(pair));
     }
   }
-  if (matches.length > 1) throw new UnrecognisedShape(`more than one Compose service looks like the ${role === 'egress' ? 'egress proxy (Smokescreen)' : role === 'litellm' ? 'LiteLLM proxy' : 'OpenClaw gateway'}: ${matches.join(', ')}`);
+  if (matches.length > 1)
+    throw new UnrecognisedShape(
+      `more than one Compose service looks like the ${role === 'egress' ? 'egress proxy (Smokescreen)' : role === 'litellm' ? 'LiteLLM proxy' : 'OpenClaw gateway'}: ${matches.join(', ')}`,
+    );
   return matches[0] ?? wanted;
 }
 
@@ -180,7 +191,9 @@ export function serviceToCheck(repo: RepoView, serviceName: string, keysRead: re
     const extension = pairOf(overlay.services, serviceName)?.value;
     const overridden = isMap(extension) ? keysRead.map((key) => pairOf(extension, key)).find((pair) => pair !== undefined) : undefined;
     if (overridden) {
-      throw new UnrecognisedShape(`${String(overridden.key.value)} of ${serviceName} is set both in ${compose.tpl.path} and in the overlay at ${where(overlay.tpl, overridden)}: Compose merges the overlay's over the base's`);
+      throw new UnrecognisedShape(
+        `${String(overridden.key.value)} of ${serviceName} is set both in ${compose.tpl.path} and in the overlay at ${where(overlay.tpl, overridden)}: Compose merges the overlay's over the base's`,
+      );
     }
   }
   return { compose, tpl: compose.tpl, pair: pairOf(compose.services, serviceName)!, service };
@@ -227,7 +240,12 @@ function scalarText(tpl: ParsedTemplate, node: Scalar): { text: string; start: n
   if (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') {
     const inner = source.slice(1, -1);
     // Escapes would make source offsets differ from the value's: not ours to guess.
-    if (inner.includes('\n') || (node.type === 'QUOTE_DOUBLE' && inner.includes('\\')) || (node.type === 'QUOTE_SINGLE' && inner.includes("''"))) return undefined;
+    if (
+      inner.includes('\n') ||
+      (node.type === 'QUOTE_DOUBLE' && inner.includes('\\')) ||
+      (node.type === 'QUOTE_SINGLE' && inner.includes("''"))
+    )
+      return undefined;
     return { text: inner, start: start + 1, end: end - 1 };
   }
   return undefined;
@@ -262,7 +280,10 @@ export function serviceCommand(tpl: ParsedTemplate, service: YAMLMap): ServiceCo
   }
   if (isScalar(node)) {
     const text = scalarText(tpl, node);
-    if (!text || /["'\\]/.test(text.text)) throw new UnrecognisedShape(`command at ${where(tpl, node)} is a string Compose would split shell-style (quotes, escapes or several lines)`);
+    if (!text || /["'\\]/.test(text.text))
+      throw new UnrecognisedShape(
+        `command at ${where(tpl, node)} is a string Compose would split shell-style (quotes, escapes or several lines)`,
+      );
     const args = commandLineWords(text.text).map(({ word, index }): CommandArg => {
       const start = text.start + index;
       const end = start + word.length;

@@ -1,7 +1,6 @@
 import { UnrecognisedShape } from '../core/errors.js';
 /** Where a file sits in an Ansible role, for the modules that add files or defaults beside it. */
 
-
 /** The folders of a role's layout that the modules' globs look into (`**\/roles/*\/<folder>/…`). */
 const ROLE_FOLDER = /^((?:.*\/)?roles\/[^/]+)\/(?:tasks|handlers|templates|files|defaults|vars|meta)\//;
 

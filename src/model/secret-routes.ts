@@ -14,10 +14,35 @@ import { composeFiles } from './compose-templates.js';
 import { commandWords, isShellScript, shellCommands } from '../toolkit/shell.js';
 import { readTaskFile, taskCommand, tasksOf } from '../toolkit/tasks.js';
 
-export const ROUTE_GLOBS = ['**/roles/*/tasks/**/*.{yml,yaml}', '**/roles/*/templates/**', '**/roles/*/files/**', '**/group_vars/**/*.{yml,yaml}', '**/roles/*/defaults/main.{yml,yaml}'];
+export const ROUTE_GLOBS = [
+  '**/roles/*/tasks/**/*.{yml,yaml}',
+  '**/roles/*/templates/**',
+  '**/roles/*/files/**',
+  '**/group_vars/**/*.{yml,yaml}',
+  '**/roles/*/defaults/main.{yml,yaml}',
+];
 
 /** Shell builtins: their arguments never become another process's argv. */
-const BUILTINS = new Set(['echo', 'printf', 'export', 'local', 'readonly', 'declare', 'typeset', 'read', 'test', '[', '[[', ':', 'set', 'unset', 'return', 'exit', 'true', 'false']);
+const BUILTINS = new Set([
+  'echo',
+  'printf',
+  'export',
+  'local',
+  'readonly',
+  'declare',
+  'typeset',
+  'read',
+  'test',
+  '[',
+  '[[',
+  ':',
+  'set',
+  'unset',
+  'return',
+  'exit',
+  'true',
+  'false',
+]);
 
 export interface SecretRoute {
   readonly at: string;
@@ -69,9 +94,16 @@ export function secretRoutes(
     for (const task of tasksOf(file)) {
       const command = taskCommand(task)?.text;
       const exec = task.shortModule === 'docker_container_exec' ? pairOf(task.map, task.module ?? '')?.value : undefined;
-      const execText = isMap(exec) ? ['command', 'argv'].map((key) => pairOf(exec, key)).filter((pair) => pair !== undefined).map((pair) => file.tpl.text.slice(pair.key.range?.[0] ?? 0, (pair.value as YAMLMap | null)?.range?.[1] ?? 0)).join(' ') : undefined;
+      const execText = isMap(exec)
+        ? ['command', 'argv']
+            .map((key) => pairOf(exec, key))
+            .filter((pair) => pair !== undefined)
+            .map((pair) => file.tpl.text.slice(pair.key.range?.[0] ?? 0, (pair.value as YAMLMap | null)?.range?.[1] ?? 0))
+            .join(' ')
+        : undefined;
       const text = command ?? execText;
-      if (text !== undefined && (uses(text) || leaksInCommand(text))) routes.push({ at: where(file.tpl, task.map), how: `${task.shortModule} task '${task.name ?? '?'}' puts it on a command line` });
+      if (text !== undefined && (uses(text) || leaksInCommand(text)))
+        routes.push({ at: where(file.tpl, task.map), how: `${task.shortModule} task '${task.name ?? '?'}' puts it on a command line` });
     }
   }
   for (const path of repo.glob('**/roles/*/templates/**', '**/roles/*/files/**')) {
@@ -83,14 +115,25 @@ export function secretRoutes(
     for (const command of commands) {
       for (const word of command.words) {
         const assignment = /^([A-Za-z_]\w*)=([\s\S]*)$/.exec(word.value);
-        if (assignment && (uses(assignment[2] ?? '') || [...carriers].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(assignment[2] ?? '')))) carriers.add(assignment[1]!);
+        if (
+          assignment &&
+          (uses(assignment[2] ?? '') || [...carriers].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(assignment[2] ?? '')))
+        )
+          carriers.add(assignment[1]!);
       }
     }
     for (const command of commands) {
       const words = commandWords(command);
       const program = words[0]?.value ?? '';
       if (words.length === 0 || BUILTINS.has(program) || /^[A-Za-z_]\w*=/.test(program)) continue;
-      const carrying = words.slice(1).find((word) => uses(word.source) || leaksInCommand(word.value) || [...carriers].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(word.source)));
+      const carrying = words
+        .slice(1)
+        .find(
+          (word) =>
+            uses(word.source) ||
+            leaksInCommand(word.value) ||
+            [...carriers].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(word.source)),
+        );
       if (carrying) routes.push({ at: locate(path, text, carrying.start), how: `the script passes it to ${program} as an argument` });
     }
   }
@@ -102,7 +145,11 @@ export function secretRoutes(
         const key = isScalar(pair.key) ? String(pair.key.value) : '';
         const value = pair.value as YAMLMap | null | undefined;
         if (!['command', 'entrypoint', 'healthcheck'].includes(key) || !value?.range) continue;
-        if (uses(compose.tpl.text.slice(value.range[0], value.range[1]))) routes.push({ at: where(compose.tpl, pair), how: `the ${key} of Compose service ${String(service.key.value)} carries it (a container's argv is in the host's process table)` });
+        if (uses(compose.tpl.text.slice(value.range[0], value.range[1])))
+          routes.push({
+            at: where(compose.tpl, pair),
+            how: `the ${key} of Compose service ${String(service.key.value)} carries it (a container's argv is in the host's process table)`,
+          });
       }
     }
   }

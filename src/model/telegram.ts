@@ -21,7 +21,6 @@ export const TELEGRAM_API_HOST = 'api.telegram.org';
 export const VARS_GLOBS = VARIABLE_GLOBS;
 export const TASK_GLOBS = ['**/tasks/**/*.{yml,yaml}'];
 
-
 export interface TelegramUse {
   readonly enabled: boolean;
   /** Why we think so, `file:line` where there is one. */
@@ -117,7 +116,9 @@ const LIST_PRINTING_FILTERS = new Set(['to_json', 'to_yaml', 'to_nice_json', 'li
  */
 function printedVariable(tpl: ParsedTemplate, pair: { key: unknown; value: unknown }, value: YamlNode): string {
   const at = where(tpl, pair as Parameters<typeof where>[1]);
-  const text = sourceOf(tpl, value).trim().replace(/^(["'])([\s\S]*)\1$/, '$2');
+  const text = sourceOf(tpl, value)
+    .trim()
+    .replace(/^(["'])([\s\S]*)\1$/, '$2');
   const expression = /^\{\{-?\s*([\s\S]*?)\s*-?\}\}$/.exec(text)?.[1];
   if (expression === undefined || expression.includes('{{')) throw new UnrecognisedShape(`default.allowed_domains at ${at} is not a list`);
   const [variable, ...filters] = expression.split('|').map((part) => part.trim());
@@ -138,7 +139,10 @@ function findAclTemplate(repo: RepoView): AclList | undefined {
     const allowedPair = rule ? pairOf(rule, 'allowed_domains') : undefined;
     if (!rule || !allowedPair) continue;
     if (isScalar(allowedPair.value) && hasJinja(tpl, allowedPair.value as YamlNode)) {
-      matches.push({ tpl, printed: { variable: printedVariable(tpl, allowedPair, allowedPair.value as YamlNode), at: where(tpl, allowedPair) } });
+      matches.push({
+        tpl,
+        printed: { variable: printedVariable(tpl, allowedPair, allowedPair.value as YamlNode), at: where(tpl, allowedPair) },
+      });
       continue;
     }
     if (!isSeq(allowedPair.value)) throw new UnrecognisedShape(`default.allowed_domains at ${where(tpl, allowedPair)} is not a list`);
@@ -159,26 +163,41 @@ export function egressAllowList(repo: RepoView): EgressAllowList | undefined {
   if ('printed' in found) {
     const { tpl, printed } = found;
     const rendered = renderedAllowList(repo, tpl);
-    return { acl: tpl, rendered, source: { kind: 'variable', variable: printed.variable, ...variableList(repo, printed.variable, `printed at ${printed.at}`) }, unknown: unknownOf(repo, rendered, printed.variable) };
+    return {
+      acl: tpl,
+      rendered,
+      source: { kind: 'variable', variable: printed.variable, ...variableList(repo, printed.variable, `printed at ${printed.at}`) },
+      unknown: unknownOf(repo, rendered, printed.variable),
+    };
   }
   const { tpl, allowed, from } = found;
   const rendered = renderedAllowList(repo, tpl);
   const end = allowed.range?.[2] ?? from;
   const loops = loopsIn(tpl, from, end);
-  if (loops.length === 0) return { acl: tpl, rendered, source: { kind: 'literal', tpl, list: allowed }, unknown: unknownOf(repo, rendered) };
+  if (loops.length === 0)
+    return { acl: tpl, rendered, source: { kind: 'literal', tpl, list: allowed }, unknown: unknownOf(repo, rendered) };
   // The list the template always renders: a loop under an `{% if %}` (`egress_extra_domains is
   // defined`) renders only on some hosts, so the host goes to the loop outside every condition.
   const always = loops.filter((loop) => !loop.conditional);
   const loop = always[0];
   const at = (span: { start: number }): string => locate(tpl.path, tpl.text, span.start);
   if (!loop) {
-    throw new UnrecognisedShape(`every allowed_domains loop is under a condition (${loops.map((l) => `'{% ${l.span.body} %}' at ${at(l.span)}`).join(', ')}): none is rendered on every host`);
+    throw new UnrecognisedShape(
+      `every allowed_domains loop is under a condition (${loops.map((l) => `'{% ${l.span.body} %}' at ${at(l.span)}`).join(', ')}): none is rendered on every host`,
+    );
   }
   const variable = FOR_LOOP.exec(loop.span.body)?.[1];
   if (always.length > 1 || !variable || !/^[A-Za-z_]\w*$/.test(variable)) {
-    throw new UnrecognisedShape(`the allowed_domains loop at ${at(loop.span)} does not loop over one variable ('{% ${loop.span.body} %}'${always.length > 1 ? `, and ${always.length - 1} more unconditional loop(s)` : ''})`);
+    throw new UnrecognisedShape(
+      `the allowed_domains loop at ${at(loop.span)} does not loop over one variable ('{% ${loop.span.body} %}'${always.length > 1 ? `, and ${always.length - 1} more unconditional loop(s)` : ''})`,
+    );
   }
-  return { acl: tpl, rendered, source: { kind: 'variable', variable, ...variableList(repo, variable, `looped over at ${at(loop.span)}`) }, unknown: unknownOf(repo, rendered, variable) };
+  return {
+    acl: tpl,
+    rendered,
+    source: { kind: 'variable', variable, ...variableList(repo, variable, `looped over at ${at(loop.span)}`) },
+    unknown: unknownOf(repo, rendered, variable),
+  };
 }
 
 /** Why a rendered allow-list may not be Ansible's: a value only the play knows in it, or in the variable it comes from (a loop over a value that does not render renders nothing). */
@@ -189,7 +208,10 @@ function unknownOf(repo: RepoView, rendered: readonly string[], variable?: strin
 /** The literal list that gives `variable` its value (the definition that wins); UnrecognisedShape when there is none. */
 function variableList(repo: RepoView, variable: string, use: string): { tpl: ParsedTemplate; list: YAMLSeq } {
   const definition = varDefinitions(repo, variable).at(-1);
-  if (!definition) throw new UnrecognisedShape(`${variable}, ${use}, is not defined in the variable files Ansible reads (group_vars, host_vars, role defaults or vars)`);
+  if (!definition)
+    throw new UnrecognisedShape(
+      `${variable}, ${use}, is not defined in the variable files Ansible reads (group_vars, host_vars, role defaults or vars)`,
+    );
   const pair = pairOf(definition.root, variable)!;
   if (!isSeq(pair.value)) {
     throw new UnrecognisedShape(`${variable} at ${where(definition.tpl, pair)} is not a literal list`);

@@ -23,13 +23,20 @@ export interface CatalogueEntry {
 export function listText(patches: readonly CatalogueEntry[]): string {
   return (
     patches
-      .map((patch) => `${String(patch.priority).padStart(2)}. ${(patch.bug === null ? 'extra' : `bug ${patch.bug}`).padEnd(6)} ${patch.id.padEnd(34)} ${patch.title}`)
+      .map(
+        (patch) =>
+          `${String(patch.priority).padStart(2)}. ${(patch.bug === null ? 'extra' : `bug ${patch.bug}`).padEnd(6)} ${patch.id.padEnd(34)} ${patch.title}`,
+      )
       .join('\n') + '\n'
   );
 }
 
 export function listJson(patches: readonly CatalogueEntry[]): string {
-  return `${JSON.stringify(patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })), null, 2)}\n`;
+  return `${JSON.stringify(
+    patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })),
+    null,
+    2,
+  )}\n`;
 }
 
 /** Where the build puts the catalogue: dist/, holding the compiled src/ and patches/. */
@@ -46,16 +53,23 @@ function patchModuleStamps(build: URL): Record<string, string> {
   const patchesDir = new URL('patches/', build);
   const stamps: Record<string, string> = {};
   // Each fix has its own folder (patches/<id>/<id>.js beside <id>.md): stamp every compiled module and its prose.
-  const names = readdirSync(patchesDir, { recursive: true, encoding: 'utf8' }).filter((entry) => entry.endsWith('.js') || entry.endsWith('.md'));
+  const names = readdirSync(patchesDir, { recursive: true, encoding: 'utf8' }).filter(
+    (entry) => entry.endsWith('.js') || entry.endsWith('.md'),
+  );
   for (const name of names.sort()) {
-    stamps[name] = createHash('sha256').update(readFileSync(new URL(name, patchesDir))).digest('hex');
+    stamps[name] = createHash('sha256')
+      .update(readFileSync(new URL(name, patchesDir)))
+      .digest('hex');
   }
   return stamps;
 }
 
 /** The catalogue of `patches`, compiled into `build`/patches/ (dist/ by default), as the file to write. */
 export function catalogueFile(patches: readonly CatalogueEntry[], build: URL = BUILD): string {
-  const file: CatalogueFile = { sources: patchModuleStamps(build), patches: patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })) };
+  const file: CatalogueFile = {
+    sources: patchModuleStamps(build),
+    patches: patches.map(({ id, bug, priority, title, scope }) => ({ id, bug, priority, title, scope })),
+  };
   return `${JSON.stringify(file)}\n`;
 }
 

@@ -20,7 +20,9 @@ programs (\`upstream-facts.md\`), the fix follows the fact, and the section belo
 `;
 
 export function fixesDocument(patches: readonly Patch[]): string {
-  const table = patches.map((patch) => `| ${patch.priority} | ${patch.bug ?? 'beyond the report'} | \`${patch.id}\` | ${subjectOf(patch)} |`).join('\n');
+  const table = patches
+    .map((patch) => `| ${patch.priority} | ${patch.bug ?? 'beyond the report'} | \`${patch.id}\` | ${subjectOf(patch)} |`)
+    .join('\n');
   const sections = patches.map((patch) => {
     const lines = [
       `## ${patch.bug === null ? 'Beyond the report' : `Bug ${patch.bug}`}: ${patch.title}`,

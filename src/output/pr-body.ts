@@ -15,7 +15,10 @@ export function pullRequestTitle(plan: Plan): string {
   if (pending.length === 1 && pending[0]) return `openclaw-fix: ${pending[0].patch.title} (${fixLabel(pending[0])})`;
   const bugs = pending.flatMap((outcome) => (outcome.patch.bug === null ? [] : [String(outcome.patch.bug)]));
   const extras = pending.length - bugs.length;
-  const parts = [bugs.length > 0 ? `bug${bugs.length === 1 ? '' : 's'} ${bugs.join(', ')}` : '', extras > 0 ? `${extras} beyond the report` : ''].filter(Boolean);
+  const parts = [
+    bugs.length > 0 ? `bug${bugs.length === 1 ? '' : 's'} ${bugs.join(', ')}` : '',
+    extras > 0 ? `${extras} beyond the report` : '',
+  ].filter(Boolean);
   const title = `openclaw-fix: fix deployment ${parts.join(' + ')}`;
   return title.length <= GITHUB_TITLE_LIMIT ? title : `${title.slice(0, GITHUB_TITLE_LIMIT - 1)}…`;
 }
@@ -60,7 +63,10 @@ export function pullRequestBody(result: ApplyResult, version: string): string {
   }
 
   out.push('', '## How to verify', '', HOW_TO_VERIFY);
-  out.push('', `<sub>Re-running openclaw-fix with \`--apply --push --pr\` rebuilds \`${result.branch}\` from the current \`${result.baseBranch}\` and updates this pull request.</sub>`);
+  out.push(
+    '',
+    `<sub>Re-running openclaw-fix with \`--apply --push --pr\` rebuilds \`${result.branch}\` from the current \`${result.baseBranch}\` and updates this pull request.</sub>`,
+  );
   return `${out.join('\n')}\n`;
 }
 

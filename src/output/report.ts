@@ -16,7 +16,14 @@ export interface Style {
 }
 
 const ansi = (open: number, close: number) => (text: string) => `\x1b[${open}m${text}\x1b[${close}m`;
-export const COLOR: Style = { bold: ansi(1, 22), dim: ansi(2, 22), red: ansi(31, 39), green: ansi(32, 39), yellow: ansi(33, 39), cyan: ansi(36, 39) };
+export const COLOR: Style = {
+  bold: ansi(1, 22),
+  dim: ansi(2, 22),
+  red: ansi(31, 39),
+  green: ansi(32, 39),
+  yellow: ansi(33, 39),
+  cyan: ansi(36, 39),
+};
 const identity = (text: string) => text;
 export const PLAIN: Style = { bold: identity, dim: identity, red: identity, green: identity, yellow: identity, cyan: identity };
 
@@ -60,7 +67,12 @@ export function fixLabel(outcome: FixOutcome): string {
 
 function summaryCounts(plan: Plan): Record<'needsFix' | 'fixed' | 'notApplicable' | 'unrecognised', number> {
   const count = (state: FixState) => plan.outcomes.filter((outcome) => outcome.state === state).length;
-  return { needsFix: count('needs-fix'), fixed: count('fixed'), notApplicable: count('not-applicable'), unrecognised: count('unrecognised') };
+  return {
+    needsFix: count('needs-fix'),
+    fixed: count('fixed'),
+    notApplicable: count('not-applicable'),
+    unrecognised: count('unrecognised'),
+  };
 }
 
 export function formatText(mode: Mode, repo: string, plan: Plan, style: Style, apply?: ApplyResult): string {
@@ -68,7 +80,9 @@ export function formatText(mode: Mode, repo: string, plan: Plan, style: Style, a
   const commitOf = new Map(apply?.commits.map((commit) => [commit.patchId, commit.sha]));
   for (const outcome of plan.outcomes) {
     const sha = commitOf.get(outcome.patch.id);
-    out.push(`${style.bold(`${fixLabel(outcome).padEnd(6)} ${outcome.patch.title}`)} — ${stateText(outcome.state, style)}${sha ? style.dim(` (${sha.slice(0, 12)})`) : ''}`);
+    out.push(
+      `${style.bold(`${fixLabel(outcome).padEnd(6)} ${outcome.patch.title}`)} — ${stateText(outcome.state, style)}${sha ? style.dim(` (${sha.slice(0, 12)})`) : ''}`,
+    );
     out.push(`       ${style.dim(outcome.reason)}`);
     for (const note of outcome.notes) out.push(`       ${style.yellow('note:')} ${note}`);
     if (mode === 'dry-run' && outcome.files.length > 0) out.push('', colorDiff(unifiedDiff(outcome).trimEnd(), style));
@@ -82,14 +96,29 @@ export function formatText(mode: Mode, repo: string, plan: Plan, style: Style, a
     counts.unrecognised ? style.red(`${counts.unrecognised} unrecognised`) : '',
   ].filter(Boolean);
   out.push(`${repo}: ${summary.join(', ')}.`);
-  if (mode === 'dry-run' && counts.needsFix > 0) out.push('Run with --apply to commit each fix on its own branch; this run changed nothing.');
+  if (mode === 'dry-run' && counts.needsFix > 0)
+    out.push('Run with --apply to commit each fix on its own branch; this run changed nothing.');
   if (mode === 'check' && counts.needsFix > 0) out.push('Fixes are pending (exit 1).');
   if (mode === 'apply' && apply) {
     const commits = `${apply.commits.length} commit${apply.commits.length === 1 ? '' : 's'}`;
-    if (apply.status === 'nothing-to-do') out.push(counts.unrecognised > 0 ? 'Nothing to do: every recognised fix is already in place. No branch was written.' : 'Nothing to do: every fix is already in place. No branch was written.');
-    else if (apply.status === 'up-to-date') out.push(`Branch ${style.bold(apply.branch)} is up to date: its ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes. Nothing was written.`);
-    else if (apply.adoptedFrom) out.push(`${apply.status === 'rebuilt' ? 'Moved' : 'Created'} branch ${style.bold(apply.branch)} at ${apply.adoptedFrom}, whose ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes; your branch and work tree are unchanged.`);
-    else out.push(`${apply.status === 'rebuilt' ? 'Rebuilt' : 'Created'} branch ${style.bold(apply.branch)} with ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}); your branch and work tree are unchanged.`);
+    if (apply.status === 'nothing-to-do')
+      out.push(
+        counts.unrecognised > 0
+          ? 'Nothing to do: every recognised fix is already in place. No branch was written.'
+          : 'Nothing to do: every fix is already in place. No branch was written.',
+      );
+    else if (apply.status === 'up-to-date')
+      out.push(
+        `Branch ${style.bold(apply.branch)} is up to date: its ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes. Nothing was written.`,
+      );
+    else if (apply.adoptedFrom)
+      out.push(
+        `${apply.status === 'rebuilt' ? 'Moved' : 'Created'} branch ${style.bold(apply.branch)} at ${apply.adoptedFrom}, whose ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}) already carry exactly these fixes; your branch and work tree are unchanged.`,
+      );
+    else
+      out.push(
+        `${apply.status === 'rebuilt' ? 'Rebuilt' : 'Created'} branch ${style.bold(apply.branch)} with ${commits} on ${apply.baseBranch} (${apply.base.slice(0, 12)}); your branch and work tree are unchanged.`,
+      );
   } else if (counts.needsFix === 0) {
     out.push('Nothing to do: every recognised fix is already in place.');
   }

@@ -32,7 +32,12 @@ import { shellTokens, type ShellOperator, type ShellWord } from './shell.js';
 import { FileShapeError, UnrecognisedShape } from '../core/errors.js';
 
 /** Templates and plain files that may be a Dockerfile, wherever the roles live. */
-export const DOCKERFILE_GLOBS = ['**/templates/**/Dockerfile*', '**/files/**/Dockerfile*', '**/templates/**/*.{Dockerfile,dockerfile}*', '**/files/**/*.{Dockerfile,dockerfile}*'];
+export const DOCKERFILE_GLOBS = [
+  '**/templates/**/Dockerfile*',
+  '**/files/**/Dockerfile*',
+  '**/templates/**/*.{Dockerfile,dockerfile}*',
+  '**/files/**/*.{Dockerfile,dockerfile}*',
+];
 
 /** One physical line of the file. `end` is before the line ending; `next` is after it. */
 export interface PhysicalLine {
@@ -191,7 +196,9 @@ export function parseDockerfile(path: string, text: string): ParsedDockerfile {
     const start = first.start + keywordMatch[1]!.length;
     const argsStart = first.start + keywordMatch[0].length;
     const lines: PhysicalLine[] = [{ ...first, skipped: false }];
-    const heredoc = /^(RUN|COPY|ADD)$/.test(keyword) ? /<<(-?)\s*["']?([A-Za-z_][A-Za-z0-9_]*)["']?/.exec(first.text.slice(keywordMatch[0].length)) : null;
+    const heredoc = /^(RUN|COPY|ADD)$/.test(keyword)
+      ? /<<(-?)\s*["']?([A-Za-z_][A-Za-z0-9_]*)["']?/.exec(first.text.slice(keywordMatch[0].length))
+      : null;
     i++;
     if (heredoc) {
       const terminator = heredoc[2]!;
@@ -281,10 +288,17 @@ function buildStages(parsed: Omit<ParsedDockerfile, 'stages'>): DockerStage[] {
  * Exec form and heredocs are not shell text: UnrecognisedShape.
  */
 export function shellParts(df: Pick<ParsedDockerfile, 'path' | 'text' | 'escape' | 'jinja'>, instruction: DockerInstruction): ShellPart[] {
-  if (instruction.heredoc) throw new UnrecognisedShape(`${instruction.keyword} at ${locate(df.path, df.text, instruction.start)} uses a heredoc`);
-  if (instruction.execForm) throw new UnrecognisedShape(`${instruction.keyword} at ${locate(df.path, df.text, instruction.start)} is in exec (JSON) form`);
+  if (instruction.heredoc)
+    throw new UnrecognisedShape(`${instruction.keyword} at ${locate(df.path, df.text, instruction.start)} uses a heredoc`);
+  if (instruction.execForm)
+    throw new UnrecognisedShape(`${instruction.keyword} at ${locate(df.path, df.text, instruction.start)} is in exec (JSON) form`);
   const skip = instruction.lines.filter((line) => line.skipped).map((line) => [line.start, line.next] as const);
-  const tokens = shellTokens(df.text, { start: instruction.argsStart, end: instruction.end, jinja: df.jinja, dockerfile: { escape: df.escape, skip } });
+  const tokens = shellTokens(df.text, {
+    start: instruction.argsStart,
+    end: instruction.end,
+    jinja: df.jinja,
+    dockerfile: { escape: df.escape, skip },
+  });
   const parts: ShellPart[] = [];
   let words: ShellWord[] = [];
   let partDepth = 0;
@@ -345,7 +359,18 @@ export function whereIn(df: Pick<ParsedDockerfile, 'path' | 'text'>, offset: num
 }
 
 /** Options of `apk` that take a separate argument (the next word is not a package). */
-const APK_OPTIONS_WITH_ARGUMENT = new Set(['-t', '--virtual', '-X', '--repository', '-p', '--root', '--arch', '--cache-dir', '--keys-dir', '--repositories-file']);
+const APK_OPTIONS_WITH_ARGUMENT = new Set([
+  '-t',
+  '--virtual',
+  '-X',
+  '--repository',
+  '-p',
+  '--root',
+  '--arch',
+  '--cache-dir',
+  '--keys-dir',
+  '--repositories-file',
+]);
 
 export interface ApkAdd {
   readonly instruction: DockerInstruction;
@@ -403,7 +428,9 @@ export function addApkPackage(df: ParsedDockerfile, apk: ApkAdd, name: string): 
   if (!last) throw new UnrecognisedShape(`'apk add' at ${whereIn(df, apk.part.start)} lists no package`);
   const lastLine = lineOfOffset(apk.instruction, last.start);
   const onePerLine =
-    apk.packages.length > 1 && new Set(apk.packages.map((word) => lineOfOffset(apk.instruction, word.start).start)).size === apk.packages.length && lastLine.text.trim().startsWith(last.source);
+    apk.packages.length > 1 &&
+    new Set(apk.packages.map((word) => lineOfOffset(apk.instruction, word.start).start)).size === apk.packages.length &&
+    lastLine.text.trim().startsWith(last.source);
   if (onePerLine) {
     const indent = /^[ \t]*/.exec(lastLine.text)![0];
     return { path: df.path, start: last.end, end: last.end, text: ` ${df.escape}${eolOf(df.text)}${indent}${name}` };
@@ -418,7 +445,8 @@ export function addApkPackage(df: ParsedDockerfile, apk: ApkAdd, name: string): 
 export function removeApkPackage(df: ParsedDockerfile, apk: ApkAdd, word: ShellWord): TextEdit {
   if (apk.packages.length < 2) throw new UnrecognisedShape(`'apk add' at ${whereIn(df, word.start)} would be left without packages`);
   // A package name Docker joins across a continuation (`cu\` + `rl`) spans lines: not ours to cut.
-  if (df.text.slice(word.start, word.end).includes('\n')) throw new UnrecognisedShape(`package '${word.value}' at ${whereIn(df, word.start)} is split across lines`);
+  if (df.text.slice(word.start, word.end).includes('\n'))
+    throw new UnrecognisedShape(`package '${word.value}' at ${whereIn(df, word.start)} is split across lines`);
   const line = lineOfOffset(apk.instruction, word.start);
   const rest = (df.text.slice(line.start, word.start) + df.text.slice(word.end, line.end)).trim();
   if ((rest === df.escape || rest === '') && line.start !== apk.instruction.lineStart) {
@@ -439,7 +467,12 @@ export function removeApkPackage(df: ParsedDockerfile, apk: ApkAdd, word: ShellW
 export function insertLinesBefore(df: ParsedDockerfile, instruction: DockerInstruction, lines: readonly string[]): TextEdit {
   const indent = df.text.slice(instruction.lineStart, instruction.start);
   const eol = eolOf(df.text);
-  return { path: df.path, start: instruction.lineStart, end: instruction.lineStart, text: lines.map((line) => indent + line + eol).join('') };
+  return {
+    path: df.path,
+    start: instruction.lineStart,
+    end: instruction.lineStart,
+    text: lines.map((line) => indent + line + eol).join(''),
+  };
 }
 
 /** Inserts whole lines (without line endings) after the instruction, at its indentation. */
@@ -456,7 +489,13 @@ export function insertLinesAfter(df: ParsedDockerfile, instruction: DockerInstru
  * `&&`): `RUN a && b` becomes `RUN a`, the `between` lines, `RUN <prefix>b`. The operator and the
  * continuation around it go; `b` keeps its own position on its line when it started one.
  */
-export function splitRunAfter(df: ParsedDockerfile, instruction: DockerInstruction, partIndex: number, between: readonly string[] = [], prefix = ''): TextEdit {
+export function splitRunAfter(
+  df: ParsedDockerfile,
+  instruction: DockerInstruction,
+  partIndex: number,
+  between: readonly string[] = [],
+  prefix = '',
+): TextEdit {
   const parts = shellParts(df, instruction);
   const part = parts[partIndex];
   const next = parts[partIndex + 1];

@@ -144,7 +144,10 @@ export function jinjaBlocks(text: string, spans: readonly JinjaSpan[]): JinjaBlo
     } else if (BRANCH_TAGS.has(word)) {
       const top = stack.at(-1);
       if (!top || (word === 'pluralize' ? top.tag !== 'trans' : top.tag !== 'if' && top.tag !== 'for')) {
-        throw new TemplateSyntaxError(lineAt(text, span.start), `'{% ${word} %}' outside an '{% ${word === 'pluralize' ? 'trans' : 'if'} %}' block`);
+        throw new TemplateSyntaxError(
+          lineAt(text, span.start),
+          `'{% ${word} %}' outside an '{% ${word === 'pluralize' ? 'trans' : 'if'} %}' block`,
+        );
       }
       top.branches.push(span);
     } else if (word.startsWith('end') && word.length > 3) {
@@ -153,7 +156,9 @@ export function jinjaBlocks(text: string, spans: readonly JinjaSpan[]): JinjaBlo
       if (!top || top.tag !== tag) {
         throw new TemplateSyntaxError(
           lineAt(text, span.start),
-          top ? `'{% ${word} %}' closes '{% ${top.tag} %}' from line ${lineAt(text, top.open.start)}` : `'{% ${word} %}' without an opening tag`,
+          top
+            ? `'{% ${word} %}' closes '{% ${top.tag} %}' from line ${lineAt(text, top.open.start)}`
+            : `'{% ${word} %}' without an opening tag`,
         );
       }
       blocks.push({ tag: top.tag, open: top.open, branches: top.branches, close: span });
@@ -222,13 +227,14 @@ interface Line {
 function linesOf(text: string, spans: readonly JinjaSpan[]): Line[] {
   const lines: Line[] = [];
   let spanIndex = 0;
-  for (let start = 0; start <= text.length; ) {
+  for (let start = 0; start <= text.length;) {
     let next = text.indexOf('\n', start);
     if (next === -1) next = text.length;
     const end = next > start && text[next - 1] === '\r' ? next - 1 : next;
     while (spanIndex < spans.length && (spans[spanIndex] as JinjaSpan).end <= start) spanIndex++;
     const touching: JinjaSpan[] = [];
-    for (let i = spanIndex; i < spans.length && (spans[i] as JinjaSpan).start < Math.max(end, start + 1); i++) touching.push(spans[i] as JinjaSpan);
+    for (let i = spanIndex; i < spans.length && (spans[i] as JinjaSpan).start < Math.max(end, start + 1); i++)
+      touching.push(spans[i] as JinjaSpan);
     let indent = -1;
     for (let at = start; at < end; at++) {
       const ch = text[at];
@@ -242,7 +248,14 @@ function linesOf(text: string, spans: readonly JinjaSpan[]): Line[] {
       break;
     }
     const textIndent = /^[ \t]*/.exec(text.slice(start, end))?.[0].length ?? 0;
-    lines.push({ start, end, indent, textIndent: textIndent === end - start ? -1 : textIndent, kind: indent !== -1 ? 'content' : touching.length > 0 ? 'jinja' : 'blank', spans: touching });
+    lines.push({
+      start,
+      end,
+      indent,
+      textIndent: textIndent === end - start ? -1 : textIndent,
+      kind: indent !== -1 ? 'content' : touching.length > 0 ? 'jinja' : 'blank',
+      spans: touching,
+    });
     if (next === text.length) break;
     start = next + 1;
   }
@@ -281,7 +294,10 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
     .map((block) => ({ kind: 'comment' as const, start: block.open.end, end: block.close.start, body: '' }))
     .filter((body, _, all) => !all.some((outer) => outer !== body && outer.start <= body.start && body.end <= outer.end));
   const outside = (span: JinjaSpan): boolean => !bodies.some((body) => body.start <= span.start && span.end <= body.end);
-  const lines = linesOf(text, [...spans.filter(outside), ...bodies].sort((a, b) => a.start - b.start));
+  const lines = linesOf(
+    text,
+    [...spans.filter(outside), ...bodies].sort((a, b) => a.start - b.start),
+  );
 
   // Inline constructs: `_`, except where `_` would glue onto a closed quoted scalar or bracket.
   for (const span of spans) {
@@ -317,9 +333,20 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
     if (line.kind === 'content') {
       // A tag at the end of a `key:` or `-` line: a trailing comment, so the nested block stays the key's.
       const last = line.spans.at(-1);
-      if (index > scalarEnd && last && last.kind !== 'expression' && last.start > line.start + line.indent && text.slice(last.end, line.end).trim() === '') {
+      if (
+        index > scalarEnd &&
+        last &&
+        last.kind !== 'expression' &&
+        last.start > line.start + line.indent &&
+        text.slice(last.end, line.end).trim() === ''
+      ) {
         let first = line.spans.length - 1;
-        while (first > 0 && (line.spans[first - 1] as JinjaSpan).kind !== 'expression' && text.slice((line.spans[first - 1] as JinjaSpan).end, (line.spans[first] as JinjaSpan).start).trim() === '') first--;
+        while (
+          first > 0 &&
+          (line.spans[first - 1] as JinjaSpan).kind !== 'expression' &&
+          text.slice((line.spans[first - 1] as JinjaSpan).end, (line.spans[first] as JinjaSpan).start).trim() === ''
+        )
+          first--;
         const from = (line.spans[first] as JinjaSpan).start;
         const head = text.slice(line.start, from).trimEnd();
         if (/(^|[^ \t]):$/.test(head) || /(^|[ \t])-$/.test(head)) {
@@ -331,14 +358,18 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
         // The block scalar's content: following lines indented deeper than the key (or dash) that holds it.
         const code = text.slice(line.start + line.indent, line.end);
         const dashes = /^(?:-[ \t]+)*/.exec(code)?.[0] ?? '';
-        const parent = /^[|>]/.test(code.slice(dashes.length)) && dashes.length > 0 ? line.indent + dashes.lastIndexOf('-') : line.indent + dashes.length;
+        const parent =
+          /^[|>]/.test(code.slice(dashes.length)) && dashes.length > 0
+            ? line.indent + dashes.lastIndexOf('-')
+            : line.indent + dashes.length;
         let last = -1;
         let firstIndent = -1;
         for (let i = index + 1; i < lines.length; i++) {
           const candidate = lines[i] as Line;
           if (candidate.kind === 'blank') continue;
           // A tag line at any column does not end the scalar (Jinja takes it out); an expression deeper than the key is content.
-          if (candidate.kind === 'jinja' && (candidate.textIndent <= parent || !candidate.spans.some((span) => span.kind === 'expression'))) continue;
+          if (candidate.kind === 'jinja' && (candidate.textIndent <= parent || !candidate.spans.some((span) => span.kind === 'expression')))
+            continue;
           const column = candidate.kind === 'content' ? candidate.indent : candidate.textIndent;
           if (column <= parent) break;
           if (firstIndent === -1) firstIndent = column;
@@ -375,8 +406,13 @@ export function maskJinjaLayout(text: string, spans: readonly JinjaSpan[] = scan
     const previous = previousContent(index);
     const following = nextContent(index);
     const previousCode = previous ? codeOf(text, previous) : '';
-    const isValue = previous !== undefined && column > previous.indent && /(:|^-|[ \t]-|[,[{])$/.test(previousCode.trimStart()) && !(following && following.indent === column);
-    const isContinuation = previous !== undefined && column > previous.indent && column !== entryColumn(text, previous) && !/(:|-)$/.test(previousCode);
+    const isValue =
+      previous !== undefined &&
+      column > previous.indent &&
+      /(:|^-|[ \t]-|[,[{])$/.test(previousCode.trimStart()) &&
+      !(following && following.indent === column);
+    const isContinuation =
+      previous !== undefined && column > previous.indent && column !== entryColumn(text, previous) && !/(:|-)$/.test(previousCode);
     if (isValue || isContinuation) continue; // already `_`
     // Written left of the entries around it (a macro call at column 0) while the template goes on
     // deeper: its entries stand where the previous line's do.

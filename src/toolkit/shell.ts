@@ -25,7 +25,13 @@ export type ShellOperator = '&&' | '||' | ';' | '|' | '&' | '\n';
 export type ShellToken =
   | { readonly kind: 'word'; readonly word: ShellWord }
   /** `depth` is the `(`…`)` subshell depth after the token. */
-  | { readonly kind: 'operator'; readonly op: ShellOperator | '(' | ')'; readonly start: number; readonly end: number; readonly depth: number }
+  | {
+      readonly kind: 'operator';
+      readonly op: ShellOperator | '(' | ')';
+      readonly start: number;
+      readonly end: number;
+      readonly depth: number;
+    }
   /** The text inside a `$(…)` (its own commands), reported before the word that holds it. */
   | { readonly kind: 'substitution'; readonly start: number; readonly end: number };
 
@@ -222,7 +228,12 @@ export function shellTokens(text: string, options: ShellScanOptions = {}): Shell
       continue;
     }
     const two = text.slice(i, i + 2);
-    const op = two === '&&' || two === '||' ? two : ch === ';' || ch === '|' || ch === '&' || ch === '\n' || ch === '(' || ch === ')' ? ch : undefined;
+    const op =
+      two === '&&' || two === '||'
+        ? two
+        : ch === ';' || ch === '|' || ch === '&' || ch === '\n' || ch === '(' || ch === ')'
+          ? ch
+          : undefined;
     if (op) {
       endWord();
       if (op === '(') depth++;
@@ -286,8 +297,21 @@ export function commandWordValues(command: ShellCommand): string[] {
 
 /** `docker run` options that take no value (everything else takes one unless written `--opt=value`). */
 const DOCKER_RUN_FLAGS = new Set([
-  '--detach', '--interactive', '--tty', '--rm', '--privileged', '--publish-all', '--init', '--read-only',
-  '--sig-proxy', '--no-healthcheck', '--oom-kill-disable', '--quiet', '--disable-content-trust', '--help', '--use-api-socket',
+  '--detach',
+  '--interactive',
+  '--tty',
+  '--rm',
+  '--privileged',
+  '--publish-all',
+  '--init',
+  '--read-only',
+  '--sig-proxy',
+  '--no-healthcheck',
+  '--oom-kill-disable',
+  '--quiet',
+  '--disable-content-trust',
+  '--help',
+  '--use-api-socket',
 ]);
 const DOCKER_RUN_SHORT_FLAGS = new Set(['d', 'i', 't', 'P', 'q']);
 
@@ -305,7 +329,8 @@ export function dockerRuns(text: string): DockerRun[] {
     if (words[0]?.value !== 'docker') continue;
     let i = 1;
     // docker's own global options (`docker --context x run …`, `-H host`)
-    while (i < words.length && (words[i]?.value ?? '').startsWith('-')) i += (words[i]?.value ?? '').includes('=') || ['-D', '--debug'].includes(words[i]?.value ?? '') ? 1 : 2;
+    while (i < words.length && (words[i]?.value ?? '').startsWith('-'))
+      i += (words[i]?.value ?? '').includes('=') || ['-D', '--debug'].includes(words[i]?.value ?? '') ? 1 : 2;
     if (words[i]?.value === 'container') i++;
     if (words[i]?.value !== 'run') continue;
     i++;
@@ -380,7 +405,8 @@ export function shellVariables(text: string): ShellVariables {
   for (const command of shellCommands(text)) {
     const words = command.words;
     const first = words[0]?.value ?? '';
-    if (['source', '.', 'eval'].includes(first) || (first === 'set' && words.some((word) => /^-\w*a/.test(word.value)))) importsAt.push(command.start);
+    if (['source', '.', 'eval'].includes(first) || (first === 'set' && words.some((word) => /^-\w*a/.test(word.value))))
+      importsAt.push(command.start);
     const declaring = ['export', 'readonly', 'declare', 'local', 'typeset'].includes(first);
     const candidates = declaring ? words.slice(1) : words.every((word) => /^[A-Za-z_]\w*=/.test(word.value)) ? words : [];
     for (const word of candidates) {
@@ -430,12 +456,14 @@ export function resolveShellWord(value: string, variables: ShellVariables, at: n
     // Where the replacement is read: an assignment's value is expanded where it is written, so
     // `BACKUP_IMAGE="${BACKUP_IMAGE:-…}"` refers to what BACKUP_IMAGE was before that line, not to itself.
     let readAt = at;
-    if (values.length > 1) return { unresolved: `${value} uses $${name}, which the script sets to different values (${values.join(', ')})` };
+    if (values.length > 1)
+      return { unresolved: `${value} uses $${name}, which the script sets to different values (${values.join(', ')})` };
     if (values.length === 1 && !(values[0] === '' && parts[2]?.startsWith(':'))) {
       replacement = values[0]!;
       readAt = before.at(-1)!.start;
     } else if (fallback !== undefined && variables.importsAt.every((start) => start >= at)) replacement = fallback;
-    else if (variables.importsAt.some((start) => start < at)) return { unresolved: `${value} uses $${name}, which the script does not set: it may come from a file it sources` };
+    else if (variables.importsAt.some((start) => start < at))
+      return { unresolved: `${value} uses $${name}, which the script does not set: it may come from a file it sources` };
     else return { unresolved: `${value} uses $${name}, which the script does not set (it would come from the environment)` };
     if (depth > 8) return { unresolved: `${value}: variables refer to each other too deeply` };
     const inner = resolveShellWord(replacement, variables, readAt, depth + 1);

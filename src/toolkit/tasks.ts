@@ -121,7 +121,7 @@ function dashOf(task: Task): { column: number; width: number; lineStart: number;
   // `- # about this task` with the first key on a later line (comment lines may sit between).
   if (text.slice(lineStart, start).trim() === '') {
     const keyColumn = start - lineStart;
-    for (let at = lineStart; at > 0; ) {
+    for (let at = lineStart; at > 0;) {
       const previous = lineStartAt(text, at - 1);
       const line = text.slice(previous, at).replace(/\r?\n$/, '');
       const alone = /^([ \t]*)-[ \t]*(#.*)?$/.exec(line);
@@ -216,7 +216,9 @@ export function insertTasksAfter(anchor: Task, tasks: readonly (readonly string[
  */
 export function replaceTaskRun(first: Task, last: Task, tasks: readonly (readonly string[])[]): TextEdit {
   if (first.seq !== last.seq || first.index > last.index) {
-    throw new UnrecognisedShape(`tasks at ${where(first.file.tpl, first.map)} and ${where(last.file.tpl, last.map)} are not a run of one list`);
+    throw new UnrecognisedShape(
+      `tasks at ${where(first.file.tpl, first.map)} and ${where(last.file.tpl, last.map)} are not a run of one list`,
+    );
   }
   const { tpl } = first.file;
   const eol = eolOf(tpl.text);

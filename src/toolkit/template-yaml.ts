@@ -3,8 +3,30 @@
  * Documents whose node ranges are offsets into the ORIGINAL text.
  */
 import { ANSIBLE_YAML_TAGS } from '../model/render/ansible-yaml.js';
-import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
-import { jinjaBlocks, jinjaContextAt, maskJinjaLayout, scanJinja, TemplateSyntaxError, type JinjaBlock, type JinjaSpan } from './jinja-mask.js';
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+  parseAllDocuments,
+  visit,
+  type Document,
+  type Node as YamlNode,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
+import {
+  jinjaBlocks,
+  jinjaContextAt,
+  maskJinjaLayout,
+  scanJinja,
+  TemplateSyntaxError,
+  type JinjaBlock,
+  type JinjaSpan,
+} from './jinja-mask.js';
 import { columnAt, lineNumberAt, lineStartAt, nextLineStart } from './text.js';
 import { ParseMemo } from '../core/parse-cache.js';
 import { FileShapeError } from '../core/errors.js';
@@ -67,7 +89,9 @@ function parseYamlTemplateUncached(path: string, text: string): ParsedTemplate {
   }
   // uniqueKeys off: `{% if %}a: 1{% else %}a: 2{% endif %}` legitimately repeats a key.
   // An empty file parses to an EmptyStream: an empty array of documents.
-  const list: Document.Parsed[] = [...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false, customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' })];
+  const list: Document.Parsed[] = [
+    ...parseAllDocuments(masked, { uniqueKeys: false, prettyErrors: false, customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' }),
+  ];
   for (const doc of list) {
     const error = doc.errors[0];
     if (error) {
@@ -128,7 +152,8 @@ function recordGenerators(template: ParsedTemplate, columns: readonly number[]):
     visit(doc, {
       Map(_, map) {
         const first = map.items[0]?.key as YamlNode | null | undefined;
-        if (!map.flow && first?.range) collections.push({ node: map, start: first.range[0], column: columnAt(template.text, first.range[0]) });
+        if (!map.flow && first?.range)
+          collections.push({ node: map, start: first.range[0], column: columnAt(template.text, first.range[0]) });
       },
       Seq(_, seq) {
         if (!seq.flow && seq.range) collections.push({ node: seq, start: seq.range[0], column: columnAt(template.text, seq.range[0]) });
@@ -140,7 +165,8 @@ function recordGenerators(template: ParsedTemplate, columns: readonly number[]):
     let owner: (typeof collections)[number] | undefined;
     for (const candidate of collections) {
       if (candidate.column !== column || candidate.start >= generator.start || (owner && owner.start > candidate.start)) continue;
-      if (!lessIndentedLineBetween(template.masked, candidate.start, lineStartAt(template.text, generator.start), column)) owner = candidate;
+      if (!lessIndentedLineBetween(template.masked, candidate.start, lineStartAt(template.text, generator.start), column))
+        owner = candidate;
     }
     if (owner) generatorsByCollection.set(owner.node, [...(generatorsByCollection.get(owner.node) ?? []), generator]);
   }
@@ -191,7 +217,9 @@ function keyName(pair: Pair): string | undefined {
 function recordMergeKeys(template: ParsedTemplate, doc: Document.Parsed): void {
   /** The mappings a `<<` entry merges: `<<: *a` or `<<: [*a, *b]`. */
   const mergedMaps = (merge: Pair): YAMLMap[] =>
-    (isSeq(merge.value) ? merge.value.items : [merge.value]).map((source) => (isAlias(source) ? source.resolve(doc) : source)).filter((target): target is YAMLMap => isMap(target));
+    (isSeq(merge.value) ? merge.value.items : [merge.value])
+      .map((source) => (isAlias(source) ? source.resolve(doc) : source))
+      .filter((target): target is YAMLMap => isMap(target));
   const collect = (map: YAMLMap, into: Map<string, Pair>, seen: Set<YAMLMap>): void => {
     if (seen.has(map)) return;
     seen.add(map);

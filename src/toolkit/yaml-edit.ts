@@ -6,7 +6,18 @@
  * the edited span changes. A shape the helpers cannot edit safely raises UnrecognisedShape,
  * which the engine reports as the fix's "unrecognised" state.
  */
-import { isMap, isPair, isScalar, isSeq, parse as parseYaml, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parse as parseYaml,
+  type Node as YamlNode,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { jinjaContextAt } from './jinja-mask.js';
 import { generatorsOf, inheritedKey, jinjaContextOf, jinjaStatementIn, templateOfMap, type ParsedTemplate } from './template-yaml.js';
 import { columnAt, eolOf, indentStepOf, lineAt, lineEndAt, lineNumberAt, lineStartAt, locate, nextLineStart } from './text.js';
@@ -128,7 +139,9 @@ export function entryLineSpan(tpl: ParsedTemplate, pair: Pair): { start: number;
   const keyStart = rangeOf(pair)[0];
   const start = lineStartAt(tpl.text, keyStart);
   if (!onlyWhitespaceBefore(tpl.text, keyStart)) {
-    throw new UnrecognisedShape(`'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${locate(tpl.path, tpl.text, keyStart)} shares its line with other content`);
+    throw new UnrecognisedShape(
+      `'${String((pair.key as YamlNode & { value?: unknown }).value)}' at ${locate(tpl.path, tpl.text, keyStart)} shares its line with other content`,
+    );
   }
   return { start, next: endOfNodeLines(tpl, pair) };
 }
@@ -247,12 +260,16 @@ export function pairOf(map: YAMLMap, key: string): Pair<Scalar, YamlNode | null>
   if (own) return own;
   const generator = generatorsOf(map)[0];
   if (generator && tpl) {
-    throw new UnrecognisedShape(`the mapping at ${where(tpl, map)} has no '${key}' written, but the Jinja at ${locate(tpl.path, tpl.text, generator.start)} (${tpl.text.slice(generator.start, generator.end)}) renders entries into it that may hold one`);
+    throw new UnrecognisedShape(
+      `the mapping at ${where(tpl, map)} has no '${key}' written, but the Jinja at ${locate(tpl.path, tpl.text, generator.start)} (${tpl.text.slice(generator.start, generator.end)}) renders entries into it that may hold one`,
+    );
   }
   const inherited = inheritedKey(map, key);
   if (inherited) {
     const tpl = inherited.template;
-    throw new UnrecognisedShape(`'${key}' of the mapping at ${where(tpl, map)} comes from the merge key at ${where(tpl, inherited.merge)} (defined at ${where(tpl, inherited.source)}); editing it there would change every mapping that merges it`);
+    throw new UnrecognisedShape(
+      `'${key}' of the mapping at ${where(tpl, map)} comes from the merge key at ${where(tpl, inherited.merge)} (defined at ${where(tpl, inherited.source)}); editing it there would change every mapping that merges it`,
+    );
   }
   return undefined;
 }
@@ -288,7 +305,10 @@ export function appendToSeq(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly s
   if (afterLoop) return afterLoop;
   assertNoJinjaStatements(tpl, seq, 'the list');
   const generator = generatorsOf(seq)[0];
-  if (generator) throw new UnrecognisedShape(`the list at ${where(tpl, seq)} also gets items from the Jinja at ${locate(tpl.path, tpl.text, generator.start)}, which may already hold what a fix would add`);
+  if (generator)
+    throw new UnrecognisedShape(
+      `the list at ${where(tpl, seq)} also gets items from the Jinja at ${locate(tpl.path, tpl.text, generator.start)}, which may already hold what a fix would add`,
+    );
   const last = seq.items.at(-1) as YamlNode | undefined;
   if (seq.flow) {
     const [start, valueEnd] = rangeOf(seq);
@@ -333,7 +353,8 @@ function appendAfterFlowLoop(tpl: ParsedTemplate, seq: YAMLSeq, items: readonly 
   const lastEnd = rangeOf(last)[1];
   // After the last item: its comma, then only lines of Jinja tags (the loop's end) before `]`.
   if (!/^,[ \t]*\r?\n/.test(tpl.text.slice(lastEnd, closeLine))) return undefined;
-  for (let at = nextLineStart(tpl.text, lastEnd); at < closeLine; at = nextLineStart(tpl.text, at)) if (lineKind(tpl, at) === 'content') return undefined;
+  for (let at = nextLineStart(tpl.text, lastEnd); at < closeLine; at = nextLineStart(tpl.text, at))
+    if (lineKind(tpl, at) === 'content') return undefined;
   if (jinjaContextAt(tpl.blocks, closeLine) !== jinjaContextOf(tpl, seq)) return undefined;
   const indent = ' '.repeat(columnAt(tpl.text, rangeOf(last)[0]));
   return { path: tpl.path, start: closeLine, end: closeLine, text: items.map((item) => `${indent}${item},${eolOf(tpl.text)}`).join('') };
@@ -379,7 +400,13 @@ export function removeFromSeq(tpl: ParsedTemplate, seq: YAMLSeq, index: number):
   return removeItem(tpl, seq.flow ?? false, seq.items as YamlNode[], index, item);
 }
 
-function removeItem(tpl: ParsedTemplate, flow: boolean, siblings: readonly (YamlNode | Pair)[], index: number, item: YamlNode | Pair): TextEdit {
+function removeItem(
+  tpl: ParsedTemplate,
+  flow: boolean,
+  siblings: readonly (YamlNode | Pair)[],
+  index: number,
+  item: YamlNode | Pair,
+): TextEdit {
   const [start, valueEnd] = rangeOf(item);
   if (flow) {
     const next = siblings[index + 1];
@@ -399,7 +426,8 @@ function removeItem(tpl: ParsedTemplate, flow: boolean, siblings: readonly (Yaml
     const next = siblings[index + 1];
     if (!next) throw new UnrecognisedShape(`entry at ${where(tpl, item)} is the only key of its list item`);
     assertRemovable(tpl, item, start, rangeOf(next)[0]);
-    if (keptCommentLines(tpl.text, start, rangeOf(next)[0]) !== '') throw new UnrecognisedShape(`entry at ${where(tpl, item)} has comment lines inside it`);
+    if (keptCommentLines(tpl.text, start, rangeOf(next)[0]) !== '')
+      throw new UnrecognisedShape(`entry at ${where(tpl, item)} has comment lines inside it`);
     return { path: tpl.path, start, end: rangeOf(next)[0], text: '' };
   }
   // Comment lines around the entry stay: they may describe the section, and removing a

@@ -7,7 +7,17 @@
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { describeError, FileProblem } from '../core/failure.js';
 import { scanJinja, TemplateSyntaxError } from '../toolkit/jinja-mask.js';
-import { ANSIBLE_YAML_TAGS, assertVarFilesReadable, loadVars, RenderError, renderParsedYaml, renderTemplate, renderTemplateDetailed, type UnknownUse, type Vars } from '../model/render/render.js';
+import {
+  ANSIBLE_YAML_TAGS,
+  assertVarFilesReadable,
+  loadVars,
+  RenderError,
+  renderParsedYaml,
+  renderTemplate,
+  renderTemplateDetailed,
+  type UnknownUse,
+  type Vars,
+} from '../model/render/render.js';
 import { createRepoView } from '../core/repo-view.js';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import { lineNumberAt } from '../toolkit/text.js';
@@ -47,11 +57,47 @@ export interface Task {
 }
 
 const TASK_KEYWORDS = new Set([
-  'name', 'when', 'tags', 'register', 'no_log', 'args', 'loop', 'loop_control', 'become', 'become_user', 'become_method',
-  'changed_when', 'failed_when', 'ignore_errors', 'ignore_unreachable', 'notify', 'listen', 'vars', 'environment',
-  'delegate_to', 'delegate_facts', 'run_once', 'retries', 'delay', 'until', 'block', 'rescue', 'always', 'check_mode',
-  'diff', 'any_errors_fatal', 'timeout', 'throttle', 'collections', 'module_defaults', 'debugger', 'connection',
-  'remote_user', 'port', 'async', 'poll',
+  'name',
+  'when',
+  'tags',
+  'register',
+  'no_log',
+  'args',
+  'loop',
+  'loop_control',
+  'become',
+  'become_user',
+  'become_method',
+  'changed_when',
+  'failed_when',
+  'ignore_errors',
+  'ignore_unreachable',
+  'notify',
+  'listen',
+  'vars',
+  'environment',
+  'delegate_to',
+  'delegate_facts',
+  'run_once',
+  'retries',
+  'delay',
+  'until',
+  'block',
+  'rescue',
+  'always',
+  'check_mode',
+  'diff',
+  'any_errors_fatal',
+  'timeout',
+  'throttle',
+  'collections',
+  'module_defaults',
+  'debugger',
+  'connection',
+  'remote_user',
+  'port',
+  'async',
+  'poll',
 ]);
 
 /** `ansible.builtin.command` → `command`; `community.docker.docker_image` → `docker_image`. */
@@ -152,8 +198,13 @@ export class VerifyContext {
         data = renderParsedYaml(tpl, this.varsFor(path), { files: this.files });
       } catch (error) {
         if (error instanceof FileProblem) throw error; // a variable's own problem, named where it is defined
-        if (error instanceof RenderError) throw new FileProblem(error.path ?? path, error.line, `the template does not render: ${error.detail}`);
-        throw new FileProblem(path, undefined, `the rendered template is not valid YAML or does not render: ${describeError(error).message}`);
+        if (error instanceof RenderError)
+          throw new FileProblem(error.path ?? path, error.line, `the template does not render: ${error.detail}`);
+        throw new FileProblem(
+          path,
+          undefined,
+          `the rendered template is not valid YAML or does not render: ${describeError(error).message}`,
+        );
       }
       rendered = { path, tpl, data };
       this.yamlCache.set(path, rendered);
@@ -220,7 +271,13 @@ export function roleRoot(path: string): string | undefined {
 
 /** Parses an Ansible task or handler file (plain YAML: Jinja only inside strings). */
 function parseTasks(path: string, text: string): Task[] {
-  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: false, version: '1.1', customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' });
+  const doc = parseDocument(text, {
+    uniqueKeys: false,
+    prettyErrors: false,
+    version: '1.1',
+    customTags: ANSIBLE_YAML_TAGS,
+    logLevel: 'error',
+  });
   const error = doc.errors[0];
   if (error) throw new YamlTemplateError(path, lineNumberAt(text, error.pos[0]), `not valid YAML: ${error.message.split('\n')[0]}`);
   const tasks: Task[] = [];

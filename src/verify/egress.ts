@@ -4,8 +4,28 @@
  */
 import { basename, dirname } from 'node:path';
 import { checkSmokescreenEntrypoint } from './go-check.js';
-import { isDict, isTrue, locateKeys, roleRoot, shortModule, taskArg, templateLine, type Dict, type Task, type VerifyContext } from './context.js';
-import { copyArgs, installedPackages, parseDockerfile, resolveIn, runCommands, stagesOf, type Instruction, type Stage } from './dockerfile.js';
+import {
+  isDict,
+  isTrue,
+  locateKeys,
+  roleRoot,
+  shortModule,
+  taskArg,
+  templateLine,
+  type Dict,
+  type Task,
+  type VerifyContext,
+} from './context.js';
+import {
+  copyArgs,
+  installedPackages,
+  parseDockerfile,
+  resolveIn,
+  runCommands,
+  stagesOf,
+  type Instruction,
+  type Stage,
+} from './dockerfile.js';
 import { failed, failedOr, notApplicable, notChecked, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, type SimpleCommand } from './shell.js';
 import { commandWords, EGRESS_PORT_DEFAULT, flagValue, serviceOf, whereInService, type Stack } from './stack.js';
@@ -18,7 +38,8 @@ function tmpfsMounts(service: Dict): string[] {
   const entries = Array.isArray(tmpfs) ? tmpfs.map(String) : typeof tmpfs === 'string' ? [tmpfs] : [];
   const mounts = entries.map((entry) => entry.split(':')[0] ?? '');
   if (Array.isArray(service.volumes)) {
-    for (const volume of service.volumes) if (isDict(volume) && volume.type === 'tmpfs' && typeof volume.target === 'string') mounts.push(volume.target);
+    for (const volume of service.volumes)
+      if (isDict(volume) && volume.type === 'tmpfs' && typeof volume.target === 'string') mounts.push(volume.target);
   }
   return mounts.map((mount) => mount.replace(/\/+$/, '') || '/');
 }
@@ -33,7 +54,8 @@ export function checkWritableRun(stack: Stack | undefined): Outcome {
   if (!isTrue(service.read_only)) problems.push(`the egress service is not read_only (${whereInService(base, egress, 'read_only')})`);
   const mounts = tmpfsMounts(service);
   for (const required of ['/tmp', '/run']) {
-    if (!mounts.includes(required)) problems.push(`${required} is not on a tmpfs in the egress service (${whereInService(base, egress, 'tmpfs')})`);
+    if (!mounts.includes(required))
+      problems.push(`${required} is not on a tmpfs in the egress service (${whereInService(base, egress, 'tmpfs')})`);
   }
   const words = commandWords(service.command);
   const socketDir = flagValue(words, '--stats-socket-dir');
@@ -41,7 +63,9 @@ export function checkWritableRun(stack: Stack | undefined): Outcome {
     const index = words.findIndex((word) => word.startsWith('--stats-socket-dir'));
     const dir = socketDir.replace(/\/+$/, '') || '/';
     if (!dir.startsWith('/') || !mounts.some((mount) => under(dir, mount))) {
-      problems.push(`--stats-socket-dir=${socketDir} is not under a tmpfs mount (${mounts.join(', ') || 'none'}) (${whereInService(base, egress, 'command', index)})`);
+      problems.push(
+        `--stats-socket-dir=${socketDir} is not under a tmpfs mount (${mounts.join(', ') || 'none'}) (${whereInService(base, egress, 'command', index)})`,
+      );
     }
   }
   return failedOr(problems, ok(`egress is read_only with /tmp and /run on tmpfs${socketDir ? `, stats socket in ${socketDir}` : ''}`));
@@ -60,7 +84,11 @@ function probeCommand(test: unknown): { command?: SimpleCommand; after: readonly
     else return { after: [], problem: `the healthcheck test starts with '${kind ?? ''}', not CMD or CMD-SHELL` };
   } else return { after: [], problem: 'the healthcheck has no test' };
   const index = commands.findIndex((command) => ['nc', 'netcat', 'ncat'].includes(programOf(command).name));
-  if (index === -1) return { after: [], problem: `the healthcheck does not probe with nc (it runs ${commands.map((c) => programOf(c).name).join(', ') || 'nothing'})` };
+  if (index === -1)
+    return {
+      after: [],
+      problem: `the healthcheck does not probe with nc (it runs ${commands.map((c) => programOf(c).name).join(', ') || 'nothing'})`,
+    };
   return { command: commands[index], after: commands.slice(index) };
 }
 
@@ -111,31 +139,42 @@ export function checkTcpHealthcheck(ctx: VerifyContext, stack: Stack | undefined
   const problems: string[] = [];
   const healthcheck = isDict(service.healthcheck) ? service.healthcheck : undefined;
   const at = whereInService(base, egress, 'healthcheck', 'test');
-  if (!healthcheck) problems.push(`the egress service has no healthcheck, so service_healthy never holds (${whereInService(base, egress)})`);
-  else if (isTrue(healthcheck.disable)) problems.push(`the egress healthcheck is disabled (${whereInService(base, egress, 'healthcheck', 'disable')})`);
+  if (!healthcheck)
+    problems.push(`the egress service has no healthcheck, so service_healthy never holds (${whereInService(base, egress)})`);
+  else if (isTrue(healthcheck.disable))
+    problems.push(`the egress healthcheck is disabled (${whereInService(base, egress, 'healthcheck', 'disable')})`);
   else {
-    if (/\/healthcheck\b/.test(JSON.stringify(healthcheck.test))) problems.push(`the healthcheck requests /healthcheck, which Smokescreen v0.0.4 answers with HTTP 500 (${at})`);
+    if (/\/healthcheck\b/.test(JSON.stringify(healthcheck.test)))
+      problems.push(`the healthcheck requests /healthcheck, which Smokescreen v0.0.4 answers with HTTP 500 (${at})`);
     const probe = probeCommand(healthcheck.test);
     if (probe.problem) {
       if (problems.length === 0) problems.push(`${probe.problem} (${at})`);
     } else if (probe.command) {
       const options = ncOptions(programOf(probe.command).args);
       if (!options.zero) problems.push(`the nc probe lacks -z, so it waits for data instead of testing the port (${at})`);
-      if (options.timeout === undefined || !/^[1-9]\d*$/.test(options.timeout)) problems.push(`the nc probe has no timeout (-w N), so a hung connect hangs the check (${at})`);
+      if (options.timeout === undefined || !/^[1-9]\d*$/.test(options.timeout))
+        problems.push(`the nc probe has no timeout (-w N), so a hung connect hangs the check (${at})`);
       const probedPort = options.positional[1];
-      if (probedPort !== String(port)) problems.push(`the nc probe tests port ${probedPort ?? '(none)'}, not the listen port ${port} (${at})`);
+      if (probedPort !== String(port))
+        problems.push(`the nc probe tests port ${probedPort ?? '(none)'}, not the listen port ${port} (${at})`);
       if (masksFailure(probe.after)) problems.push(`the healthcheck turns a failed probe into success (${at})`);
     }
   }
   const dockerfile = smokescreenDockerfile(ctx);
   if (!dockerfile) {
-    if (isDict(service.build) || typeof service.build === 'string') problems.push(`the egress service is built, but no role has a Smokescreen Dockerfile`);
-    else if (problems.length === 0) return notChecked(`healthcheck ok; the egress image is not built here, so whether it has nc is not checked`);
+    if (isDict(service.build) || typeof service.build === 'string')
+      problems.push(`the egress service is built, but no role has a Smokescreen Dockerfile`);
+    else if (problems.length === 0)
+      return notChecked(`healthcheck ok; the egress image is not built here, so whether it has nc is not checked`);
   } else {
     const runtime = dockerfile.stages.at(-1);
-    const installs = runtime?.instructions.filter((instruction) => instruction.keyword === 'RUN').some((instruction) => installedPackages(instruction).includes('netcat-openbsd'));
+    const installs = runtime?.instructions
+      .filter((instruction) => instruction.keyword === 'RUN')
+      .some((instruction) => installedPackages(instruction).includes('netcat-openbsd'));
     if (runtime && !installs) {
-      problems.push(`the runtime stage (FROM ${runtime.from.args}) does not install netcat-openbsd, which the nc probe needs (${dockerfile.where(runtime.from)})`);
+      problems.push(
+        `the runtime stage (FROM ${runtime.from.args}) does not install netcat-openbsd, which the nc probe needs (${dockerfile.where(runtime.from)})`,
+      );
     }
   }
   return failedOr(problems, ok(`healthcheck is a timeout-bounded TCP probe of port ${port}; the runtime image installs netcat-openbsd`));
@@ -157,7 +196,11 @@ function smokescreenDockerfile(ctx: VerifyContext): RenderedDockerfile | undefin
   const path = candidates[0];
   if (!path) return undefined;
   const rendered = ctx.render(path);
-  return { path, stages: stagesOf(parseDockerfile(rendered)), where: (instruction) => `${path}:${templateLine(ctx.read(path), rendered, instruction.line)}` };
+  return {
+    path,
+    stages: stagesOf(parseDockerfile(rendered)),
+    where: (instruction) => `${path}:${templateLine(ctx.read(path), rendered, instruction.line)}`,
+  };
 }
 
 /** A template/copy task's rendered destination file (a `dest` ending in `/` takes the source's name). */
@@ -195,7 +238,9 @@ interface BuildStep {
 export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, goCache = true): Promise<Outcome> {
   const dockerfile = smokescreenDockerfile(ctx);
   if (!dockerfile) return notApplicable('no role has a Smokescreen Dockerfile');
-  const builder = dockerfile.stages.find((stage) => stage.instructions.some((instruction) => instruction.keyword === 'RUN' && runCommands(instruction).some(isGoBuild)));
+  const builder = dockerfile.stages.find((stage) =>
+    stage.instructions.some((instruction) => instruction.keyword === 'RUN' && runCommands(instruction).some(isGoBuild)),
+  );
   if (!builder) return notApplicable(`${dockerfile.path} does not build Smokescreen from source (no go build)`);
 
   // The build stage as an ordered list of steps, commands inside a RUN in their order.
@@ -210,7 +255,8 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
       for (const command of runCommands(instruction)) {
         const { name, args } = programOf(command);
         const cdTo = args.filter((arg) => arg !== '-P' && arg !== '-L' && arg !== '--');
-        if (name === 'cd' && cdTo.length === 1 && !/[$`~]/.test(cdTo[0] ?? '') && cdTo[0] !== '-') shellDir = resolveIn(shellDir, cdTo[0] ?? '');
+        if (name === 'cd' && cdTo.length === 1 && !/[$`~]/.test(cdTo[0] ?? '') && cdTo[0] !== '-')
+          shellDir = resolveIn(shellDir, cdTo[0] ?? '');
         else if (name === 'cd') shellDir = '(unknown: a cd the shell alone resolves)';
         if (isCheckout(command)) steps.push({ kind: 'checkout', instruction, index });
         if (isGoBuild(command)) {
@@ -223,7 +269,9 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
       const copy = copyArgs(instruction);
       if (!copy || copy.from !== undefined) return;
       const source = copy.sources[0] ?? '';
-      const target = /\/$|^\.$/.test(copy.dest) ? resolveIn(resolveIn(workdir, copy.dest), basename(source)) : resolveIn(workdir, copy.dest);
+      const target = /\/$|^\.$/.test(copy.dest)
+        ? resolveIn(resolveIn(workdir, copy.dest), basename(source))
+        : resolveIn(workdir, copy.dest);
       if (basename(target) === 'main.go') steps.push({ kind: 'copy', instruction, index, source, target });
     }
   });
@@ -232,9 +280,14 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
   const firstBuild = steps.find((step) => step.kind === 'build');
   const at = (step: BuildStep | undefined): string => (step ? dockerfile.where(step.instruction) : dockerfile.path);
   if (copies.length === 0) {
-    return failed(`the Dockerfile builds upstream's main.go, whose role function requires TLS: nothing is copied over main.go before go build (${at(firstBuild)})`);
+    return failed(
+      `the Dockerfile builds upstream's main.go, whose role function requires TLS: nothing is copied over main.go before go build (${at(firstBuild)})`,
+    );
   }
-  const copy = copies.find((step) => (!lastCheckout || step.index > lastCheckout.index) && steps.some((other) => other.kind === 'build' && other.index > step.index));
+  const copy = copies.find(
+    (step) =>
+      (!lastCheckout || step.index > lastCheckout.index) && steps.some((other) => other.kind === 'build' && other.index > step.index),
+  );
   if (!copy) {
     const early = lastCheckout && copies.every((step) => step.index < lastCheckout.index);
     return failed(
@@ -244,7 +297,8 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
     );
   }
   const problems: string[] = [];
-  if (copy.target !== resolveIn(buildDir, 'main.go')) problems.push(`main.go is copied to ${copy.target ?? '?'}, but go build runs in ${buildDir} (${at(copy)})`);
+  if (copy.target !== resolveIn(buildDir, 'main.go'))
+    problems.push(`main.go is copied to ${copy.target ?? '?'}, but go build runs in ${buildDir} (${at(copy)})`);
 
   // A task must put the copied file into the build context, next to the Dockerfile.
   const source = copy.source ?? '';
@@ -259,9 +313,15 @@ export async function checkPlainHttpRole(ctx: VerifyContext, goCheck: boolean, g
     });
   const dockerfileDest = deploys.find((deploy) => basename(deploy.src) === basename(dockerfile.path))?.dest;
   const contextDir = dockerfileDest ? dirname(dockerfileDest) : undefined;
-  const deploy = deploys.find((candidate) => basename(candidate.dest) === basename(source) && (contextDir === undefined || dirname(candidate.dest) === resolveIn(contextDir, dirname(source))));
+  const deploy = deploys.find(
+    (candidate) =>
+      basename(candidate.dest) === basename(source) &&
+      (contextDir === undefined || dirname(candidate.dest) === resolveIn(contextDir, dirname(source))),
+  );
   if (!deploy) {
-    problems.push(`no task deploys ${source} into the build context${contextDir ? ` (${contextDir}/)` : ''}, so COPY ${source} fails (${at(copy)})`);
+    problems.push(
+      `no task deploys ${source} into the build context${contextDir ? ` (${contextDir}/)` : ''}, so COPY ${source} fails (${at(copy)})`,
+    );
     return failed(problems.join('; '));
   }
   const deployTask = deploy.task;
@@ -307,7 +367,9 @@ export function checkAclServices(ctx: VerifyContext): Outcome {
     const data = acl.data;
     const services = isDict(data) ? data.services : undefined;
     if (services !== undefined && services !== null && !Array.isArray(services)) {
-      problems.push(`services renders as a ${isDict(services) ? 'mapping' : typeof services}, which Smokescreen v0.0.4 cannot load (it exits 1): it must be a list (${locateKeys(acl.tpl, ['services'])})`);
+      problems.push(
+        `services renders as a ${isDict(services) ? 'mapping' : typeof services}, which Smokescreen v0.0.4 cannot load (it exits 1): it must be a list (${locateKeys(acl.tpl, ['services'])})`,
+      );
     }
   }
   return failedOr(problems, ok(`the ACL's services is a list or absent (${acls.map((acl) => acl.path).join(', ')})`));

@@ -80,7 +80,9 @@ const STANDIN_CANDIDATES = ['../../test/go-standin', '../../../test/go-standin']
 
 /** The stand-in module's directory, or undefined when the installation lacks it. */
 function findStandinDir(): string | undefined {
-  return STANDIN_CANDIDATES.map((relative) => fileURLToPath(new URL(relative, import.meta.url))).find((dir) => existsSync(join(dir, 'go.mod')));
+  return STANDIN_CANDIDATES.map((relative) => fileURLToPath(new URL(relative, import.meta.url))).find((dir) =>
+    existsSync(join(dir, 'go.mod')),
+  );
 }
 
 /**
@@ -115,7 +117,23 @@ function sharedGoDir(): string | undefined {
  * (to find `go`), a HOME and TMPDIR inside the run's own temporary directory, and the Go
  * settings for an offline, cgo-free build from the vendored stand-in.
  */
-export const SANDBOX_VARIABLES = ['PATH', 'HOME', 'TMPDIR', 'GOCACHE', 'GOPATH', 'GOMODCACHE', 'GOTMPDIR', 'GOFLAGS', 'GOPROXY', 'GOSUMDB', 'GONOSUMDB', 'GOWORK', 'GOTOOLCHAIN', 'GO111MODULE', 'CGO_ENABLED'] as const;
+export const SANDBOX_VARIABLES = [
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'GOCACHE',
+  'GOPATH',
+  'GOMODCACHE',
+  'GOTMPDIR',
+  'GOFLAGS',
+  'GOPROXY',
+  'GOSUMDB',
+  'GONOSUMDB',
+  'GOWORK',
+  'GOTOOLCHAIN',
+  'GO111MODULE',
+  'CGO_ENABLED',
+] as const;
 
 function sandboxEnvironment(work: string): NodeJS.ProcessEnv {
   const shared = sharedGoDir() ?? join(work, 'go');
@@ -153,10 +171,12 @@ function run(command: string, args: readonly string[], cwd: string, timeout: num
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
-    const collect = (into: Buffer[]) => (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= OUTPUT_LIMIT) into.push(chunk);
-    };
+    const collect =
+      (into: Buffer[]) =>
+      (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size <= OUTPUT_LIMIT) into.push(chunk);
+      };
     child.stdout?.on('data', collect(out));
     child.stderr?.on('data', collect(err));
     let timedOut = false;
@@ -175,7 +195,9 @@ function run(command: string, args: readonly string[], cwd: string, timeout: num
     child.on('error', (error: NodeJS.ErrnoException) => finish({ code: null, stdout: '', stderr: '', spawnError: error, timedOut: false }));
     // Whatever the program left running in its group goes with it (it could hold the pipes open).
     child.on('exit', () => killGroup(child));
-    child.on('close', (code) => finish({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut }));
+    child.on('close', (code) =>
+      finish({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut }),
+    );
   });
 }
 
@@ -202,7 +224,10 @@ function judgeReplay(replay: ReplayResult): EntrypointCheck {
   if (replay.plain.refused) return { status: 'refuses-plain-http', detail };
   if (replay.cert.refused || replay.cert.role !== CERTIFICATE_ROLE) return { status: 'loses-cert-role', detail };
   if (!replay.jsonLogging || !replay.stdlogRouted) {
-    const lost = [!replay.jsonLogging && 'conf.Log.Formatter is not a logrus.JSONFormatter', !replay.stdlogRouted && 'the standard log package is not routed through smokescreen.Log2LogrusWriter'];
+    const lost = [
+      !replay.jsonLogging && 'conf.Log.Formatter is not a logrus.JSONFormatter',
+      !replay.stdlogRouted && 'the standard log package is not routed through smokescreen.Log2LogrusWriter',
+    ];
     return { status: 'loses-json-logging', detail: `${lost.filter(Boolean).join('; ')}; ${detail}` };
   }
   return { status: 'ok', detail };
@@ -237,9 +262,10 @@ export async function checkSmokescreenEntrypoint(goSource: string, options: Entr
     const env = sandboxEnvironment(work);
     const version = await run('go', ['version'], work, RUN_TIMEOUT_MS, env);
     if (version.spawnError?.code === 'ENOENT') {
-      return { status: 'go-missing', detail: 'the Go toolchain (`go`) is not installed or not on PATH; install Debian\'s golang-go' };
+      return { status: 'go-missing', detail: "the Go toolchain (`go`) is not installed or not on PATH; install Debian's golang-go" };
     }
-    if (version.spawnError || version.code !== 0) return { status: 'go-missing', detail: `cannot run go: ${version.spawnError?.message ?? tail(version.stderr, 1)}` };
+    if (version.spawnError || version.code !== 0)
+      return { status: 'go-missing', detail: `cannot run go: ${version.spawnError?.message ?? tail(version.stderr, 1)}` };
     const key = proofKey(goSource, standin, version.stdout.trim());
     const cached = options.cache === false ? undefined : readCachedProof(key);
     if (cached) return cached;
@@ -251,7 +277,12 @@ export async function checkSmokescreenEntrypoint(goSource: string, options: Entr
   }
 }
 
-async function buildAndRun(goSource: string, standin: string, work: string, env: NodeJS.ProcessEnv): Promise<{ check: EntrypointCheck; cacheable: boolean }> {
+async function buildAndRun(
+  goSource: string,
+  standin: string,
+  work: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ check: EntrypointCheck; cacheable: boolean }> {
   const verdict = (check: EntrypointCheck) => ({ check, cacheable: true });
   const machine = (check: EntrypointCheck) => ({ check, cacheable: false });
   const module = join(work, 'smokescreen');
@@ -261,19 +292,24 @@ async function buildAndRun(goSource: string, standin: string, work: string, env:
 
   const build = await run('go', ['build', '-mod=vendor', '-o', binary, '.'], module, BUILD_TIMEOUT_MS, env);
   if (build.spawnError?.code === 'ENOENT') {
-    return machine({ status: 'go-missing', detail: 'the Go toolchain (`go`) is not installed or not on PATH; install Debian\'s golang-go' });
+    return machine({ status: 'go-missing', detail: "the Go toolchain (`go`) is not installed or not on PATH; install Debian's golang-go" });
   }
   if (build.spawnError) return machine({ status: 'go-missing', detail: `cannot run go: ${build.spawnError.message}` });
   if (build.timedOut) return machine({ status: 'compile-error', detail: `go build did not finish within ${BUILD_TIMEOUT_MS / 1000}s` });
-  if (build.code !== 0) return verdict({ status: 'compile-error', detail: tail(build.stderr.replaceAll(module, '.')) || `go build exited ${build.code}` });
+  if (build.code !== 0)
+    return verdict({ status: 'compile-error', detail: tail(build.stderr.replaceAll(module, '.')) || `go build exited ${build.code}` });
 
   const start = await run(binary, [], work, RUN_TIMEOUT_MS, env);
   // Not the entrypoint's fault: this host will not run what was built in its temporary directory.
-  if (start.spawnError) return machine({ status: 'go-missing', detail: `cannot execute the built entrypoint in ${tmpdir()}: ${start.spawnError.message}` });
+  if (start.spawnError)
+    return machine({ status: 'go-missing', detail: `cannot execute the built entrypoint in ${tmpdir()}: ${start.spawnError.message}` });
   const replay = parseReplay(start.stdout);
   if (!replay) {
     const how = start.timedOut ? `kept running for ${RUN_TIMEOUT_MS / 1000}s` : `exited ${start.code ?? 'on a signal'}`;
-    const check: EntrypointCheck = { status: 'did-not-start', detail: `the entrypoint ${how} without calling smokescreen.StartWithConfig${start.stderr.trim() ? `:\n${tail(start.stderr)}` : ''}` };
+    const check: EntrypointCheck = {
+      status: 'did-not-start',
+      detail: `the entrypoint ${how} without calling smokescreen.StartWithConfig${start.stderr.trim() ? `:\n${tail(start.stderr)}` : ''}`,
+    };
     return start.timedOut ? machine(check) : verdict(check);
   }
   const judged = judgeReplay(replay);
@@ -283,7 +319,10 @@ async function buildAndRun(goSource: string, standin: string, work: string, env:
     const informational = await run(binary, [flag], work, RUN_TIMEOUT_MS, env);
     if (informational.code !== 0) {
       const output = tail(`${informational.stdout}\n${informational.stderr}`, 8);
-      const check: EntrypointCheck = { status: 'mishandles-help', detail: `\`smokescreen ${flag}\` exited ${informational.code ?? 'on a signal'} (NewConfiguration returns a nil config for it)${output ? `:\n${output}` : ''}` };
+      const check: EntrypointCheck = {
+        status: 'mishandles-help',
+        detail: `\`smokescreen ${flag}\` exited ${informational.code ?? 'on a signal'} (NewConfiguration returns a nil config for it)${output ? `:\n${output}` : ''}`,
+      };
       return informational.timedOut ? machine(check) : verdict(check);
     }
   }
@@ -294,7 +333,15 @@ async function buildAndRun(goSource: string, standin: string, work: string, env:
 
 /** Bumped whenever what a cached verdict means changes (judging rules, the replay's format). */
 const PROOF_FORMAT = 'openclaw-fix-go-proof-1';
-const CACHEABLE_STATUSES: ReadonlySet<EntrypointStatus> = new Set(['ok', 'compile-error', 'refuses-plain-http', 'loses-cert-role', 'loses-json-logging', 'mishandles-help', 'did-not-start']);
+const CACHEABLE_STATUSES: ReadonlySet<EntrypointStatus> = new Set([
+  'ok',
+  'compile-error',
+  'refuses-plain-http',
+  'loses-cert-role',
+  'loses-json-logging',
+  'mishandles-help',
+  'did-not-start',
+]);
 
 /** `$XDG_CACHE_HOME/openclaw-fix`, or `~/.cache/openclaw-fix` (XDG Base Directory: a relative XDG_CACHE_HOME is ignored). */
 export function proofCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -313,7 +360,11 @@ function standinHash(dir: string): string {
     for (const entry of readdirSync(current, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = join(current, entry.name);
       if (entry.isDirectory()) walk(full);
-      else if (entry.isFile()) hash.update(`${relative(dir, full)}\0`).update(readFileSync(full)).update('\0');
+      else if (entry.isFile())
+        hash
+          .update(`${relative(dir, full)}\0`)
+          .update(readFileSync(full))
+          .update('\0');
     }
   };
   walk(dir);
@@ -325,7 +376,9 @@ function standinHash(dir: string): string {
 /** The entrypoint's bytes, the stand-in (Smokescreen's version) and `go version` (toolchain and platform). */
 function proofKey(goSource: string, standin: string, goVersion: string): string {
   const source = createHash('sha256').update(goSource, 'utf8').digest('hex');
-  return createHash('sha256').update(JSON.stringify([PROOF_FORMAT, source, standinHash(standin), goVersion])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([PROOF_FORMAT, source, standinHash(standin), goVersion]))
+    .digest('hex');
 }
 
 const proofPath = (key: string): string => join(proofCacheDir(), 'go-proof', `${key}.json`);
@@ -334,7 +387,8 @@ const proofPath = (key: string): string => join(proofCacheDir(), 'go-proof', `${
 function readCachedProof(key: string): EntrypointCheck | undefined {
   try {
     const data = JSON.parse(readFileSync(proofPath(key), 'utf8')) as { format?: unknown; status?: unknown; detail?: unknown };
-    if (data.format !== PROOF_FORMAT || typeof data.detail !== 'string' || !CACHEABLE_STATUSES.has(data.status as EntrypointStatus)) return undefined;
+    if (data.format !== PROOF_FORMAT || typeof data.detail !== 'string' || !CACHEABLE_STATUSES.has(data.status as EntrypointStatus))
+      return undefined;
     return { status: data.status as EntrypointStatus, detail: data.detail };
   } catch {
     return undefined;

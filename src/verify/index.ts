@@ -120,7 +120,13 @@ export async function verifyRepo(files: ReadonlyMap<string, string>, options: Ve
       error = new UnknownValues(unknowns);
       outcome = notChecked(`it depends on ${unknowns.join('; ')}`);
     }
-    checks.push({ bug: check.patch.bug, id: check.patch.id, status: outcome.status, message: outcome.message, ...(error === undefined ? {} : { error }) });
+    checks.push({
+      bug: check.patch.bug,
+      id: check.patch.id,
+      status: outcome.status,
+      message: outcome.message,
+      ...(error === undefined ? {} : { error }),
+    });
   }
   return { checks };
 }
@@ -166,7 +172,10 @@ export function failingFixes(after: VerifyReport, committedIds: readonly string[
   const failing = new Map<string, string>();
   for (const check of after.checks) {
     if (committedIds.includes(check.id) && check.status !== 'ok' && check.status !== 'not-checked') {
-      failing.set(check.id, `${checkLabel(check)} is committed but does not verify: ${check.status === 'failed' ? check.message : `${check.status} (${check.message})`}`);
+      failing.set(
+        check.id,
+        `${checkLabel(check)} is committed but does not verify: ${check.status === 'failed' ? check.message : `${check.status} (${check.message})`}`,
+      );
     }
   }
   return failing;
@@ -194,7 +203,8 @@ function regressions(before: VerifyReport, after: VerifyReport, committedIds: re
 export function uncheckedFixes(after: VerifyReport, committedIds: readonly string[]): Map<string, string> {
   const unchecked = new Map<string, string>();
   for (const check of after.checks) {
-    if (committedIds.includes(check.id) && check.status === 'not-checked' && check.error !== undefined) unchecked.set(check.id, check.message);
+    if (committedIds.includes(check.id) && check.status === 'not-checked' && check.error !== undefined)
+      unchecked.set(check.id, check.message);
   }
   return unchecked;
 }
@@ -224,6 +234,10 @@ export function applyVerifier(git: Git, options: VerifyOptions = {}): (plan: Pla
     for (const [path, text] of plan.result) after.set(path, text);
     const [beforeReport, afterReport] = [await verifyRepo(before, options), await verifyRepo(after, options)];
     const committed = plan.pending.map((outcome) => outcome.patch.id);
-    return { problems: regressions(beforeReport, afterReport, committed), failing: failingFixes(afterReport, committed), notChecked: uncheckedFixes(afterReport, committed) };
+    return {
+      problems: regressions(beforeReport, afterReport, committed),
+      failing: failingFixes(afterReport, committed),
+      notChecked: uncheckedFixes(afterReport, committed),
+    };
   };
 }

@@ -13,7 +13,9 @@ const DURATION = /^\d+(s|m|h|d|w|mo)$/;
 function declaredModel(vars: Dict, modelName: string): Dict | undefined {
   for (const value of Object.values(vars)) {
     if (!Array.isArray(value)) continue;
-    const item = value.find((entry) => isDict(entry) && ('max_budget' in entry || 'rpm' in entry) && (entry.name === modelName || entry.model_name === modelName));
+    const item = value.find(
+      (entry) => isDict(entry) && ('max_budget' in entry || 'rpm' in entry) && (entry.name === modelName || entry.model_name === modelName),
+    );
     if (isDict(item)) return item;
   }
   return undefined;
@@ -45,31 +47,52 @@ export function checkBudgetWhereRead(ctx: VerifyContext): Outcome {
         capped++;
         const duration = params.budget_duration;
         if (duration === undefined || duration === null || duration === '') {
-          report(name, `max_budget has no budget_duration beside it in litellm_params, so the router never enforces it (${at('litellm_params', 'max_budget')})`);
+          report(
+            name,
+            `max_budget has no budget_duration beside it in litellm_params, so the router never enforces it (${at('litellm_params', 'max_budget')})`,
+          );
         } else if (!DURATION.test(String(duration))) {
           report(name, `budget_duration '${String(duration)}' is not a duration such as 30d (${at('litellm_params', 'budget_duration')})`);
         }
       } else if (info.max_budget !== undefined || entry.max_budget !== undefined) {
         const where = info.max_budget !== undefined ? 'model_info' : 'the entry top level';
-        report(name, `max_budget is only in ${where}, where LiteLLM never reads it: the model has no cap (${at(info.max_budget !== undefined ? 'model_info' : 'max_budget')})`);
+        report(
+          name,
+          `max_budget is only in ${where}, where LiteLLM never reads it: the model has no cap (${at(info.max_budget !== undefined ? 'model_info' : 'max_budget')})`,
+        );
         return;
       }
       const declared = declaredModel(ctx.vars, name);
       if (!declared) return;
       if (declared.max_budget !== undefined && budget !== undefined && !sameNumber(budget, declared.max_budget)) {
-        report(name, `max_budget renders as ${String(budget)}, the variables ask for ${String(declared.max_budget)} (${at('litellm_params', 'max_budget')})`);
+        report(
+          name,
+          `max_budget renders as ${String(budget)}, the variables ask for ${String(declared.max_budget)} (${at('litellm_params', 'max_budget')})`,
+        );
       } else if (declared.max_budget !== undefined && budget === undefined) {
-        report(name, `the variables cap it at ${String(declared.max_budget)}, but the rendered entry has no max_budget (${at('litellm_params')})`);
+        report(
+          name,
+          `the variables cap it at ${String(declared.max_budget)}, but the rendered entry has no max_budget (${at('litellm_params')})`,
+        );
       }
       if (declared.budget_duration !== undefined && budget !== undefined && params.budget_duration !== declared.budget_duration) {
-        report(name, `budget_duration renders as ${String(params.budget_duration)}, the variables ask for ${String(declared.budget_duration)} (${at('litellm_params')})`);
+        report(
+          name,
+          `budget_duration renders as ${String(params.budget_duration)}, the variables ask for ${String(declared.budget_duration)} (${at('litellm_params')})`,
+        );
       }
       const rpm = params.rpm ?? entry.rpm ?? info.rpm;
       if (declared.rpm !== undefined && !sameNumber(rpm, declared.rpm)) {
-        report(name, `the variables limit it to rpm ${String(declared.rpm)}, but LiteLLM reads ${rpm === undefined ? 'no rpm' : `rpm ${String(rpm)}`} (${at('litellm_params')})`);
+        report(
+          name,
+          `the variables limit it to rpm ${String(declared.rpm)}, but LiteLLM reads ${rpm === undefined ? 'no rpm' : `rpm ${String(rpm)}`} (${at('litellm_params')})`,
+        );
       }
     });
   }
   const lines = [...problems].map(([problem, models]) => `${models.join(', ')}: ${problem}`);
-  return failedOr(lines, ok(`${capped} capped model(s) have max_budget with budget_duration in litellm_params; rate limits are where LiteLLM reads them`));
+  return failedOr(
+    lines,
+    ok(`${capped} capped model(s) have max_budget with budget_duration in litellm_params; rate limits are where LiteLLM reads them`),
+  );
 }

@@ -4,7 +4,18 @@
  * (bug 4, on src/model/compose-model.ts); LiteLLM does not wait for the proxy, the gateway does (bug 7).
  */
 import { composeDeployment, deploymentBlocker, deployScenarios, type Deployment } from '../model/compose-deploy.js';
-import { ComposeModelError, firstRunProblems, hostAfterUp, isInternal, mergeCompose, networksOf, routesOut, sharedNetworks, type ComposeProject, type HostNetwork } from '../model/compose-model.js';
+import {
+  ComposeModelError,
+  firstRunProblems,
+  hostAfterUp,
+  isInternal,
+  mergeCompose,
+  networksOf,
+  routesOut,
+  sharedNetworks,
+  type ComposeProject,
+  type HostNetwork,
+} from '../model/compose-model.js';
 import { containsUnknown, renderTemplateDetailed } from '../model/render/render.js';
 import { isDict, locateKeys, type VerifyContext } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
@@ -38,9 +49,17 @@ export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefin
   const defaultDirectory = typeof ctx.vars.openclaw_base_dir === 'string' ? ctx.vars.openclaw_base_dir : 'openclaw';
   const byPath = new Map([base, ...stack.overlays].map((file) => [file.rendered.path, file]));
   const deployment = deploymentOf(ctx);
-  const blocker = deploymentBlocker(deployment, [base, ...stack.overlays].map((file) => file.rendered.path));
+  const blocker = deploymentBlocker(
+    deployment,
+    [base, ...stack.overlays].map((file) => file.rendered.path),
+  );
   if (blocker) throw blocker; // a playbook or task file the model needs does not parse: not checked, naming it
-  const scenarios = deployScenarios(deployment, base.rendered.path, stack.overlays.map((file) => file.rendered.path), defaultDirectory);
+  const scenarios = deployScenarios(
+    deployment,
+    base.rendered.path,
+    stack.overlays.map((file) => file.rendered.path),
+    defaultDirectory,
+  );
   // One problem may hold at several `up`s: say it once, with every `up` it holds at.
   const problems = new Map<string, string[]>();
   const labels = new Set<string>();
@@ -58,7 +77,11 @@ export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefin
       labels.add(label);
       let project: ComposeProject;
       try {
-        project = mergeCompose(files[0]?.data, files.slice(1).map((file) => file.data), { projectDirectory: step.projectDirectory ?? defaultDirectory, projectName: step.projectName });
+        project = mergeCompose(
+          files[0]?.data,
+          files.slice(1).map((file) => file.data),
+          { projectDirectory: step.projectDirectory ?? defaultDirectory, projectName: step.projectName },
+        );
       } catch (error) {
         if (!(error instanceof ComposeModelError)) throw error;
         report(`Compose cannot read the files: ${error.message}`, label);
@@ -70,20 +93,28 @@ export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefin
             const network = project.networks.get(key);
             return network !== undefined && !isInternal(network, host);
           });
-          report(`the gateway has a route out that bypasses the proxy, through ${open.join(', ') || 'its network mode'} (${open[0] ? whereNetwork(files, open[0], gateway) : whereInService(base, gateway)})`, label);
+          report(
+            `the gateway has a route out that bypasses the proxy, through ${open.join(', ') || 'its network mode'} (${open[0] ? whereNetwork(files, open[0], gateway) : whereInService(base, gateway)})`,
+            label,
+          );
         }
-        if (egress && project.services.has(egress) && sharedNetworks(project, gateway, egress).length === 0) report(`the gateway shares no network with the egress proxy (${whereInService(base, gateway, 'networks')})`, label);
+        if (egress && project.services.has(egress) && sharedNetworks(project, gateway, egress).length === 0)
+          report(`the gateway shares no network with the egress proxy (${whereInService(base, gateway, 'networks')})`, label);
       }
-      if (egress && project.services.has(egress) && !routesOut(project, egress, host)) report(`the egress proxy itself has no route out (${whereInService(base, egress, 'networks')})`, label);
+      if (egress && project.services.has(egress) && !routesOut(project, egress, host))
+        report(`the egress proxy itself has no route out (${whereInService(base, egress, 'networks')})`, label);
       for (const problem of firstRunProblems(project, host)) {
-        const at = problem.network ? whereNetwork(files, problem.network, problem.service) : whereInService(files.find((file) => isDict(file.services[problem.service])) ?? base, problem.service);
+        const at = problem.network
+          ? whereNetwork(files, problem.network, problem.service)
+          : whereInService(files.find((file) => isDict(file.services[problem.service])) ?? base, problem.service);
         report(`a first run fails: ${problem.message} (${at})`, label);
       }
       // A service an overlay starts after the gateway (a reverse proxy) must still reach it.
       for (const overlay of files.filter((file) => file !== base)) {
         for (const name of Object.keys(overlay.services)) {
           if (name === gateway || !project.services.has(gateway) || !dependencies(serviceOf(overlay, name)).includes(gateway)) continue;
-          if (sharedNetworks(project, name, gateway).length === 0) report(`${name} shares no network with the gateway it forwards to (${whereInService(overlay, name, 'networks')})`, label);
+          if (sharedNetworks(project, name, gateway).length === 0)
+            report(`${name} shares no network with the gateway it forwards to (${whereInService(overlay, name, 'networks')})`, label);
         }
       }
       host = hostAfterUp(project, host);
@@ -91,8 +122,12 @@ export function checkGatewayIsolation(ctx: VerifyContext, stack: Stack | undefin
   }
   const combinations = scenarios.flat().every((step) => step.combination);
   const every = combinations ? 'the base file alone and with every overlay' : 'every `up` of the deployment';
-  const lines = [...problems].map(([problem, where]) => `${problem}, with ${where.length === labels.size && labels.size > 1 ? every : where.join(' and ')}`);
-  const checked = combinations ? `with the base file alone and with each of ${labels.size - 1} overlay(s)` : `at each \`up\` of the deployment: ${[...labels].join('; ')}`;
+  const lines = [...problems].map(
+    ([problem, where]) => `${problem}, with ${where.length === labels.size && labels.size > 1 ? every : where.join(' and ')}`,
+  );
+  const checked = combinations
+    ? `with the base file alone and with each of ${labels.size - 1} overlay(s)`
+    : `at each \`up\` of the deployment: ${[...labels].join('; ')}`;
   return failedOr(lines, ok(`the gateway has no route out and every network exists when an \`up\` needs it, ${checked}`));
 }
 
@@ -105,7 +140,9 @@ export function checkLitellmDependency(stack: Stack | undefined): Outcome {
     problems.push(`litellm still waits for ${egress} to be healthy (${whereInService(base, litellm, 'depends_on', egress)})`);
   }
   if (gateway && !dependencies(serviceOf(base, gateway)).includes(egress)) {
-    problems.push(`the gateway no longer waits for ${egress}, so it may start before its only way out (${whereInService(base, gateway, 'depends_on')})`);
+    problems.push(
+      `the gateway no longer waits for ${egress}, so it may start before its only way out (${whereInService(base, gateway, 'depends_on')})`,
+    );
   }
   return failedOr(problems, ok(`litellm does not depend on ${egress}; ${gateway ?? 'the gateway'} does`));
 }

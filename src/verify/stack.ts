@@ -47,7 +47,8 @@ function definesInFull(services: Dict, name: string | undefined): boolean {
   return isDict(service) && ['image', 'build', 'extends'].some((key) => key in service);
 }
 
-const isEgress = (service: Dict): boolean => /--egress-acl-file/.test(text(service.command)) || /smokescreen/i.test(text(service.build) + text(service.image));
+const isEgress = (service: Dict): boolean =>
+  /--egress-acl-file/.test(text(service.command)) || /smokescreen/i.test(text(service.build) + text(service.image));
 const isGateway = (service: Dict): boolean => /(^|\/)openclaw\/openclaw[:@]/.test(text(service.image));
 const isLitellm = (service: Dict): boolean => /litellm/i.test(text(service.image));
 
@@ -67,12 +68,19 @@ export function findStack(ctx: VerifyContext): Stack | undefined {
     } catch (error) {
       const text = ctx.read(path);
       if (!mayBeComposeFile(text)) continue;
-      if (mayDefineKey(text, 'openclaw-egress') || mayDefineKey(text, 'openclaw') || /--egress-acl-file|smokescreen|openclaw\/openclaw[:@]/i.test(text)) throw error;
+      if (
+        mayDefineKey(text, 'openclaw-egress') ||
+        mayDefineKey(text, 'openclaw') ||
+        /--egress-acl-file|smokescreen|openclaw\/openclaw[:@]/i.test(text)
+      )
+        throw error;
       broken.push({ path, error });
     }
   }
-  const defines = (file: ComposeFile, looksLike: (service: Dict) => boolean, name: string): boolean => definesInFull(file.services, findService(file.services, name, looksLike));
-  const base = files.find((file) => defines(file, isEgress, 'openclaw-egress')) ?? files.find((file) => defines(file, isGateway, 'openclaw'));
+  const defines = (file: ComposeFile, looksLike: (service: Dict) => boolean, name: string): boolean =>
+    definesInFull(file.services, findService(file.services, name, looksLike));
+  const base =
+    files.find((file) => defines(file, isEgress, 'openclaw-egress')) ?? files.find((file) => defines(file, isGateway, 'openclaw'));
   if (!base) {
     if (broken[0]) throw broken[0].error;
     return undefined;

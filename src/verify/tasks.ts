@@ -5,7 +5,20 @@
  */
 import { basename } from 'node:path';
 import { escapeRegExp, lineNumberAt } from '../toolkit/text.js';
-import { commandOf, hasNoLog, isDict, isTrue, jinjaUses, locateKeys, shortModule, stringsIn, taskArg, templateLine, type Task, type VerifyContext } from './context.js';
+import {
+  commandOf,
+  hasNoLog,
+  isDict,
+  isTrue,
+  jinjaUses,
+  locateKeys,
+  shortModule,
+  stringsIn,
+  taskArg,
+  templateLine,
+  type Task,
+  type VerifyContext,
+} from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, substitutedFiles, type SimpleCommand } from './shell.js';
 import type { Stack } from './stack.js';
@@ -31,7 +44,8 @@ const TOKEN_NAME = /^\w*(telegram\w*token|tg_\w*token)\w*$/i;
 function tokenVariables(ctx: VerifyContext, tasks: readonly Task[]): Set<string> {
   const names = new Set<string>();
   for (const name of Object.keys(ctx.vars)) if (TOKEN_NAME.test(name)) names.add(name);
-  for (const text of tasks.flatMap(ownStrings)) for (const identifier of text.match(/[A-Za-z_]\w*/g) ?? []) if (TOKEN_NAME.test(identifier)) names.add(identifier);
+  for (const text of tasks.flatMap(ownStrings))
+    for (const identifier of text.match(/[A-Za-z_]\w*/g) ?? []) if (TOKEN_NAME.test(identifier)) names.add(identifier);
   const secrets = new Set([...names].map((name) => ctx.vars[name]).filter((value) => typeof value === 'string' && value !== ''));
   for (const [name, value] of Object.entries(ctx.vars)) if (secrets.has(value)) names.add(name);
   return names;
@@ -103,7 +117,27 @@ function containerCopies(ctx: VerifyContext, tasks: readonly Task[], sources: Re
 }
 
 /** Shell builtins: their arguments never become another process's argv. */
-const SHELL_BUILTINS = new Set(['echo', 'printf', 'export', 'local', 'readonly', 'declare', 'typeset', 'read', 'test', '[', '[[', ':', 'set', 'unset', 'return', 'exit', 'true', 'false', '']);
+const SHELL_BUILTINS = new Set([
+  'echo',
+  'printf',
+  'export',
+  'local',
+  'readonly',
+  'declare',
+  'typeset',
+  'read',
+  'test',
+  '[',
+  '[[',
+  ':',
+  'set',
+  'unset',
+  'return',
+  'exit',
+  'true',
+  'false',
+  '',
+]);
 
 /**
  * Routes outside the role's own tasks by which the rendered token reaches a command line: a
@@ -111,7 +145,9 @@ const SHELL_BUILTINS = new Set(['echo', 'printf', 'export', 'local', 'readonly',
  * service whose command, entrypoint or healthcheck carries it.
  */
 function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>): string[] {
-  const values = [...names].map((name) => ctx.vars[name]).filter((value): value is string => typeof value === 'string' && value.length >= 8);
+  const values = [...names]
+    .map((name) => ctx.vars[name])
+    .filter((value): value is string => typeof value === 'string' && value.length >= 8);
   if (values.length === 0) return [];
   const carries = (text: string): boolean => values.some((value) => text.includes(value));
   const problems: string[] = [];
@@ -129,12 +165,18 @@ function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>
     for (const command of splitCommands(rendered)) {
       for (const word of command.words) {
         const assignment = /^([A-Za-z_]\w*)=(.*)$/s.exec(word);
-        if (assignment && (carries(assignment[2] ?? '') || [...holders].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(assignment[2] ?? '')))) holders.add(assignment[1] ?? '');
+        if (
+          assignment &&
+          (carries(assignment[2] ?? '') || [...holders].some((name) => new RegExp(`\\$\\{?${name}\\b`).test(assignment[2] ?? '')))
+        )
+          holders.add(assignment[1] ?? '');
       }
       const { name, args } = programOf(command);
       if (SHELL_BUILTINS.has(name)) continue;
       if (args.some((arg) => carries(arg) || [...holders].some((holder) => new RegExp(`\\$\\{?${holder}\\b`).test(arg)))) {
-        problems.push(`the script ${path} passes the Telegram token to ${name} as an argument, visible in the host's process table (${path}:${templateLine(source, rendered, lineNumberAt(rendered, command.start))})`);
+        problems.push(
+          `the script ${path} passes the Telegram token to ${name} as an argument, visible in the host's process table (${path}:${templateLine(source, rendered, lineNumberAt(rendered, command.start))})`,
+        );
       }
     }
   }
@@ -144,7 +186,9 @@ function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>
       if (!isDict(definition)) continue;
       for (const key of ['command', 'entrypoint', 'healthcheck']) {
         if (definition[key] !== undefined && carries(JSON.stringify(definition[key]))) {
-          problems.push(`the ${key} of Compose service ${service} carries the Telegram token, visible in the host's process table (${locateKeys(file.tpl, ['services', service, key])})`);
+          problems.push(
+            `the ${key} of Compose service ${service} carries the Telegram token, visible in the host's process table (${locateKeys(file.tpl, ['services', service, key])})`,
+          );
         }
       }
     }
@@ -175,7 +219,8 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
   // A command in any role that puts the token on its command line.
   for (const task of everyTask) {
     const command = commandOf(task);
-    if (command && jinjaUses(command, names)) problems.push(`${label(task)} puts the Telegram token on a command line, visible in the host's process table (${at(task)})`);
+    if (command && jinjaUses(command, names))
+      problems.push(`${label(task)} puts the Telegram token on a command line, visible in the host's process table (${at(task)})`);
   }
   problems.push(...elsewhere);
   const touching = tasks.filter((task) => ownStrings(task).some((text) => jinjaUses(text, names)));
@@ -183,12 +228,18 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
     if (problems.length > 0) return failedOr(problems, ok(''));
     return notApplicable(tasks.length === 0 ? 'no role task mentions a Telegram token' : 'no role task uses a Telegram token variable');
   }
-  for (const task of touching) if (!hasNoLog(task)) problems.push(`${label(task)} uses the Telegram token without no_log: true (${at(task)})`);
+  for (const task of touching)
+    if (!hasNoLog(task)) problems.push(`${label(task)} uses the Telegram token without no_log: true (${at(task)})`);
 
   // Files the token is written to on the host: removed in an always: whatever happens.
-  const writers = touching.filter((task) => ['copy', 'template'].includes(shortModule(task.module)) && jinjaUses(String(taskArg(task, 'content') ?? ''), names));
+  const writers = touching.filter(
+    (task) => ['copy', 'template'].includes(shortModule(task.module)) && jinjaUses(String(taskArg(task, 'content') ?? ''), names),
+  );
   for (const writer of writers) {
-    if (!removedInAlways(ctx, writer, tasks)) problems.push(`the host file ${writtenPath(writer)} that ${label(writer)} writes the token to is not removed in an always: section of a block around it (${at(writer)})`);
+    if (!removedInAlways(ctx, writer, tasks))
+      problems.push(
+        `the host file ${writtenPath(writer)} that ${label(writer)} writes the token to is not removed in an always: section of a block around it (${at(writer)})`,
+      );
   }
   // `sh -c '… "$(cat token-file)"'` puts the token into the inner process's argv.
   const hostFiles = writers.map(writtenPath);
@@ -198,10 +249,20 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
     const command = commandOf(task);
     if (!command) continue;
     const candidates = [...substitutedFiles(compactJinja(command)), ...substitutedFiles(ctx.renderLoose(command))];
-    const substituted = candidates.find((file) => tokenFiles.some((tokenFile) => samePath(ctx, file, tokenFile)) || tokenBasenames.has(basename(file)));
-    if (substituted) problems.push(`${label(task)} substitutes the token file ${substituted} into a command's arguments with $(cat …), so the token is in that process's argv (${at(task)})`);
+    const substituted = candidates.find(
+      (file) => tokenFiles.some((tokenFile) => samePath(ctx, file, tokenFile)) || tokenBasenames.has(basename(file)),
+    );
+    if (substituted)
+      problems.push(
+        `${label(task)} substitutes the token file ${substituted} into a command's arguments with $(cat …), so the token is in that process's argv (${at(task)})`,
+      );
   }
-  return failedOr(problems, ok(`no command line carries the Telegram token; ${touching.length} task(s) that use it have no_log${writers.length ? '; its host file is removed in always:' : ''}`));
+  return failedOr(
+    problems,
+    ok(
+      `no command line carries the Telegram token; ${touching.length} task(s) that use it have no_log${writers.length ? '; its host file is removed in always:' : ''}`,
+    ),
+  );
 }
 
 // ---- bug 8 ------------------------------------------------------------------------------
@@ -212,7 +273,8 @@ function restarted(command: SimpleCommand): string[] | undefined {
   let rest: readonly string[];
   if (name === 'docker' && args[0] === 'compose') rest = args.slice(1);
   else if (name === 'docker-compose') rest = args;
-  else if (name === 'docker' && (args[0] === 'restart' || (args[0] === 'container' && args[1] === 'restart'))) rest = args.slice(args[0] === 'container' ? 1 : 0);
+  else if (name === 'docker' && (args[0] === 'restart' || (args[0] === 'container' && args[1] === 'restart')))
+    rest = args.slice(args[0] === 'container' ? 1 : 0);
   else return undefined;
   const at = rest.indexOf('restart');
   if (at === -1) return undefined;
@@ -250,7 +312,11 @@ export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefin
     return isDict(definition) && typeof definition.container_name === 'string' ? definition.container_name : undefined;
   };
   // The tasks of the roles those handlers belong to (their registered lookups), not every role's.
-  const handlerRoles = [...new Set(handlers.map((handler) => /^(.*\/)?roles\/[^/]+\//.exec(handler.path)?.[0]).filter((role): role is string => role !== undefined))];
+  const handlerRoles = [
+    ...new Set(
+      handlers.map((handler) => /^(.*\/)?roles\/[^/]+\//.exec(handler.path)?.[0]).filter((role): role is string => role !== undefined),
+    ),
+  ];
   const roleTasks = [...handlers, ...tasksMentioning(ctx, /\bdocker\b|docker-compose/, 'tasks', handlerRoles)];
   const problems: string[] = [];
   let restarters = 0;
@@ -279,7 +345,11 @@ export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefin
       continue;
     }
     const next = commands[index + 1];
-    if (restart.operator === '||' && next && (['true', ':'].includes(programOf(next).name) || (programOf(next).name === 'exit' && (programOf(next).args[0] ?? '0') === '0'))) {
+    if (
+      restart.operator === '||' &&
+      next &&
+      (['true', ':'].includes(programOf(next).name) || (programOf(next).name === 'exit' && (programOf(next).args[0] ?? '0') === '0'))
+    ) {
       problems.push(`${what} turns a failed restart into success`);
       continue;
     }
@@ -298,7 +368,10 @@ export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefin
       const checks = command ? splitCommands(ctx.renderLoose(command)) : [];
       return checks.some(isExistenceCheck) && mentions(checks, names);
     });
-    if (!guarded) problems.push(`${what} restarts ${targets.join(', ') || 'every service'} without checking that the container exists, so it fails on a first run`);
+    if (!guarded)
+      problems.push(
+        `${what} restarts ${targets.join(', ') || 'every service'} without checking that the container exists, so it fails on a first run`,
+      );
   }
   if (restarters === 0) return notApplicable('no handler restarts a Compose service');
   return failedOr(problems, ok(`${restarters} restart handler(s) check that the container exists first`));
@@ -306,7 +379,20 @@ export function checkHandlersFirstRun(ctx: VerifyContext, stack: Stack | undefin
 
 // ---- bug 9 ------------------------------------------------------------------------------
 
-const RUN_BOOLEAN_LONG = new Set(['rm', 'detach', 'interactive', 'tty', 'init', 'privileged', 'read-only', 'publish-all', 'no-healthcheck', 'oom-kill-disable', 'quiet', 'sig-proxy']);
+const RUN_BOOLEAN_LONG = new Set([
+  'rm',
+  'detach',
+  'interactive',
+  'tty',
+  'init',
+  'privileged',
+  'read-only',
+  'publish-all',
+  'no-healthcheck',
+  'oom-kill-disable',
+  'quiet',
+  'sig-proxy',
+]);
 const RUN_BOOLEAN_SHORT = new Set(['d', 'i', 't', 'P', 'q']);
 
 /** The image of a `docker run` / `docker container run`, undefined for another command. */
@@ -333,7 +419,8 @@ function normaliseImage(reference: string): string {
   const lastSlash = ref.lastIndexOf('/');
   if (!ref.includes('@') && !ref.slice(lastSlash + 1).includes(':')) ref += ':latest';
   const first = ref.split('/')[0] ?? '';
-  if (!ref.includes('/') || !(first.includes('.') || first.includes(':') || first === 'localhost')) ref = `docker.io/${ref.includes('/') ? ref : `library/${ref}`}`;
+  if (!ref.includes('/') || !(first.includes('.') || first.includes(':') || first === 'localhost'))
+    ref = `docker.io/${ref.includes('/') ? ref : `library/${ref}`}`;
   return ref;
 }
 
@@ -343,7 +430,11 @@ function normaliseImage(reference: string): string {
  * set one before, else its default unless the script sourced a file that might set it:
  * `BACKUP_IMAGE="${BACKUP_IMAGE:-alpine:3.21}"` is alpine:3.21.
  */
-function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<string, string>, sourcesFiles: boolean): [string, string] | undefined {
+function constantAssignment(
+  command: SimpleCommand,
+  constants: ReadonlyMap<string, string>,
+  sourcesFiles: boolean,
+): [string, string] | undefined {
   const words = ['export', 'readonly'].includes(command.words[0] ?? '') ? command.words.slice(1) : command.words;
   const match = words.length === 1 ? /^([A-Za-z_]\w*)=(.*)$/.exec(words[0] ?? '') : null;
   if (!match) return undefined;
@@ -360,7 +451,9 @@ function constantAssignment(command: SimpleCommand, constants: ReadonlyMap<strin
 
 export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
   // Scripts that run unattended, later (a cron job or systemd timer of their role, or one naming them): at deploy time the registry is at hand.
-  const scheduling = ctx.view.glob('**/roles/*/tasks/**/*.{yml,yaml}').filter((path) => /\bcron\b|\.timer\b|systemd_timer|OnCalendar/.test(ctx.read(path)));
+  const scheduling = ctx.view
+    .glob('**/roles/*/tasks/**/*.{yml,yaml}')
+    .filter((path) => /\bcron\b|\.timer\b|systemd_timer|OnCalendar/.test(ctx.read(path)));
   const scheduled = (script: string): boolean => {
     const role = /^(.*\/)?roles\/[^/]+\//.exec(script)?.[0];
     const name = script.slice(script.lastIndexOf('/') + 1).replace(/\.j2$/, '');
@@ -386,7 +479,8 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
     if (shortModule(task.module) !== 'docker_image') continue;
     const name = ctx.renderLoose(String(taskArg(task, 'name') ?? ''));
     const tag = taskArg(task, 'tag');
-    const reference = tag !== undefined && !name.slice(name.lastIndexOf('/') + 1).includes(':') ? `${name}:${ctx.renderLoose(String(tag))}` : name;
+    const reference =
+      tag !== undefined && !name.slice(name.lastIndexOf('/') + 1).includes(':') ? `${name}:${ctx.renderLoose(String(tag))}` : name;
     if (ctx.renderLoose(String(taskArg(task, 'source') ?? '')) === 'pull') pulled.set(normaliseImage(reference), task);
   }
   const problems: string[] = [];
@@ -405,7 +499,10 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
       const reference = /^\$\{?([A-Za-z_]\w*)\}?$/.exec(written);
       // ${IMAGE:-alpine:3.21}: the default, when the script neither sets IMAGE nor sources a file that might.
       const withDefault = /^\$\{([A-Za-z_]\w*):?[-=]([^}$`]*)\}$/.exec(written);
-      const image = (reference && constants.get(reference[1] ?? '')) ?? (withDefault ? (constants.get(withDefault[1] ?? '') ?? (sourcesFiles ? undefined : withDefault[2])) : undefined) ?? written;
+      const image =
+        (reference && constants.get(reference[1] ?? '')) ??
+        (withDefault ? (constants.get(withDefault[1] ?? '') ?? (sourcesFiles ? undefined : withDefault[2])) : undefined) ??
+        written;
       const where = `${script}:${templateLine(ctx.read(script), rendered, lineNumberAt(rendered, command.start))}`;
       if (image.includes('$')) {
         problems.push(`docker run uses the image ${image}, a shell variable verify cannot resolve (${where})`);
@@ -416,7 +513,9 @@ export function checkImagesPrepulled(ctx: VerifyContext): Outcome {
     }
   }
   for (const [image, runs] of missing) {
-    problems.push(`${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull or a \`docker pull\` command`);
+    problems.push(
+      `${image} (docker run at ${runs.join(', ')}) is not pre-pulled by a community.docker.docker_image task with source: pull or a \`docker pull\` command`,
+    );
   }
   return failedOr(problems, ok(`every image the role scripts run (${[...images].join(', ')}) is pulled at deploy time`));
 }

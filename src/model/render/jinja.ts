@@ -15,7 +15,20 @@ import { posix } from 'node:path';
 import nunjucks from 'nunjucks';
 import { parse as parseYaml } from 'yaml';
 import { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
-import { compareVersions, isDict, PyTuple, pythonCompare, pythonEqual, pythonJson, pythonRepr, pythonStr, pythonTruthy, pythonYamlDump, toBool, type Dict } from './python.js';
+import {
+  compareVersions,
+  isDict,
+  PyTuple,
+  pythonCompare,
+  pythonEqual,
+  pythonJson,
+  pythonRepr,
+  pythonStr,
+  pythonTruthy,
+  pythonYamlDump,
+  toBool,
+  type Dict,
+} from './python.js';
 import { containsUnknown, Unknown, unknownReasons } from './unknown.js';
 import { FileShapeError } from '../../core/errors.js';
 
@@ -137,7 +150,10 @@ const STRING_METHODS: Record<string, (text: string, ...args: unknown[]) => unkno
 function pythonSplit(text: string, separator?: unknown, limit?: unknown): string[] {
   const max = typeof limit === 'number' && limit >= 0 ? limit : Infinity;
   if (separator === undefined || separator === null) {
-    const words = text.trim().split(/\s+/).filter((word) => word !== '');
+    const words = text
+      .trim()
+      .split(/\s+/)
+      .filter((word) => word !== '');
     if (words.length <= max + 1) return words;
     const head = words.slice(0, max);
     let rest = text.trim();
@@ -161,20 +177,23 @@ function pythonStrip(text: string, chars: unknown, left: boolean, right: boolean
 function percentFormat(format: string, values: unknown): string {
   const positional = Array.isArray(values) ? values : [values];
   let index = 0;
-  return format.replace(/%(\(([^)]*)\))?([-+ 0#]*)(\d+)?(?:\.(\d+))?([sridfxX%])/g, (_m, _named, name: string | undefined, flags: string, width: string | undefined, precision: string | undefined, kind: string) => {
-    if (kind === '%') return '%';
-    const value = name !== undefined && isDict(values) ? values[name] : positional[index++];
-    let text: string;
-    if (kind === 's') text = pythonStr(value);
-    else if (kind === 'r') text = pythonRepr(value);
-    else if (kind === 'f') text = Number(value).toFixed(precision === undefined ? 6 : Number(precision));
-    else if (kind === 'x' || kind === 'X') text = Math.trunc(Number(value)).toString(16)[kind === 'X' ? 'toUpperCase' : 'toLowerCase']();
-    else text = String(Math.trunc(Number(value)));
-    const size = Number(width ?? 0);
-    if (text.length >= size) return text;
-    if (flags.includes('-')) return text.padEnd(size);
-    return flags.includes('0') && kind !== 's' && kind !== 'r' ? text.padStart(size, '0') : text.padStart(size);
-  });
+  return format.replace(
+    /%(\(([^)]*)\))?([-+ 0#]*)(\d+)?(?:\.(\d+))?([sridfxX%])/g,
+    (_m, _named, name: string | undefined, flags: string, width: string | undefined, precision: string | undefined, kind: string) => {
+      if (kind === '%') return '%';
+      const value = name !== undefined && isDict(values) ? values[name] : positional[index++];
+      let text: string;
+      if (kind === 's') text = pythonStr(value);
+      else if (kind === 'r') text = pythonRepr(value);
+      else if (kind === 'f') text = Number(value).toFixed(precision === undefined ? 6 : Number(precision));
+      else if (kind === 'x' || kind === 'X') text = Math.trunc(Number(value)).toString(16)[kind === 'X' ? 'toUpperCase' : 'toLowerCase']();
+      else text = String(Math.trunc(Number(value)));
+      const size = Number(width ?? 0);
+      if (text.length >= size) return text;
+      if (flags.includes('-')) return text.padEnd(size);
+      return flags.includes('0') && kind !== 's' && kind !== 'r' ? text.padStart(size, '0') : text.padStart(size);
+    },
+  );
 }
 
 function installPatches(): void {
@@ -246,7 +265,11 @@ function installPatches(): void {
     const state = currentState();
     const before = pending.pop() ?? 0;
     if (state && (state.touched > before || value instanceof Unknown)) {
-      state.uses.push({ line: state.templateLine(line), kind: 'condition', reasons: unknownReasons(value).length > 0 ? unknownReasons(value) : ['a value only Ansible knows at run time'] });
+      state.uses.push({
+        line: state.templateLine(line),
+        kind: 'condition',
+        reasons: unknownReasons(value).length > 0 ? unknownReasons(value) : ['a value only Ansible knows at run time'],
+      });
     }
     return pythonTruthy(value);
   };
@@ -296,11 +319,26 @@ function installPatches(): void {
 
   // Python string literals: an unknown escape keeps its backslash (`'\d+'` is a regex), octal and \x escapes.
   const lexer = (nunjucks as unknown as { lexer: { Tokenizer?: { prototype: Record<string, unknown> } } }).lexer;
-  const tokenizer = lexer.Tokenizer?.prototype ?? (nunjucks as unknown as { lexer: { lex(src: string): { constructor: { prototype: Record<string, unknown> } } } }).lexer.lex('').constructor.prototype;
+  const tokenizer =
+    lexer.Tokenizer?.prototype ??
+    (nunjucks as unknown as { lexer: { lex(src: string): { constructor: { prototype: Record<string, unknown> } } } }).lexer.lex('')
+      .constructor.prototype;
   tokenizer._parseString = function (this: { forward(): void; current(): string; isFinished(): boolean }, delimiter: string) {
     this.forward();
     let text = '';
-    const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '\n': '' };
+    const escapes: Record<string, string> = {
+      n: '\n',
+      t: '\t',
+      r: '\r',
+      a: '\x07',
+      b: '\b',
+      f: '\f',
+      v: '\v',
+      '\\': '\\',
+      "'": "'",
+      '"': '"',
+      '\n': '',
+    };
     while (!this.isFinished() && this.current() !== delimiter) {
       const ch = this.current();
       this.forward();
@@ -546,7 +584,13 @@ function toList(value: unknown): unknown[] {
 function deepMerge(left: unknown, right: unknown, recursive: boolean, listMerge: string): unknown {
   if (isDict(left) && isDict(right)) {
     const merged: Dict = { ...left };
-    for (const [key, value] of Object.entries(right)) merged[key] = recursive && key in left ? deepMerge(left[key], value, recursive, listMerge) : recursive && isDict(value) && isDict(left[key]) ? deepMerge(left[key], value, true, listMerge) : value;
+    for (const [key, value] of Object.entries(right))
+      merged[key] =
+        recursive && key in left
+          ? deepMerge(left[key], value, recursive, listMerge)
+          : recursive && isDict(value) && isDict(left[key])
+            ? deepMerge(left[key], value, true, listMerge)
+            : value;
     return merged;
   }
   if (Array.isArray(left) && Array.isArray(right)) {
@@ -580,7 +624,8 @@ function flatten(items: readonly unknown[], levels: number | undefined, skipNull
   const out: unknown[] = [];
   for (const item of items) {
     if (skipNulls && (item === null || item === 'None' || item === undefined)) continue;
-    if (Array.isArray(item) && (levels === undefined || levels > 0)) out.push(...flatten(item, levels === undefined ? undefined : levels - 1, skipNulls));
+    if (Array.isArray(item) && (levels === undefined || levels > 0))
+      out.push(...flatten(item, levels === undefined ? undefined : levels - 1, skipNulls));
     else out.push(item);
   }
   return out;
@@ -610,7 +655,9 @@ function shellQuote(text: string): string {
 function pythonInt(value: unknown, fallback: unknown = 0, base: unknown = 10): unknown {
   if (typeof value === 'boolean') return Number(value);
   if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : fallback;
-  const text = String(value ?? '').trim().replace(/_/g, '');
+  const text = String(value ?? '')
+    .trim()
+    .replace(/_/g, '');
   const radix = Number(base);
   if (radix === 10 && /^[+-]?\d+$/.test(text)) return Number.parseInt(text, 10);
   if (radix !== 10) {
@@ -642,15 +689,50 @@ function typeName(value: unknown): string {
 
 /** Filters Ansible has whose result needs randomness, the controller or the host: always Unknown. */
 const UNKNOWN_FILTERS = [
-  'password_hash', 'random', 'shuffle', 'to_uuid', 'expanduser', 'expandvars', 'realpath', 'vault', 'unvault', 'strftime', 'to_datetime',
-  'json_query', 'ipaddr', 'ipv4', 'ipv6', 'ipwrap', 'ansible.utils.ipaddr', 'ansible.netcommon.ipaddr', 'community.general.json_query',
-  'human_to_bytes', 'human_readable', 'subelements', 'extract', 'groupby', 'urlsplit', 'comment', 'fileglob', 'win_basename', 'win_dirname',
-  'win_splitdrive', 'win_expanduser', 'path_join_unknown', 'product', 'permutations', 'combinations', 'log', 'pow', 'root',
+  'password_hash',
+  'random',
+  'shuffle',
+  'to_uuid',
+  'expanduser',
+  'expandvars',
+  'realpath',
+  'vault',
+  'unvault',
+  'strftime',
+  'to_datetime',
+  'json_query',
+  'ipaddr',
+  'ipv4',
+  'ipv6',
+  'ipwrap',
+  'ansible.utils.ipaddr',
+  'ansible.netcommon.ipaddr',
+  'community.general.json_query',
+  'human_to_bytes',
+  'human_readable',
+  'subelements',
+  'extract',
+  'groupby',
+  'urlsplit',
+  'comment',
+  'fileglob',
+  'win_basename',
+  'win_dirname',
+  'win_splitdrive',
+  'win_expanduser',
+  'path_join_unknown',
+  'product',
+  'permutations',
+  'combinations',
+  'log',
+  'pow',
+  'root',
 ];
 
 function filters(): Record<string, Filter> {
   const getFilter = (env: nunjucks.Environment, name: string): Filter => env.getFilter(name) as unknown as Filter;
-  const getTest = (env: nunjucks.Environment, name: string): ((value: unknown, ...args: unknown[]) => unknown) => (env as unknown as { getTest(name: string): never }).getTest(name);
+  const getTest = (env: nunjucks.Environment, name: string): ((value: unknown, ...args: unknown[]) => unknown) =>
+    (env as unknown as { getTest(name: string): never }).getTest(name);
   const defaultFilter: Filter = function (value, ...rest) {
     const args = bind(rest, ['default_value', 'boolean']);
     const fallback = args.default_value === undefined ? '' : args.default_value;
@@ -659,7 +741,9 @@ function filters(): Record<string, Filter> {
   const selectOrReject = (keep: boolean): Filter =>
     function (value, ...rest) {
       const [test, ...testArgs] = stripKeywords(rest);
-      return toList(value).filter((item) => pythonTruthy(test === undefined ? item : getTest(this.env, String(test)).call(this, item, ...testArgs)) === keep);
+      return toList(value).filter(
+        (item) => pythonTruthy(test === undefined ? item : getTest(this.env, String(test)).call(this, item, ...testArgs)) === keep,
+      );
     };
   const attrSelect = (keep: boolean): Filter =>
     function (value, ...rest) {
@@ -674,15 +758,28 @@ function filters(): Record<string, Filter> {
     bool: (value) => toBool(value),
     to_json: (value, ...rest) => {
       const args = bind(rest, ['indent', 'sort_keys']);
-      return pythonJson(value, typeof args.indent === 'number' ? args.indent : undefined, 0, pythonTruthy(args.sort_keys) || typeof args.indent === 'number');
+      return pythonJson(
+        value,
+        typeof args.indent === 'number' ? args.indent : undefined,
+        0,
+        pythonTruthy(args.sort_keys) || typeof args.indent === 'number',
+      );
     },
     to_nice_json: (value, ...rest) => pythonJson(value, Number(bind(rest, ['indent']).indent ?? 4)),
     tojson: (value, ...rest) => {
       const args = bind(rest, ['indent']);
-      return new nunjucks.runtime.SafeString(pythonJson(value, typeof args.indent === 'number' ? args.indent : undefined, 0, true).replace(/[<>&']/g, (ch) => `\\u00${ch.charCodeAt(0).toString(16)}`));
+      return new nunjucks.runtime.SafeString(
+        pythonJson(value, typeof args.indent === 'number' ? args.indent : undefined, 0, true).replace(
+          /[<>&']/g,
+          (ch) => `\\u00${ch.charCodeAt(0).toString(16)}`,
+        ),
+      );
     },
     from_json: (value) => JSON.parse(String(value)) as unknown,
-    from_yaml: (value) => (typeof value === 'string' ? (parseYaml(value, { version: '1.1', customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' }) as unknown) : value),
+    from_yaml: (value) =>
+      typeof value === 'string'
+        ? (parseYaml(value, { version: '1.1', customTags: ANSIBLE_YAML_TAGS, logLevel: 'error' }) as unknown)
+        : value,
     to_yaml: (value, ...rest) => pythonYamlDump(value, false, Number(bind(rest, ['indent']).indent ?? 2)),
     to_nice_yaml: (value, ...rest) => pythonYamlDump(value, true, Number(bind(rest, ['indent']).indent ?? 4)),
     mandatory: (value, ...rest) => {
@@ -705,7 +802,8 @@ function filters(): Record<string, Filter> {
       const text = pythonStr(value);
       return text.charAt(0).toUpperCase() + text.slice(1).toLowerCase();
     },
-    title: (value) => pythonStr(value).replace(/[A-Za-z\u00c0-\uffff]+/g, (word) => word.charAt(0).toUpperCase() + word.slice(1).toLowerCase()),
+    title: (value) =>
+      pythonStr(value).replace(/[A-Za-z\u00c0-\uffff]+/g, (word) => word.charAt(0).toUpperCase() + word.slice(1).toLowerCase()),
     trim: (value, chars) => pythonStrip(pythonStr(value), chars, true, true),
     replace: (value, old, replacement, count) => {
       let text = pythonStr(value);
@@ -757,12 +855,15 @@ function filters(): Record<string, Filter> {
     regex_findall: (value, ...rest) => {
       const args = bind(rest, ['pattern', 'multiline', 'ignorecase']);
       const regex = pythonRegExp(args.pattern ?? '', `g${regexFlags(args)}`);
-      return [...pythonStr(value).matchAll(regex)].map((match) => (match.length === 1 ? match[0] : match.length === 2 ? match[1] : match.slice(1)));
+      return [...pythonStr(value).matchAll(regex)].map((match) =>
+        match.length === 1 ? match[0] : match.length === 2 ? match[1] : match.slice(1),
+      );
     },
     regex_escape: (value) => pythonStr(value).replace(/[^A-Za-z0-9_]/g, (ch) => `\\${ch}`),
     b64encode: (value) => Buffer.from(pythonStr(value)).toString('base64'),
     b64decode: (value) => Buffer.from(pythonStr(value), 'base64').toString('utf8'),
-    basename: (value) => posix.basename(pythonStr(value)) === '' || pythonStr(value).endsWith('/') ? '' : posix.basename(pythonStr(value)),
+    basename: (value) =>
+      posix.basename(pythonStr(value)) === '' || pythonStr(value).endsWith('/') ? '' : posix.basename(pythonStr(value)),
     dirname: (value) => {
       const text = pythonStr(value);
       const at = text.lastIndexOf('/') + 1;
@@ -775,7 +876,13 @@ function filters(): Record<string, Filter> {
       const dot = base.replace(/^\.+/, (dots) => '_'.repeat(dots.length)).lastIndexOf('.');
       return PyTuple.from(dot <= 0 ? [text, ''] : [text.slice(0, text.length - base.length + dot), base.slice(dot)]);
     },
-    path_join: (value) => toList(typeof value === 'string' ? [value] : value).map(pythonStr).reduce((joined, part) => (part.startsWith('/') ? part : joined === '' || joined.endsWith('/') ? joined + part : `${joined}/${part}`), ''),
+    path_join: (value) =>
+      toList(typeof value === 'string' ? [value] : value)
+        .map(pythonStr)
+        .reduce(
+          (joined, part) => (part.startsWith('/') ? part : joined === '' || joined.endsWith('/') ? joined + part : `${joined}/${part}`),
+          '',
+        ),
     hash: (value, algorithm = 'sha1') => createHash(String(algorithm)).update(pythonStr(value)).digest('hex'),
     checksum: (value) => createHash('sha1').update(pythonStr(value)).digest('hex'),
     sha1: (value) => createHash('sha1').update(pythonStr(value)).digest('hex'),
@@ -784,34 +891,49 @@ function filters(): Record<string, Filter> {
     d: defaultFilter,
     combine: (value, ...rest) => {
       const args = bind(rest, []);
-      const dicts = [...flatten(Array.isArray(value) ? value : [value], undefined, false), ...flatten(args.__rest as unknown[], undefined, false)];
+      const dicts = [
+        ...flatten(Array.isArray(value) ? value : [value], undefined, false),
+        ...flatten(args.__rest as unknown[], undefined, false),
+      ];
       for (const dict of dicts) if (!isDict(dict)) throw new Error(`combine: expected dicts, got ${typeName(dict)}`);
-      return dicts.reduce((merged, dict) => deepMerge(merged, dict, pythonTruthy(args.recursive), String(args.list_merge ?? 'replace')), {});
+      return dicts.reduce(
+        (merged, dict) => deepMerge(merged, dict, pythonTruthy(args.recursive), String(args.list_merge ?? 'replace')),
+        {},
+      );
     },
     dict2items: (value, ...rest) => {
       const args = bind(rest, ['key_name', 'value_name']);
       if (!isDict(value)) throw new Error(`dict2items requires a dictionary, got ${typeName(value)}`);
-      return Object.entries(value).map(([key, item]) => ({ [String(args.key_name ?? 'key')]: key, [String(args.value_name ?? 'value')]: item }));
+      return Object.entries(value).map(([key, item]) => ({
+        [String(args.key_name ?? 'key')]: key,
+        [String(args.value_name ?? 'value')]: item,
+      }));
     },
     items2dict: (value, ...rest) => {
       const args = bind(rest, ['key_name', 'value_name']);
-      return Object.fromEntries(toList(value).map((item) => [pythonStr(attributeOf(item, args.key_name ?? 'key')), attributeOf(item, args.value_name ?? 'value')]));
+      return Object.fromEntries(
+        toList(value).map((item) => [pythonStr(attributeOf(item, args.key_name ?? 'key')), attributeOf(item, args.value_name ?? 'value')]),
+      );
     },
     items: (value) => (isDict(value) ? Object.entries(value).map((entry) => PyTuple.from(entry)) : []),
     dictsort: (value, ...rest) => {
       const args = bind(rest, ['case_sensitive', 'by', 'reverse']);
       const index = args.by === 'value' ? 1 : 0;
-      const key = (entry: [string, unknown]): unknown => (typeof entry[index] === 'string' && !pythonTruthy(args.case_sensitive) ? (entry[index] as string).toLowerCase() : entry[index]);
+      const key = (entry: [string, unknown]): unknown =>
+        typeof entry[index] === 'string' && !pythonTruthy(args.case_sensitive) ? (entry[index] as string).toLowerCase() : entry[index];
       const sign = pythonTruthy(args.reverse) ? -1 : 1;
-      return Object.entries(isDict(value) ? value : {}).sort((a, b) => sign * pythonCompare(key(a), key(b))).map((entry) => PyTuple.from(entry));
+      return Object.entries(isDict(value) ? value : {})
+        .sort((a, b) => sign * pythonCompare(key(a), key(b)))
+        .map((entry) => PyTuple.from(entry));
     },
     map: function (value, ...rest) {
       const args = bind(rest, []);
       const positional = args.__rest as unknown[];
-      if ('attribute' in args) return toList(value).map((item) => {
-        const field = attributeOf(item, args.attribute);
-        return field === undefined && 'default' in args ? args.default : field;
-      });
+      if ('attribute' in args)
+        return toList(value).map((item) => {
+          const field = attributeOf(item, args.attribute);
+          return field === undefined && 'default' in args ? args.default : field;
+        });
       const [name, ...filterArgs] = positional;
       if (name === undefined) return toList(value);
       const filter = getFilter(this.env, String(name));
@@ -823,11 +945,20 @@ function filters(): Record<string, Filter> {
     rejectattr: attrSelect(false),
     join: (value, ...rest) => {
       const args = bind(rest, ['d', 'attribute']);
-      const items = toList(value).map((item) => (args.attribute === undefined || args.attribute === null ? item : attributeOf(item, args.attribute)));
+      const items = toList(value).map((item) =>
+        args.attribute === undefined || args.attribute === null ? item : attributeOf(item, args.attribute),
+      );
       return items.map(pythonStr).join(args.d === undefined ? '' : pythonStr(args.d));
     },
     list: (value) => toList(value),
-    length: (value) => (isDict(value) ? Object.keys(value).length : typeof value === 'string' || Array.isArray(value) ? value.length : value === undefined || value === null ? 0 : toList(value).length),
+    length: (value) =>
+      isDict(value)
+        ? Object.keys(value).length
+        : typeof value === 'string' || Array.isArray(value)
+          ? value.length
+          : value === undefined || value === null
+            ? 0
+            : toList(value).length,
     count: (value) => (isDict(value) ? Object.keys(value).length : toList(value).length),
     first: (value) => toList(value)[0],
     last: (value) => toList(value).at(-1),
@@ -837,17 +968,27 @@ function filters(): Record<string, Filter> {
     difference: (value, other) => unique(toList(value).filter((item) => !toList(other).some((o) => pythonEqual(o, item)))),
     symmetric_difference: (value, other) => {
       const [a, b] = [toList(value), toList(other)];
-      return unique([...a.filter((item) => !b.some((o) => pythonEqual(o, item))), ...b.filter((item) => !a.some((o) => pythonEqual(o, item)))]);
+      return unique([
+        ...a.filter((item) => !b.some((o) => pythonEqual(o, item))),
+        ...b.filter((item) => !a.some((o) => pythonEqual(o, item))),
+      ]);
     },
     flatten: (value, ...rest) => {
       const args = bind(rest, ['levels', 'skip_nulls']);
-      return flatten(toList(value), typeof args.levels === 'number' ? args.levels : undefined, args.skip_nulls === undefined ? true : pythonTruthy(args.skip_nulls));
+      return flatten(
+        toList(value),
+        typeof args.levels === 'number' ? args.levels : undefined,
+        args.skip_nulls === undefined ? true : pythonTruthy(args.skip_nulls),
+      );
     },
     min: (value, ...rest) => minMax(value, bind(rest, []).attribute, 1),
     max: (value, ...rest) => minMax(value, bind(rest, []).attribute, -1),
     sum: (value, ...rest) => {
       const args = bind(rest, ['attribute', 'start']);
-      return toList(value).reduce<unknown>((total, item) => (runtimeAdd(total, args.attribute === undefined ? item : attributeOf(item, args.attribute))), args.start ?? 0);
+      return toList(value).reduce<unknown>(
+        (total, item) => runtimeAdd(total, args.attribute === undefined ? item : attributeOf(item, args.attribute)),
+        args.start ?? 0,
+      );
     },
     sort: (value, ...rest) => {
       const args = bind(rest, ['reverse', 'case_sensitive', 'attribute']);
@@ -863,7 +1004,8 @@ function filters(): Record<string, Filter> {
     round: (value, precision = 0, method = 'common') => {
       const factor = 10 ** Number(precision);
       const scaled = Number(value) * factor;
-      const rounded = method === 'ceil' ? Math.ceil(scaled) : method === 'floor' ? Math.floor(scaled) : Math.sign(scaled) * Math.round(Math.abs(scaled));
+      const rounded =
+        method === 'ceil' ? Math.ceil(scaled) : method === 'floor' ? Math.floor(scaled) : Math.sign(scaled) * Math.round(Math.abs(scaled));
       return rounded / factor;
     },
     indent: (value, ...rest) => {
@@ -880,7 +1022,9 @@ function filters(): Record<string, Filter> {
     format: (value, ...rest) => {
       let index = 0;
       const args = stripKeywords(rest);
-      return pythonStr(value).replace(/%([sdr%])/g, (_m, kind: string) => (kind === '%' ? '%' : kind === 'd' ? String(Math.trunc(Number(args[index++]))) : pythonStr(args[index++])));
+      return pythonStr(value).replace(/%([sdr%])/g, (_m, kind: string) =>
+        kind === '%' ? '%' : kind === 'd' ? String(Math.trunc(Number(args[index++]))) : pythonStr(args[index++]),
+      );
     },
     attr: (value, name) => attributeOf(value, name),
     version_compare: function (value, ...rest) {
@@ -898,7 +1042,39 @@ function runtimeAdd(left: unknown, right: unknown): unknown {
 }
 
 /** Filters that look at an unknown themselves instead of returning one: they keep its sentinel, or test definedness. */
-const PASS_UNKNOWN = new Set(['default', 'd', 'mandatory', 'string', 'to_json', 'to_nice_json', 'tojson', 'to_yaml', 'to_nice_yaml', 'join', 'list', 'length', 'count', 'first', 'last', 'unique', 'flatten', 'combine', 'dict2items', 'items2dict', 'map', 'select', 'reject', 'selectattr', 'rejectattr', 'reverse', 'indent', 'type_debug', 'items', 'union', 'zip']);
+const PASS_UNKNOWN = new Set([
+  'default',
+  'd',
+  'mandatory',
+  'string',
+  'to_json',
+  'to_nice_json',
+  'tojson',
+  'to_yaml',
+  'to_nice_yaml',
+  'join',
+  'list',
+  'length',
+  'count',
+  'first',
+  'last',
+  'unique',
+  'flatten',
+  'combine',
+  'dict2items',
+  'items2dict',
+  'map',
+  'select',
+  'reject',
+  'selectattr',
+  'rejectattr',
+  'reverse',
+  'indent',
+  'type_debug',
+  'items',
+  'union',
+  'zip',
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -906,9 +1082,20 @@ const PASS_UNKNOWN = new Set(['default', 'd', 'mandatory', 'string', 'to_json', 
 type Test = (this: FilterContext, value: unknown, ...args: unknown[]) => unknown;
 
 const VERSION_OPERATORS: Record<string, (order: number) => boolean> = {
-  '<': (o) => o < 0, lt: (o) => o < 0, '<=': (o) => o <= 0, le: (o) => o <= 0, '>': (o) => o > 0, gt: (o) => o > 0,
-  '>=': (o) => o >= 0, ge: (o) => o >= 0, '==': (o) => o === 0, '=': (o) => o === 0, eq: (o) => o === 0,
-  '!=': (o) => o !== 0, '<>': (o) => o !== 0, ne: (o) => o !== 0,
+  '<': (o) => o < 0,
+  lt: (o) => o < 0,
+  '<=': (o) => o <= 0,
+  le: (o) => o <= 0,
+  '>': (o) => o > 0,
+  gt: (o) => o > 0,
+  '>=': (o) => o >= 0,
+  ge: (o) => o >= 0,
+  '==': (o) => o === 0,
+  '=': (o) => o === 0,
+  eq: (o) => o === 0,
+  '!=': (o) => o !== 0,
+  '<>': (o) => o !== 0,
+  ne: (o) => o !== 0,
 };
 
 function tests(): Record<string, Test> {
@@ -941,8 +1128,14 @@ function tests(): Record<string, Test> {
     '>': (value, other) => pythonCompare(value, other) > 0,
     ge: (value, other) => pythonCompare(value, other) >= 0,
     '>=': (value, other) => pythonCompare(value, other) >= 0,
-    in: (value, container) => (typeof container === 'string' ? container.includes(pythonStr(value)) : isDict(container) ? pythonStr(value) in container : toList(container).some((item) => pythonEqual(item, value))),
-    contains: (container, value) => (typeof container === 'string' ? container.includes(pythonStr(value)) : toList(container).some((item) => pythonEqual(item, value))),
+    in: (value, container) =>
+      typeof container === 'string'
+        ? container.includes(pythonStr(value))
+        : isDict(container)
+          ? pythonStr(value) in container
+          : toList(container).some((item) => pythonEqual(item, value)),
+    contains: (container, value) =>
+      typeof container === 'string' ? container.includes(pythonStr(value)) : toList(container).some((item) => pythonEqual(item, value)),
     match: (value, pattern, ...rest) => {
       const args = bind(rest, ['ignorecase', 'multiline']);
       return pythonRegExp(`^(?:${String(pattern)})`, regexFlags(args)).test(pythonStr(value));
@@ -974,7 +1167,32 @@ function tests(): Record<string, Test> {
     all: (value) => toList(value).every(pythonTruthy),
   };
   table.version_compare = table.version as Test;
-  for (const name of ['succeeded', 'success', 'failed', 'failure', 'changed', 'change', 'skipped', 'skip', 'finished', 'started', 'unreachable', 'reachable', 'exists', 'file', 'directory', 'link', 'abs', 'mount', 'same_file', 'is_file', 'is_dir', 'is_link', 'is_abs', 'vault_encrypted']) {
+  for (const name of [
+    'succeeded',
+    'success',
+    'failed',
+    'failure',
+    'changed',
+    'change',
+    'skipped',
+    'skip',
+    'finished',
+    'started',
+    'unreachable',
+    'reachable',
+    'exists',
+    'file',
+    'directory',
+    'link',
+    'abs',
+    'mount',
+    'same_file',
+    'is_file',
+    'is_dir',
+    'is_link',
+    'is_abs',
+    'vault_encrypted',
+  ]) {
     table[name] = (value) => Unknown.from([value], `the '${name}' test needs the controller or the host`);
   }
   return table;
@@ -985,7 +1203,6 @@ const TESTS_PASS_UNKNOWN = new Set(['defined', 'undefined', 'none']);
 
 // ---------------------------------------------------------------------------------------------
 // The environment
-
 
 function directlyUnknown(values: readonly unknown[]): boolean {
   return values.some((value) => {
@@ -1049,7 +1266,10 @@ function ansibleEnvironment(trimBlocks: boolean): nunjucks.Environment {
       return { src: found.src, path: found.path, noCache: true };
     },
   };
-  const env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, { autoescape: false, throwOnUndefined: false, trimBlocks, lstripBlocks: false, dev: true } as nunjucks.ConfigureOptions); // dev: errors keep their line
+  const env = new nunjucks.Environment(
+    loader as unknown as nunjucks.ILoader,
+    { autoescape: false, throwOnUndefined: false, trimBlocks, lstripBlocks: false, dev: true } as nunjucks.ConfigureOptions,
+  ); // dev: errors keep their line
   const register = (name: string, filter: Filter): void => {
     const wrapped = function (this: FilterContext, value: unknown, ...args: unknown[]): unknown {
       if (!PASS_UNKNOWN.has(name) && directlyUnknown([value, ...args])) {
@@ -1071,7 +1291,11 @@ function ansibleEnvironment(trimBlocks: boolean): nunjucks.Environment {
   };
   for (const [name, filter] of Object.entries(filters())) register(name, filter);
   for (const [name, test] of Object.entries(tests())) {
-    (env as unknown as { addTest(name: string, test: unknown): void }).addTest(name, function (this: FilterContext, value: unknown, ...args: unknown[]) {
+    (env as unknown as { addTest(name: string, test: unknown): void }).addTest(name, function (
+      this: FilterContext,
+      value: unknown,
+      ...args: unknown[]
+    ) {
       if (!TESTS_PASS_UNKNOWN.has(name) && directlyUnknown([value, ...args])) {
         touch(value);
         return Unknown.from([value, ...args], 'unknown');
@@ -1087,9 +1311,16 @@ function ansibleEnvironment(trimBlocks: boolean): nunjucks.Environment {
     } as never);
   }
   // An unknown filter or test is an error of this template only, naming it.
-  const envWithLookups = env as unknown as { getFilter(name: string): unknown; getTest(name: string): unknown; filters: Record<string, unknown>; tests: Record<string, unknown> };
+  const envWithLookups = env as unknown as {
+    getFilter(name: string): unknown;
+    getTest(name: string): unknown;
+    filters: Record<string, unknown>;
+    tests: Record<string, unknown>;
+  };
   envWithLookups.getFilter = (name: string) => {
-    const filter = envWithLookups.filters[name] ?? envWithLookups.filters[name.replace(/^(ansible\.builtin|ansible\.legacy|community\.general|ansible\.utils)\./, '')];
+    const filter =
+      envWithLookups.filters[name] ??
+      envWithLookups.filters[name.replace(/^(ansible\.builtin|ansible\.legacy|community\.general|ansible\.utils)\./, '')];
     if (filter) return filter;
     const error = new UnsupportedJinjaError('filter', name);
     const state = currentState();

@@ -9,7 +9,14 @@ import { Unknown } from './unknown.js';
 export type Dict = Record<string, unknown>;
 
 export function isDict(value: unknown): value is Dict {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Unknown) && !(value instanceof nunjucks.runtime.SafeString) && !(value instanceof Uint8Array);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Unknown) &&
+    !(value instanceof nunjucks.runtime.SafeString) &&
+    !(value instanceof Uint8Array)
+  );
 }
 
 /** Ansible's `bool` filter (to_bool): a boolean or None as is; 'yes', 'on', '1', 'true' in any case, and 1, are true. */
@@ -44,12 +51,21 @@ export function pythonJson(value: unknown, indent?: number, depth = 0, sortKeys 
     const inner = `\n${' '.repeat(indent * (depth + 1))}`;
     return `${open}${inner}${items.join(`,${inner}`)}\n${' '.repeat(indent * depth)}${close}`;
   };
-  if (Array.isArray(value)) return wrap('[', value.map((item) => pythonJson(item, indent, depth + 1, sortKeys)), ']');
+  if (Array.isArray(value))
+    return wrap(
+      '[',
+      value.map((item) => pythonJson(item, indent, depth + 1, sortKeys)),
+      ']',
+    );
   if (value instanceof nunjucks.runtime.SafeString || value instanceof Unknown) return pythonJsonString(value.toString());
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value);
     if (sortKeys) entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return wrap('{', entries.map(([key, item]) => `${pythonJsonString(key)}: ${pythonJson(item, indent, depth + 1, sortKeys)}`), '}');
+    return wrap(
+      '{',
+      entries.map(([key, item]) => `${pythonJsonString(key)}: ${pythonJson(item, indent, depth + 1, sortKeys)}`),
+      '}',
+    );
   }
   if (typeof value === 'string') return pythonJsonString(value);
   if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
@@ -75,7 +91,10 @@ export function pythonRepr(value: unknown): string {
   if (value instanceof PyTuple) return value.length === 1 ? `(${pythonRepr(value[0])},)` : `(${value.map(pythonRepr).join(', ')})`;
   if (value instanceof Unknown) return pythonStringRepr(value.toString());
   if (Array.isArray(value)) return `[${value.map(pythonRepr).join(', ')}]`;
-  if (isDict(value)) return `{${Object.entries(value).map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`).join(', ')}}`;
+  if (isDict(value))
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${pythonStringRepr(k)}: ${pythonRepr(v)}`)
+      .join(', ')}}`;
   return pythonStr(value);
 }
 
@@ -141,7 +160,9 @@ export function compareVersions(left: string, right: string, type: string): numb
     return pythonCompare(pa, pb);
   }
   const parts = (version: string): (number | string)[] =>
-    (version.match(/\d+|[a-z]+|\.|[^\d\w.]+/gi) ?? []).filter((part) => part !== '.').map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+    (version.match(/\d+|[a-z]+|\.|[^\d\w.]+/gi) ?? [])
+      .filter((part) => part !== '.')
+      .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
   const [a, b] = [parts(left), parts(right)];
   for (let index = 0; index < Math.min(a.length, b.length); index++) {
     const [x, y] = [a[index] as number | string, b[index] as number | string];
@@ -226,7 +247,8 @@ const WIDTH = 80;
 function dumpString(text: string, flow: boolean, column: number, indent: number, simpleKey: boolean): string {
   const style = analyzeScalar(text);
   const resolvesOtherwise = YAML11_IMPLICIT.some((pattern) => pattern.test(text));
-  if (!resolvesOtherwise && !(simpleKey && style.multiline) && (flow ? style.plainFlow : style.plainBlock)) return foldAtSpaces(text, column, indent);
+  if (!resolvesOtherwise && !(simpleKey && style.multiline) && (flow ? style.plainFlow : style.plainBlock))
+    return foldAtSpaces(text, column, indent);
   if (style.singleQuoted && !(simpleKey && style.multiline)) {
     let out = "'";
     let col = column + 1;
@@ -282,7 +304,10 @@ const sortedEntries = (value: Dict): [string, unknown][] => Object.entries(value
 
 function dumpFlow(value: unknown, column: number, indent: number): string {
   if (Array.isArray(value)) return `[${value.map((item) => dumpFlow(item, column, indent)).join(', ')}]`;
-  if (isDict(value)) return `{${sortedEntries(value).map(([key, item]) => `${dumpScalar(key, true, column, indent, true)}: ${dumpFlow(item, column, indent)}`).join(', ')}}`;
+  if (isDict(value))
+    return `{${sortedEntries(value)
+      .map(([key, item]) => `${dumpScalar(key, true, column, indent, true)}: ${dumpFlow(item, column, indent)}`)
+      .join(', ')}}`;
   return dumpScalar(value, true, column, indent);
 }
 

@@ -166,7 +166,11 @@ function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOption
       }
       cursor = span.end;
     } else {
-      if (isFilteredLoop(span.body)) throw new TemplateSyntaxError(lineOfOffset(text, span.start), `'{% ${span.body} %}': a loop with an if filter is not supported by the renderer`);
+      if (isFilteredLoop(span.body))
+        throw new TemplateSyntaxError(
+          lineOfOffset(text, span.start),
+          `'{% ${span.body} %}': a loop with an if filter is not supported by the renderer`,
+        );
       emit(textBefore(cursor, span.start, open), cursor);
       emit(source.replace(/^\{%\+/, '{%'), span.start); // nunjucks knows no `{%+`
       cursor = span.end;
@@ -190,7 +194,7 @@ function jinjaCompatible(text: string, { trimBlocks, lstripBlocks }: JinjaOption
 function isFilteredLoop(body: string): boolean {
   if (!/^for\b/.test(body)) return false;
   let flat = body.replace(/'[^']*'|"[^"]*"/g, "''");
-  for (let previous = ''; previous !== flat; ) [previous, flat] = [flat, flat.replace(/\([^()]*\)|\[[^[\]]*\]|\{[^{}]*\}/g, '()')];
+  for (let previous = ''; previous !== flat;) [previous, flat] = [flat, flat.replace(/\([^()]*\)|\[[^[\]]*\]|\{[^{}]*\}/g, '()')];
   const afterIn = flat.slice(flat.search(/\bin\b/));
   return /\bif\b/.test(afterIn) && !/\bif\b.*\belse\b/.test(afterIn);
 }
@@ -215,11 +219,30 @@ function offsetOfLine(text: string, line: number, column: number): number {
 
 /** Names that only exist when the play runs on the host: what they stand for. */
 function runtimeOnly(name: string): string | undefined {
-  if (name === 'hostvars') return 'hostvars holds every host\'s variables when the play runs';
+  if (name === 'hostvars') return "hostvars holds every host's variables when the play runs";
   if (name === 'omit') return 'omit leaves a module parameter out; it has no value in a file';
-  if (name === 'item' || name === 'ansible_loop' || name === 'ansible_loop_var') return `'${name}' is the loop variable of the task that renders this`;
+  if (name === 'item' || name === 'ansible_loop' || name === 'ansible_loop_var')
+    return `'${name}' is the loop variable of the task that renders this`;
   if (name.startsWith('ansible_')) return `the fact ${name} is gathered from the host when the play runs`;
-  if (['playbook_dir', 'role_path', 'role_name', 'inventory_dir', 'inventory_file', 'ansible_check_mode', 'play_hosts', 'role_names', 'template_path', 'template_fullpath', 'template_host', 'template_uid', 'template_run_date', 'template_destpath'].includes(name)) return `${name} is set by Ansible when the play runs`;
+  if (
+    [
+      'playbook_dir',
+      'role_path',
+      'role_name',
+      'inventory_dir',
+      'inventory_file',
+      'ansible_check_mode',
+      'play_hosts',
+      'role_names',
+      'template_path',
+      'template_fullpath',
+      'template_host',
+      'template_uid',
+      'template_run_date',
+      'template_destpath',
+    ].includes(name)
+  )
+    return `${name} is set by Ansible when the play runs`;
   return undefined;
 }
 
@@ -246,13 +269,18 @@ function includeLoader(path: string | undefined, files: ReadonlyMap<string, stri
     if (!files || !path) return undefined;
     const dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
     const roleTemplates = /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(path)?.[1];
-    const candidates = [dir ? `${dir}/${name}` : name, ...(roleTemplates ? [`${roleTemplates}/templates/${name}`] : []), name].map((candidate) => posix.normalize(candidate));
+    const candidates = [dir ? `${dir}/${name}` : name, ...(roleTemplates ? [`${roleTemplates}/templates/${name}`] : []), name].map(
+      (candidate) => posix.normalize(candidate),
+    );
     const found = candidates.find((candidate) => files.has(candidate));
     if (found === undefined) return undefined;
     const text = (files.get(found) ?? '').replace(/\r\n?/g, '\n');
     const { options, body } = templateOverrides(text);
     const source = body.endsWith('\n') ? body.slice(0, -1) : body;
-    return { path: found, src: jinjaCompatible(source, { trimBlocks: options.trimBlocks ?? true, lstripBlocks: options.lstripBlocks ?? false }).text };
+    return {
+      path: found,
+      src: jinjaCompatible(source, { trimBlocks: options.trimBlocks ?? true, lstripBlocks: options.lstripBlocks ?? false }).text,
+    };
   };
 }
 
@@ -271,10 +299,12 @@ function renderCore(text: string, vars: Vars, options: RenderOptions, capture?: 
     compatible = jinjaCompatible(source, { trimBlocks: jinjaOptions.trimBlocks ?? true, lstripBlocks: jinjaOptions.lstripBlocks ?? false });
   } catch (error) {
     if (error instanceof TemplateSyntaxError) throw new RenderError(options.path, error.line + headerLines, error.detail);
-    if (error instanceof UnsupportedJinjaError) throw new RenderError(options.path, 1, error.message, { kind: error.kind, name: error.feature });
+    if (error instanceof UnsupportedJinjaError)
+      throw new RenderError(options.path, 1, error.message, { kind: error.kind, name: error.feature });
     throw error;
   }
-  const templateLine = (line: number, column = 0): number => headerLines + lineOfOffset(source, compatible.sourceOffset(offsetOfLine(compatible.text, line, column)));
+  const templateLine = (line: number, column = 0): number =>
+    headerLines + lineOfOffset(source, compatible.sourceOffset(offsetOfLine(compatible.text, line, column)));
   const state: RenderState = {
     path: options.path,
     uses: [],
@@ -298,7 +328,10 @@ function renderCore(text: string, vars: Vars, options: RenderOptions, capture?: 
     },
     // An undefined name printed is an error in Ansible unless something the tool cannot see defines it (-e, AWX).
     print: (value, index) => {
-      if (value === undefined) return new Unknown(`'${compatible.expressions[index] ?? ''}' is undefined here; Ansible would need it from extra vars or fail`).toString();
+      if (value === undefined)
+        return new Unknown(
+          `'${compatible.expressions[index] ?? ''}' is undefined here; Ansible would need it from extra vars or fail`,
+        ).toString();
       return value === null ? '' : pythonStr(value);
     },
     capture,
@@ -311,10 +344,22 @@ function renderCore(text: string, vars: Vars, options: RenderOptions, capture?: 
   } catch (error) {
     const thrown = state.thrown ?? (error instanceof Error ? error : new Error(String(error)));
     const templateError = error as { lineno?: number; colno?: number; message?: string };
-    const line = typeof templateError.lineno === 'number' ? templateLine(templateError.lineno, Math.max(0, (templateError.colno ?? 1) - 1)) : undefined;
+    const line =
+      typeof templateError.lineno === 'number'
+        ? templateLine(templateError.lineno, Math.max(0, (templateError.colno ?? 1) - 1))
+        : undefined;
     if (thrown instanceof RenderError) throw thrown;
-    const detail = state.thrown ? thrown.message : (templateError.message ?? String(error)).replace(/^\(unknown path\)( \[Line \d+, Column \d+\])?\s*/, '').replace(/^Error: /, '').split('\n').map((part) => part.trim()).filter(Boolean).join(': ');
-    if (thrown instanceof UnsupportedJinjaError) throw new RenderError(options.path, line, thrown.message, { kind: thrown.kind, name: thrown.feature });
+    const detail = state.thrown
+      ? thrown.message
+      : (templateError.message ?? String(error))
+          .replace(/^\(unknown path\)( \[Line \d+, Column \d+\])?\s*/, '')
+          .replace(/^Error: /, '')
+          .split('\n')
+          .map((part) => part.trim())
+          .filter(Boolean)
+          .join(': ');
+    if (thrown instanceof UnsupportedJinjaError)
+      throw new RenderError(options.path, line, thrown.message, { kind: thrown.kind, name: thrown.feature });
     throw new RenderError(options.path, line, detail || 'cannot render the template');
   }
   const missing = dataNewlines - countTrailingNewlines(result);
@@ -358,7 +403,16 @@ const ROLE_TEMPLATE = /(^|\/)roles\/[^/]+\/templates\/.+\.j2$/;
  */
 export function varFiles(files: ReadonlyMap<string, string>): string[] {
   const paths: string[] = [];
-  for (const source of safeSources(files).sources) if (source.lines.size > 0 && !paths.includes(source.path) && files.has(source.path) && source.kind !== 'inventory group vars' && source.kind !== 'inventory host vars' && source.kind !== 'play vars') paths.push(source.path);
+  for (const source of safeSources(files).sources)
+    if (
+      source.lines.size > 0 &&
+      !paths.includes(source.path) &&
+      files.has(source.path) &&
+      source.kind !== 'inventory group vars' &&
+      source.kind !== 'inventory host vars' &&
+      source.kind !== 'play vars'
+    )
+      paths.push(source.path);
   return paths;
 }
 
@@ -372,7 +426,9 @@ export function assertVarFilesReadable(files: ReadonlyMap<string, string>): void
   const [first] = safeSources(files).broken;
   if (!first) return;
   const placed = /^(.+?):(\d+): ([\s\S]*)$/.exec(first.message);
-  throw placed && placed[1] === first.path ? new RenderError(first.path, Number(placed[2]), placed[3] ?? first.message) : new RenderError(first.path, undefined, first.message);
+  throw placed && placed[1] === first.path
+    ? new RenderError(first.path, Number(placed[2]), placed[3] ?? first.message)
+    : new RenderError(first.path, undefined, first.message);
 }
 
 /**
@@ -513,7 +569,9 @@ const varsCache = new WeakMap<ReadonlyMap<string, string>, Map<string, Vars>>();
 /** True when `role`'s defaults or vars define a name another role's also define: only then does the rendering role change the values. */
 function roleDefinesSharedName(sources: readonly VarSource[], role: string): boolean {
   const own = new Set(sources.filter((source) => source.role === role).flatMap((source) => Object.keys(source.data)));
-  return sources.some((source) => source.role !== undefined && source.role !== role && Object.keys(source.data).some((name) => own.has(name)));
+  return sources.some(
+    (source) => source.role !== undefined && source.role !== role && Object.keys(source.data).some((name) => own.has(name)),
+  );
 }
 
 function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: string | undefined): Vars {
@@ -522,15 +580,23 @@ function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: 
   raw.set('ansible_managed', { value: ansibleManaged(files), where: 'ansible.cfg' });
   raw.set('inventory_hostname', { value: host.name, where: host.inventory ?? 'inventory' });
   raw.set('inventory_hostname_short', { value: host.name.split('.')[0], where: host.inventory ?? 'inventory' });
-  raw.set('group_names', { value: host.groups.filter((group) => group !== 'all' && group !== 'ungrouped').sort(), where: host.inventory ?? 'inventory' });
+  raw.set('group_names', {
+    value: host.groups.filter((group) => group !== 'all' && group !== 'ungrouped').sort(),
+    where: host.inventory ?? 'inventory',
+  });
   raw.set('groups', { value: host.groupHosts, where: host.inventory ?? 'inventory' });
   for (const name of referencedVaultNames(files)) raw.set(name, { value: vaultPlaceholder(name), where: 'vault' });
   for (const { path, message } of broken) raw.set(`__broken_${path}`, { value: new Unknown(message), where: path });
-  const sourceOf = (source: VarSource, name: string): string => `${source.path}${source.lines.has(name) ? `:${source.lines.get(name)}` : ''}`;
-  for (const source of sources) for (const [name, value] of Object.entries(source.data)) raw.set(name, { value, where: sourceOf(source, name) });
+  const sourceOf = (source: VarSource, name: string): string =>
+    `${source.path}${source.lines.has(name) ? `:${source.lines.get(name)}` : ''}`;
+  for (const source of sources)
+    for (const [name, value] of Object.entries(source.data)) raw.set(name, { value, where: sourceOf(source, name) });
   for (const variable of runtime) {
     const verb = variable.how === 'register' ? 'registered by a task' : 'set by set_fact';
-    raw.set(variable.name, { value: new Unknown(`${variable.name} is ${verb} in ${variable.where} when the play runs`), where: variable.where });
+    raw.set(variable.name, {
+      value: new Unknown(`${variable.name} is ${verb} in ${variable.where} when the play runs`),
+      where: variable.where,
+    });
   }
   for (const [name, value] of Object.entries(overrides)) raw.set(name, { value, where: 'override' });
 
@@ -546,7 +612,9 @@ function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: 
     try {
       value = resolveValue(entry.value, name, entry.where);
     } catch (error) {
-      value = new Unknown(`${name} at ${entry.where} cannot be rendered: ${error instanceof RenderError ? error.detail : error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+      value = new Unknown(
+        `${name} at ${entry.where} cannot be rendered: ${error instanceof RenderError ? error.detail : error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+      );
     } finally {
       resolving.delete(name);
     }
@@ -558,7 +626,8 @@ function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: 
     get: (_target, key) => (typeof key === 'string' ? get(key) : undefined),
     has: (_target, key) => typeof key === 'string' && raw.has(key),
     ownKeys: () => [...raw.keys()],
-    getOwnPropertyDescriptor: (_target, key) => (typeof key === 'string' && raw.has(key) ? { enumerable: true, configurable: true, value: get(key) } : undefined),
+    getOwnPropertyDescriptor: (_target, key) =>
+      typeof key === 'string' && raw.has(key) ? { enumerable: true, configurable: true, value: get(key) } : undefined,
   });
   const contextFor = (text: string): Vars => {
     const context: Vars = { vars: varsProxy };
@@ -568,7 +637,9 @@ function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: 
     } catch {
       bodies = [text];
     }
-    for (const body of bodies) for (const identifier of body.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) if (raw.has(identifier) && !(identifier in context)) context[identifier] = get(identifier);
+    for (const body of bodies)
+      for (const identifier of body.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? [])
+        if (raw.has(identifier) && !(identifier in context)) context[identifier] = get(identifier);
     return context;
   };
   const resolveString = (text: string, where: string): unknown => {

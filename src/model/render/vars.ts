@@ -18,7 +18,16 @@ const ANSIBLE_VAULT_HEADER = '$ANSIBLE_VAULT;';
 /** One file (or inventory entry) of variables. */
 export interface VarSource {
   readonly path: string;
-  readonly kind: 'role defaults' | 'inventory group vars' | 'group_vars' | 'inventory host vars' | 'host_vars' | 'play vars' | 'vars_files' | 'role vars' | 'include_vars';
+  readonly kind:
+    | 'role defaults'
+    | 'inventory group vars'
+    | 'group_vars'
+    | 'inventory host vars'
+    | 'host_vars'
+    | 'play vars'
+    | 'vars_files'
+    | 'role vars'
+    | 'include_vars';
   /** The role, for role defaults and role vars. */
   readonly role?: string;
   /** Top-level values as read (UnsafeText and VaultText kept). */
@@ -71,7 +80,11 @@ export const parsedAnsibleData = new ParseMemo<unknown>(8 * 1024 * 1024);
 
 /** A playbook's or task file's data as Ansible reads it (YAML 1.1, Ansible's tags, a repeated key wins); throws when it does not parse. */
 export function ansibleData(path: string, text: string): unknown {
-  return parsedAnsibleData.get(path, text, () => parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
+  return parsedAnsibleData.get(path, text, () =>
+    parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' }).toJS({
+      maxAliasCount: MAX_ALIAS_COUNT,
+    }),
+  );
 }
 
 /** Reads a YAML variable file: its top-level mapping and each key's line; undefined for anything else (a vault file, a list, broken YAML). */
@@ -81,20 +94,32 @@ export function readVarFile(path: string, text: string): { data: Dict; lines: Ma
 
 function readVarFileUncached(path: string, text: string): { data: Dict; lines: Map<string, number> } | undefined {
   if (text.startsWith(ANSIBLE_VAULT_HEADER)) return undefined;
-  const doc = parseDocument(text, { version: '1.1', customTags: ANSIBLE_VAR_TAGS, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
-  if (doc.errors.length > 0) throw new Error(`${path}:${lineAtOffset(text, doc.errors[0]?.pos[0] ?? 0)}: not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+  const doc = parseDocument(text, {
+    version: '1.1',
+    customTags: ANSIBLE_VAR_TAGS,
+    uniqueKeys: false,
+    prettyErrors: false,
+    logLevel: 'error',
+  });
+  if (doc.errors.length > 0)
+    throw new Error(
+      `${path}:${lineAtOffset(text, doc.errors[0]?.pos[0] ?? 0)}: not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`,
+    );
   let data: unknown;
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (error) {
     // An alias bomb: expanding it would hang the run (issue 13). The file's variables are broken, not the run.
-    throw new Error(`${path}:1: aliases expand too far (${error instanceof Error ? error.message : String(error)}); openclaw-fix will not read it`);
+    throw new Error(
+      `${path}:1: aliases expand too far (${error instanceof Error ? error.message : String(error)}); openclaw-fix will not read it`,
+    );
   }
   if (data === null || data === undefined) return { data: {}, lines: new Map() };
   if (!isDict(data)) return undefined;
   const lines = new Map<string, number>();
   if (isMap(doc.contents)) {
-    for (const pair of doc.contents.items) if (isScalar(pair.key)) lines.set(String(pair.key.value), lineAtOffset(text, pair.key.range?.[0] ?? 0));
+    for (const pair of doc.contents.items)
+      if (isScalar(pair.key)) lines.set(String(pair.key.value), lineAtOffset(text, pair.key.range?.[0] ?? 0));
   }
   return { data, lines };
 }
@@ -123,9 +148,11 @@ function expandHostPattern(pattern: string): string[] {
   const after = pattern.slice(range.index + whole.length);
   const out: string[] = [];
   if (/^\d+$/.test(from)) {
-    for (let n = Number(from); n <= Number(to); n += Number(step)) out.push(...expandHostPattern(`${before}${String(n).padStart(from.length, '0')}${after}`));
+    for (let n = Number(from); n <= Number(to); n += Number(step))
+      out.push(...expandHostPattern(`${before}${String(n).padStart(from.length, '0')}${after}`));
   } else {
-    for (let code = from.charCodeAt(0); code <= to.charCodeAt(0); code += Number(step)) out.push(...expandHostPattern(`${before}${String.fromCharCode(code)}${after}`));
+    for (let code = from.charCodeAt(0); code <= to.charCodeAt(0); code += Number(step))
+      out.push(...expandHostPattern(`${before}${String.fromCharCode(code)}${after}`));
   }
   return out;
 }
@@ -147,10 +174,20 @@ function parseYamlInventory(path: string, text: string, lenient = false): Invent
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (caught) {
     if (lenient) return undefined;
-    throw new Error(`${path}:1: aliases expand too far (${caught instanceof Error ? caught.message : String(caught)}); openclaw-fix will not read it`);
+    throw new Error(
+      `${path}:1: aliases expand too far (${caught instanceof Error ? caught.message : String(caught)}); openclaw-fix will not read it`,
+    );
   }
   if (!isDict(data)) return undefined;
-  const inventory: Inventory = { path, groups: new Map([['all', emptyGroup()], ['ungrouped', emptyGroup()]]), hostVars: new Map(), hostOrder: [] };
+  const inventory: Inventory = {
+    path,
+    groups: new Map([
+      ['all', emptyGroup()],
+      ['ungrouped', emptyGroup()],
+    ]),
+    hostVars: new Map(),
+    hostOrder: [],
+  };
   const visitGroup = (name: string, body: unknown): void => {
     const group = inventory.groups.get(name) ?? emptyGroup();
     inventory.groups.set(name, group);
@@ -181,7 +218,15 @@ function parseYamlInventory(path: string, text: string, lenient = false): Invent
 
 /** Ansible's INI inventory: `[group]` host lines with key=value, `[group:vars]`, `[group:children]`. */
 function parseIniInventory(path: string, text: string): Inventory {
-  const inventory: Inventory = { path, groups: new Map([['all', emptyGroup()], ['ungrouped', emptyGroup()]]), hostVars: new Map(), hostOrder: [] };
+  const inventory: Inventory = {
+    path,
+    groups: new Map([
+      ['all', emptyGroup()],
+      ['ungrouped', emptyGroup()],
+    ]),
+    hostVars: new Map(),
+    hostOrder: [],
+  };
   let section = 'ungrouped';
   let mode: 'hosts' | 'vars' | 'children' = 'hosts';
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -241,7 +286,9 @@ const INVENTORY_DIR = /(^|\/)(inventory|inventories)\/(?!.*(?:^|\/)(group_vars|h
 
 /** `[defaults] <key>` from the repo's ansible.cfg nearest the root, with the cfg's directory. */
 export function ansibleCfgValue(files: ReadonlyMap<string, string>, key: string): { value: string; dir: string } | undefined {
-  const cfg = [...files.keys()].filter((path) => /(^|\/)ansible\.cfg$/.test(path)).sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))[0];
+  const cfg = [...files.keys()]
+    .filter((path) => /(^|\/)ansible\.cfg$/.test(path))
+    .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b))[0];
   if (cfg === undefined) return undefined;
   let section = '';
   for (const line of (files.get(cfg) ?? '').split(/\r?\n/)) {
@@ -257,11 +304,18 @@ function inventoryCandidates(files: ReadonlyMap<string, string>): string[] {
   const configured = ansibleCfgValue(files, 'inventory');
   const paths = [...files.keys()].sort();
   if (configured) {
-    const wanted = configured.value.split(',').map((entry) => posix.normalize(posix.join(configured.dir === '.' ? '' : configured.dir, entry.trim())).replace(/\/$/, ''));
+    const wanted = configured.value
+      .split(',')
+      .map((entry) => posix.normalize(posix.join(configured.dir === '.' ? '' : configured.dir, entry.trim())).replace(/\/$/, ''));
     const found = paths.filter((path) => wanted.some((want) => path === want || path.startsWith(`${want}/`)));
     if (found.length > 0) return found.filter((path) => !/(^|\/)(group_vars|host_vars)\//.test(path));
   }
-  const named = paths.filter((path) => (INVENTORY_NAME.test(path) || INVENTORY_DIR.test(path)) && !/(^|\/)(group_vars|host_vars|roles)\//.test(path) && !/(^|\/)ansible\.cfg$/.test(path));
+  const named = paths.filter(
+    (path) =>
+      (INVENTORY_NAME.test(path) || INVENTORY_DIR.test(path)) &&
+      !/(^|\/)(group_vars|host_vars|roles)\//.test(path) &&
+      !/(^|\/)ansible\.cfg$/.test(path),
+  );
   // Several environments (inventories/prod, inventories/staging): production's, else the first.
   const prod = named.filter((path) => /(^|\/)prod(uction)?(\/|\.|$)/.test(path));
   const envs = new Set(named.map((path) => posix.dirname(path)));
@@ -302,7 +356,12 @@ interface Play {
 function playsIn(files: ReadonlyMap<string, string>): Play[] {
   const plays: Play[] = [];
   for (const [path, text] of [...files.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    if (!/\.ya?ml$/.test(path) || /(^|\/)(roles|group_vars|host_vars|inventory|inventories)\//.test(path) || text.startsWith(ANSIBLE_VAULT_HEADER)) continue;
+    if (
+      !/\.ya?ml$/.test(path) ||
+      /(^|\/)(roles|group_vars|host_vars|inventory|inventories)\//.test(path) ||
+      text.startsWith(ANSIBLE_VAULT_HEADER)
+    )
+      continue;
     if (!/^\s*-?\s*hosts\s*:/m.test(text)) continue;
     let data: unknown;
     try {
@@ -313,9 +372,22 @@ function playsIn(files: ReadonlyMap<string, string>): Play[] {
     if (!Array.isArray(data)) continue;
     for (const item of data) {
       if (!isDict(item) || item.hosts === undefined) continue;
-      const roles = Array.isArray(item.roles) ? item.roles.map((role) => (isDict(role) ? String(role.role ?? role.name ?? '') : String(role))) : [];
-      const varsFiles = Array.isArray(item.vars_files) ? item.vars_files.flat().map(String) : typeof item.vars_files === 'string' ? [item.vars_files] : [];
-      plays.push({ path, hosts: Array.isArray(item.hosts) ? item.hosts.join(',') : String(item.hosts), vars: isDict(item.vars) ? item.vars : {}, varsFiles, roles, line: 1 });
+      const roles = Array.isArray(item.roles)
+        ? item.roles.map((role) => (isDict(role) ? String(role.role ?? role.name ?? '') : String(role)))
+        : [];
+      const varsFiles = Array.isArray(item.vars_files)
+        ? item.vars_files.flat().map(String)
+        : typeof item.vars_files === 'string'
+          ? [item.vars_files]
+          : [];
+      plays.push({
+        path,
+        hosts: Array.isArray(item.hosts) ? item.hosts.join(',') : String(item.hosts),
+        vars: isDict(item.vars) ? item.vars : {},
+        varsFiles,
+        roles,
+        line: 1,
+      });
     }
   }
   return plays;
@@ -324,7 +396,10 @@ function playsIn(files: ReadonlyMap<string, string>): Play[] {
 /** Hosts a play's `hosts:` pattern names: groups, hosts, `all`, `a:b`, `a,b`; `!x` and `&x` narrow. */
 function hostsMatching(pattern: string, groupHosts: (group: string) => string[], allHosts: readonly string[]): string[] {
   let selected: string[] = [];
-  for (const part of pattern.split(/[,:]/).map((entry) => entry.trim()).filter(Boolean)) {
+  for (const part of pattern
+    .split(/[,:]/)
+    .map((entry) => entry.trim())
+    .filter(Boolean)) {
     const name = part.replace(/^[!&]/, '');
     const hosts = name === 'all' || name === '*' ? [...allHosts] : allHosts.includes(name) ? [name] : groupHosts(name);
     if (part.startsWith('!')) selected = selected.filter((host) => !hosts.includes(host));
@@ -348,13 +423,21 @@ function entityFiles(paths: readonly string[], dir: string, name: string): strin
     .filter((path) => {
       if (!path.startsWith(prefix)) return false;
       const rest = path.slice(prefix.length);
-      return rest === name || rest === `${name}.yml` || rest === `${name}.yaml` || rest === `${name}.json` || (rest.startsWith(`${name}/`) && (YAML_EXTENSION.test(rest) || !posix.basename(rest).includes('.')));
+      return (
+        rest === name ||
+        rest === `${name}.yml` ||
+        rest === `${name}.yaml` ||
+        rest === `${name}.json` ||
+        (rest.startsWith(`${name}/`) && (YAML_EXTENSION.test(rest) || !posix.basename(rest).includes('.')))
+      );
     })
     .sort();
 }
 
 function taskFilesOf(files: ReadonlyMap<string, string>): string[] {
-  return [...files.keys()].filter((path) => /(^|\/)roles\/[^/]+\/(tasks|handlers)\/.+\.ya?ml$/.test(path) || /(^|\/)(tasks|playbooks)\/.+\.ya?ml$/.test(path)).sort();
+  return [...files.keys()]
+    .filter((path) => /(^|\/)roles\/[^/]+\/(tasks|handlers)\/.+\.ya?ml$/.test(path) || /(^|\/)(tasks|playbooks)\/.+\.ya?ml$/.test(path))
+    .sort();
 }
 
 /** Values of a task's keys, walking blocks, for include_vars, register and set_fact. */
@@ -388,18 +471,23 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
     return [...new Set([...group.hosts, ...group.children.flatMap((child) => groupHosts(child, seen))])];
   };
   const allHosts = inventory?.hostOrder ?? [];
-  const targeted = plays.filter((play) => play.roles.length > 0).concat(plays).flatMap((play) => hostsMatching(play.hosts, (name) => groupHosts(name), allHosts));
+  const targeted = plays
+    .filter((play) => play.roles.length > 0)
+    .concat(plays)
+    .flatMap((play) => hostsMatching(play.hosts, (name) => groupHosts(name), allHosts));
   const host = targeted[0] ?? allHosts[0] ?? 'localhost';
 
   // Its groups: every group containing it, with their parents; Ansible orders them by depth, then name.
-  const parentsOf = (name: string): string[] => [...groups.entries()].filter(([, group]) => group.children.includes(name)).map(([parent]) => parent);
+  const parentsOf = (name: string): string[] =>
+    [...groups.entries()].filter(([, group]) => group.children.includes(name)).map(([parent]) => parent);
   const memberOf = new Set<string>(['all']);
   for (const [name, group] of groups) if (group.hosts.includes(host)) memberOf.add(name);
   if (memberOf.size === 1) memberOf.add('ungrouped');
   let grew = true;
   while (grew) {
     grew = false;
-    for (const name of [...memberOf]) for (const parent of parentsOf(name)) if (!memberOf.has(parent)) memberOf.add(parent) && (grew = true);
+    for (const name of [...memberOf])
+      for (const parent of parentsOf(name)) if (!memberOf.has(parent)) memberOf.add(parent) && (grew = true);
   }
   const depth = (name: string, seen = new Set<string>()): number => {
     if (name === 'all' || seen.has(name)) return 0;
@@ -408,19 +496,32 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
     return 1 + (parents.length === 0 ? 0 : Math.max(...parents.map((parent) => depth(parent, seen))));
   };
   const priority = (name: string): number => Number(groups.get(name)?.vars.ansible_group_priority ?? 1);
-  const orderedGroups = [...memberOf].sort((a, b) => (a === 'all' ? -1 : b === 'all' ? 1 : depth(a) - depth(b) || priority(a) - priority(b) || a.localeCompare(b)));
+  const orderedGroups = [...memberOf].sort((a, b) =>
+    a === 'all' ? -1 : b === 'all' ? 1 : depth(a) - depth(b) || priority(a) - priority(b) || a.localeCompare(b),
+  );
   const groupHostsRecord: Record<string, string[]> = {};
   for (const name of groups.keys()) groupHostsRecord[name] = groupHosts(name);
   groupHostsRecord.all = [...allHosts];
 
   // Directories whose group_vars/host_vars apply: the inventory's, then the playbooks'.
   const varDirsOf = (kind: 'group_vars' | 'host_vars'): string[] => {
-    const all = [...new Set(paths.map((path) => new RegExp(`^(.*?)(?:^|/)${kind}/`).exec(path)).filter((match): match is RegExpExecArray => match !== null).map((match) => (match[1] ?? '').replace(/\/$/, '')))];
+    const all = [
+      ...new Set(
+        paths
+          .map((path) => new RegExp(`^(.*?)(?:^|/)${kind}/`).exec(path))
+          .filter((match): match is RegExpExecArray => match !== null)
+          .map((match) => (match[1] ?? '').replace(/\/$/, '')),
+      ),
+    ];
     const inventoryDirs = inventories.map((entry) => posix.dirname(entry.path)).map((dir) => (dir === '.' ? '' : dir));
     const playDirs = plays.map((play) => posix.dirname(play.path)).map((dir) => (dir === '.' ? '' : dir));
     const adjacent = [...new Set([...inventoryDirs, ...playDirs])].filter((dir) => all.includes(dir));
     // Without an inventory or a playbook next to them, every group_vars directory counts, but not one that sits next to an unused inventory.
-    const otherInventories = paths.filter((path) => INVENTORY_DIR.test(path) || INVENTORY_NAME.test(path)).map((path) => posix.dirname(path)).map((dir) => (dir === '.' ? '' : dir)).filter((dir) => !inventoryDirs.includes(dir));
+    const otherInventories = paths
+      .filter((path) => INVENTORY_DIR.test(path) || INVENTORY_NAME.test(path))
+      .map((path) => posix.dirname(path))
+      .map((dir) => (dir === '.' ? '' : dir))
+      .filter((dir) => !inventoryDirs.includes(dir));
     const rest = all.filter((dir) => !adjacent.includes(dir) && !otherInventories.includes(dir));
     return [...adjacent.filter((dir) => inventoryDirs.includes(dir)), ...adjacent.filter((dir) => !inventoryDirs.includes(dir)), ...rest];
   };
@@ -437,11 +538,15 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
   const roleFiles = (part: 'defaults' | 'vars'): { path: string; role: string }[] =>
     paths
       .map((path) => ({ path, info: roleOf(path) }))
-      .filter(({ info }) => info?.part === part && (/^main(\.ya?ml|\.json)?$/.test(info.rest) || /^main\/.+\.(ya?ml|json)$/.test(info.rest)))
+      .filter(
+        ({ info }) => info?.part === part && (/^main(\.ya?ml|\.json)?$/.test(info.rest) || /^main\/.+\.(ya?ml|json)$/.test(info.rest)),
+      )
       .map(({ path, info }) => ({ path, role: info?.role ?? '' }));
   const playRoles = plays.flatMap((play) => play.roles);
   const byRole = (entries: { path: string; role: string }[]): { path: string; role: string }[] =>
-    [...entries].sort((a, b) => Number(a.role === role) - Number(b.role === role) || rank(a.role) - rank(b.role) || a.path.localeCompare(b.path));
+    [...entries].sort(
+      (a, b) => Number(a.role === role) - Number(b.role === role) || rank(a.role) - rank(b.role) || a.path.localeCompare(b.path),
+    );
   const rank = (name: string): number => (playRoles.includes(name) ? playRoles.indexOf(name) : playRoles.length);
   for (const { path, role: roleName } of byRole(roleFiles('defaults'))) addFile(path, 'role defaults', roleName);
 
@@ -451,15 +556,22 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
     if (vars && Object.keys(vars).length > 0) inline(inventory?.path ?? 'inventory', 'inventory group vars', vars);
   }
   const groupDirs = varDirsOf('group_vars');
-  for (const name of orderedGroups) for (const dir of groupDirs) for (const path of entityFiles(paths, dir === '' ? 'group_vars' : `${dir}/group_vars`, name)) addFile(path, 'group_vars');
+  for (const name of orderedGroups)
+    for (const dir of groupDirs)
+      for (const path of entityFiles(paths, dir === '' ? 'group_vars' : `${dir}/group_vars`, name)) addFile(path, 'group_vars');
 
   // 3. inventory host vars, host_vars files
   const hostVars = inventory?.hostVars.get(host);
   if (hostVars && Object.keys(hostVars).length > 0) inline(inventory?.path ?? 'inventory', 'inventory host vars', hostVars);
-  for (const dir of varDirsOf('host_vars')) for (const path of entityFiles(paths, dir === '' ? 'host_vars' : `${dir}/host_vars`, host)) addFile(path, 'host_vars');
+  for (const dir of varDirsOf('host_vars'))
+    for (const path of entityFiles(paths, dir === '' ? 'host_vars' : `${dir}/host_vars`, host)) addFile(path, 'host_vars');
 
   // 4. play vars and vars_files (static names, relative to the playbook)
-  for (const play of plays.filter((entry) => hostsMatching(entry.hosts, (name) => groupHosts(name), allHosts.length > 0 ? allHosts : [host]).includes(host) || entry.hosts === 'all')) {
+  for (const play of plays.filter(
+    (entry) =>
+      hostsMatching(entry.hosts, (name) => groupHosts(name), allHosts.length > 0 ? allHosts : [host]).includes(host) ||
+      entry.hosts === 'all',
+  )) {
     if (Object.keys(play.vars).length > 0) inline(play.path, 'play vars', play.vars);
     for (const file of play.varsFiles) {
       if (file.includes('{{')) continue;
@@ -485,9 +597,11 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
     for (const task of tasksOf(data)) {
       if (typeof task.register === 'string') runtime.push({ name: task.register, where: path, how: 'register' });
       for (const [key, args] of Object.entries(task)) {
-        if (SET_FACT.has(key) && isDict(args)) for (const name of Object.keys(args)) if (name !== 'cacheable') runtime.push({ name, where: path, how: 'set_fact' });
+        if (SET_FACT.has(key) && isDict(args))
+          for (const name of Object.keys(args)) if (name !== 'cacheable') runtime.push({ name, where: path, how: 'set_fact' });
         if (!INCLUDE_VARS.has(key)) continue;
-        const file = typeof args === 'string' ? args.trim().split(/\s+/)[0] : isDict(args) && typeof args.file === 'string' ? args.file : undefined;
+        const file =
+          typeof args === 'string' ? args.trim().split(/\s+/)[0] : isDict(args) && typeof args.file === 'string' ? args.file : undefined;
         if (file === undefined || file.includes('{{') || (isDict(args) && args.name !== undefined)) continue;
         const searched = [
           ...(info ? [`${info.root}/vars/${file}`, `${info.root}/${file}`, `${info.root}/tasks/${file}`] : []),
