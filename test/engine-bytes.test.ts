@@ -7,28 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { applyEditsToText, EditConflictError } from '../src/core/edits.js';
 import { maskJinja, scanJinja } from '../src/toolkit/jinja-mask.js';
 import { parseYamlTemplate, YamlTemplateError } from '../src/toolkit/template-yaml.js';
+import { COMMENTED_COMPOSE_TEMPLATE } from './compose-template.js';
 
-const COMPOSE = `---
-# {{ ansible_managed }}
-# ---- services ----------------------------------------------------------
-services:
-  redis:
-    image: "{{ redis_image }}"   # pinned in group_vars
-  litellm:
-    image: {{ litellm_image }}
-    depends_on:
-      redis:
-        condition: service_healthy
-      openclaw-egress:
-        condition: service_healthy    # ← unnecessary for startup
-    healthcheck:
-      test: ["CMD-SHELL", "docker ps --format '{{ '{{' }}.Names{{ '}}' }}' | grep -q litellm"]
-{% if litellm_extra_env is defined %}
-    environment: {{ litellm_extra_env | to_json }}
-{% endif %}
-  openclaw-egress:
-    build: ./build/smokescreen
-`;
+const COMPOSE = COMMENTED_COMPOSE_TEMPLATE;
 
 describe('Jinja masking', () => {
   it('keeps every offset and newline, and reads {{ "{{" }} escapes as one expression', () => {

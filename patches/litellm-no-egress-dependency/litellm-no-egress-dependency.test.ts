@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { planFixes, unifiedDiff } from '../../src/core/engine.js';
 import { loadPatch } from '../../src/core/patch-home.js';
+import { COMMENTED_COMPOSE_TEMPLATE } from '../../test/compose-template.js';
 import { edit, fixture, PatchTester } from '../../test/patch-tester.js';
 import { bug7 } from './litellm-no-egress-dependency.js';
 
@@ -15,27 +16,7 @@ const LITELLM_DEPENDS =
   '    depends_on:\n      redis:\n        condition: service_healthy\n      openclaw-egress:\n        condition: service_healthy\n    logging: *default-logging\n';
 
 /** A Compose template written with comments, CRLF-sensitive spacing and Jinja escapes: every byte outside the removed lines must stay. */
-const TEMPLATE = `---
-# {{ ansible_managed }}
-# ---- services ----------------------------------------------------------
-services:
-  redis:
-    image: "{{ redis_image }}"   # pinned in group_vars
-  litellm:
-    image: {{ litellm_image }}
-    depends_on:
-      redis:
-        condition: service_healthy
-      openclaw-egress:
-        condition: service_healthy    # ← unnecessary for startup
-    healthcheck:
-      test: ["CMD-SHELL", "docker ps --format '{{ '{{' }}.Names{{ '}}' }}' | grep -q litellm"]
-{% if litellm_extra_env is defined %}
-    environment: {{ litellm_extra_env | to_json }}
-{% endif %}
-  openclaw-egress:
-    build: ./build/smokescreen
-`;
+const TEMPLATE = COMMENTED_COMPOSE_TEMPLATE;
 const FIXED = TEMPLATE.replace('      openclaw-egress:\n        condition: service_healthy    # ← unnecessary for startup\n', '');
 const only = (text: string) => new Map([[COMPOSE, text]]);
 

@@ -11,7 +11,7 @@ import { locate } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
 import { pairOf, where } from '../toolkit/yaml-edit.js';
 import { composeFiles } from './compose-templates.js';
-import { commandWords, isShellScript, shellCommands } from '../toolkit/shell.js';
+import { commandWords, isShellScript, SHELL_BUILTINS, shellCommands } from '../toolkit/shell.js';
 import { readTaskFile, taskCommand, tasksOf } from '../toolkit/tasks.js';
 
 export const ROUTE_GLOBS = [
@@ -21,28 +21,6 @@ export const ROUTE_GLOBS = [
   '**/group_vars/**/*.{yml,yaml}',
   '**/roles/*/defaults/main.{yml,yaml}',
 ];
-
-/** Shell builtins: their arguments never become another process's argv. */
-const BUILTINS = new Set([
-  'echo',
-  'printf',
-  'export',
-  'local',
-  'readonly',
-  'declare',
-  'typeset',
-  'read',
-  'test',
-  '[',
-  '[[',
-  ':',
-  'set',
-  'unset',
-  'return',
-  'exit',
-  'true',
-  'false',
-]);
 
 export interface SecretRoute {
   readonly at: string;
@@ -125,7 +103,7 @@ export function secretRoutes(
     for (const command of commands) {
       const words = commandWords(command);
       const program = words[0]?.value ?? '';
-      if (words.length === 0 || BUILTINS.has(program) || /^[A-Za-z_]\w*=/.test(program)) continue;
+      if (words.length === 0 || SHELL_BUILTINS.has(program) || /^[A-Za-z_]\w*=/.test(program)) continue;
       const carrying = words
         .slice(1)
         .find(

@@ -473,3 +473,25 @@ export function resolveShellWord(value: string, variables: ShellVariables, at: n
   out += masked.slice(last);
   return { value: unmask(out) };
 }
+
+/** Shell builtins: their arguments never become another process's argv. */
+export const SHELL_BUILTINS = new Set([
+  'echo',
+  'printf',
+  'export',
+  'local',
+  'readonly',
+  'declare',
+  'typeset',
+  'read',
+  'test',
+  '[',
+  '[[',
+  ':',
+  'set',
+  'unset',
+  'return',
+  'exit',
+  'true',
+  'false',
+]);

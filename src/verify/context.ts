@@ -4,6 +4,7 @@
  * `file:line` of a rendered value in its template. Independent of the patch modules: it shares
  * only the renderer and the YAML-with-Jinja parser with them.
  */
+import { isModuleKey } from '../toolkit/ansible-task-keywords.js';
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { describeError, FileProblem } from '../core/failure.js';
 import { scanJinja, TemplateSyntaxError } from '../toolkit/jinja-mask.js';
@@ -55,50 +56,6 @@ export interface Task {
   readonly section: 'tasks' | 'block' | 'rescue' | 'always';
   readonly parent: Task | undefined;
 }
-
-const TASK_KEYWORDS = new Set([
-  'name',
-  'when',
-  'tags',
-  'register',
-  'no_log',
-  'args',
-  'loop',
-  'loop_control',
-  'become',
-  'become_user',
-  'become_method',
-  'changed_when',
-  'failed_when',
-  'ignore_errors',
-  'ignore_unreachable',
-  'notify',
-  'listen',
-  'vars',
-  'environment',
-  'delegate_to',
-  'delegate_facts',
-  'run_once',
-  'retries',
-  'delay',
-  'until',
-  'block',
-  'rescue',
-  'always',
-  'check_mode',
-  'diff',
-  'any_errors_fatal',
-  'timeout',
-  'throttle',
-  'collections',
-  'module_defaults',
-  'debugger',
-  'connection',
-  'remote_user',
-  'port',
-  'async',
-  'poll',
-]);
 
 /** `ansible.builtin.command` → `command`; `community.docker.docker_image` → `docker_image`. */
 export function shortModule(module: string | undefined): string {
@@ -286,7 +243,7 @@ function parseTasks(path: string, text: string): Task[] {
     node.items.forEach((item, index) => {
       const itemData: unknown = data[index];
       if (!isMap(item) || !isDict(itemData)) return;
-      const module = Object.keys(itemData).find((key) => !TASK_KEYWORDS.has(key) && !key.startsWith('with_'));
+      const module = Object.keys(itemData).find(isModuleKey);
       const task: Task = {
         path,
         line: lineNumberAt(text, item.range?.[0] ?? 0),

@@ -21,6 +21,7 @@ import {
 } from './context.js';
 import { failedOr, notApplicable, ok, type Outcome } from './outcome.js';
 import { programOf, splitCommands, substitutedFiles, type SimpleCommand } from './shell.js';
+import { SHELL_BUILTINS } from '../toolkit/shell.js';
 import type { Stack } from './stack.js';
 
 const at = (task: Task): string => `${task.path}:${task.line}`;
@@ -116,29 +117,6 @@ function containerCopies(ctx: VerifyContext, tasks: readonly Task[], sources: Re
   return targets;
 }
 
-/** Shell builtins: their arguments never become another process's argv. */
-const SHELL_BUILTINS = new Set([
-  'echo',
-  'printf',
-  'export',
-  'local',
-  'readonly',
-  'declare',
-  'typeset',
-  'read',
-  'test',
-  '[',
-  '[[',
-  ':',
-  'set',
-  'unset',
-  'return',
-  'exit',
-  'true',
-  'false',
-  '',
-]);
-
 /**
  * Routes outside the role's own tasks by which the rendered token reaches a command line: a
  * role script that passes it (or a shell variable holding it) to a program, a Compose
@@ -172,7 +150,7 @@ function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>
           holders.add(assignment[1] ?? '');
       }
       const { name, args } = programOf(command);
-      if (SHELL_BUILTINS.has(name)) continue;
+      if (name === '' || SHELL_BUILTINS.has(name)) continue;
       if (args.some((arg) => carries(arg) || [...holders].some((holder) => new RegExp(`\\$\\{?${holder}\\b`).test(arg)))) {
         problems.push(
           `the script ${path} passes the Telegram token to ${name} as an argument, visible in the host's process table (${path}:${templateLine(source, rendered, lineNumberAt(rendered, command.start))})`,

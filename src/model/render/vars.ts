@@ -179,15 +179,7 @@ function parseYamlInventory(path: string, text: string, lenient = false): Invent
     );
   }
   if (!isDict(data)) return undefined;
-  const inventory: Inventory = {
-    path,
-    groups: new Map([
-      ['all', emptyGroup()],
-      ['ungrouped', emptyGroup()],
-    ]),
-    hostVars: new Map(),
-    hostOrder: [],
-  };
+  const inventory = emptyInventory(path);
   const visitGroup = (name: string, body: unknown): void => {
     const group = inventory.groups.get(name) ?? emptyGroup();
     inventory.groups.set(name, group);
@@ -216,9 +208,9 @@ function parseYamlInventory(path: string, text: string, lenient = false): Invent
   return inventory;
 }
 
-/** Ansible's INI inventory: `[group]` host lines with key=value, `[group:vars]`, `[group:children]`. */
-function parseIniInventory(path: string, text: string): Inventory {
-  const inventory: Inventory = {
+/** An inventory with only Ansible's implicit groups, before its file is read. */
+function emptyInventory(path: string): Inventory {
+  return {
     path,
     groups: new Map([
       ['all', emptyGroup()],
@@ -227,6 +219,11 @@ function parseIniInventory(path: string, text: string): Inventory {
     hostVars: new Map(),
     hostOrder: [],
   };
+}
+
+/** Ansible's INI inventory: `[group]` host lines with key=value, `[group:vars]`, `[group:children]`. */
+function parseIniInventory(path: string, text: string): Inventory {
+  const inventory = emptyInventory(path);
   let section = 'ungrouped';
   let mode: 'hosts' | 'vars' | 'children' = 'hosts';
   text.split(/\r?\n/).forEach((raw, index) => {
