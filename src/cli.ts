@@ -11,7 +11,7 @@ import { encodeLossless } from './core/bytes.js';
 import { listJson, listText } from './output/catalogue.js';
 import { handleInterrupts } from './core/cleanup.js';
 import { candidateGlobs, type Plan } from './core/engine.js';
-import { planWithoutWritingThroughSymlinks } from './core/symlinks.js';
+import { planWithoutWritingThroughSymlinks } from './git/symlinks.js';
 import { DEFAULT_NETWORK_TIMEOUT_MS, Git, loadWorkTreeFiles } from './git/git.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './output/report.js';
 import { matchesAny } from './core/repo-view.js';

@@ -86,7 +86,7 @@ function parses(path: string, text: string): boolean {
 
 export interface PlanOptions {
   /**
-   * Paths no fix may write, with the reason (a path through a symlink: src/core/symlinks.ts). A
+   * Paths no fix may write, with the reason (a path through a symlink: src/git/symlinks.ts). A
    * fix that edits one is `unrecognised` with that reason; the others still run.
    */
   readonly refusedPaths?: ReadonlyMap<string, string>;

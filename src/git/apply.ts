@@ -11,7 +11,7 @@ import { onInterrupt } from '../core/cleanup.js';
 import { encodeLossless } from '../core/bytes.js';
 import { commitMessage, TRAILER } from '../output/commit-message.js';
 import { candidateGlobs, planFixes, type FixOutcome, type Plan } from '../core/engine.js';
-import { planWithoutWritingThroughSymlinks } from '../core/symlinks.js';
+import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { catFileBatch, Git, GitCommandError, loadCommitFiles, type LoadedFiles } from './git.js';
 import type { Patch } from '../core/types.js';
 import { UserError } from '../core/errors.js';

@@ -2,7 +2,7 @@
  * Parse a YAML file that may contain Jinja (an Ansible template or a task file) into `yaml`
  * Documents whose node ranges are offsets into the ORIGINAL text.
  */
-import { ANSIBLE_YAML_TAGS } from '../model/render/ansible-yaml.js';
+import { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
 import {
   isAlias,
   isMap,

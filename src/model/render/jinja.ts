@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import nunjucks from 'nunjucks';
 import { parse as parseYaml } from 'yaml';
-import { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
+import { ANSIBLE_YAML_TAGS } from '../../toolkit/ansible-yaml.js';
 import {
   compareVersions,
   isDict,

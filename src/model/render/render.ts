@@ -15,7 +15,7 @@
 import { posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { scanJinja, TemplateSyntaxError, type JinjaSpan } from '../../toolkit/jinja-mask.js';
-import { UnsafeText, VaultText } from './ansible-yaml.js';
+import { UnsafeText, VaultText } from '../../toolkit/ansible-yaml.js';
 import { PRINT_FILTER, renderWithState, UnsupportedJinjaError, type RenderState, type UnknownUse } from './jinja.js';
 import { isDict, pythonStr } from './python.js';
 import { containsUnknown, Unknown } from './unknown.js';
@@ -25,7 +25,7 @@ import { filesOfView } from '../../core/repo-view.js';
 import { FileShapeError } from '../../core/errors.js';
 import type { RepoView } from '../../core/types.js';
 
-export { ANSIBLE_YAML_TAGS } from './ansible-yaml.js';
+export { ANSIBLE_YAML_TAGS } from '../../toolkit/ansible-yaml.js';
 export { UnsupportedJinjaError, type UnknownUse } from './jinja.js';
 export { containsUnknown, isUnknown, Unknown, unknownReasons } from './unknown.js';
 export { VARIABLE_GLOBS };

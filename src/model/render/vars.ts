@@ -9,7 +9,7 @@
 import { posix } from 'node:path';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { ParseMemo } from '../../core/parse-cache.js';
-import { ANSIBLE_VAR_TAGS } from './ansible-yaml.js';
+import { ANSIBLE_VAR_TAGS } from '../../toolkit/ansible-yaml.js';
 import { isDict, type Dict } from './python.js';
 import { unquote } from '../../toolkit/text.js';
 

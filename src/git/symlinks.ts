@@ -6,9 +6,9 @@
  */
 import { lstat, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { catFileBatch, type Git } from '../git/git.js';
-import { planFixes, type Plan } from './engine.js';
-import type { Patch } from './types.js';
+import { catFileBatch, type Git } from './git.js';
+import { planFixes, type Plan } from '../core/engine.js';
+import type { Patch } from '../core/types.js';
 
 /** Where the files come from: the work tree (dry run) or a commit (--apply, --format patch). */
 export type Source = { readonly kind: 'work-tree' } | { readonly kind: 'commit'; readonly commit: string };
