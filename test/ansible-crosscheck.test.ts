@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { planFixes } from '../src/core/engine.js';
 import { KNOWN_DIFFERENCES, loadVars, renderTemplate, vaultPlaceholder, type Vars } from '../src/model/render/render.js';
-import { fixtureFiles, PROJECT_ROOT, tempDir } from './helpers.js';
+import { ansiblePlaybook, fixtureFiles, PROJECT_ROOT, tempDir } from './helpers.js';
 import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from './budgets.js';
 
 const ROLE_TEMPLATE = /(^|\/)roles\/[^/]+\/templates\/.+\.j2$/;
@@ -74,18 +74,7 @@ function renderWithAnsible(sets: readonly TemplateSet[], ansibleManaged: string,
       '',
     ].join('\n'),
   );
-  const run = spawnSync('ansible-playbook', ['-i', 'localhost,', join(work, 'playbook.yml')], {
-    cwd: work,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      ANSIBLE_CONFIG: join(work, 'ansible.cfg'),
-      ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_HOME: join(work, 'home'),
-      ANSIBLE_LOCALHOST_WARNING: 'False',
-    },
-    timeout: CHILD_PROCESS_TIMEOUT,
-  });
+  const run = ansiblePlaybook(work, ['-i', 'localhost,', join(work, 'playbook.yml')]);
   if (run.error)
     throw new Error(`cannot run ansible-playbook (${run.error.message}); install Debian's ansible package — this check needs real Ansible`);
   if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);

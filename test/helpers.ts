@@ -1,5 +1,5 @@
 /** Shared test utilities: fixture loading, real git repositories in temp dirs, and running the CLI in-process. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -18,6 +18,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach } from 'vitest';
 import { main, type Io } from '../src/cli.js';
+import { CHILD_PROCESS_TIMEOUT } from './budgets.js';
 
 export const FIXTURE_REPO = fileURLToPath(new URL('../fixtures/deployment-repo', import.meta.url));
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -255,3 +256,23 @@ func main() {
 
 /** Upstream v0.0.4's main.go as the Go stand-in (test/go-standin) replicates it: compiles, refuses plain-HTTP clients. */
 export const UPSTREAM_SMOKESCREEN_MAIN = readFileSync(join(PROJECT_ROOT, 'test', 'go-standin', 'main.go'), 'utf8');
+
+/**
+ * Real `ansible-playbook` in `work`, as the tests that prove a fix under Ansible run it: the
+ * work dir's ansible.cfg, a private ANSIBLE_HOME, no colour, no localhost warning; `env` adds to it.
+ */
+export function ansiblePlaybook(work: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  return spawnSync('ansible-playbook', args, {
+    cwd: work,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      ANSIBLE_CONFIG: join(work, 'ansible.cfg'),
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_HOME: join(work, 'home'),
+      ANSIBLE_LOCALHOST_WARNING: 'False',
+      ...env,
+    },
+    timeout: CHILD_PROCESS_TIMEOUT,
+  });
+}

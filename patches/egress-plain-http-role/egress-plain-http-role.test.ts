@@ -16,6 +16,7 @@ import { planFixes, runCheck } from '../../src/core/engine.js';
 import { checkSmokescreenEntrypoint } from '../../src/verify/go-check.js';
 import { loadVars, renderTemplate } from '../../src/model/render/render.js';
 import {
+  ansiblePlaybook,
   fixtureFiles,
   PROJECT_ROOT,
   REPORT_BUG3_ENTRYPOINT,
@@ -277,18 +278,7 @@ describe('bug 3 module', () => {
         join(work, 'ansible.cfg'),
         `[defaults]\ninterpreter_python = /usr/bin/python3\nlocal_tmp = ${join(work, 'tmp')}\nretry_files_enabled = False\nroles_path = ${join(work, 'roles')}\n`,
       );
-      const run = spawnSync('ansible-playbook', ['-i', 'localhost,', 'play.yml'], {
-        cwd: work,
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          ANSIBLE_CONFIG: join(work, 'ansible.cfg'),
-          ANSIBLE_NOCOLOR: '1',
-          ANSIBLE_HOME: join(work, 'home'),
-          ANSIBLE_LOCALHOST_WARNING: 'False',
-        },
-        timeout: CHILD_PROCESS_TIMEOUT,
-      });
+      const run = ansiblePlaybook(work, ['-i', 'localhost,', 'play.yml']);
       expect(run.error, "ansible-playbook must be installed (Debian's ansible package)").toBeUndefined();
       expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
       expect(readFileSync(join(base, 'build', 'smokescreen', ENTRYPOINT_FILE_NAME), 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);

@@ -13,8 +13,8 @@ import { bug8 as bug8Module } from './handlers-first-run-safe.js';
 import { readTaskFile, tasksOf } from '../../src/toolkit/tasks.js';
 import { planFixes } from '../../src/core/engine.js';
 import { loadVars, renderTemplate } from '../../src/model/render/render.js';
-import { fixtureFiles, tempDir } from '../../test/helpers.js';
-import { CHILD_PROCESS_TIMEOUT, SLOW_TEST } from '../../test/budgets.js';
+import { ansiblePlaybook, fixtureFiles, tempDir } from '../../test/helpers.js';
+import { SLOW_TEST } from '../../test/budgets.js';
 import { loadPatch } from '../../src/core/patch-home.js';
 
 const bug8 = loadPatch(bug8Module);
@@ -142,18 +142,8 @@ function runHandlersWithAnsible(scenarios: readonly Scenario[]): Map<string, Han
       '',
     ].join('\n'),
   );
-  const run = spawnSync('ansible-playbook', ['-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')], {
-    cwd: work,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      PATH: `${bin}:${process.env.PATH ?? ''}`,
-      ANSIBLE_CONFIG: join(work, 'ansible.cfg'),
-      ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_HOME: join(work, 'home'),
-      ANSIBLE_LOCALHOST_WARNING: 'False',
-    },
-    timeout: CHILD_PROCESS_TIMEOUT,
+  const run = ansiblePlaybook(work, ['-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')], {
+    PATH: `${bin}:${process.env.PATH ?? ''}`,
   });
   if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message})`);
   const results = new Map<string, HandlerRun>();
