@@ -644,6 +644,33 @@ describe('smaller hostile cases', () => {
     );
   });
 
+  it('a YAML alias bomb in a deploy tasks file stops only what reads it, named, never a hang', async () => {
+    const repo = fixtureGitRepo();
+    const levels = 'abcdefghi'.split('');
+    const bomb = levels.map((name, index) =>
+      index === 0
+        ? `      a: &a ["x","x","x","x","x","x","x","x","x"]`
+        : `      ${name}: &${name} [${Array(9)
+            .fill(`*${levels[index - 1]}`)
+            .join(',')}]`,
+    );
+    const tasks = join(repo, 'roles/openclaw-deploy/tasks/main.yml');
+    writeFileSync(
+      tasks,
+      `${readFileSync(tasks, 'utf8')}\n- name: Billion laughs\n  ansible.builtin.debug:\n    msg:\n${bomb.join('\n')}\n`,
+    );
+    commitAll(repo, 'billion laughs in the deploy tasks');
+    for (const args of [['--json'], ['verify', '--json']]) {
+      const result = await runCli(repo, args);
+      expect([0, 1], `${args.join(' ')}: ${result.stderr}`).toContain(result.code);
+      expect(result.stdout + result.stderr).not.toMatch(/internal error/);
+    }
+    const plan = JSON.parse((await runCli(repo, ['--json'])).stdout) as { fixes: { id: string; state: string; reason: string }[] };
+    const stopped = plan.fixes.filter((fix) => fix.state === 'unrecognised');
+    expect(stopped.length).toBeGreaterThan(0);
+    for (const fix of stopped) expect(fix.reason, fix.id).toContain('roles/openclaw-deploy/tasks/main.yml');
+  });
+
   it('a GitHub error body with a newline still makes a one-line error', async () => {
     const server = createHttpServer((_request, response) => {
       response.writeHead(500, { 'content-type': 'application/json' });

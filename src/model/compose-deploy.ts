@@ -17,6 +17,7 @@
  */
 import { isMap, isScalar, isSeq, parseDocument, type YAMLSeq } from 'yaml';
 import { YamlTemplateError } from '../toolkit/template-yaml.js';
+import { MAX_ALIAS_COUNT } from '../toolkit/ansible-yaml.js';
 import { escapeRegExp, lineNumberAt } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
 import { isModuleKey } from '../toolkit/ansible-task-keywords.js';
@@ -256,7 +257,21 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
         unreadable.push({ path, line: lineNumberAt(text, error.pos[0]), detail: error.message.split('\n')[0] ?? '', kind, text });
       return undefined;
     }
-    const data: unknown = doc.toJS({ maxAliasCount: -1 });
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (caught) {
+      // An alias bomb: expanding it would hang the run. The file is unreadable, named like a parse error.
+      if (!unreadable.some((file) => file.path === path))
+        unreadable.push({
+          path,
+          line: 1,
+          detail: `aliases expand too far (${caught instanceof Error ? caught.message : String(caught)})`,
+          kind,
+          text,
+        });
+      return undefined;
+    }
     return { items: Array.isArray(data) ? data : [], list: { path, text, node: isSeq(doc.contents) ? doc.contents : undefined } };
   };
 

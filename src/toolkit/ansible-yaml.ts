@@ -35,3 +35,9 @@ export const ANSIBLE_VAR_TAGS: ScalarTag[] = [
   { tag: '!vault', resolve: (text: string) => new VaultText(text) as never },
   { tag: '!vault-encrypted', resolve: (text: string) => new VaultText(text) as never },
 ];
+
+/**
+ * Aliases one YAML file may expand to when read as data (the yaml library's guard against alias
+ * bombs, whose default is 100; 0 or -1 would let a billion-laughs file hang the run).
+ */
+export const MAX_ALIAS_COUNT = 10_000;

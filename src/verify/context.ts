@@ -7,6 +7,7 @@
 import { isModuleKey } from '../toolkit/ansible-task-keywords.js';
 import { isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
 import { describeError, FileProblem } from '../core/failure.js';
+import { MAX_ALIAS_COUNT } from '../toolkit/ansible-yaml.js';
 import { scanJinja, TemplateSyntaxError } from '../toolkit/jinja-mask.js';
 import {
   ANSIBLE_YAML_TAGS,
@@ -260,7 +261,14 @@ function parseTasks(path: string, text: string): Task[] {
       }
     });
   };
-  walk(doc.contents, doc.toJS({ maxAliasCount: -1 }), 'tasks', undefined);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (caught) {
+    // An alias bomb: expanding it would hang the run; the file is what cannot be read.
+    throw new FileProblem(path, 1, `aliases expand too far (${caught instanceof Error ? caught.message : String(caught)})`);
+  }
+  walk(doc.contents, data, 'tasks', undefined);
   return tasks;
 }
 

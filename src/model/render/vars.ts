@@ -9,7 +9,7 @@
 import { posix } from 'node:path';
 import { isMap, isScalar, parseDocument } from 'yaml';
 import { ParseMemo } from '../../core/parse-cache.js';
-import { ANSIBLE_VAR_TAGS } from '../../toolkit/ansible-yaml.js';
+import { ANSIBLE_VAR_TAGS, MAX_ALIAS_COUNT } from '../../toolkit/ansible-yaml.js';
 import { isDict, type Dict } from './python.js';
 import { unquote } from '../../toolkit/text.js';
 
@@ -66,9 +66,6 @@ function lineAtOffset(text: string, offset: number): number {
   for (let index = 0; index < offset && index < text.length; index++) if (text.charCodeAt(index) === 10) line++;
   return line;
 }
-
-/** Aliases a YAML file may expand to (the yaml library's guard against alias bombs; its default is 100). */
-const MAX_ALIAS_COUNT = 10_000;
 
 /**
  * Parse once (src/core/parse-cache.ts): every fix and verify check reads the variables, each
