@@ -123,7 +123,14 @@ function declareIngress(compose: ComposeFile, forServices: readonly string[], in
 }
 
 function telegramNotes(repo: RepoView, state: 'needs-fix' | 'fixed'): string[] {
-  const telegram = telegramUse(repo);
+  let telegram: ReturnType<typeof telegramUse>;
+  try {
+    telegram = telegramUse(repo);
+  } catch (error) {
+    // Only a note hangs on it: the network fix itself does not depend on Telegram.
+    if (!(error instanceof UnrecognisedShape)) throw error;
+    return [`${error.message}; if it is on, the gateway reaches api.telegram.org only through the egress proxy`];
+  }
   if (!telegram.enabled) return [];
   let listName = 'the egress allow-list';
   let present = false;

@@ -121,6 +121,12 @@ new PatchTester().run(extraTelegramEgress, {
       reason: /every allowed_domains loop is under a condition .*smokescreen-acl\.yaml\.j2:\d+/,
     },
     {
+      name: 'telegram_enabled from a lookup: only the play knows whether Telegram is on, so the fix says so instead of guessing off',
+      state: 'unrecognised',
+      files: () => fixture(edit(GROUP_VARS, 'telegram_enabled: true', `telegram_enabled: "{{ lookup('env', 'TELEGRAM_ON') }}"`)),
+      reason: /^telegram_enabled at group_vars\/all\/vars\.yml:\d+ is only known when the play runs/,
+    },
+    {
       name: '`allowed_domains: {{ <var> | to_json }}` is followed to the variable it prints, and the host added there',
       files: () => fixture(PRINTED),
       output: APPENDED_TO_GROUP_VARS,

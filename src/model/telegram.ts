@@ -37,7 +37,14 @@ export function telegramUse(repo: RepoView): TelegramUse {
     const definedAt = varDefinitions(repo, 'telegram_enabled').at(-1);
     const at = definedAt ? ` at ${locate(definedAt.tpl.path, definedAt.tpl.text, definedAt.offset)}` : '';
     // What the integrate role's `when: telegram_enabled | bool` computes, with Ansible's bool filter.
-    const enabled = renderTemplate('{{ telegram_enabled | bool }}', vars) === 'True';
+    const rendered = renderTemplate('{{ telegram_enabled | bool }}', vars);
+    const unknown = unknownReasons(rendered);
+    // A value only the play knows (a lookup, a fact) is neither on nor off: say so, never guess "off".
+    if (unknown.length > 0 || (rendered !== 'True' && rendered !== 'False'))
+      throw new UnrecognisedShape(
+        `telegram_enabled${at} is only known when the play runs (${unknown.join('; ') || `it renders as '${rendered}'`}), so whether Telegram is on cannot be told`,
+      );
+    const enabled = rendered === 'True';
     return { enabled, evidence: `telegram_enabled: ${String(vars.telegram_enabled)}${at}` };
   }
   for (const path of repo.glob(...TASK_GLOBS)) {
@@ -54,7 +61,6 @@ interface VarDefinition {
   readonly offset: number;
 }
 
-/** The files that define `name` at top level, in loadVars' precedence order (the last one wins). */
 /** Where each variable file the repo has sets `name`, in the order Ansible reads them (the last one wins). */
 export function varDefinitions(repo: RepoView, name: string): VarDefinition[] {
   const found: VarDefinition[] = [];
