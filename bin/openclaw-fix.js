@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through `prepare`).
 // A plain `--list` is answered from the catalogue the build wrote, without loading the fixes.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { quickList } from '../dist/src/output/catalogue.js';
 
 // A full disk or a reader that went away (`> /dev/full`, `| head -1`) must not end in a stack
@@ -17,12 +19,30 @@ process.stdout.on('error', (error) => {
   process.exitCode = 2;
 });
 
+/**
+ * The CLI bundled into one file (scripts/bundle.mjs) and compiled from V8's code cache in the
+ * user's cache directory (src/core/code-cache.ts; --no-cache: neither read nor written); the
+ * unbundled modules when the bundle is missing (a build made by tsc alone).
+ */
+async function loadCli(args) {
+  const bundle = fileURLToPath(new URL('../dist/openclaw-fix.cjs', import.meta.url));
+  if (!existsSync(bundle)) {
+    const { main } = await import('../dist/src/cli.js');
+    return { main, saveCache: () => {} };
+  }
+  const { loadWithCodeCache } = await import('../dist/src/core/code-cache.js');
+  const { userCacheDir } = await import('../dist/src/core/cache-dir.js');
+  const loaded = loadWithCodeCache(bundle, args.includes('--no-cache') ? undefined : userCacheDir());
+  return { main: loaded.exports.main, saveCache: () => loaded.saveCache() };
+}
+
 const argv = process.argv.slice(2);
 const listed = quickList(argv);
 if (listed !== undefined) {
   process.stdout.write(listed);
 } else {
-  const { main } = await import('../dist/src/cli.js');
+  const { main, saveCache } = await loadCli(argv);
   const code = await main(argv);
+  saveCache();
   process.exitCode = outputLost ? 2 : code;
 }

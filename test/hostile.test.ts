@@ -58,9 +58,12 @@ function distIsCurrent(): boolean {
     }
   };
   for (const top of ['src', 'patches']) walk(join(PROJECT_ROOT, top));
+  // The launcher runs the bundle (scripts/bundle.mjs): it must be newer than every source too.
+  const bundle = join(PROJECT_ROOT, 'dist', 'openclaw-fix.cjs');
   return sources.every((source) => {
     const built = join(PROJECT_ROOT, 'dist', relative(PROJECT_ROOT, source)).replace(/\.ts$/, '.js');
-    return existsSync(built) && statSync(built).mtimeMs >= statSync(source).mtimeMs;
+    const sourceTime = statSync(source).mtimeMs;
+    return existsSync(built) && statSync(built).mtimeMs >= sourceTime && existsSync(bundle) && statSync(bundle).mtimeMs >= sourceTime;
   });
 }
 
@@ -237,7 +240,7 @@ describe('hostile repositories that are not errors', () => {
 describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child process)', () => {
   let build = PROJECT_ROOT;
   beforeAll(() => {
-    // The launcher imports ../dist/src/cli.js. `npm ci` (CI) and `npm run build` leave a dist/
+    // The launcher runs ../dist/openclaw-fix.cjs. `npm ci` (CI) and `npm run build` leave a dist/
     // built from the current sources: use the package as it is, the way a user runs it. Only
     // when a source is newer than its build (a developer's edit) compile the current sources
     // beside a copy of the launcher.
@@ -260,8 +263,10 @@ describe('SIGINT in the middle of --apply (bin/openclaw-fix.js as a child proces
       { encoding: 'utf8' },
     );
     if (!existsSync(join(build, 'dist', 'src', 'cli.js'))) throw new Error(`tsc did not build the CLI: ${tsc.stdout}${tsc.stderr}`);
-    // As `npm run build` does: each fix's prose and assets beside its compiled module.
+    // As `npm run build` does: each fix's prose and assets beside its compiled module, and the bundle the launcher runs.
     spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'copy-patch-homes.mjs'), join(build, 'dist')]);
+    const bundled = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'bundle.mjs'), build], { encoding: 'utf8' });
+    if (bundled.status !== 0) throw new Error(`scripts/bundle.mjs did not bundle the CLI: ${bundled.stdout}${bundled.stderr}`);
     mkdirSync(join(build, 'bin'), { recursive: true });
     copyFileSync(join(PROJECT_ROOT, 'bin', 'openclaw-fix.js'), join(build, 'bin', 'openclaw-fix.js'));
     // verify's Go check reads its stand-in module from the package, as installed.

@@ -10,10 +10,11 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killGroup, makeTempDir, removeTempDir, trackChild } from '../core/cleanup.js';
+import { userCacheDir } from '../core/cache-dir.js';
 
 export type EntrypointStatus =
   | 'ok'
@@ -343,10 +344,9 @@ const CACHEABLE_STATUSES: ReadonlySet<EntrypointStatus> = new Set([
   'did-not-start',
 ]);
 
-/** `$XDG_CACHE_HOME/openclaw-fix`, or `~/.cache/openclaw-fix` (XDG Base Directory: a relative XDG_CACHE_HOME is ignored). */
+/** Where proofs are kept: the tool's cache directory (src/core/cache-dir.ts). */
 export function proofCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  return join(xdg && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.cache'), 'openclaw-fix');
+  return userCacheDir(env);
 }
 
 const standinHashes = new Map<string, string>();
