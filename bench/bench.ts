@@ -2,9 +2,10 @@
  * `npm run bench`: what a user, a bot and CI pay for a run of openclaw-fix, as whole processes
  * (Node's start-up and module loading included), side by side in one run:
  *
- *   `node -e 0`, `git am` of the same fix series, and openclaw-fix `--list`, dry run,
- *   `--apply` with a cold and with a warm proof cache (XDG_CACHE_HOME: a new empty directory
- *   for each cold run, one reused directory for the warm ones) and `verify` on the fixed tree,
+ *   `node -e 0`, `git am` of the same fix series, and openclaw-fix `--list`, a dry run with a
+ *   warm and with an empty cache, `--apply` with a cold and with a warm cache (XDG_CACHE_HOME:
+ *   a new empty directory for each cold run, one reused directory for the warm ones; it holds
+ *   the Go proof and V8's code cache of the CLI) and `verify` on the fixed tree,
  *   on the bundled fixture and on the fixture plus 50,000 generated files.
  *
  * Every round runs each command once, in turn, so load from other processes on a shared
@@ -153,6 +154,7 @@ const ROWS = [
   'git am of the series',
   '--list',
   'dry run',
+  'dry run, empty cache',
   '--apply, cold cache',
   '--apply, warm cache',
   'verify (fixed tree)',
@@ -210,7 +212,12 @@ function prepare(parent: string, dir: string, name: string, clis: readonly strin
     git(amClone, ['reset', '-q', '--hard', base]);
     figures.set('git am of the series', time({ file: 'git', args: ['am', '-q', series], cwd: amClone }));
     figures.set('--list', time({ file: process.execPath, args: [cli, '--list'], cwd: dir }));
-    figures.set('dry run', time({ file: process.execPath, args: [cli], cwd: dir }));
+    // A user's second and later runs: the code cache the first one wrote (src/core/code-cache.ts).
+    figures.set('dry run', time({ file: process.execPath, args: [cli], cwd: dir, env: { XDG_CACHE_HOME: warmCache } }));
+    // The first run after an install, or with the cache deleted: the bundle compiled from source.
+    const emptyCache = mkdtempSync(join(parent, 'empty-cache-'));
+    figures.set('dry run, empty cache', time({ file: process.execPath, args: [cli], cwd: dir, env: { XDG_CACHE_HOME: emptyCache } }));
+    rmSync(emptyCache, { recursive: true, force: true });
     deleteBranch();
     const coldCache = mkdtempSync(join(parent, 'cold-cache-'));
     figures.set('--apply, cold cache', time(apply(cli, coldCache)));
