@@ -12,6 +12,7 @@
 //
 // Usage: node scripts/bundle.mjs [buildDir]   (buildDir holds dist/; defaults to the package root)
 import { build } from 'esbuild';
+import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const buildDir = resolve(process.argv[2] ?? root);
 const outfile = join(buildDir, 'dist', 'openclaw-fix.cjs');
 const LAZY_STRING_WIDTH = fileURLToPath(new URL('bundle/string-width-lazy.js', import.meta.url));
+const LAZY_ASSERT = fileURLToPath(new URL('bundle/assert-lazy.js', import.meta.url));
 
 /**
  * `import.meta.url` means "where this module's file is": the CLI reads package.json, the
@@ -58,7 +60,18 @@ const lazyStringWidth = {
   },
 };
 
-await build({
+/**
+ * yargs' platform shim imports node:assert for two checks of its own arguments; loading the
+ * module costs a short run ~10 ms. The stand-in loads it on the first check.
+ */
+const lazyAssert = {
+  name: 'lazy-assert',
+  setup(bundler) {
+    bundler.onResolve({ filter: /^(node:)?assert$/ }, (args) => (args.importer === LAZY_ASSERT ? undefined : { path: LAZY_ASSERT }));
+  },
+};
+
+const result = await build({
   entryPoints: [join(buildDir, 'dist', 'src', 'cli.js')],
   outfile,
   bundle: true,
@@ -68,8 +81,23 @@ await build({
   // Node resolves a package's "import" entry; the bundle must pick the same files.
   conditions: ['import', 'node'],
   mainFields: ['module', 'main'],
-  plugins: [lazyStringWidth, ownUrls],
+  plugins: [lazyStringWidth, lazyAssert, ownUrls],
   banner: { js: `const __bundleUrl = require('node:url').pathToFileURL(__filename).href;` },
   legalComments: 'none',
   logLevel: 'warning',
+  write: false,
 });
+
+/**
+ * esbuild escapes every non-ASCII character of strings, identifiers and regular expressions
+ * (its default ASCII charset) but copies comments as they are. One `→` in a comment made Node
+ * decode the whole 1.3 MB file as UTF-8 into a two-byte string on every run (~25 ms); an
+ * ASCII file is copied byte for byte. Only comments can still hold such characters.
+ */
+for (const file of result.outputFiles) {
+  const ascii = file.text.replace(
+    /[^\x00-\x7f]/gu,
+    (character) => `U+${character.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+  writeFileSync(file.path, ascii);
+}
