@@ -10,6 +10,7 @@ import { ParseMemo } from '../src/core/parse-cache.js';
 import { parsedTemplates, parseYamlTemplate, YamlTemplateError } from '../src/toolkit/template-yaml.js';
 import { ansibleData, parsedAnsibleData, parsedVarFiles, readVarFile } from '../src/model/render/vars.js';
 import { verifyRepo } from '../src/verify/index.js';
+import { parsedTaskLists, readTaskList } from '../src/model/compose-deploy.js';
 import { fixtureFiles } from './helpers.js';
 
 const YAML_FILE = /\.(ya?ml)(\.j2)?$/;
@@ -91,6 +92,7 @@ describe('the template parse cache', () => {
     files.set('group_vars/all/vars.yml', `${files.get('group_vars/all/vars.yml')}# read once\n`);
     parsedVarFiles.clear();
     parsedAnsibleData.clear();
+    parsedTaskLists.clear();
     const deepFreezeData = (value: unknown): void => {
       if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
       Object.freeze(value);
@@ -99,7 +101,11 @@ describe('the template parse cache', () => {
     // Frozen before any fix sees them: a fix, the engine or verify writing to a variable's value would throw.
     for (const [path, text] of files) {
       if (!/\.ya?ml$/.test(path)) continue;
-      for (const read of [() => readVarFile(path, text)?.data, () => ansibleData(path, text)]) {
+      const taskList = (): unknown => {
+        const read = readTaskList(path, text);
+        return 'items' in read ? read.items : undefined;
+      };
+      for (const read of [() => readVarFile(path, text)?.data, () => ansibleData(path, text), taskList]) {
         try {
           deepFreezeData(read());
         } catch {
@@ -107,12 +113,13 @@ describe('the template parse cache', () => {
         }
       }
     }
-    const frozen = [parsedVarFiles.stats(), parsedAnsibleData.stats()];
+    const memos = [parsedVarFiles, parsedAnsibleData, parsedTaskLists];
+    const frozen = memos.map((memo) => memo.stats());
     const plan = planFixes(files, allPatches);
     expect(plan.pending.length).toBeGreaterThan(5);
     // Each later parse is of a version a fix wrote: at most one per file each fix changed (each fix and check parsed them all again before).
     const written = plan.outcomes.reduce((count, outcome) => count + outcome.files.length, 0);
-    [parsedVarFiles, parsedAnsibleData].forEach((memo, index) => {
+    memos.forEach((memo, index) => {
       const { hits, misses } = memo.stats();
       expect(misses - frozen[index]!.misses).toBeLessThanOrEqual(written);
       expect(hits - frozen[index]!.hits).toBeGreaterThan(0);

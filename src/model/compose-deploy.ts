@@ -17,6 +17,7 @@
  */
 import { isMap, isScalar, isSeq, parseDocument, type YAMLSeq } from 'yaml';
 import { YamlTemplateError } from '../toolkit/template-yaml.js';
+import { ParseMemo } from '../core/parse-cache.js';
 import { MAX_ALIAS_COUNT } from '../toolkit/ansible-yaml.js';
 import { escapeRegExp, lineNumberAt } from '../toolkit/text.js';
 import type { RepoView } from '../core/types.js';
@@ -235,6 +236,36 @@ interface Written {
   readonly dest: string;
 }
 
+export type TaskListRead = { readonly items: unknown[]; readonly list: TaskList } | { readonly line: number; readonly detail: string };
+
+/**
+ * Parse once (src/core/parse-cache.ts): every check that reads the deployment (bug 4's check and
+ * its re-check, verify) walks the same playbooks and task files, each through its own view, so
+ * the same texts came to the parser once per reader. Keyed by path and content, so a file an
+ * edit changed is parsed again; the items and nodes are shared and only read, never changed.
+ */
+export const parsedTaskLists = new ParseMemo<TaskListRead>(8 * 1024 * 1024);
+
+/** The items of a playbook or task file (shared: read them, never change them), or why it cannot be read. */
+export function readTaskList(path: string, text: string): TaskListRead {
+  return parsedTaskLists.get(path, text, readTaskListUncached);
+}
+
+/** A playbook's or task file's items and node, or why it cannot be read (the line and the parser's words). */
+function readTaskListUncached(path: string, text: string): TaskListRead {
+  const doc = parseDocument(text, { uniqueKeys: false, version: '1.1', prettyErrors: false, logLevel: 'error' });
+  const error = doc.errors[0];
+  if (error) return { line: lineNumberAt(text, error.pos[0]), detail: error.message.split('\n')[0] ?? '' };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (caught) {
+    // An alias bomb: expanding it would hang the run. The file is unreadable, named like a parse error.
+    return { line: 1, detail: `aliases expand too far (${caught instanceof Error ? caught.message : String(caught)})` };
+  }
+  return { items: Array.isArray(data) ? data : [], list: { path, text, node: isSeq(doc.contents) ? doc.contents : undefined } };
+}
+
 /** Reads the deployment: see the module comment. */
 export function composeDeployment(view: RepoView, render: StaticRender, known: (name: string) => boolean): Deployment {
   const unreadable: UnreadableFile[] = [];
@@ -250,29 +281,12 @@ export function composeDeployment(view: RepoView, render: StaticRender, known: (
   const readList = (path: string, kind: UnreadableFile['kind']): { items: unknown[]; list: TaskList } | undefined => {
     const text = view.read(path);
     if (text === undefined) return undefined;
-    const doc = parseDocument(text, { uniqueKeys: false, version: '1.1', prettyErrors: false, logLevel: 'error' });
-    const error = doc.errors[0];
-    if (error) {
-      if (!unreadable.some((file) => file.path === path))
-        unreadable.push({ path, line: lineNumberAt(text, error.pos[0]), detail: error.message.split('\n')[0] ?? '', kind, text });
+    const read = readTaskList(path, text);
+    if ('detail' in read) {
+      if (!unreadable.some((file) => file.path === path)) unreadable.push({ path, line: read.line, detail: read.detail, kind, text });
       return undefined;
     }
-    let data: unknown;
-    try {
-      data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    } catch (caught) {
-      // An alias bomb: expanding it would hang the run. The file is unreadable, named like a parse error.
-      if (!unreadable.some((file) => file.path === path))
-        unreadable.push({
-          path,
-          line: 1,
-          detail: `aliases expand too far (${caught instanceof Error ? caught.message : String(caught)})`,
-          kind,
-          text,
-        });
-      return undefined;
-    }
-    return { items: Array.isArray(data) ? data : [], list: { path, text, node: isSeq(doc.contents) ? doc.contents : undefined } };
+    return read;
   };
 
   const staticText = (value: unknown): string | undefined => {
