@@ -270,10 +270,21 @@ function entryColumn(text: string, line: Line): number {
 
 /** The line's text without a trailing YAML comment, Jinja replaced by `_`, trimmed at the end. */
 function codeOf(text: string, line: Line): string {
+  // Run by run, not character by character: a covered run becomes underscores, the text up to
+  // the next span's start is copied (no span covers it, since none covers its first character).
   let code = '';
-  for (let at = line.start; at < line.end; at++) {
+  for (let at = line.start; at < line.end; ) {
     const span = line.spans.find((candidate) => candidate.start <= at && at < candidate.end);
-    code += span ? '_' : text[at];
+    if (span) {
+      const to = Math.min(span.end, line.end);
+      code += '_'.repeat(to - at);
+      at = to;
+      continue;
+    }
+    let next = line.end;
+    for (const candidate of line.spans) if (candidate.start > at && candidate.start < next) next = candidate.start;
+    code += text.slice(at, next);
+    at = next;
   }
   return code.replace(/(^|[ \t])#.*$/, '').trimEnd();
 }
