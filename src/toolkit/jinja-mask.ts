@@ -273,7 +273,7 @@ function codeOf(text: string, line: Line): string {
   // Run by run, not character by character: a covered run becomes underscores, the text up to
   // the next span's start is copied (no span covers it, since none covers its first character).
   let code = '';
-  for (let at = line.start; at < line.end; ) {
+  for (let at = line.start; at < line.end;) {
     const span = line.spans.find((candidate) => candidate.start <= at && at < candidate.end);
     if (span) {
       const to = Math.min(span.end, line.end);

@@ -7,8 +7,8 @@
  * line starting with `- ` at column 0; `reindentTask` moves them to the column of the task they
  * go beside and converts the step to the file's own (4-space files get 4-space nesting).
  */
-import { isMap, isScalar, isSeq, parse as parseYaml, YAMLSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
-import { parseYamlTemplate, sourceOf, type ParsedTemplate } from './template-yaml.js';
+import { isMap, isScalar, isSeq, YAMLSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import { parseYamlSnippet, parseYamlTemplate, sourceOf, type ParsedTemplate } from './template-yaml.js';
 import { eolOf, indentStepOf, lineStartAt } from './text.js';
 import type { TextEdit } from '../core/types.js';
 import { endOfNodeLines, keptCommentLines, pairOf, where } from './yaml-edit.js';
@@ -268,7 +268,7 @@ export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode 
     const source = sourceOf(tpl, value);
     if (value.type === 'PLAIN') return source;
     try {
-      return parseYaml(source, { logLevel: 'error' }) as unknown;
+      return parseYamlSnippet(source);
     } catch {
       return undefined;
     }
@@ -277,7 +277,7 @@ export function valueAsWritten(tpl: ParsedTemplate, pair: Pair<Scalar, YamlNode 
   const lines = (' '.repeat(column) + text.slice(keyStart, endOfNodeLines(tpl, pair))).split(/\r?\n/);
   const dedented = lines.map((line) => line.slice(Math.min(column, line.length - line.trimStart().length))).join('\n');
   try {
-    return (parseYaml(dedented, { logLevel: 'error' }) as Record<string, unknown>)[String(pair.key.value)];
+    return (parseYamlSnippet(dedented) as Record<string, unknown>)[String(pair.key.value)];
   } catch {
     return undefined;
   }

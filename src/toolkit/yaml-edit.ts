@@ -6,20 +6,17 @@
  * the edited span changes. A shape the helpers cannot edit safely raises UnrecognisedShape,
  * which the engine reports as the fix's "unrecognised" state.
  */
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  parse as parseYaml,
-  type Node as YamlNode,
-  type Pair,
-  type Scalar,
-  type YAMLMap,
-  type YAMLSeq,
-} from 'yaml';
+import { isMap, isPair, isScalar, isSeq, type Node as YamlNode, type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { jinjaContextAt } from './jinja-mask.js';
-import { generatorsOf, inheritedKey, jinjaContextOf, jinjaStatementIn, templateOfMap, type ParsedTemplate } from './template-yaml.js';
+import {
+  generatorsOf,
+  inheritedKey,
+  jinjaContextOf,
+  jinjaStatementIn,
+  parseYamlSnippet,
+  templateOfMap,
+  type ParsedTemplate,
+} from './template-yaml.js';
 import { columnAt, eolOf, indentStepOf, lineAt, lineEndAt, lineNumberAt, lineStartAt, locate, nextLineStart } from './text.js';
 import type { TextEdit } from '../core/types.js';
 import { UnrecognisedShape } from '../core/errors.js';
@@ -230,8 +227,8 @@ export function quoteLike(sample: YamlNode | null | undefined, value: string): s
 function readsBackAsString(value: string): boolean {
   if (/^(y|n|yes|no|on|off)$/i.test(value) || value !== value.trim()) return false;
   try {
-    const flow: unknown = parseYaml(`[${value}]`, { logLevel: 'error' });
-    const block: unknown = parseYaml(`- ${value}`, { logLevel: 'error' });
+    const flow: unknown = parseYamlSnippet(`[${value}]`);
+    const block: unknown = parseYamlSnippet(`- ${value}`);
     return Array.isArray(flow) && flow.length === 1 && flow[0] === value && Array.isArray(block) && block[0] === value;
   } catch {
     return false;

@@ -267,7 +267,18 @@ function iniLiteral(text: string): unknown {
   return unquote(text);
 }
 
+/**
+ * Parse once: every fix and check that reads the variables reads the inventory (six times in a
+ * dry run of the fixture). Keyed by path and content, which are all the result depends on;
+ * shared and only read (mergeInventories builds its own maps and lists from it).
+ */
+const parsedInventories = new ParseMemo<Inventory | undefined>(8 * 1024 * 1024);
+
 function parseInventory(path: string, text: string): Inventory | undefined {
+  return parsedInventories.get(path, text, parseInventoryUncached);
+}
+
+function parseInventoryUncached(path: string, text: string): Inventory | undefined {
   if (text.startsWith(ANSIBLE_VAULT_HEADER)) return undefined;
   if (/\.(ya?ml)$/.test(path)) return parseYamlInventory(path, text);
   if (/\.json$/.test(path)) return undefined;
