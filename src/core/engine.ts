@@ -6,7 +6,7 @@
 import { createTwoFilesPatch, diffArrays } from 'diff';
 import { applyEdits, EditConflictError, groupByPath } from './edits.js';
 import { failureReason } from './failure.js';
-import { createRepoView, matchesAny } from './repo-view.js';
+import { createRepoView, declaredBy } from './repo-view.js';
 import { isMap, isSeq, visit, type Node as YamlNode } from 'yaml';
 import { parseYamlTemplate, YamlTemplateError, type ParsedTemplate } from '../toolkit/template-yaml.js';
 import { columnAt, escapeRegExp, locate } from '../toolkit/text.js';
@@ -95,7 +95,7 @@ export interface PlanOptions {
 /** Why the engine will not use a module's edits (the fix becomes unrecognised), or undefined when they are fine. */
 function refusedEdits(patch: Patch, files: ReadonlyMap<string, string>, edits: readonly TextEdit[]): string | undefined {
   if (edits.length === 0) return `internal error in ${patch.id}: it reports needs-fix but returned no edits`;
-  const outside = edits.find((edit) => !matchesAny(edit.path, patch.files));
+  const outside = edits.find((edit) => !declaredBy(edit.path, patch.files));
   if (outside)
     return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${patch.files.join(', ')}); the edit was refused`;
   return editOfSharedAnchor(files, edits);
