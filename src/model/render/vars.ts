@@ -510,10 +510,11 @@ export function variableSources(files: ReadonlyMap<string, string>, role?: strin
 
   // Directories whose group_vars/host_vars apply: the inventory's, then the playbooks'.
   const varDirsOf = (kind: 'group_vars' | 'host_vars'): string[] => {
+    const under = new RegExp(`^(.*?)(?:^|/)${kind}/`); // once, not once per loaded path
     const all = [
       ...new Set(
         paths
-          .map((path) => new RegExp(`^(.*?)(?:^|/)${kind}/`).exec(path))
+          .map((path) => under.exec(path))
           .filter((match): match is RegExpExecArray => match !== null)
           .map((match) => (match[1] ?? '').replace(/\/$/, '')),
       ),
