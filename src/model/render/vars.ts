@@ -360,13 +360,13 @@ interface Play {
 
 function playsIn(files: ReadonlyMap<string, string>): Play[] {
   const plays: Play[] = [];
-  for (const [path, text] of [...files.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    if (
-      !/\.ya?ml$/.test(path) ||
-      /(^|\/)(roles|group_vars|host_vars|inventory|inventories)\//.test(path) ||
-      text.startsWith(ANSIBLE_VAULT_HEADER)
-    )
-      continue;
+  // Paths first, then sort only the candidates: the same order (a subset of a sorted list), without
+  // sorting every loaded file (10,000 on the bench's large repo) for each variable read.
+  const candidates = [...files.entries()].filter(
+    ([path]) => /\.ya?ml$/.test(path) && !/(^|\/)(roles|group_vars|host_vars|inventory|inventories)\//.test(path),
+  );
+  for (const [path, text] of candidates.sort(([a], [b]) => a.localeCompare(b))) {
+    if (text.startsWith(ANSIBLE_VAULT_HEADER)) continue;
     if (!/^\s*-?\s*hosts\s*:/m.test(text)) continue;
     let data: unknown;
     try {
