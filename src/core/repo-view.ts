@@ -58,10 +58,17 @@ export function filesOfView(repo: RepoView): ReadonlyMap<string, string> {
 
 const globExpressions = new Map<string, RegExp>();
 
-/** picomatch's expression for one glob, compiled once (the pieces matchesAny joins into one). */
+/**
+ * picomatch's expression for one glob, compiled once (the pieces matchesAny joins into one).
+ * The globs are the modules' own and the lists they pass to `glob`; the bound only keeps a
+ * long-lived process (the test runner) small should globs ever be built from repo content.
+ */
 function globExpression(pattern: string): RegExp {
   let expression = globExpressions.get(pattern);
-  if (!expression) globExpressions.set(pattern, (expression = picomatch.makeRe(pattern, { dot: true })));
+  if (!expression) {
+    if (globExpressions.size >= 2000) globExpressions.clear();
+    globExpressions.set(pattern, (expression = picomatch.makeRe(pattern, { dot: true })));
+  }
   return expression;
 }
 
