@@ -4,7 +4,9 @@ import { DEFAULT_TIMEOUT, SLOW_TEST_THRESHOLD } from './test/budgets.js';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'patches/**/*.test.ts'],
-    // An empty XDG_CACHE_HOME per test file: no test depends on what an earlier run cached.
+    // One XDG_CACHE_HOME per run, its Go proof of the fixed entrypoint made once before the files
+    // start: no test depends on what an earlier run cached (test/global-setup.ts says why).
+    globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/setup-cache.ts'],
     // Hang detectors, not speed limits: test/budgets.ts says why and lists the slowest cases.
     testTimeout: DEFAULT_TIMEOUT,

@@ -17,6 +17,7 @@ import { main } from '../src/cli.js';
 import { SANDBOX_VARIABLES, proofCacheDir } from '../src/verify/go-check.js';
 import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
 import { SLOW_TEST } from './budgets.js';
+import { withOwnProofCache } from './setup-cache.js';
 
 const ENTRYPOINT = `roles/openclaw-config/files/${ENTRYPOINT_FILE_NAME}`;
 const FAKE_TOKEN = 'ghs_planted-init-must-never-see-this-0123456789';
@@ -80,42 +81,44 @@ describe('repo code runs in a scrubbed environment (issue 13, item 1)', () => {
 describe('the Go proof cache (issue 12)', () => {
   it(
     'reuses a cached pass, reports a cached failure again, --no-cache bypasses it, and deleting it changes no result',
-    async () => {
-      const dump = join(tempDir(), 'ran.txt');
-      const passing = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
+    // An empty cache of its own: the run's shared one already holds the fixed entrypoint's proof.
+    () =>
+      withOwnProofCache(async () => {
+        const dump = join(tempDir(), 'ran.txt');
+        const passing = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
 
-      const entries = (): number => readdirSync(join(proofCacheDir(), 'go-proof')).length;
-      const entriesBefore = entries(); // --apply verified the tool's own entrypoint
-      const cold = await runCli(passing, ['verify']);
-      expect(bug3Line(cold.stdout)).toBe('bug 3: ok');
-      expect(existsSync(dump)).toBe(true); // compiled and run
-      expect(entries()).toBe(entriesBefore + 1);
+        const entries = (): number => readdirSync(join(proofCacheDir(), 'go-proof')).length;
+        const entriesBefore = entries(); // --apply verified the tool's own entrypoint
+        const cold = await runCli(passing, ['verify']);
+        expect(bug3Line(cold.stdout)).toBe('bug 3: ok');
+        expect(existsSync(dump)).toBe(true); // compiled and run
+        expect(entries()).toBe(entriesBefore + 1);
 
-      rmSync(dump);
-      const warm = await runCli(passing, ['verify']);
-      expect(warm).toEqual(cold);
-      expect(existsSync(dump)).toBe(false); // the cached pass was reused: nothing was built or run
+        rmSync(dump);
+        const warm = await runCli(passing, ['verify']);
+        expect(warm).toEqual(cold);
+        expect(existsSync(dump)).toBe(false); // the cached pass was reused: nothing was built or run
 
-      const bypassed = await runCli(passing, ['verify', '--no-cache']);
-      expect(bypassed).toEqual(cold);
-      expect(existsSync(dump)).toBe(true); // --no-cache ran it again
-      rmSync(dump);
+        const bypassed = await runCli(passing, ['verify', '--no-cache']);
+        expect(bypassed).toEqual(cold);
+        expect(existsSync(dump)).toBe(true); // --no-cache ran it again
+        rmSync(dump);
 
-      rmSync(proofCacheDir(), { recursive: true, force: true });
-      expect(await runCli(passing, ['verify'])).toEqual(cold);
-      expect(existsSync(dump)).toBe(true);
+        rmSync(proofCacheDir(), { recursive: true, force: true });
+        expect(await runCli(passing, ['verify'])).toEqual(cold);
+        expect(existsSync(dump)).toBe(true);
 
-      // A failure (upstream's main.go refuses plain-HTTP clients) is cached and reported again, word for word.
-      const failingDump = join(tempDir(), 'failing-ran.txt');
-      const failing = await fixedRepoWithEntrypoint(withEnvironmentDump(UPSTREAM_SMOKESCREEN_MAIN, failingDump));
-      const failedCold = await runCli(failing, ['verify']);
-      expect(failedCold.code).toBe(1);
-      expect(bug3Line(failedCold.stdout)).toMatch(/^bug 3: .*refuses-plain-http/);
-      rmSync(failingDump);
-      const failedWarm = await runCli(failing, ['verify']);
-      expect(failedWarm).toEqual(failedCold);
-      expect(existsSync(failingDump)).toBe(false);
-    },
+        // A failure (upstream's main.go refuses plain-HTTP clients) is cached and reported again, word for word.
+        const failingDump = join(tempDir(), 'failing-ran.txt');
+        const failing = await fixedRepoWithEntrypoint(withEnvironmentDump(UPSTREAM_SMOKESCREEN_MAIN, failingDump));
+        const failedCold = await runCli(failing, ['verify']);
+        expect(failedCold.code).toBe(1);
+        expect(bug3Line(failedCold.stdout)).toMatch(/^bug 3: .*refuses-plain-http/);
+        rmSync(failingDump);
+        const failedWarm = await runCli(failing, ['verify']);
+        expect(failedWarm).toEqual(failedCold);
+        expect(existsSync(failingDump)).toBe(false);
+      }),
     SLOW_TEST,
   );
 

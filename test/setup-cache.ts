@@ -1,9 +1,25 @@
 /**
- * Every test file gets its own empty user cache directory, so the Go proof cache
- * (src/verify/go-check.ts) of one test run, or of the developer's own runs, never decides a result.
+ * The user cache directory every test file runs with: the one test/global-setup.ts made for this
+ * run, holding Go proofs this run's code made (so no proof from the developer's own runs, or
+ * from an earlier test run, ever decides a result). A test that proves the cache itself takes
+ * an empty one of its own with `withOwnProofCache`.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 
-process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), 'openclaw-fix-test-cache-'));
+process.env.XDG_CACHE_HOME = inject('sharedCacheHome') ?? mkdtempSync(join(tmpdir(), 'openclaw-fix-test-cache-'));
+
+/** Runs `fn` with an empty user cache directory of its own (XDG_CACHE_HOME), then restores the shared one. */
+export async function withOwnProofCache<T>(fn: () => Promise<T>): Promise<T> {
+  const shared = process.env.XDG_CACHE_HOME;
+  const own = mkdtempSync(join(tmpdir(), 'openclaw-fix-test-cache-'));
+  process.env.XDG_CACHE_HOME = own;
+  try {
+    return await fn();
+  } finally {
+    process.env.XDG_CACHE_HOME = shared;
+    rmSync(own, { recursive: true, force: true });
+  }
+}
