@@ -1,5 +1,21 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
-import { DEFAULT_TIMEOUT, SLOW_TEST_THRESHOLD } from './test/budgets.js';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { DEFAULT_TIMEOUT, SLOWEST_FILES, SLOW_TEST_THRESHOLD } from './test/budgets.js';
+
+/** The costliest files (test/budgets.ts) first, in that order; the rest as vitest orders them. */
+class SlowestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (file: TestSpecification): number => {
+      const index = (SLOWEST_FILES as readonly string[]).indexOf(relative(file.project.config.root, file.moduleId).split('\\').join('/'));
+      return index === -1 ? SLOWEST_FILES.length : index;
+    };
+    return (await super.sort(files))
+      .map((file, order) => ({ file, order }))
+      .sort((a, b) => rank(a.file) - rank(b.file) || a.order - b.order)
+      .map(({ file }) => file);
+  }
+}
 
 export default defineConfig({
   test: {
@@ -12,6 +28,7 @@ export default defineConfig({
     testTimeout: DEFAULT_TIMEOUT,
     hookTimeout: DEFAULT_TIMEOUT,
     slowTestThreshold: SLOW_TEST_THRESHOLD,
+    sequence: { sequencer: SlowestFirst },
     // Tests spawn git, go and ansible: two cores, so keep parallelism modest.
     maxWorkers: 2,
   },
