@@ -1,24 +1,12 @@
 /** Shared test utilities: fixture loading, real git repositories in temp dirs, and running the CLI in-process. */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach } from 'vitest';
 import { main, type Io } from '../src/cli.js';
 import { CHILD_PROCESS_TIMEOUT } from './budgets.js';
+import { fileTempDir, tempDir } from './temp-dirs.js';
 
 export const FIXTURE_REPO = fileURLToPath(new URL('../fixtures/deployment-repo', import.meta.url));
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,28 +31,7 @@ export function fixtureFiles(): Map<string, string> {
   return readTree(FIXTURE_REPO);
 }
 
-const tempDirs: string[] = [];
-afterEach(() => {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-export function tempDir(prefix = 'openclaw-fix-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Temp dirs kept until the test file ends: made in a beforeAll, shared by its cases. */
-const fileTempDirs: string[] = [];
-afterAll(() => {
-  for (const dir of fileTempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-export function fileTempDir(prefix = 'openclaw-fix-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  fileTempDirs.push(dir);
-  return dir;
-}
+export { fileTempDir, tempDir } from './temp-dirs.js';
 
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
@@ -100,7 +67,8 @@ const preparedRepos = new Map<string, string>();
 function preparedRepoOf(source: string): string | undefined {
   if (!relative(join(PROJECT_ROOT, 'fixtures'), source).match(/^[^./][^/]*$/)) return undefined;
   let prepared = preparedRepos.get(source);
-  if (prepared === undefined) {
+  // Made in a file temp dir: when files share this module, the next file makes its own.
+  if (prepared === undefined || !existsSync(prepared)) {
     prepared = fileTempDir('openclaw-fix-prepared-');
     initRepo(source, prepared);
     preparedRepos.set(source, prepared);
