@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, snapshot, type CliResult } from './helpers.js';
+import { appliedFixtureRepo, commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, snapshot, type CliResult } from './helpers.js';
 
 const pendingIds = (result: CliResult): string[] =>
   (JSON.parse(result.stdout) as { fixes: { id: string; state: string }[] }).fixes
@@ -99,8 +99,7 @@ describe('--apply', () => {
   });
 
   it('rebuilds its own branch from the current HEAD when the base moved on (the bot re-run)', async () => {
-    const repo = fixtureGitRepo();
-    await runCli(repo, ['--apply']);
+    const repo = await appliedFixtureRepo();
     const firstTip = git(repo, 'rev-parse', DEFAULT_FIX_BRANCH).trim();
     writeFileSync(join(repo, 'NOTES.md'), 'unrelated change\n');
     commitAll(repo, 'docs: notes');

@@ -85,6 +85,24 @@ function initRepo(source: string, dir: string): void {
   commitAll(dir, 'initial deployment repo');
 }
 
+/**
+ * A copy of the fixture repo after `--apply` (the fix branch written, `main` checked out), for
+ * tests whose subject comes after it: the --apply runs once per test file, each caller gets a copy.
+ */
+export async function appliedFixtureRepo(): Promise<string> {
+  if (appliedFixture === undefined || !existsSync(appliedFixture)) {
+    const applied = fixtureGitRepo(FIXTURE_REPO, { untilFileEnds: true });
+    const result = await runCli(applied, ['--apply']);
+    if (result.code !== 0) throw new Error(`--apply on the fixture failed (exit ${result.code}): ${result.stderr}`);
+    appliedFixture = applied;
+  }
+  const dir = tempDir();
+  cpSync(appliedFixture, dir, { recursive: true, verbatimSymlinks: true });
+  git(dir, 'update-index', '-q', '--refresh');
+  return dir;
+}
+let appliedFixture: string | undefined;
+
 /** Writes `text` at `path`, creating the directories above it. */
 export function writeFileMakingDirs(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });

@@ -15,7 +15,16 @@ import { bug3, ENTRYPOINT_FILE_NAME } from '../patches/egress-plain-http-role/eg
 import { assetText } from '../src/core/patch-home.js';
 import { main } from '../src/cli.js';
 import { SANDBOX_VARIABLES, proofCacheDir } from '../src/verify/go-check.js';
-import { commitAll, DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, tempDir, UPSTREAM_SMOKESCREEN_MAIN } from './helpers.js';
+import {
+  appliedFixtureRepo,
+  commitAll,
+  DEFAULT_FIX_BRANCH,
+  fixtureGitRepo,
+  git,
+  runCli,
+  tempDir,
+  UPSTREAM_SMOKESCREEN_MAIN,
+} from './helpers.js';
 import { SLOW_TEST } from './budgets.js';
 import { withOwnProofCache } from './setup-cache.js';
 
@@ -29,17 +38,10 @@ function withEnvironmentDump(source: string, dumpPath: string): string {
   return `${source.replace(/^package main\n/m, `package main\n\n${imports}`)}${init}`;
 }
 
-/** The fixture with every fix applied and checked out, made once per file: each caller gets a copy. */
-let appliedFixture: string | undefined;
+/** The fixture with every fix applied and checked out, its entrypoint replaced by `entrypoint`. */
 async function fixedRepoWithEntrypoint(entrypoint: string): Promise<string> {
-  if (appliedFixture === undefined || !existsSync(appliedFixture)) {
-    const applied = fixtureGitRepo(undefined, { untilFileEnds: true });
-    expect((await runCli(applied, ['--apply'])).code).toBe(0);
-    git(applied, 'checkout', '-q', DEFAULT_FIX_BRANCH);
-    appliedFixture = applied;
-  }
-  const repo = tempDir();
-  cpSync(appliedFixture, repo, { recursive: true, verbatimSymlinks: true });
+  const repo = await appliedFixtureRepo();
+  git(repo, 'checkout', '-q', DEFAULT_FIX_BRANCH);
   writeFileSync(join(repo, ENTRYPOINT), entrypoint);
   commitAll(repo, 'entrypoint with an init()');
   return repo;
@@ -350,11 +352,7 @@ describe("the lock records its owner; a dead owner's lock is taken over (item 10
 
 describe("a rebuild never throws away a human's edit (item 5)", () => {
   /** The fixture with the fix branch made, then main moved on, so the next --apply wants to rebuild it. */
-  async function branchToRebuild(): Promise<string> {
-    const repo = fixtureGitRepo();
-    expect((await runCli(repo, ['--apply'])).code).toBe(0);
-    return repo;
-  }
+  const branchToRebuild = appliedFixtureRepo;
   const moveMain = (repo: string): void => {
     writeFileSync(join(repo, 'NOTES.md'), 'notes\n');
     commitAll(repo, 'docs: notes');
@@ -381,8 +379,7 @@ describe("a rebuild never throws away a human's edit (item 5)", () => {
 
   it('an amended message (trailers kept) is refused too; an untouched branch is still rebuilt', async () => {
     const repo = await branchToRebuild();
-    const untouched = fixtureGitRepo();
-    expect((await runCli(untouched, ['--apply'])).code).toBe(0);
+    const untouched = await branchToRebuild();
     moveMain(untouched);
     const rebuilt = await runCli(untouched, ['--apply']);
     expect(rebuilt.stderr).toBe('');
