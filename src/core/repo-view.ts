@@ -85,6 +85,9 @@ export function declaredBy(path: string, globs: readonly string[]): boolean {
   return globs.some((pattern) => globExpression(pattern).test(path));
 }
 
+const sameList = (a: readonly string[], b: readonly string[]): boolean =>
+  a === b || (a.length === b.length && a.every((item, index) => item === b[index]));
+
 /**
  * The last listing of each module's view, keyed by the module's `files` array (the engine passes
  * the same one for a module's check and its re-check): the loaded paths it was made from and the
@@ -94,11 +97,32 @@ export function declaredBy(path: string, globs: readonly string[]): boolean {
  */
 const lastListing = new WeakMap<readonly string[], { readonly loaded: readonly string[]; readonly visible: readonly string[] }>();
 
+/**
+ * For the last loaded listing, the paths each glob matches: modules share most of their globs, so
+ * each glob is tested once per loaded path for all of their views rather than once per module.
+ * One listing kept (the engine's files change only when a fix creates a file).
+ */
+let matchedByGlob: { readonly loaded: readonly string[]; readonly byGlob: Map<string, ReadonlySet<string>> } | undefined;
+
+function pathsMatching(pattern: string, loaded: readonly string[]): ReadonlySet<string> {
+  if (!matchedByGlob || !sameList(matchedByGlob.loaded, loaded)) matchedByGlob = { loaded, byGlob: new Map() };
+  let matched = matchedByGlob.byGlob.get(pattern);
+  if (!matched) {
+    const expression = globExpression(pattern);
+    matchedByGlob.byGlob.set(pattern, (matched = new Set(loaded.filter((path) => expression.test(path)))));
+  }
+  return matched;
+}
+
 function visiblePaths(files: ReadonlyMap<string, string>, only: readonly string[]): string[] {
   const loaded = [...files.keys()];
   const last = lastListing.get(only);
-  if (last && last.loaded.length === loaded.length && last.loaded.every((path, index) => path === loaded[index])) return [...last.visible];
-  const visible = loaded.filter((path) => declaredBy(path, only)).sort();
+  if (last && sameList(last.loaded, loaded)) return [...last.visible];
+  // declaredBy's decision: one glob through picomatch's matcher, several as their expressions.
+  const matched = only.length === 1 ? undefined : only.map((pattern) => pathsMatching(pattern, loaded));
+  const visible = loaded
+    .filter((path) => (matched === undefined ? declaredBy(path, only) : matched.some((paths) => paths.has(path))))
+    .sort();
   lastListing.set(only, { loaded, visible });
   return [...visible];
 }

@@ -675,7 +675,8 @@ function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: 
   // Vault names built at render time (`lookup('vars', 'vault_' ~ model.key_env | lower)`):
   // render the role templates that call lookup once and give each name looked up a placeholder too.
   const looked = new Set<string>();
-  for (const path of [...files.keys()].sort().filter((p) => ROLE_TEMPLATE.test(p) && /\blookup\s*\(/.test(files.get(p) ?? ''))) {
+  // Filtered, then sorted: the same order as sorting every loaded path first, without that sort.
+  for (const path of [...files.keys()].filter((p) => ROLE_TEMPLATE.test(p) && /\blookup\s*\(/.test(files.get(p) ?? '')).sort()) {
     try {
       renderCore(files.get(path) ?? '', vars, { path, files, onVaultLookup: (name) => looked.add(name) });
     } catch {
@@ -688,7 +689,10 @@ function computeVars(files: ReadonlyMap<string, string>, overrides: Vars, role: 
 
 function referencedVaultNames(files: ReadonlyMap<string, string>): Set<string> {
   const names = new Set<string>();
-  for (const text of files.values()) for (const match of text.matchAll(/\bvault_[A-Za-z0-9_]+/g)) names.add(match[0]);
+  for (const text of files.values()) {
+    if (!text.includes('vault_')) continue; // every match contains it; most files have none
+    for (const match of text.matchAll(/\bvault_[A-Za-z0-9_]+/g)) names.add(match[0]);
+  }
   return names;
 }
 
