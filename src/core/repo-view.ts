@@ -13,23 +13,249 @@ function matcher(pattern: string): (path: string) => boolean {
   return match;
 }
 
-const anyMatcherCache = new Map<string, RegExp>();
+const anyMatcherCache = new Map<string, GlobList>();
 
 /**
- * True when one of the globs matches `path`. The globs of one call become one regular
- * expression (picomatch's, as alternatives), built once per list: on a 50,000-file repo every
- * fix's view filters each path through some forty globs, and testing them one by one was the
- * largest cost of a dry run there (npm run bench).
+ * True when one of the globs matches `path` (picomatch, `dot: true`). Every fix's view filters
+ * every candidate path through its globs, and the loaders filter the whole index: on a
+ * 50,000-file repo, running picomatch's expressions over every path was the largest cost of a
+ * dry run (npm run bench). So each list is compiled once (GlobList), and most of the work is
+ * done once per directory.
  */
 export function matchesAny(path: string, patterns: readonly string[]): boolean {
-  if (patterns.length === 1) return matcher(patterns[0]!)(path);
+  return globList(patterns).matches(path);
+}
+
+/** By the array first: a caller filtering many paths passes one array each time, and joining it per path cost more than matching. */
+const listOfArray = new WeakMap<readonly string[], GlobList>();
+
+/** The paths among `paths` that one of the globs matches (as matchesAny), in order: sorted paths share the work per directory. */
+export function filterPaths(paths: readonly string[], patterns: readonly string[]): readonly string[] {
+  return globList(patterns).filter(paths);
+}
+
+function globList(patterns: readonly string[]): GlobList {
+  let list = listOfArray.get(patterns);
+  if (list) return list;
   const key = patterns.join('\0');
-  let combined = anyMatcherCache.get(key);
-  if (!combined) {
-    combined = new RegExp(patterns.map((pattern) => `(?:${picomatch.makeRe(pattern, { dot: true }).source})`).join('|'));
-    anyMatcherCache.set(key, combined);
+  list = anyMatcherCache.get(key);
+  if (!list) {
+    list = new GlobList(patterns);
+    anyMatcherCache.set(key, list);
   }
-  return combined.test(path);
+  listOfArray.set(patterns, list);
+  return list;
+}
+
+/** A segment picomatch reads as itself. */
+const LITERAL_SEGMENT = /^[\w.-]+$/;
+/** A glob segment made of plain characters, `*`, `?` and brace groups of plain alternatives (`*.{yml,yaml}`). */
+const SIMPLE_SEGMENT = /^(?:[\w.*?-]|\{[\w-]+(?:\.[\w-]+)*(?:,[\w-]+(?:\.[\w-]+)*)+\})+$/;
+
+/** One glob: picomatch's expression, and for a simple glob a test per segment (undefined for `**`). */
+interface CompiledGlob {
+  readonly exact: RegExp;
+  readonly tests?: readonly (((name: string) => boolean) | undefined)[];
+  /** For each glob segment, as bits: it and the ones after it that `**` segments let a path skip to. */
+  readonly closures?: readonly number[];
+}
+
+/** What decides, for the paths in one directory, whether a list matches them: see GlobList. */
+interface DirectoryPlan {
+  /** Every path in the directory matches. */
+  readonly always: boolean;
+  /** Tests of the path's last segment: the path matches when one passes. */
+  readonly names: readonly ((name: string) => boolean)[];
+  /** Globs that are not simple: picomatch's expression on the whole path. */
+  readonly others: readonly RegExp[];
+}
+
+/** How many filtered lists a GlobList remembers. */
+const REMEMBERED_LISTS = 4;
+
+/** True when the two lists hold the same strings in the same order. */
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
+}
+
+/** How many directories a list keeps plans for before it starts again (a long-lived process stays small). */
+const REMEMBERED_DIRECTORIES = 20_000;
+
+/**
+ * A list of picomatch globs (`dot: true`) compiled for filtering many paths; the answers are
+ * picomatch's. A simple glob (segments of `**`, or of plain characters, `*`, `?` and brace
+ * alternatives) on a plain path (no empty, `.` or `..` segment, as every path git lists) is
+ * matched segment by segment: picomatch's expression reads `**` as any number of segments and
+ * every other glob segment within one path segment, and its guards against `.` and `..`
+ * never apply. The directory part of a path decides most of it, so it is worked out once per
+ * directory (which glob segments the directories can have reached) and kept: after that, a
+ * path costs a look-up and a test or two of its last segment, and the paths of a directory
+ * no glob can reach cost nothing more. Any other glob or path gets picomatch's expression.
+ */
+class GlobList {
+  private readonly globs: CompiledGlob[];
+  private readonly plans = new Map<string, DirectoryPlan>();
+  /**
+   * The last few lists filtered, with their results. Each fix's view filters the loaded paths,
+   * and the engine hands each fix a new map after every fix that changed a file, nearly always
+   * with the same paths: comparing the lists (the same strings) is much cheaper than filtering.
+   */
+  private readonly filtered: { input: readonly string[]; output: readonly string[] }[] = [];
+  /** One glob is tested as picomatch's matcher does (the glob's own text matches, an empty path does not); a list as its expressions only. */
+  private readonly single: string | undefined;
+
+  constructor(patterns: readonly string[]) {
+    this.single = patterns.length === 1 ? patterns[0] : undefined;
+    this.globs = patterns.map(compile);
+  }
+
+  matches(path: string): boolean {
+    if (this.single !== undefined && (path === '' || path === this.single)) return path !== '';
+    const slash = path.lastIndexOf('/');
+    return this.matchesIn(slash === -1 ? '' : path.slice(0, slash), path, slash);
+  }
+
+  /** The paths among `paths` that match, in order; consecutive paths of one directory share its plan. */
+  filter(paths: readonly string[]): readonly string[] {
+    const known = this.filtered.find(({ input }) => sameStrings(input, paths));
+    if (known) return known.output;
+    const output = Object.freeze(this.filterAll(paths));
+    this.filtered.unshift({ input: paths, output });
+    this.filtered.length = Math.min(this.filtered.length, REMEMBERED_LISTS);
+    return output;
+  }
+
+  private filterAll(paths: readonly string[]): string[] {
+    const kept: string[] = [];
+    let directory: string | undefined;
+    let plan: DirectoryPlan | undefined;
+    for (const path of paths) {
+      if (this.single !== undefined && (path === '' || path === this.single)) {
+        if (path !== '') kept.push(path);
+        continue;
+      }
+      const slash = path.lastIndexOf('/');
+      if (directory === undefined || slash !== directory.length || !path.startsWith(directory)) {
+        directory = slash === -1 ? '' : path.slice(0, slash);
+        plan = slash === 0 ? undefined : this.plan(directory);
+      }
+      if (
+        plan === undefined || !plainName(path, slash)
+          ? this.globs.some((glob) => glob.exact.test(path))
+          : matchesWithPlan(plan, path, slash)
+      )
+        kept.push(path);
+    }
+    return kept;
+  }
+
+  private matchesIn(directory: string, path: string, slash: number): boolean {
+    const plan = slash === 0 || !plainName(path, slash) ? undefined : this.plan(directory);
+    return plan === undefined ? this.globs.some((glob) => glob.exact.test(path)) : matchesWithPlan(plan, path, slash);
+  }
+
+  /** undefined for a directory that is not plain (picomatch decides its paths). */
+  private plan(directory: string): DirectoryPlan | undefined {
+    let plan = this.plans.get(directory);
+    if (plan !== undefined) return plan;
+    const segments = directory === '' ? [] : directory.split('/');
+    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) return undefined;
+    let always = false;
+    const names: ((name: string) => boolean)[] = [];
+    const others: RegExp[] = [];
+    for (const glob of this.globs) {
+      const { tests, closures } = glob;
+      if (tests === undefined || closures === undefined) {
+        others.push(glob.exact);
+        continue;
+      }
+      // The glob segments the directory can have led to, as bits (an NFA over the segments; `**` loops).
+      const end = tests.length;
+      const close = (states: number): number => {
+        let closed = 0;
+        for (let state = 0; state <= end; state++) if (states & (1 << state)) closed |= closures[state]!;
+        return closed;
+      };
+      let states = closures[0]!;
+      for (const segment of segments) {
+        let next = 0;
+        for (let state = 0; state < end; state++) {
+          if (!(states & (1 << state))) continue;
+          const test = tests[state];
+          if (test === undefined) next |= 1 << state;
+          else if (test(segment)) next |= 1 << (state + 1);
+        }
+        states = close(next);
+        if (states === 0) break;
+      }
+      // The last segment: taken by a `**` the rest of which is `**` too (any name), or by a glob segment that ends it.
+      for (let state = 0; state < end; state++) {
+        if (!(states & (1 << state))) continue;
+        const test = tests[state];
+        if (test === undefined) {
+          if (closures[state]! & (1 << end)) always = true;
+        } else if (closures[state + 1]! & (1 << end)) names.push(test);
+      }
+    }
+    plan = always || names.length > 0 || others.length > 0 ? { always, names, others } : NEVER;
+    if (this.plans.size >= REMEMBERED_DIRECTORIES) this.plans.clear();
+    this.plans.set(directory, plan);
+    return plan;
+  }
+}
+
+/** The plan of a directory none of whose paths a list matches. */
+const NEVER: DirectoryPlan = { always: false, names: [], others: [] };
+
+/** False for a path ending in `/`, `/.` or `/..` (or that is `.` or `..`): not plain, picomatch decides it. */
+function plainName(path: string, slash: number): boolean {
+  const length = path.length - slash - 1;
+  return !(length === 0 || (length <= 2 && /^\.\.?$/.test(path.slice(slash + 1))));
+}
+
+function matchesWithPlan(plan: DirectoryPlan, path: string, slash: number): boolean {
+  if (plan === NEVER) return false;
+  if (plan.always) return true;
+  const name = path.slice(slash + 1);
+  return plan.names.some((test) => test(name)) || plan.others.some((exact) => exact.test(path));
+}
+
+function compile(pattern: string): CompiledGlob {
+  const exact = picomatch.makeRe(pattern, { dot: true });
+  const segments = pattern.split('/');
+  const simple =
+    segments.length < 30 &&
+    segments.every(
+      (segment) => segment === '**' || (SIMPLE_SEGMENT.test(segment) && !segment.includes('**') && segment !== '.' && segment !== '..'),
+    );
+  if (!simple) return { exact };
+  const tests = segments.map((segment) => (segment === '**' ? undefined : segmentTest(segment)));
+  const closures: number[] = [];
+  for (let state = tests.length; state >= 0; state--)
+    closures[state] = (1 << state) | (state < tests.length && tests[state] === undefined ? closures[state + 1]! : 0);
+  return { exact, tests, closures };
+}
+
+/** One simple glob segment as a test of one path segment: literal, or `*` (within it), `?` (one character) and brace alternatives. */
+function segmentTest(segment: string): (name: string) => boolean {
+  if (LITERAL_SEGMENT.test(segment)) return (name) => name === segment;
+  const source = expandBraces(segment)
+    .map((alternative) => alternative.replace(/[.*?-]/g, (char) => (char === '*' ? '[^/]*' : char === '?' ? '[^/]' : `\\${char}`)))
+    .join('|');
+  const re = new RegExp(`^(?:${source})$`);
+  return (name) => re.test(name);
+}
+
+/** `a{b,c}d{e,f}` → `abde`, `abdf`, `acde`, `acdf` (brace groups of plain alternatives only, as SIMPLE_SEGMENT admits). */
+function expandBraces(segment: string): string[] {
+  const group = /\{([^{}]*)\}/.exec(segment);
+  if (!group) return [segment];
+  const before = segment.slice(0, group.index);
+  const after = segment.slice(group.index + group[0].length);
+  return (group[1] ?? '').split(',').flatMap((alternative) => expandBraces(`${before}${alternative}${after}`));
 }
 
 /**
@@ -56,86 +282,18 @@ export function filesOfView(repo: RepoView): ReadonlyMap<string, string> {
   return files;
 }
 
-const globExpressions = new Map<string, RegExp>();
-
-/**
- * picomatch's expression for one glob, compiled once (the pieces matchesAny joins into one).
- * The globs are the modules' own and the lists they pass to `glob`; the bound only keeps a
- * long-lived process (the test runner) small should globs ever be built from repo content.
- */
-function globExpression(pattern: string): RegExp {
-  let expression = globExpressions.get(pattern);
-  if (!expression) {
-    if (globExpressions.size >= 2000) globExpressions.clear();
-    globExpressions.set(pattern, (expression = picomatch.makeRe(pattern, { dot: true })));
-  }
-  return expression;
-}
-
-/**
- * True when one of the globs matches `path`, exactly as matchesAny decides: what a module's view
- * holds, where it may write and what it finds with `glob`. Each glob is tested on its own (one
- * expression per glob, shared by every module that uses it) rather than as matchesAny's one
- * expression per list: the engine asks this for each module's list (eleven lists, 147 globs, 51
- * distinct), and compiling a combined expression per list cost more in a dry run than testing
- * the globs one by one. One glob is tested as matchesAny tests it (picomatch's matcher).
- */
-export function declaredBy(path: string, globs: readonly string[]): boolean {
-  if (globs.length === 1) return matcher(globs[0]!)(path);
-  return globs.some((pattern) => globExpression(pattern).test(path));
-}
-
-const sameList = (a: readonly string[], b: readonly string[]): boolean =>
-  a === b || (a.length === b.length && a.every((item, index) => item === b[index]));
-
-/**
- * The last listing of each module's view, keyed by the module's `files` array (the engine passes
- * the same one for a module's check and its re-check): the loaded paths it was made from and the
- * ones the globs let through, sorted. A re-check, and any view of the same paths, reuses it
- * instead of testing every loaded path again (10,000 of them on the bench's large repo).
- * Weakly keyed, one entry per module: nothing outlives the modules.
- */
-const lastListing = new WeakMap<readonly string[], { readonly loaded: readonly string[]; readonly visible: readonly string[] }>();
-
-/**
- * For the last loaded listing, the paths each glob matches: modules share most of their globs, so
- * each glob is tested once per loaded path for all of their views rather than once per module.
- * One listing kept (the engine's files change only when a fix creates a file).
- */
-let matchedByGlob: { readonly loaded: readonly string[]; readonly byGlob: Map<string, ReadonlySet<string>> } | undefined;
-
-function pathsMatching(pattern: string, loaded: readonly string[]): ReadonlySet<string> {
-  if (!matchedByGlob || !sameList(matchedByGlob.loaded, loaded)) matchedByGlob = { loaded, byGlob: new Map() };
-  let matched = matchedByGlob.byGlob.get(pattern);
-  if (!matched) {
-    const expression = globExpression(pattern);
-    matchedByGlob.byGlob.set(pattern, (matched = new Set(loaded.filter((path) => expression.test(path)))));
-  }
-  return matched;
-}
-
-function visiblePaths(files: ReadonlyMap<string, string>, only: readonly string[]): string[] {
-  const loaded = [...files.keys()];
-  const last = lastListing.get(only);
-  if (last && sameList(last.loaded, loaded)) return [...last.visible];
-  // declaredBy's decision: one glob through picomatch's matcher, several as their expressions.
-  const matched = only.length === 1 ? undefined : only.map((pattern) => pathsMatching(pattern, loaded));
-  const visible = loaded
-    .filter((path) => (matched === undefined ? declaredBy(path, only) : matched.some((paths) => paths.has(path))))
-    .sort();
-  lastListing.set(only, { loaded, visible });
-  return [...visible];
-}
-
 /**
  * The view of `files` a patch module gets. With `only` (the module's declared `files` globs) it
  * sees just the files those match, so a file outside them cannot change its answer, and a
  * problem in that file cannot stop it.
  */
 export function createRepoView(files: ReadonlyMap<string, string>, only?: readonly string[]): RepoView {
-  const paths = only === undefined ? [...files.keys()].sort() : visiblePaths(files, only);
+  const all = [...files.keys()];
+  // Loaded maps are sorted already (a check of every key is cheaper than sorting them for each view).
+  if (all.some((path, index) => index > 0 && all[index - 1]! > path)) all.sort();
+  const paths = only === undefined ? all : filterPaths(all, only);
   const visible = only === undefined ? undefined : new Set(paths);
-  const glob = (...patterns: string[]): string[] => paths.filter((path) => declaredBy(path, patterns));
+  const glob = (...patterns: string[]): string[] => [...filterPaths(paths, patterns)];
   return {
     paths,
     read: (path) => (visible === undefined || visible.has(path) ? files.get(path) : undefined),
@@ -199,4 +357,12 @@ function covers(outer: string, inner: string): boolean {
     return segmentCovered && coversSegments(outerTail, innerTail);
   };
   return coversSegments(outer.split('/'), inner.split('/'));
+}
+
+/**
+ * True when one of the globs matches `path`, exactly as matchesAny decides (it is matchesAny):
+ * what a module's view holds, where it may write and what it finds with `glob`.
+ */
+export function declaredBy(path: string, globs: readonly string[]): boolean {
+  return matchesAny(path, globs);
 }
