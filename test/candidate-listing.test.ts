@@ -1,7 +1,8 @@
 /**
- * The loaders list candidates with narrowed git pathspecs (brace groups merged, covered
- * pathspecs dropped) for speed on big repos: they must still find every file a module's globs
- * match, wherever the roles live and whatever the extension spelling.
+ * The loaders list the index, the untracked files or a commit's tree whole and filter them with
+ * the globs once per directory (src/core/repo-view.ts), for speed on big repos: they must still
+ * find every file a module's globs match, wherever the roles live and whatever the extension
+ * spelling.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,17 +2,6 @@
 import picomatch from 'picomatch';
 import type { RepoView } from './types.js';
 
-const matcherCache = new Map<string, (path: string) => boolean>();
-
-function matcher(pattern: string): (path: string) => boolean {
-  let match = matcherCache.get(pattern);
-  if (!match) {
-    match = picomatch(pattern, { dot: true });
-    matcherCache.set(pattern, match);
-  }
-  return match;
-}
-
 const anyMatcherCache = new Map<string, GlobList>();
 
 /**
@@ -106,9 +95,12 @@ class GlobList {
   private readonly filtered: { input: readonly string[]; output: readonly string[] }[] = [];
   /** One glob is tested as picomatch's matcher does (the glob's own text matches, an empty path does not); a list as its expressions only. */
   private readonly single: string | undefined;
+  /** The directory part of `single`: filter tests the paths there one by one. */
+  private readonly singleDirectory: string | undefined;
 
   constructor(patterns: readonly string[]) {
     this.single = patterns.length === 1 ? patterns[0] : undefined;
+    this.singleDirectory = this.single?.slice(0, Math.max(0, this.single.lastIndexOf('/')));
     this.globs = patterns.map(compile);
   }
 
@@ -130,24 +122,13 @@ class GlobList {
 
   private filterAll(paths: readonly string[]): string[] {
     const kept: string[] = [];
-    let directory: string | undefined;
-    let plan: DirectoryPlan | undefined;
-    for (const path of paths) {
-      if (this.single !== undefined && (path === '' || path === this.single)) {
-        if (path !== '') kept.push(path);
-        continue;
+    for (const run of runsOf(paths)) {
+      const plan = run.plain && run.directory !== this.singleDirectory ? this.plan(run.directory) : undefined;
+      if (plan === NEVER) continue;
+      for (let index = run.start; index < run.end; index++) {
+        const path = paths[index]!;
+        if (plan === undefined ? this.matches(path) : matchesWithPlan(plan, path, run.slash)) kept.push(path);
       }
-      const slash = path.lastIndexOf('/');
-      if (directory === undefined || slash !== directory.length || !path.startsWith(directory)) {
-        directory = slash === -1 ? '' : path.slice(0, slash);
-        plan = slash === 0 ? undefined : this.plan(directory);
-      }
-      if (
-        plan === undefined || !plainName(path, slash)
-          ? this.globs.some((glob) => glob.exact.test(path))
-          : matchesWithPlan(plan, path, slash)
-      )
-        kept.push(path);
     }
     return kept;
   }
@@ -207,6 +188,50 @@ class GlobList {
   }
 }
 
+/** Consecutive paths of one directory in a list: [start, end), the directory, and whether every one of them is plain. */
+interface Run {
+  readonly start: number;
+  readonly end: number;
+  readonly directory: string;
+  /** Where the directory ends in each path (-1: none). */
+  readonly slash: number;
+  readonly plain: boolean;
+}
+
+const runsOfList = new WeakMap<readonly string[], readonly Run[]>();
+const recentRuns: { paths: readonly string[]; runs: readonly Run[] }[] = [];
+
+/**
+ * The runs of a list of paths (sorted lists have few: one per directory, about). Found once per
+ * list and kept, by the list and, for a new list with the same paths, by its content: every
+ * glob list filtering it then costs a plan per run, and nothing for a run its plan excludes.
+ */
+function runsOf(paths: readonly string[]): readonly Run[] {
+  let runs = runsOfList.get(paths);
+  if (runs) return runs;
+  runs = recentRuns.find((known) => sameStrings(known.paths, paths))?.runs;
+  if (!runs) {
+    const found: Run[] = [];
+    let current: { start: number; directory: string; slash: number; plain: boolean } | undefined;
+    paths.forEach((path, index) => {
+      const slash = path.lastIndexOf('/');
+      const plain = slash !== 0 && plainName(path, slash);
+      if (current && slash === current.slash && path.startsWith(current.directory)) {
+        current.plain &&= plain;
+        return;
+      }
+      if (current) found.push({ ...current, end: index });
+      current = { start: index, directory: slash === -1 ? '' : path.slice(0, slash), slash, plain };
+    });
+    if (current) found.push({ ...current, end: paths.length });
+    runs = found;
+    recentRuns.unshift({ paths, runs });
+    recentRuns.length = Math.min(recentRuns.length, REMEMBERED_LISTS);
+  }
+  runsOfList.set(paths, runs);
+  return runs;
+}
+
 /** The plan of a directory none of whose paths a list matches. */
 const NEVER: DirectoryPlan = { always: false, names: [], others: [] };
 
@@ -258,18 +283,6 @@ function expandBraces(segment: string): string[] {
   return (group[1] ?? '').split(',').flatMap((alternative) => expandBraces(`${before}${alternative}${after}`));
 }
 
-/**
- * A git pathspec that selects at least every path the picomatch glob matches. Git's `:(glob)`
- * magic knows `*`, `**` and `?` but not braces or extglobs, so from the first segment that
- * uses those on, the pathspec widens to `**`; picomatch then filters exactly.
- */
-function gitPathspecFor(pattern: string): string {
-  const segments = pattern.split('/');
-  const first = segments.findIndex((segment) => /[{}()!+@]/.test(segment));
-  const kept = first === -1 ? segments : [...segments.slice(0, first), '**'];
-  return `:(glob)${kept.join('/')}`;
-}
-
 const viewFiles = new WeakMap<RepoView, ReadonlyMap<string, string>>();
 
 /**
@@ -300,63 +313,6 @@ export function createRepoView(files: ReadonlyMap<string, string>, only?: readon
     glob,
     roleFiles: (role, pattern) => glob(`**/roles/${role}/${pattern}`),
   };
-}
-
-/**
- * Git pathspecs selecting at least every path one of the picomatch globs matches, few and
- * narrow: on a 50,000-file repo each `:(glob)**\/…` pathspec costs git ~3 ms, and one widened
- * to `**` lists the whole tree (npm run bench). Brace alternatives within a segment become one
- * superset glob (`*.{yml,yaml}` → `*.y*ml`), alternatives spanning segments are expanded, and
- * a pathspec another one already covers is dropped. picomatch filters the listing exactly;
- * anything still outside git's syntax (extglobs, ranges) falls back to gitPathspecFor.
- */
-export function gitPathspecsFor(patterns: readonly string[]): string[] {
-  const globs = [...new Set(patterns.flatMap(narrowBraces))];
-  const kept = globs.filter(
-    (glob, index) =>
-      !globs.some((other, otherIndex) => otherIndex !== index && covers(other, glob) && (!covers(glob, other) || otherIndex < index)),
-  );
-  return [...new Set(kept.map((glob) => (/[{}()]/.test(glob) ? gitPathspecFor(glob) : `:(glob)${glob}`)))];
-}
-
-/** Replaces the innermost brace groups: one segment → `prefix*suffix`; spanning segments → one pattern per alternative. */
-function narrowBraces(pattern: string): string[] {
-  const group = /\{([^{}]*)\}/.exec(pattern);
-  if (!group) return [pattern];
-  const alternatives = (group[1] ?? '').split(',');
-  if (alternatives.length < 2) return [pattern]; // `{a}` or a range: left to gitPathspecFor
-  const before = pattern.slice(0, group.index);
-  const after = pattern.slice(group.index + group[0].length);
-  if (alternatives.some((alternative) => alternative.includes('/')))
-    return alternatives.flatMap((alternative) => narrowBraces(`${before}${alternative}${after}`));
-  return narrowBraces(`${before}${supersetGlob(alternatives)}${after}`);
-}
-
-/** One glob segment matching every alternative: their common prefix and suffix around a `*`. */
-function supersetGlob(alternatives: readonly string[]): string {
-  const first = alternatives[0] ?? '';
-  if (alternatives.every((alternative) => alternative === first)) return first;
-  const shortest = Math.min(...alternatives.map((alternative) => alternative.length));
-  let prefix = 0;
-  while (prefix < shortest && alternatives.every((alternative) => alternative[prefix] === first[prefix])) prefix++;
-  let suffix = 0;
-  while (suffix < shortest - prefix && alternatives.every((alternative) => alternative.at(-1 - suffix) === first.at(-1 - suffix))) suffix++;
-  return `${first.slice(0, prefix)}*${suffix > 0 ? first.slice(-suffix) : ''}`;
-}
-
-/** True when every path `inner` matches is matched by `outer` (decided segment by segment; false when unsure). */
-function covers(outer: string, inner: string): boolean {
-  const coversSegments = (outerSegments: readonly string[], innerSegments: readonly string[]): boolean => {
-    const [outerHead, ...outerTail] = outerSegments;
-    const [innerHead, ...innerTail] = innerSegments;
-    if (outerHead === undefined) return innerHead === undefined;
-    if (outerHead === '**')
-      return coversSegments(outerTail, innerSegments) || (innerHead !== undefined && coversSegments(outerSegments, innerTail));
-    if (innerHead === undefined || innerHead === '**' || /[{}()]/.test(outerHead + innerHead)) return false;
-    const segmentCovered = outerHead === innerHead || outerHead === '*' || (!/[*?[\]\\]/.test(innerHead) && matcher(outerHead)(innerHead));
-    return segmentCovered && coversSegments(outerTail, innerTail);
-  };
-  return coversSegments(outer.split('/'), inner.split('/'));
 }
 
 /**
