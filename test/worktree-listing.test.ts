@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Git } from '../src/git/git.js';
-import { fixtureGitRepo, runCli, type CliResult } from './helpers.js';
+import { DEFAULT_FIX_BRANCH, fixtureGitRepo, git, runCli, type CliResult } from './helpers.js';
 
 const SECRET = 'sk-untracked-SECRET-in-host-vars';
 const COMPOSE = 'roles/openclaw-config/templates/docker-compose.yml.j2';
@@ -50,4 +50,25 @@ describe('listing the work tree', () => {
       if (args[0] === '--dry-run') expect(result.stdout).toContain('# pasted by mistake: <redacted>');
     });
   }
+});
+
+describe('listing a commit', () => {
+  it('--apply lists HEAD once for planning, the symlink check and verify, and builds no scratch index', async () => {
+    const repo = fixtureGitRepo();
+    const spy = vi.spyOn(Git.prototype, 'run');
+    let result: CliResult;
+    let calls: string[][];
+    try {
+      result = await runCli(repo, ['--apply']);
+      calls = spy.mock.calls.map(([gitArgs]) => [...gitArgs]);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(result.code, result.stderr).toBe(0);
+    // The fixture's fixes create files, so the symlink check looked at their directories.
+    expect(git(repo, 'diff', '--diff-filter=A', '--name-only', 'HEAD', DEFAULT_FIX_BRANCH).trim()).not.toBe('');
+    expect(calls.filter((call) => call[0] === 'ls-tree')).toHaveLength(1);
+    expect(calls.filter((call) => call.includes('read-tree'))).toHaveLength(0);
+    expect(calls.filter((call) => call[0] === 'rev-parse' && call.includes('HEAD^{commit}'))).toHaveLength(1);
+  });
 });

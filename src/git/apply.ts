@@ -26,12 +26,19 @@ export interface ApplyOptions {
    * Checks the fixed files before anything is written: problems (non-empty: nothing is written)
    * and the committed fixes it could not check, each committed with a note saying why.
    */
-  readonly verify?: (plan: Plan) => Promise<{
+  readonly verify?: ((
+    plan: Plan,
+    /** The commit the plan was made on (HEAD when the run started). */
+    base: string,
+  ) => Promise<{
     readonly problems: readonly string[];
     /** Fixes whose property fails on the result: left out (unrecognised, with why), the others re-planned and committed. */
     readonly failing?: ReadonlyMap<string, string>;
     readonly notChecked?: ReadonlyMap<string, string>;
-  }>;
+  }>) & {
+    /** The files it reads: their blobs are read with the candidates', in one batch (src/git/git.ts loadCommitFiles). */
+    readonly globs?: readonly string[];
+  };
   /**
    * The tip of the fix branch on the remote `--push` publishes to, its commits already in the
    * object database (src/git/push.ts peekRemoteBranch). When the local branch does not carry the
@@ -222,7 +229,7 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
   }
 
   return withLock(git, async (cleanup): Promise<ApplyResult> => {
-    const planned = await planAt(git, head, options.patches);
+    const planned = await planAt(git, head, options.patches, options.verify?.globs);
     const { loaded } = planned;
     let plan = planned.plan;
     let nothing = { plan, branch, base: head, baseBranch, commits: [] };
@@ -240,7 +247,7 @@ export async function applyFixes(options: ApplyOptions): Promise<ApplyResult> {
     let verdict: Awaited<ReturnType<NonNullable<ApplyOptions['verify']>>> = { problems: [] };
     for (;;) {
       if (!options.verify || plan.pending.length === 0) break;
-      verdict = await options.verify(plan);
+      verdict = await options.verify(plan, head);
       if (verdict.problems.length > 0) {
         throw new UserError(`the fixed repository fails verification, so no branch was written: ${verdict.problems.join('; ')}`);
       }
@@ -519,9 +526,14 @@ export async function buildUnreachableFixCommits(
   return { plan, base: head, commits: await buildCommits(git, head, plan, loaded.modes) };
 }
 
-/** The candidate files of `commit` and the plan the patches make of them. */
-async function planAt(git: Git, commit: string, patches: readonly Patch[]): Promise<{ loaded: LoadedFiles; plan: Plan }> {
-  const loaded = await loadCommitFiles(git, commit, candidateGlobs(patches));
+/** The candidate files of `commit` and the plan the patches make of them (with `prefetch`, see loadCommitFiles). */
+async function planAt(
+  git: Git,
+  commit: string,
+  patches: readonly Patch[],
+  prefetch: readonly string[] = [],
+): Promise<{ loaded: LoadedFiles; plan: Plan }> {
+  const loaded = await loadCommitFiles(git, commit, candidateGlobs(patches), prefetch);
   return { loaded, plan: await planWithoutWritingThroughSymlinks(git, { kind: 'commit', commit }, loaded.files, patches) };
 }
 

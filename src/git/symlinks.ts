@@ -6,7 +6,7 @@
  */
 import { lstat, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { catFileBatch, type Git } from './git.js';
+import { commitTree, treeBlobs, type Git } from './git.js';
 import { planFixes, type Plan } from '../core/engine.js';
 import type { Patch } from '../core/types.js';
 
@@ -31,16 +31,17 @@ async function symlinksAmong(git: Git, source: Source, paths: readonly string[])
     }
     return links;
   }
-  const listing = await git.run(['ls-tree', '-z', source.commit, '--', ...paths.map((path) => `:(literal)${path}`)]);
-  const entries = listing
-    .split('\0')
-    .map((record) => /^120000 blob ([0-9a-f]+)\t(.*)$/s.exec(record))
-    .filter((match): match is RegExpExecArray => match !== null);
-  const blobs = await catFileBatch(
+  // From the commit's listing, which loading the files made (src/git/git.ts commitTree): a
+  // symlink, to a file or a directory, is an entry of mode 120000 there.
+  const tree = await commitTree(git, source.commit);
+  const wanted = new Set(paths);
+  const found = tree.paths.flatMap((path, index) => (tree.modes[index] === '120000' && wanted.has(path) ? [index] : []));
+  const targets = await treeBlobs(
     git,
-    entries.map((match) => match[1] ?? ''),
+    tree,
+    found.map((index) => tree.shas[index]!),
   );
-  entries.forEach((match, index) => links.set(match[2] ?? '', blobs[index]?.content.toString('utf8') ?? '?'));
+  found.forEach((index, position) => links.set(tree.paths[index]!, targets[position]?.toString('utf8') ?? '?'));
   return links;
 }
 

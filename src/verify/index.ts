@@ -220,24 +220,36 @@ export interface VerifyVerdict {
 }
 
 /**
- * The `ApplyOptions.verify` callback: verifies HEAD's files and the planned result (HEAD's
- * files with the plan's changes), and says what stops the branch, which fixes fail and which
- * could not be checked. Reads only
- * from the object database, like the rest of --apply.
+ * The `ApplyOptions.verify` callback: verifies the planned result (the base commit's files with
+ * the plan's changes) and, when a property not being fixed fails there, the base commit's files,
+ * and says what stops the branch, which fixes fail and which could not be checked. Reads only
+ * from the object database, like the rest of --apply; its `globs` let --apply read these files
+ * with its own.
  */
-export function applyVerifier(git: Git, options: VerifyOptions = {}): (plan: Plan) => Promise<VerifyVerdict> {
-  return async (plan) => {
-    const head = await git.head();
+export function applyVerifier(
+  git: Git,
+  options: VerifyOptions = {},
+): ((plan: Plan, base?: string) => Promise<VerifyVerdict>) & { readonly globs: readonly string[] } {
+  const verify = async (plan: Plan, base?: string): Promise<VerifyVerdict> => {
+    const head = base ?? (await git.head());
     if (!head) throw new UserError(`${git.root} has no commits yet; commit the deployment repo first`);
     const before = (await loadCommitFiles(git, head, VERIFY_GLOBS)).files;
     const after = new Map(before);
     for (const [path, text] of plan.result) after.set(path, text);
-    const [beforeReport, afterReport] = [await verifyRepo(before, options), await verifyRepo(after, options)];
+    const afterReport = await verifyRepo(after, options);
     const committed = plan.pending.map((outcome) => outcome.patch.id);
+    // The base is verified only when the result can show a regression (a property not being
+    // fixed that fails there): on a run that fixes everything it showed none, at the cost of a
+    // second verify.
+    const mayRegress = afterReport.checks.some(
+      (check) => !committed.includes(check.id) && (check.status === 'failed' || check.status === 'not-applicable'),
+    );
+    const beforeReport = mayRegress ? await verifyRepo(before, options) : { checks: [] };
     return {
       problems: regressions(beforeReport, afterReport, committed),
       failing: failingFixes(afterReport, committed),
       notChecked: uncheckedFixes(afterReport, committed),
     };
   };
+  return Object.assign(verify, { globs: VERIFY_GLOBS });
 }
