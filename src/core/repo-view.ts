@@ -36,15 +36,13 @@ function globList(patterns: readonly string[]): GlobList {
   return list;
 }
 
-/** A segment picomatch reads as itself. */
-const LITERAL_SEGMENT = /^[\w.-]+$/;
 /** A glob segment made of plain characters, `*`, `?` and brace groups of plain alternatives (`*.{yml,yaml}`). */
 const SIMPLE_SEGMENT = /^(?:[\w.*?-]|\{[\w-]+(?:\.[\w-]+)*(?:,[\w-]+(?:\.[\w-]+)*)+\})+$/;
 
 /** One glob: picomatch's expression, and for a simple glob a test per segment (undefined for `**`). */
 interface CompiledGlob {
   readonly exact: RegExp;
-  readonly tests?: readonly (((name: string) => boolean) | undefined)[];
+  readonly tests?: readonly (SegmentTest | undefined)[];
   /** For each glob segment, as bits: it and the ones after it that `**` segments let a path skip to. */
   readonly closures?: readonly number[];
 }
@@ -53,8 +51,8 @@ interface CompiledGlob {
 interface DirectoryPlan {
   /** Every path in the directory matches. */
   readonly always: boolean;
-  /** Tests of the path's last segment: the path matches when one passes. */
-  readonly names: readonly ((name: string) => boolean)[];
+  /** A test of the path's last segment (the glob segments that can end a match there, as one expression): the path matches when it passes. */
+  readonly name: RegExp | undefined;
   /** Globs that are not simple: picomatch's expression on the whole path. */
   readonly others: readonly RegExp[];
 }
@@ -145,7 +143,7 @@ class GlobList {
     const segments = directory === '' ? [] : directory.split('/');
     if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) return undefined;
     let always = false;
-    const names: ((name: string) => boolean)[] = [];
+    const names = new Set<string>();
     const others: RegExp[] = [];
     for (const glob of this.globs) {
       const { tests, closures } = glob;
@@ -167,7 +165,7 @@ class GlobList {
           if (!(states & (1 << state))) continue;
           const test = tests[state];
           if (test === undefined) next |= 1 << state;
-          else if (test(segment)) next |= 1 << (state + 1);
+          else if (test.re.test(segment)) next |= 1 << (state + 1);
         }
         states = close(next);
         if (states === 0) break;
@@ -178,10 +176,10 @@ class GlobList {
         const test = tests[state];
         if (test === undefined) {
           if (closures[state]! & (1 << end)) always = true;
-        } else if (closures[state + 1]! & (1 << end)) names.push(test);
+        } else if (closures[state + 1]! & (1 << end)) names.add(test.inner);
       }
     }
-    plan = always || names.length > 0 || others.length > 0 ? { always, names, others } : NEVER;
+    plan = always || names.size > 0 || others.length > 0 ? { always, name: nameExpression(names), others } : NEVER;
     if (this.plans.size >= REMEMBERED_DIRECTORIES) this.plans.clear();
     this.plans.set(directory, plan);
     return plan;
@@ -233,7 +231,7 @@ function runsOf(paths: readonly string[]): readonly Run[] {
 }
 
 /** The plan of a directory none of whose paths a list matches. */
-const NEVER: DirectoryPlan = { always: false, names: [], others: [] };
+const NEVER: DirectoryPlan = { always: false, name: undefined, others: [] };
 
 /** False for a path ending in `/`, `/.` or `/..` (or that is `.` or `..`): not plain, picomatch decides it. */
 function plainName(path: string, slash: number): boolean {
@@ -245,7 +243,7 @@ function matchesWithPlan(plan: DirectoryPlan, path: string, slash: number): bool
   if (plan === NEVER) return false;
   if (plan.always) return true;
   const name = path.slice(slash + 1);
-  return plan.names.some((test) => test(name)) || plan.others.some((exact) => exact.test(path));
+  return plan.name?.test(name) === true || plan.others.some((exact) => exact.test(path));
 }
 
 function compile(pattern: string): CompiledGlob {
@@ -264,14 +262,29 @@ function compile(pattern: string): CompiledGlob {
   return { exact, tests, closures };
 }
 
-/** One simple glob segment as a test of one path segment: literal, or `*` (within it), `?` (one character) and brace alternatives. */
-function segmentTest(segment: string): (name: string) => boolean {
-  if (LITERAL_SEGMENT.test(segment)) return (name) => name === segment;
-  const source = expandBraces(segment)
+/** One simple glob segment as an expression for one path segment; `inner` is its body, to be joined with others. */
+interface SegmentTest {
+  readonly re: RegExp;
+  readonly inner: string;
+}
+
+/** A segment test: literal characters, `*` (within the segment), `?` (one character) and brace alternatives. */
+function segmentTest(segment: string): SegmentTest {
+  const inner = expandBraces(segment)
     .map((alternative) => alternative.replace(/[.*?-]/g, (char) => (char === '*' ? '[^/]*' : char === '?' ? '[^/]' : `\\${char}`)))
     .join('|');
-  const re = new RegExp(`^(?:${source})$`);
-  return (name) => re.test(name);
+  return { re: new RegExp(`^(?:${inner})$`), inner };
+}
+
+const nameExpressions = new Map<string, RegExp>();
+
+/** One expression for the segment tests that can end a match in a directory (most directories of a list share it). */
+function nameExpression(inners: ReadonlySet<string>): RegExp | undefined {
+  if (inners.size === 0) return undefined;
+  const source = `^(?:${[...inners].map((inner) => `(?:${inner})`).join('|')})$`;
+  let re = nameExpressions.get(source);
+  if (!re) nameExpressions.set(source, (re = new RegExp(source)));
+  return re;
 }
 
 /** `a{b,c}d{e,f}` → `abde`, `abdf`, `acde`, `acdf` (brace groups of plain alternatives only, as SIMPLE_SEGMENT admits). */
