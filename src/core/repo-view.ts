@@ -23,17 +23,37 @@ export function filterPaths(paths: readonly string[], patterns: readonly string[
   return globList(patterns).filter(paths);
 }
 
+/**
+ * How many glob lists and globs the process keeps compiled. The globs are the modules' own and
+ * the lists they pass to `glob`; the bound only keeps a long-lived process (the test runner)
+ * small should globs ever be built from repo content.
+ */
+const REMEMBERED_GLOBS = 2000;
+
 function globList(patterns: readonly string[]): GlobList {
   let list = listOfArray.get(patterns);
   if (list) return list;
   const key = patterns.join('\0');
   list = anyMatcherCache.get(key);
   if (!list) {
+    if (anyMatcherCache.size >= REMEMBERED_GLOBS) anyMatcherCache.clear();
     list = new GlobList(patterns);
     anyMatcherCache.set(key, list);
   }
   listOfArray.set(patterns, list);
   return list;
+}
+
+const compiledGlobs = new Map<string, CompiledGlob>();
+
+/** A glob compiled once and shared by every list that holds it (eleven modules' lists hold 147 globs, 51 distinct). */
+function compiled(pattern: string): CompiledGlob {
+  let glob = compiledGlobs.get(pattern);
+  if (!glob) {
+    if (compiledGlobs.size >= REMEMBERED_GLOBS) compiledGlobs.clear();
+    compiledGlobs.set(pattern, (glob = compile(pattern)));
+  }
+  return glob;
 }
 
 /** A glob segment made of plain characters, `*`, `?` and brace groups of plain alternatives (`*.{yml,yaml}`). */
@@ -99,7 +119,7 @@ class GlobList {
   constructor(patterns: readonly string[]) {
     this.single = patterns.length === 1 ? patterns[0] : undefined;
     this.singleDirectory = this.single?.slice(0, Math.max(0, this.single.lastIndexOf('/')));
-    this.globs = patterns.map(compile);
+    this.globs = patterns.map(compiled);
   }
 
   matches(path: string): boolean {
@@ -329,8 +349,9 @@ export function createRepoView(files: ReadonlyMap<string, string>, only?: readon
 }
 
 /**
- * True when one of the globs matches `path`, exactly as matchesAny decides (it is matchesAny):
- * what a module's view holds, where it may write and what it finds with `glob`.
+ * True when one of the globs matches `path`: what a module's view holds, where it may write and
+ * what it finds with `glob`. It is matchesAny (one GlobList per list, its globs compiled once
+ * for every list that holds them).
  */
 export function declaredBy(path: string, globs: readonly string[]): boolean {
   return matchesAny(path, globs);
