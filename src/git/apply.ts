@@ -582,7 +582,13 @@ async function buildCommits(git: Git, head: string, plan: Plan, modes: ReadonlyM
   line(`reset ${scratchRef}`);
   line(`from ${zeroOid(head)}`);
   line('done');
-  const shas = (await git.run(['fast-import', '--quiet', '--done'], { input: Buffer.concat(stream) })).trim().split('\n');
+  // The objects stay in the one pack fast-import writes: below fastimport.unpackLimit (100 by
+  // default) it spawns unpack-objects to write each as a loose file, which cost a warm --apply
+  // on the fixture 0.1–0.3 s of its wall time for ~40 objects. Unreachable ones (an interrupted
+  // run, a branch left up to date) are pruned by git's garbage collection either way.
+  const shas = (await git.run(['-c', 'fastimport.unpackLimit=0', 'fast-import', '--quiet', '--done'], { input: Buffer.concat(stream) }))
+    .trim()
+    .split('\n');
   return plan.pending.map((outcome, index) => ({ patchId: outcome.patch.id, sha: shas[index] ?? '', subject: subjects[index] ?? '' }));
 }
 
