@@ -291,7 +291,9 @@ async function buildAndRun(
   writeFileSync(join(module, 'main.go'), goSource);
   const binary = join(work, 'smokescreen-bin');
 
-  const build = await run('go', ['build', '-mod=vendor', '-o', binary, '.'], module, BUILD_TIMEOUT_MS, env);
+  // -trimpath: each proof builds in a new temporary directory; without it the directory is part of
+  // every package's build-cache key, so the vendored packages were compiled again each time.
+  const build = await run('go', ['build', '-trimpath', '-mod=vendor', '-o', binary, '.'], module, BUILD_TIMEOUT_MS, env);
   if (build.spawnError?.code === 'ENOENT') {
     return machine({ status: 'go-missing', detail: "the Go toolchain (`go`) is not installed or not on PATH; install Debian's golang-go" });
   }
