@@ -62,19 +62,9 @@ function renderWithAnsible(sets: readonly TemplateSet[], ansibleManaged: string,
   const playbook = sets.map((set) => playFor(set, work)).join('\n');
   writeFileSync(join(work, 'playbook.yml'), playbook);
   // ansible_managed comes from ansible.cfg (the template action overrides any -e value).
-  writeFileSync(
-    join(work, 'ansible.cfg'),
-    [
-      '[defaults]',
-      `ansible_managed = ${ansibleManaged}`,
-      'interpreter_python = /usr/bin/python3',
-      `local_tmp = ${join(work, 'tmp')}`,
-      'retry_files_enabled = False',
-      'nocows = True',
-      '',
-    ].join('\n'),
-  );
-  const run = ansiblePlaybook(work, ['-i', 'localhost,', join(work, 'playbook.yml')]);
+  const run = ansiblePlaybook(work, ['-i', 'localhost,', join(work, 'playbook.yml')], {
+    defaults: [`ansible_managed = ${ansibleManaged}`],
+  });
   if (run.error)
     throw new Error(`cannot run ansible-playbook (${run.error.message}); install Debian's ansible package — this check needs real Ansible`);
   if (run.status !== 0) throw new Error(`ansible-playbook failed (exit ${run.status}):\n${run.stdout}\n${run.stderr}`);

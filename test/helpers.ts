@@ -244,10 +244,29 @@ func main() {
 export const UPSTREAM_SMOKESCREEN_MAIN = readFileSync(join(PROJECT_ROOT, 'test', 'go-standin', 'main.go'), 'utf8');
 
 /**
- * Real `ansible-playbook` in `work`, as the tests that prove a fix under Ansible run it: the
- * work dir's ansible.cfg, a private ANSIBLE_HOME, no colour, no localhost warning; `env` adds to it.
+ * Real `ansible-playbook` in `work`, as the tests that prove a fix under Ansible run it: an
+ * ansible.cfg written in the work dir (the system Python, temp files inside `work`, no retry
+ * files, no cows; `defaults` adds lines to its [defaults], such as `ansible_managed = …`, which
+ * only the config can set), a private ANSIBLE_HOME, no colour, no localhost warning; `env` adds
+ * to the environment.
  */
-export function ansiblePlaybook(work: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+export function ansiblePlaybook(
+  work: string,
+  args: readonly string[],
+  { env = {}, defaults = [] }: { env?: NodeJS.ProcessEnv; defaults?: readonly string[] } = {},
+): SpawnSyncReturns<string> {
+  writeFileSync(
+    join(work, 'ansible.cfg'),
+    [
+      '[defaults]',
+      ...defaults,
+      'interpreter_python = /usr/bin/python3',
+      `local_tmp = ${join(work, 'tmp')}`,
+      'retry_files_enabled = False',
+      'nocows = True',
+      '',
+    ].join('\n'),
+  );
   return spawnSync('ansible-playbook', args, {
     cwd: work,
     encoding: 'utf8',

@@ -274,11 +274,7 @@ describe('bug 3 module', () => {
         join(work, 'play.yml'),
         '- hosts: localhost\n  connection: local\n  gather_facts: false\n  vars_files: [vars.json]\n  roles: [openclaw-config]\n',
       );
-      writeFileMakingDirs(
-        join(work, 'ansible.cfg'),
-        `[defaults]\ninterpreter_python = /usr/bin/python3\nlocal_tmp = ${join(work, 'tmp')}\nretry_files_enabled = False\nroles_path = ${join(work, 'roles')}\n`,
-      );
-      const run = ansiblePlaybook(work, ['-i', 'localhost,', 'play.yml']);
+      const run = ansiblePlaybook(work, ['-i', 'localhost,', 'play.yml'], { defaults: [`roles_path = ${join(work, 'roles')}`] });
       expect(run.error, "ansible-playbook must be installed (Debian's ansible package)").toBeUndefined();
       expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
       expect(readFileSync(join(base, 'build', 'smokescreen', ENTRYPOINT_FILE_NAME), 'utf8')).toBe(SMOKESCREEN_ENTRYPOINT_GO);

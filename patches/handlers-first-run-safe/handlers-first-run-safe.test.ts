@@ -131,19 +131,8 @@ function runHandlersWithAnsible(scenarios: readonly Scenario[]): Map<string, Han
   }
   writeFileSync(join(work, 'inventory.yml'), inventory.join('\n') + '\n');
   writeFileSync(join(work, 'playbook.yml'), plays.join('\n'));
-  writeFileSync(
-    join(work, 'ansible.cfg'),
-    [
-      '[defaults]',
-      'interpreter_python = /usr/bin/python3',
-      `local_tmp = ${join(work, 'tmp')}`,
-      'retry_files_enabled = False',
-      'nocows = True',
-      '',
-    ].join('\n'),
-  );
   const run = ansiblePlaybook(work, ['-i', join(work, 'inventory.yml'), join(work, 'playbook.yml')], {
-    PATH: `${bin}:${process.env.PATH ?? ''}`,
+    env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
   });
   if (run.error) throw new Error(`cannot run ansible-playbook (${run.error.message})`);
   const results = new Map<string, HandlerRun>();

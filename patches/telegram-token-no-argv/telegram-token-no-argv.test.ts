@@ -4,7 +4,6 @@
  * in `rescue:`. Proved on the parsed and rendered task list, by ansible-playbook --syntax-check,
  * and by running the fixed tasks against localhost with a fake `docker` that records its argv.
  */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +13,7 @@ import { planFixes, runCheck } from '../../src/core/engine.js';
 import { loadVars, renderTemplate, type Vars } from '../../src/model/render/render.js';
 import { VerifyContext } from '../../src/verify/context.js';
 import { checkTelegramToken } from '../../src/verify/tasks.js';
-import { fixtureFiles, tempDir } from '../../test/helpers.js';
+import { ansiblePlaybook, fixtureFiles, tempDir } from '../../test/helpers.js';
 import { SLOW_TEST } from '../../test/budgets.js';
 import { loadPatch } from '../../src/core/patch-home.js';
 import { verifyRepo } from '../../src/verify/index.js';
@@ -454,15 +453,11 @@ function playbookFor(dir: string, taskFiles: readonly string[]): string {
   return playbook;
 }
 
-function ansiblePlaybook(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; output: string } {
+/** The shared runner, with every temporary file inside `dir`, where the test looks for the token. */
+function runPlaybook(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; output: string } {
   // No skip when Ansible is missing: the proof needs the real ansible-playbook.
-  const result = spawnSync('ansible-playbook', args, {
-    cwd: dir,
-    encoding: 'utf8',
+  const result = ansiblePlaybook(dir, args, {
     env: {
-      ...process.env,
-      ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_RETRY_FILES_ENABLED: '0',
       ANSIBLE_LOCAL_TEMP: join(dir, 'tmp', 'local'),
       ANSIBLE_REMOTE_TEMP: join(dir, 'tmp', 'remote'),
       ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
@@ -505,7 +500,7 @@ describe('the fixed tasks under ansible-playbook', () => {
         return `${name}.yml`;
       });
       mkdirSync(join(dir, 'tmp'));
-      const result = ansiblePlaybook(dir, ['-i', 'localhost,', '--syntax-check', playbookFor(dir, names)]);
+      const result = runPlaybook(dir, ['-i', 'localhost,', '--syntax-check', playbookFor(dir, names)]);
       expect(result.status, result.output).toBe(0);
     },
     SLOW_TEST,
@@ -525,7 +520,7 @@ describe('the fixed tasks under ansible-playbook', () => {
         FAKE_DOCKER_STDIN: join(dir, 'stdin.log'),
       };
 
-      const ok = ansiblePlaybook(dir, ['-v', '-i', 'localhost,', playbook], env);
+      const ok = runPlaybook(dir, ['-v', '-i', 'localhost,', playbook], env);
       expect(ok.status, ok.output).toBe(0);
       const argv = readFileSync(env.FAKE_DOCKER_ARGV, 'utf8');
       expect(argv).not.toContain(PLACEHOLDER_TOKEN);
@@ -538,7 +533,7 @@ describe('the fixed tasks under ansible-playbook', () => {
 
       // When configuring fails, the in-container copy is removed and the play still fails.
       writeFileSync(env.FAKE_DOCKER_ARGV, '');
-      const failed = ansiblePlaybook(dir, ['-v', '-i', 'localhost,', playbook], { ...env, FAKE_DOCKER_FAIL_CONFIG: '1' });
+      const failed = runPlaybook(dir, ['-v', '-i', 'localhost,', playbook], { ...env, FAKE_DOCKER_FAIL_CONFIG: '1' });
       expect(failed.status, failed.output).not.toBe(0);
       const calls = readFileSync(env.FAKE_DOCKER_ARGV, 'utf8').trim().split('\n');
       const configAt = calls.findIndex((call) => call.includes('channels.telegram.tokenFile'));
