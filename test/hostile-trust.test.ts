@@ -14,7 +14,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bug3, ENTRYPOINT_FILE_NAME } from '../patches/egress-plain-http-role/egress-plain-http-role.js';
 import { assetText } from '../src/core/patch-home.js';
 import { main } from '../src/cli.js';
-import { SANDBOX_VARIABLES, proofCacheDir } from '../src/verify/go-check.js';
+import { SANDBOX_VARIABLES } from '../src/verify/go-check.js';
+import { userCacheDir } from '../src/core/cache-dir.js';
 import {
   appliedFixtureRepo,
   commitAll,
@@ -96,7 +97,7 @@ describe('the Go proof cache (issue 12)', () => {
         const passing = await fixedRepoWithEntrypoint(withEnvironmentDump(SMOKESCREEN_ENTRYPOINT_GO, dump));
 
         const entries = (): number =>
-          existsSync(join(proofCacheDir(), 'go-proof')) ? readdirSync(join(proofCacheDir(), 'go-proof')).length : 0;
+          existsSync(join(userCacheDir(), 'go-proof')) ? readdirSync(join(userCacheDir(), 'go-proof')).length : 0;
         const entriesBefore = entries();
         const cold = await runCli(passing, ['verify']);
         expect(bug3Line(cold.stdout)).toBe('bug 3: ok');
@@ -113,7 +114,7 @@ describe('the Go proof cache (issue 12)', () => {
         expect(existsSync(dump)).toBe(true); // --no-cache ran it again
         rmSync(dump);
 
-        rmSync(proofCacheDir(), { recursive: true, force: true });
+        rmSync(userCacheDir(), { recursive: true, force: true });
         expect(await runCli(passing, ['verify'])).toEqual(cold);
         expect(existsSync(dump)).toBe(true);
 
@@ -132,9 +133,9 @@ describe('the Go proof cache (issue 12)', () => {
   );
 
   it('lives in $XDG_CACHE_HOME/openclaw-fix, or ~/.cache/openclaw-fix without it', () => {
-    expect(proofCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/openclaw-fix');
-    expect(proofCacheDir({ HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
-    expect(proofCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
+    expect(userCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/openclaw-fix');
+    expect(userCacheDir({ HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
+    expect(userCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' })).toBe('/home/u/.cache/openclaw-fix');
   });
 });
 

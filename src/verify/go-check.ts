@@ -246,7 +246,7 @@ export interface EntrypointCheckOptions {
  * temporary directory, with a time limit; the directory is always removed.
  *
  * A verdict is a function of the source, the stand-in and the Go toolchain, so it is cached
- * under that key (proofCacheDir): a cached pass is reused, a cached failure is reported again.
+ * under that key in the tool's cache directory (userCacheDir): a cached pass is reused, a cached failure is reported again.
  * Results that say something about this machine rather than the source (Go missing, a time
  * limit hit) are never cached; deleting the cache only costs a compile.
  */
@@ -346,11 +346,6 @@ const CACHEABLE_STATUSES: ReadonlySet<EntrypointStatus> = new Set([
   'did-not-start',
 ]);
 
-/** Where proofs are kept: the tool's cache directory (src/core/cache-dir.ts). */
-export function proofCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return userCacheDir(env);
-}
-
 const standinHashes = new Map<string, string>();
 
 /** A hash of every file of the stand-in module: the Smokescreen version the proof is against. */
@@ -383,7 +378,7 @@ function proofKey(goSource: string, standin: string, goVersion: string): string 
     .digest('hex');
 }
 
-const proofPath = (key: string): string => join(proofCacheDir(), 'go-proof', `${key}.json`);
+const proofPath = (key: string): string => join(userCacheDir(), 'go-proof', `${key}.json`);
 
 /** A cached verdict, or undefined when there is none or it cannot be read back as one (then the proof runs again). */
 function readCachedProof(key: string): EntrypointCheck | undefined {
