@@ -26,6 +26,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './median.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = join(PROJECT_ROOT, 'fixtures', 'deployment-repo');
@@ -47,13 +48,6 @@ const TARGETS = { dryVsAm: 3, warmApplyVsAm: 4, listVsNode: 2, largeVsFixtureDry
 function git(cwd: string, args: string[], input?: string | Buffer): string {
   return execFileSync('git', args, { cwd, input, env: { ...process.env, ...IDENTITY }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 // -- processes --
 

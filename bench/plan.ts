@@ -17,6 +17,7 @@ import { allPatches } from '../patches/index.js';
 import { candidateGlobs, planFixes } from '../src/core/engine.js';
 import { matchesAny } from '../src/core/repo-view.js';
 import { decodeLossless } from '../src/core/bytes.js';
+import { median } from './median.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -50,12 +51,6 @@ function measureOnce(root: string): void {
     `${JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000, files: files.size, states: plan.outcomes.map((o) => o.state) })}\n`,
   );
 }
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 if (process.env.OPENCLAW_PLAN_BENCH_CHILD === '1') {
   measureOnce(resolve(process.argv[2]!));
