@@ -48,13 +48,21 @@ function expectOneLineError(result: CliResult, pattern: RegExp): void {
   expect(result.stdout).toBe('');
 }
 
-/** True when every source under src/ and patches/ has a compiled file in dist/ at least as new as itself. */
+/**
+ * True when every source under src/ and patches/ that `npm run build` turns into a file of dist/
+ * has that file, at least as new as itself: a .ts module (not a test: tsconfig.json leaves the
+ * patches' *.test.ts out of the build, and counting them made this false on every clean
+ * build, so each run compiled the CLI again, ~14 CPU-s) its .js, and a fix's prose or asset
+ * (.md, .go, copied by scripts/copy-patch-homes.mjs) its copy.
+ */
 function distIsCurrent(): boolean {
   const sources: string[] = [];
   const walk = (dir: string): void => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (entry.isDirectory()) walk(join(dir, entry.name));
-      else if (entry.name.endsWith('.ts')) sources.push(join(dir, entry.name));
+      else if (entry.name.endsWith('.test.ts')) continue;
+      else if (entry.name.endsWith('.ts') || (dir.startsWith(join(PROJECT_ROOT, 'patches')) && /\.(md|go)$/.test(entry.name)))
+        sources.push(join(dir, entry.name));
     }
   };
   for (const top of ['src', 'patches']) walk(join(PROJECT_ROOT, top));
