@@ -96,8 +96,10 @@ function runHandlersWithAnsible(scenarios: readonly Scenario[]): Map<string, Han
     writeFileSync(
       join(role, 'tasks', 'main.yml'),
       [
+        // An action that runs no module on the host (a module run costs ~0.7 CPU-s, nine hosts):
+        // changed_when makes it notify as a changed template would.
         '- name: Change every config file',
-        '  ansible.builtin.command: "true"',
+        '  ansible.builtin.debug: { msg: every config file changed }',
         '  changed_when: true',
         '  notify:',
         ...names.map((name) => `    - ${name}`),
