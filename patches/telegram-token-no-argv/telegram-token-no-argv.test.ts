@@ -460,7 +460,6 @@ function runPlaybook(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): 
     env: {
       ANSIBLE_LOCAL_TEMP: join(dir, 'tmp', 'local'),
       ANSIBLE_REMOTE_TEMP: join(dir, 'tmp', 'remote'),
-      ANSIBLE_PYTHON_INTERPRETER: 'auto_silent',
       TMPDIR: join(dir, 'tmp'),
       ...env,
     },
