@@ -25,25 +25,32 @@ const MINUTE = 60_000;
 
 /**
  * The test files that cost the most, costliest first (CPU seconds of `vitest run <file>` alone,
- * measured on the 2-CPU machine busy with other jobs: fuzz ~65, hostile-trust ~80 and hostile
- * ~63 before the Go proofs were shared (~69 and ~51 after), push-pr ~53 (~39 after),
- * ansible-crosscheck ~53, handlers ~46, bug 3 ~44, bug 9 ~43, end-to-end ~31). The
- * run starts them first (vitest.config.ts), so the long ones do not begin last and leave one
- * CPU idle at the end; vitest's own record of durations is not there on a clean clone.
+ * user + sys, each including ~7.6 CPU-s of vitest start-up and the global Go proof, measured
+ * on the 2-CPU machine busy with other jobs, so +-15%): hostile-trust ~40, fuzz ~39 (no child
+ * process: all of it the tool's own work), fixtures-e2e ~33, handlers ~31 (its one
+ * ansible-playbook run ~23), confinement ~30, rerun ~30, hostile ~29 (~43 while it compiled
+ * the CLI again every run), push-pr ~28, bug 6 ~27 (two playbook runs of nine tasks),
+ * end-to-end ~24, apply ~22, ansible-crosscheck ~18 (~39 while every rendered template went
+ * through the stat and copy modules), bug 3 ~18 (~38 while go vet compiled its dependencies
+ * in an empty cache), verify ~16. The run starts them first (vitest.config.ts), so the long
+ * ones do not begin last and leave one CPU idle at the end; vitest's own record of durations
+ * is not there on a clean clone.
  */
 export const SLOWEST_FILES = [
-  'test/fuzz.test.ts',
   'test/hostile-trust.test.ts',
+  'test/fuzz.test.ts',
+  'test/fixtures-e2e.test.ts',
+  'patches/handlers-first-run-safe/handlers-first-run-safe.test.ts',
+  'test/confinement.test.ts',
+  'test/rerun.test.ts',
   'test/hostile.test.ts',
   'test/push-pr.test.ts',
-  'test/ansible-crosscheck.test.ts',
-  'patches/handlers-first-run-safe/handlers-first-run-safe.test.ts',
-  'patches/egress-plain-http-role/egress-plain-http-role.test.ts',
   'patches/telegram-token-no-argv/telegram-token-no-argv.test.ts',
   'test/end-to-end.test.ts',
-  'test/confinement.test.ts',
-  'test/fixtures-e2e.test.ts',
-  'test/rerun.test.ts',
+  'test/apply.test.ts',
+  'test/ansible-crosscheck.test.ts',
+  'patches/egress-plain-http-role/egress-plain-http-role.test.ts',
+  'test/verify.test.ts',
 ] as const;
 
 /** Any test or hook without a budget of its own (vitest.config.ts). */
