@@ -5,7 +5,7 @@
  * states, and the rendered Dockerfile and task file it leaves.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, posix } from 'node:path';
@@ -97,11 +97,14 @@ describe('the entrypoint is a real Go file beside the module', () => {
       // Vetted as it is built (src/verify/go-check.ts) and deployed (the Dockerfile's CGO_ENABLED=0
       // go build), with the build cache verify's Go check fills ($TMPDIR/openclaw-fix-go, made
       // by test/global-setup.ts): vet then reads the compiled dependencies instead of compiling
-      // them again in the run's empty default cache ($XDG_CACHE_HOME/go-build), ~15 CPU-s.
+      // them again in the run's empty default cache ($XDG_CACHE_HOME/go-build), ~15 CPU-s. When
+      // that directory is not this user's (the check then builds with a private cache), neither.
+      const shared = join(tmpdir(), 'openclaw-fix-go');
+      const ownShared = existsSync(shared) && statSync(shared).uid === process.getuid?.();
       const vet = spawnSync('go', ['vet', '-trimpath', '-mod=vendor', '.'], {
         cwd: module,
         encoding: 'utf8',
-        env: { ...process.env, GOCACHE: join(tmpdir(), 'openclaw-fix-go', 'cache'), CGO_ENABLED: '0', GOFLAGS: '-mod=vendor' },
+        env: { ...process.env, ...(ownShared ? { GOCACHE: join(shared, 'cache') } : {}), CGO_ENABLED: '0', GOFLAGS: '-mod=vendor' },
         timeout: CHILD_PROCESS_TIMEOUT,
       });
       expect(vet.status, `${vet.stdout}${vet.stderr}`).toBe(0);
