@@ -1,5 +1,6 @@
 /** The read-only view of a repository that patch modules receive. */
 import picomatch from 'picomatch';
+import { isShellScript } from '../toolkit/shell.js';
 import type { RepoView } from './types.js';
 
 const anyMatcherCache = new Map<string, GlobList>();
@@ -331,13 +332,19 @@ export function filesOfView(repo: RepoView): ReadonlyMap<string, string> {
 /**
  * The view of `files` a patch module gets. With `only` (the module's declared `files` globs) it
  * sees just the files those match, so a file outside them cannot change its answer, and a
- * problem in that file cannot stop it.
+ * problem in that file cannot stop it; with `scripts` (its `scripts` globs), also the shell
+ * scripts those match (isShellScript), and no other file they match.
  */
-export function createRepoView(files: ReadonlyMap<string, string>, only?: readonly string[]): RepoView {
+export function createRepoView(files: ReadonlyMap<string, string>, only?: readonly string[], scripts: readonly string[] = []): RepoView {
   const all = [...files.keys()];
   // Loaded maps are sorted already (a check of every key is cheaper than sorting them for each view).
   if (all.some((path, index) => index > 0 && all[index - 1]! > path)) all.sort();
-  const paths = only === undefined ? all : filterPaths(all, only);
+  let paths = only === undefined ? all : filterPaths(all, only);
+  if (only !== undefined && scripts.length > 0) {
+    const whole = new Set(paths);
+    const added = new Set(filterPaths(all, scripts).filter((path) => !whole.has(path) && isShellScript(path, files.get(path) ?? '')));
+    if (added.size > 0) paths = all.filter((path) => whole.has(path) || added.has(path));
+  }
   const visible = only === undefined ? undefined : new Set(paths);
   const glob = (...patterns: string[]): string[] => [...filterPaths(paths, patterns)];
   return {

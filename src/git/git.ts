@@ -10,6 +10,7 @@ import { decodeLossless } from '../core/bytes.js';
 import { killGroup, trackChild } from '../core/cleanup.js';
 import { filterPaths, matchesAny } from '../core/repo-view.js';
 import { UserError } from '../core/errors.js';
+import { isShellScript } from '../toolkit/shell.js';
 
 export interface GitRunOptions {
   readonly input?: string | Buffer;
@@ -248,8 +249,11 @@ export interface LoadedFiles {
  */
 const ROLE_LINKS = ['**/roles', '**/roles/*'];
 
-/** Loads the files matching `globs` from the work tree (tracked and untracked-unignored). */
-export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Promise<LoadedFiles> {
+/**
+ * Loads the files matching `globs` from the work tree (tracked and untracked-unignored), and the
+ * shell scripts among the files matching only `scripts` (a module's `scripts`: see PatchModule).
+ */
+export async function loadWorkTreeFiles(git: Git, globs: readonly string[], scripts: readonly string[] = []): Promise<LoadedFiles> {
   // Tracked and untracked files in two processes at once: on a big repo each costs about the
   // same (the index; the untracked-file walk), and one process does them one after the other.
   // Both are listed whole and filtered here. git tests every entry against every pathspec: with
@@ -261,7 +265,8 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
     git.run(['ls-files', '-z', '--others', '--exclude-standard']),
   ]);
   const listed = listings.join('').split('\0');
-  const paths = [...new Set([...filterPaths(listed, globs), ...filterPaths(listed, ROLE_LINKS)])].filter((path) => path !== '').sort();
+  // One pass over the listing for the three lists (each pass costs a plan per directory and a test per path).
+  const paths = [...new Set(filterPaths(listed, [...globs, ...scripts, ...ROLE_LINKS]))].filter((path) => path !== '').sort();
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
   const realRoot = await realpath(git.root);
@@ -269,10 +274,16 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
   // them under roles/) a promise and a thread-pool round trip per call doubled the load time.
   for (const path of paths) {
     const full = join(git.root, path);
-    const opened = matchesAny(path, globs) ? openPlainFile(full) : undefined;
+    const whole = matchesAny(path, globs);
+    // A file wanted only as a shell script, and not one by its name: read whole only when it starts with `#!`.
+    const onlyScript = !whole && matchesAny(path, scripts);
+    if (onlyScript && !isShellScript(path, '') && startsWithShebang(full) === false) continue;
+    const opened = whole || onlyScript ? openPlainFile(full) : undefined;
     if (opened === 'not a file') continue;
     if (opened !== undefined) {
-      files.set(path, decodeLossless(opened.bytes));
+      const text = decodeLossless(opened.bytes);
+      if (onlyScript && !isShellScript(path, text)) continue;
+      files.set(path, text);
       modes.set(path, opened.mode & 0o111 ? '100755' : '100644');
       continue;
     }
@@ -294,15 +305,43 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
       }
       continue; // its target is a file of the repo and is loaded under its own name
     }
-    if (!stats.isFile() || !matchesAny(path, globs)) continue;
+    if (!stats.isFile() || !(whole || onlyScript)) continue;
+    let text: string;
     try {
-      files.set(path, decodeLossless(readFileSync(full)));
+      text = decodeLossless(readFileSync(full));
     } catch (error) {
       throw new UserError(`${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+    if (onlyScript && !isShellScript(path, text)) continue;
+    files.set(path, text);
     modes.set(path, stats.mode & 0o111 ? '100755' : '100644');
   }
   return { files, modes };
+}
+
+const shebang = Buffer.alloc(2);
+
+/**
+ * Whether a work-tree file starts with `#!`, from its first two bytes: one open (as
+ * openPlainFile's), read and close, for the thousands of assets a role's `files/` may hold
+ * (archives included), which a module reads only when they are scripts. false when it does not
+ * (an empty file, a FIFO, a device); undefined when it cannot be opened or read (missing, a
+ * symlink, a directory): the caller then looks at it as at any other candidate.
+ */
+function startsWithShebang(full: string): boolean | undefined {
+  let fd: number;
+  try {
+    fd = openSync(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    return readSync(fd, shebang, 0, 2, 0) === 2 && shebang[0] === 0x23 && shebang[1] === 0x21;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -390,7 +429,8 @@ export async function treeBlobs(git: Git, tree: CommitTree, shas: readonly strin
 }
 
 /**
- * Loads the files matching `globs` from a commit, with one `cat-file --batch` for all blobs.
+ * Loads the files matching `globs` from a commit, and the shell scripts among the files matching
+ * only `scripts` (as loadWorkTreeFiles), with one `cat-file --batch` for all blobs.
  * The blobs of the files `prefetch` matches are read in the same batch and kept with the
  * commit's listing, for a later load of them (--apply's verify).
  */
@@ -399,10 +439,13 @@ export async function loadCommitFiles(
   commit: string,
   globs: readonly string[],
   prefetch: readonly string[] = [],
+  scripts: readonly string[] = [],
 ): Promise<LoadedFiles> {
   const tree = await commitTree(git, commit);
   const { paths } = tree;
-  const wanted = new Set(filterPaths(paths, globs));
+  const whole = new Set(filterPaths(paths, globs));
+  const onlyScripts = new Set(filterPaths(paths, scripts).filter((path) => !whole.has(path)));
+  const wanted = new Set([...whole, ...onlyScripts]);
   const links = new Set(filterPaths(paths, ROLE_LINKS));
   const entries: { mode: string; sha: string; path: string }[] = [];
   paths.forEach((path, index) => {
@@ -429,7 +472,9 @@ export async function loadCommitFiles(
       }
       continue;
     }
-    files.set(entry.path, decodeLossless(content));
+    const text = decodeLossless(content);
+    if (onlyScripts.has(entry.path) && !isShellScript(entry.path, text)) continue;
+    files.set(entry.path, text);
     modes.set(entry.path, entry.mode);
   }
   return { files, modes };
