@@ -68,6 +68,8 @@ interface CompiledGlob {
   readonly closures?: readonly number[];
 }
 
+type SimpleGlob = Required<CompiledGlob>;
+
 /** What decides, for the paths in one directory, whether a list matches them: see GlobList. */
 interface DirectoryPlan {
   /** Every path in the directory matches. */
@@ -106,6 +108,13 @@ const REMEMBERED_DIRECTORIES = 20_000;
 class GlobList {
   private readonly globs: CompiledGlob[];
   private readonly plans = new Map<string, DirectoryPlan>();
+  /** The globs matched segment by segment, and the expressions of the others (picomatch's, on the whole path). */
+  private readonly simple: readonly SimpleGlob[];
+  private readonly others: readonly RegExp[];
+  /** Per simple glob, the states of the repository's root directory, and of the directories worked out (null: not plain). */
+  private readonly initial: readonly number[];
+  private readonly states = new Map<string, readonly number[] | null>();
+  private readonly plansByStates = new Map<string, DirectoryPlan>();
   /**
    * The last few lists filtered, with their results. Each fix's view filters the loaded paths,
    * and the engine hands each fix a new map after every fix that changed a file, nearly always
@@ -121,6 +130,9 @@ class GlobList {
     this.single = patterns.length === 1 ? patterns[0] : undefined;
     this.singleDirectory = this.single?.slice(0, Math.max(0, this.single.lastIndexOf('/')));
     this.globs = patterns.map(compiled);
+    this.simple = this.globs.filter((glob): glob is SimpleGlob => glob.tests !== undefined && glob.closures !== undefined);
+    this.others = this.globs.filter((glob) => glob.tests === undefined || glob.closures === undefined).map((glob) => glob.exact);
+    this.initial = this.simple.map((glob) => glob.closures[0]!);
   }
 
   matches(path: string): boolean {
@@ -161,48 +173,92 @@ class GlobList {
   private plan(directory: string): DirectoryPlan | undefined {
     let plan = this.plans.get(directory);
     if (plan !== undefined) return plan;
-    const segments = directory === '' ? [] : directory.split('/');
-    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) return undefined;
+    const states = this.statesOf(directory);
+    if (states === undefined) return undefined;
+    plan = this.planOf(states);
+    if (this.plans.size >= REMEMBERED_DIRECTORIES) this.plans.clear();
+    this.plans.set(directory, plan);
+    return plan;
+  }
+
+  /**
+   * For each simple glob, the glob segments `directory` can have led to, as bits (an NFA over the
+   * segments; `**` loops); undefined for a directory that is not plain. Worked out from the
+   * nearest ancestor worked out before, one segment at a time: the directories of a big tree
+   * share their ancestors (`vendor/pkg-1/src`, `vendor/pkg-2/src`).
+   */
+  private statesOf(directory: string): readonly number[] | undefined {
+    if (directory === '') return this.initial;
+    const known = this.states.get(directory);
+    if (known !== undefined) return known ?? undefined;
+    const ends: number[] = [];
+    for (let at = directory.indexOf('/'); at !== -1; at = directory.indexOf('/', at + 1)) ends.push(at);
+    ends.push(directory.length);
+    let from = 0;
+    let states = this.initial;
+    for (let index = ends.length - 2; index >= 0; index--) {
+      const ancestor = this.states.get(directory.slice(0, ends[index]));
+      if (ancestor === undefined) continue;
+      if (ancestor === null) return this.remember(directory, null);
+      states = ancestor;
+      from = index + 1;
+      break;
+    }
+    for (let index = from; index < ends.length; index++) {
+      const segment = directory.slice(index === 0 ? 0 : ends[index - 1]! + 1, ends[index]);
+      if (segment === '' || segment === '.' || segment === '..') return this.remember(directory, null);
+      states = this.step(states, segment);
+      this.remember(directory.slice(0, ends[index]), states);
+    }
+    return states;
+  }
+
+  private remember(directory: string, states: readonly number[] | null): undefined {
+    if (this.states.size >= REMEMBERED_DIRECTORIES) this.states.clear();
+    this.states.set(directory, states);
+    return undefined;
+  }
+
+  /** The states after one more directory segment. */
+  private step(before: readonly number[], segment: string): number[] {
+    return before.map((states, index) => {
+      if (states === 0) return 0;
+      const { tests, closures } = this.simple[index]!;
+      let moved = 0;
+      for (let state = 0; state < tests.length; state++) {
+        if (!(states & (1 << state))) continue;
+        const test = tests[state];
+        if (test === undefined) moved |= 1 << state;
+        else if (test.re.test(segment)) moved |= 1 << (state + 1);
+      }
+      let closed = 0;
+      for (let state = 0; state <= tests.length; state++) if (moved & (1 << state)) closed |= closures[state]!;
+      return closed;
+    });
+  }
+
+  /** The plan of the directories whose states are `states` (many directories share them: worked out once). */
+  private planOf(states: readonly number[]): DirectoryPlan {
+    const key = states.join(',');
+    let plan = this.plansByStates.get(key);
+    if (plan !== undefined) return plan;
     let always = false;
     const names = new Set<string>();
-    const others: RegExp[] = [];
-    for (const glob of this.globs) {
-      const { tests, closures } = glob;
-      if (tests === undefined || closures === undefined) {
-        others.push(glob.exact);
-        continue;
-      }
-      // The glob segments the directory can have led to, as bits (an NFA over the segments; `**` loops).
+    states.forEach((set, index) => {
+      const { tests, closures } = this.simple[index]!;
       const end = tests.length;
-      const close = (states: number): number => {
-        let closed = 0;
-        for (let state = 0; state <= end; state++) if (states & (1 << state)) closed |= closures[state]!;
-        return closed;
-      };
-      let states = closures[0]!;
-      for (const segment of segments) {
-        let next = 0;
-        for (let state = 0; state < end; state++) {
-          if (!(states & (1 << state))) continue;
-          const test = tests[state];
-          if (test === undefined) next |= 1 << state;
-          else if (test.re.test(segment)) next |= 1 << (state + 1);
-        }
-        states = close(next);
-        if (states === 0) break;
-      }
       // The last segment: taken by a `**` the rest of which is `**` too (any name), or by a glob segment that ends it.
       for (let state = 0; state < end; state++) {
-        if (!(states & (1 << state))) continue;
+        if (!(set & (1 << state))) continue;
         const test = tests[state];
         if (test === undefined) {
           if (closures[state]! & (1 << end)) always = true;
         } else if (closures[state + 1]! & (1 << end)) names.add(test.inner);
       }
-    }
-    plan = always || names.size > 0 || others.length > 0 ? { always, name: nameExpression(names), others } : NEVER;
-    if (this.plans.size >= REMEMBERED_DIRECTORIES) this.plans.clear();
-    this.plans.set(directory, plan);
+    });
+    plan = always || names.size > 0 || this.others.length > 0 ? { always, name: nameExpression(names), others: this.others } : NEVER;
+    if (this.plansByStates.size >= REMEMBERED_DIRECTORIES) this.plansByStates.clear();
+    this.plansByStates.set(key, plan);
     return plan;
   }
 }

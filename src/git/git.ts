@@ -272,8 +272,10 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[], scri
   const realRoot = await realpath(git.root);
   // Synchronous reads: one after the other either way, and on a 50,000-file repo (10,000 of
   // them under roles/) a promise and a thread-pool round trip per call doubled the load time.
+  // git lists normalised relative paths: joined as strings (path.join normalised each one, a tenth of the loading).
+  const prefix = git.root.endsWith('/') ? git.root : `${git.root}/`;
   for (const path of paths) {
-    const full = join(git.root, path);
+    const full = prefix + path;
     const whole = matchesAny(path, globs);
     // A file wanted only as a shell script, and not one by its name: read whole only when it starts with `#!`.
     const onlyScript = !whole && matchesAny(path, scripts);
