@@ -25,6 +25,16 @@ export function filterPaths(paths: readonly string[], patterns: readonly string[
 }
 
 /**
+ * The paths of a NUL-separated listing (`git ls-files -z`) that one of the globs matches (as
+ * filterPaths), in order. The listing is read where it lies, not split first: on a 50,000-file
+ * repository, making a string of every path, and of every name to test, cost more than the
+ * matching; only the paths kept become strings.
+ */
+export function filterListing(listing: string, patterns: readonly string[]): string[] {
+  return globList(patterns).filterListing(listing);
+}
+
+/**
  * How many glob lists and globs the process keeps compiled. The globs are the modules' own and
  * the lists they pass to `glob`; the bound only keeps a long-lived process (the test runner)
  * small should globs ever be built from repo content.
@@ -76,6 +86,11 @@ interface DirectoryPlan {
   readonly always: boolean;
   /** A test of the path's last segment (the glob segments that can end a match there, as one expression): the path matches when it passes. */
   readonly name: RegExp | undefined;
+  /**
+   * The same test of a name in a NUL-separated listing, sticky: matched where the name starts, it
+   * passes when it ends where the name does (no name holds `/` or NUL).
+   */
+  readonly nameInListing: RegExp | undefined;
   /** Globs that are not simple: picomatch's expression on the whole path. */
   readonly others: readonly RegExp[];
 }
@@ -149,6 +164,39 @@ class GlobList {
     this.filtered.unshift({ input: paths, output });
     this.filtered.length = Math.min(this.filtered.length, REMEMBERED_LISTS);
     return output;
+  }
+
+  filterListing(listing: string): string[] {
+    const kept: string[] = [];
+    // The current directory (paths of one directory come one after the other in a sorted listing) and its plan.
+    let directory: string | undefined;
+    let cut = -2;
+    let plan: DirectoryPlan | undefined;
+    for (let start = 0, end = 0; start < listing.length; start = end + 1) {
+      end = listing.indexOf('\0', start);
+      if (end === -1) end = listing.length;
+      if (end === start) continue;
+      const slash = listing.lastIndexOf('/', end - 1);
+      const at = slash < start ? -1 : slash - start; // as path.lastIndexOf('/')
+      if (directory === undefined || at !== cut || (at > 0 && !listing.startsWith(directory, start))) {
+        cut = at;
+        directory = at === -1 ? '' : listing.slice(start, start + at);
+        plan = at === 0 || directory === this.singleDirectory ? undefined : this.plan(directory);
+      }
+      if (plan === NEVER) continue;
+      const name = start + at + 1;
+      const plainName = end > name && !(end - name <= 2 && listing[name] === '.' && (end - name === 1 || listing[name + 1] === '.'));
+      if (plan === undefined || !plainName) {
+        const path = listing.slice(start, end);
+        if (this.matches(path)) kept.push(path);
+      } else if (plan.always || (plan.nameInListing !== undefined && nameAt(plan.nameInListing, listing, name))) {
+        kept.push(listing.slice(start, end));
+      } else if (plan.others.length > 0) {
+        const path = listing.slice(start, end);
+        if (plan.others.some((exact) => exact.test(path))) kept.push(path);
+      }
+    }
+    return kept;
   }
 
   private filterAll(paths: readonly string[]): string[] {
@@ -256,7 +304,11 @@ class GlobList {
         } else if (closures[state + 1]! & (1 << end)) names.add(test.inner);
       }
     });
-    plan = always || names.size > 0 || this.others.length > 0 ? { always, name: nameExpression(names), others: this.others } : NEVER;
+    const name = nameExpression(names);
+    plan =
+      always || name !== undefined || this.others.length > 0
+        ? { always, name, nameInListing: name && stickyNames.get(name), others: this.others }
+        : NEVER;
     if (this.plansByStates.size >= REMEMBERED_DIRECTORIES) this.plansByStates.clear();
     this.plansByStates.set(key, plan);
     return plan;
@@ -308,7 +360,7 @@ function runsOf(paths: readonly string[]): readonly Run[] {
 }
 
 /** The plan of a directory none of whose paths a list matches. */
-const NEVER: DirectoryPlan = { always: false, name: undefined, others: [] };
+const NEVER: DirectoryPlan = { always: false, name: undefined, nameInListing: undefined, others: [] };
 
 /** False for a path ending in `/`, `/.` or `/..` (or that is `.` or `..`): not plain, picomatch decides it. */
 function plainName(path: string, slash: number): boolean {
@@ -353,14 +405,28 @@ function segmentTest(segment: string): SegmentTest {
   return { re: new RegExp(`^(?:${inner})$`), inner };
 }
 
+/** Each name expression's sticky twin for NUL-separated listings (DirectoryPlan.nameInListing). */
+const stickyNames = new WeakMap<RegExp, RegExp>();
+
+/** Whether the name starting at `start` in a NUL-separated listing passes a plan's `nameInListing`. */
+function nameAt(sticky: RegExp, listing: string, start: number): boolean {
+  sticky.lastIndex = start;
+  return sticky.test(listing);
+}
+
 const nameExpressions = new Map<string, RegExp>();
 
 /** One expression for the segment tests that can end a match in a directory (most directories of a list share it). */
 function nameExpression(inners: ReadonlySet<string>): RegExp | undefined {
   if (inners.size === 0) return undefined;
-  const source = `^(?:${[...inners].map((inner) => `(?:${inner})`).join('|')})$`;
+  const body = `(?:${[...inners].map((inner) => `(?:${inner})`).join('|')})`;
+  const source = `^${body}$`;
   let re = nameExpressions.get(source);
-  if (!re) nameExpressions.set(source, (re = new RegExp(source)));
+  if (!re) {
+    nameExpressions.set(source, (re = new RegExp(source)));
+    // A wildcard's `[^/]` stops at the end of the name in a listing too.
+    stickyNames.set(re, new RegExp(`${body.replaceAll('[^/]', '[^/\\0]')}(?=\\0|$)`, 'y'));
+  }
   return re;
 }
 
