@@ -8,7 +8,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { decodeLossless } from '../core/bytes.js';
 import { killGroup, trackChild } from '../core/cleanup.js';
-import { filterListing, filterPaths, matchesAny } from '../core/repo-view.js';
+import { filterListing, filterPaths } from '../core/repo-view.js';
 import { UserError } from '../core/errors.js';
 import { isShellScript } from '../toolkit/shell.js';
 
@@ -272,11 +272,14 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[], scri
   // them under roles/) a promise and a thread-pool round trip per call doubled the load time.
   // git lists normalised relative paths: joined as strings (path.join normalised each one, a tenth of the loading).
   const prefix = git.root.endsWith('/') ? git.root : `${git.root}/`;
+  // Which list wants each path, worked out per directory (a look-up per path cost twice as much).
+  const wholeFiles = new Set(filterPaths(paths, globs));
+  const scriptFiles = new Set(scripts.length === 0 ? [] : filterPaths(paths, scripts));
   for (const path of paths) {
     const full = prefix + path;
-    const whole = matchesAny(path, globs);
+    const whole = wholeFiles.has(path);
     // A file wanted only as a shell script, and not one by its name: read whole only when it starts with `#!`.
-    const onlyScript = !whole && matchesAny(path, scripts);
+    const onlyScript = !whole && scriptFiles.has(path);
     if (onlyScript && !isShellScript(path, '') && startsWithShebang(full) === false) continue;
     const opened = whole || onlyScript ? openPlainFile(full) : undefined;
     if (opened === 'not a file') continue;
