@@ -129,7 +129,11 @@ class GlobList {
   /** Per simple glob, the states of the repository's root directory, and of the directories worked out (null: not plain). */
   private readonly initial: readonly number[];
   private readonly states = new Map<string, readonly number[] | null>();
-  private readonly plansByStates = new Map<string, DirectoryPlan>();
+  /** By states as interned (see intern). */
+  private readonly plansByStates = new WeakMap<readonly number[], DirectoryPlan>();
+  /** Equal states as one array (intern), and for each, the test of a segment against all its tests and where a segment that passes none leads. */
+  private readonly vectors = new Map<string, readonly number[]>();
+  private readonly steps = new WeakMap<readonly number[], { readonly any: RegExp; none?: readonly number[] }>();
   /**
    * The last few lists filtered, with their results. Each fix's view filters the loaded paths,
    * and the engine hands each fix a new map after every fix that changed a file, nearly always
@@ -147,7 +151,7 @@ class GlobList {
     this.globs = patterns.map(compiled);
     this.simple = this.globs.filter((glob): glob is SimpleGlob => glob.tests !== undefined && glob.closures !== undefined);
     this.others = this.globs.filter((glob) => glob.tests === undefined || glob.closures === undefined).map((glob) => glob.exact);
-    this.initial = this.simple.map((glob) => glob.closures[0]!);
+    this.initial = this.intern(this.simple.map((glob) => glob.closures[0]!));
   }
 
   matches(path: string): boolean {
@@ -267,8 +271,27 @@ class GlobList {
     return undefined;
   }
 
-  /** The states after one more directory segment. */
-  private step(before: readonly number[], segment: string): number[] {
+  /**
+   * The states after one more directory segment. Most segments of a big tree (`vendor`,
+   * `pkg-1`, `src`) pass no test the states could take, and then lead where any such segment
+   * does: one test of the segment against the states' tests at once, and the answer kept.
+   */
+  private step(before: readonly number[], segment: string): readonly number[] {
+    let known = this.steps.get(before);
+    if (known === undefined) {
+      const inners = new Set<string>();
+      before.forEach((states, index) => {
+        const { tests } = this.simple[index]!;
+        for (let state = 0; state < tests.length; state++) if (states & (1 << state) && tests[state]) inners.add(tests[state]!.inner);
+      });
+      known = { any: new RegExp(`^(?:${[...inners].join('|')})$`) };
+      this.steps.set(before, known);
+    }
+    if (!known.any.test(segment)) return (known.none ??= this.intern(this.stepEach(before, segment)));
+    return this.intern(this.stepEach(before, segment));
+  }
+
+  private stepEach(before: readonly number[], segment: string): number[] {
     return before.map((states, index) => {
       if (states === 0) return 0;
       const { tests, closures } = this.simple[index]!;
@@ -285,10 +308,20 @@ class GlobList {
     });
   }
 
+  /** One array for equal states, so that what is known of them (steps, plans) is found again. */
+  private intern(states: readonly number[]): readonly number[] {
+    const key = states.join(',');
+    let known = this.vectors.get(key);
+    if (known === undefined) {
+      if (this.vectors.size >= REMEMBERED_DIRECTORIES) this.vectors.clear();
+      this.vectors.set(key, (known = states));
+    }
+    return known;
+  }
+
   /** The plan of the directories whose states are `states` (many directories share them: worked out once). */
   private planOf(states: readonly number[]): DirectoryPlan {
-    const key = states.join(',');
-    let plan = this.plansByStates.get(key);
+    let plan = this.plansByStates.get(states);
     if (plan !== undefined) return plan;
     let always = false;
     const names = new Set<string>();
@@ -309,8 +342,7 @@ class GlobList {
       always || name !== undefined || this.others.length > 0
         ? { always, name, nameInListing: name && stickyNames.get(name), others: this.others }
         : NEVER;
-    if (this.plansByStates.size >= REMEMBERED_DIRECTORIES) this.plansByStates.clear();
-    this.plansByStates.set(key, plan);
+    this.plansByStates.set(states, plan);
     return plan;
   }
 }
