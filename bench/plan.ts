@@ -14,15 +14,17 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allPatches } from '../patches/index.js';
-import { candidateGlobs, planFixes } from '../src/core/engine.js';
+import { candidateGlobs, candidateScripts, planFixes } from '../src/core/engine.js';
 import { matchesAny } from '../src/core/repo-view.js';
 import { decodeLossless } from '../src/core/bytes.js';
+import { isShellScript } from '../src/toolkit/shell.js';
 import { median } from './median.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 function loadFiles(root: string): Map<string, string> {
   const globs = candidateGlobs(allPatches);
+  const scripts = candidateScripts(allPatches);
   const files = new Map<string, string>();
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
@@ -32,6 +34,10 @@ function loadFiles(root: string): Map<string, string> {
       else {
         const path = relative(root, full).split('\\').join('/');
         if (matchesAny(path, globs)) files.set(path, decodeLossless(readFileSync(full)));
+        else if (matchesAny(path, scripts)) {
+          const text = decodeLossless(readFileSync(full));
+          if (isShellScript(path, text)) files.set(path, text); // as the loaders do
+        }
       }
     }
   };

@@ -10,7 +10,7 @@ import { applyFixes, DEFAULT_BRANCH } from './git/apply.js';
 import { encodeLossless } from './core/bytes.js';
 import { listJson, listText } from './output/catalogue.js';
 import { handleInterrupts } from './core/cleanup.js';
-import { candidateGlobs, type Plan } from './core/engine.js';
+import { candidateGlobs, candidateScripts, type Plan } from './core/engine.js';
 import { planWithoutWritingThroughSymlinks } from './git/symlinks.js';
 import { DEFAULT_NETWORK_TIMEOUT_MS, Git, loadWorkTreeFiles } from './git/git.js';
 import { COLOR, formatText, PLAIN, toJson, useColor, type Mode } from './output/report.js';
@@ -316,7 +316,7 @@ async function run(args: ParsedArgs, io: Io, givenIo: Io, secrets: string[]): Pr
       return 0;
     }
     doing = 'reading the work tree';
-    const files = await loadWorkTreeWithSecrets(git, candidateGlobs(patches), secrets);
+    const files = await loadWorkTreeWithSecrets(git, candidateGlobs(patches), secrets, candidateScripts(patches));
     doing = 'planning the fixes';
     const plan = await planWithoutWritingThroughSymlinks(git, { kind: 'work-tree' }, files, patches);
     fixStacks(plan);
@@ -346,14 +346,19 @@ async function learnWorkTreeSecrets(git: Git, secrets: string[]): Promise<void> 
 }
 
 /**
- * The work-tree files matching `globs`, listed and read together with the secret sources in
- * one pass (each listing of the work tree costs a walk of the index and of the untracked
- * files), the secrets learned before the caller prints anything.
+ * The work-tree files matching `globs` and the shell scripts matching `scripts`, listed and read
+ * together with the secret sources in one pass (each listing of the work tree costs a walk of
+ * the index and of the untracked files), the secrets learned before the caller prints anything.
  */
-async function loadWorkTreeWithSecrets(git: Git, globs: readonly string[], secrets: string[]): Promise<Map<string, string>> {
-  const { files } = await loadWorkTreeFiles(git, [...new Set([...globs, ...SECRET_SOURCE_GLOBS])]);
+async function loadWorkTreeWithSecrets(
+  git: Git,
+  globs: readonly string[],
+  secrets: string[],
+  scripts: readonly string[] = [],
+): Promise<Map<string, string>> {
+  const { files } = await loadWorkTreeFiles(git, [...new Set([...globs, ...SECRET_SOURCE_GLOBS])], scripts);
   secrets.push(...secretValues(new Map([...files].filter(([path]) => matchesAny(path, SECRET_SOURCE_GLOBS)))));
-  return new Map([...files].filter(([path]) => matchesAny(path, globs)));
+  return new Map([...files].filter(([path]) => matchesAny(path, globs) || matchesAny(path, scripts)));
 }
 
 function redactingIo(io: Io, secrets: readonly string[]): Io {

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
 import { errorLine } from '../src/cli.js';
-import { candidateGlobs, planFixes, type Plan } from '../src/core/engine.js';
+import { candidateGlobs, candidateScripts, planFixes, type Plan } from '../src/core/engine.js';
 import { failureReason, FileProblem } from '../src/core/failure.js';
 import { TemplateSyntaxError } from '../src/toolkit/jinja-mask.js';
 import { YamlTemplateError } from '../src/toolkit/template-yaml.js';
@@ -63,7 +63,7 @@ async function baselineOf(fixture: string): Promise<Baseline> {
   const files = readTree(fixture);
   const plan = planFixes(files, allPatches);
   const verified = await verifyRepo(plan.result, { goCheck: false });
-  const globs = [...candidateGlobs(allPatches), ...VERIFY_GLOBS];
+  const globs = [...candidateGlobs(allPatches), ...candidateScripts(allPatches), ...VERIFY_GLOBS];
   return { files, plan, verified, readable: [...files.keys()].filter((path) => matchesAny(path, globs)).sort() };
 }
 
@@ -90,7 +90,7 @@ async function violations(base: Baseline, path: string, construct: ConstructName
     const before = base.plan.outcomes.find((other) => other.patch.id === outcome.patch.id);
     const name = label(outcome.patch.id, outcome.patch.bug);
     if (/internal error/.test(outcome.reason)) problems.push(`${name}: ${outcome.reason}`);
-    const reads = matchesAny(path, outcome.patch.files);
+    const reads = matchesAny(path, outcome.patch.files) || matchesAny(path, outcome.patch.scripts ?? []);
     if (outcome.state === before?.state) {
       stats.unchanged++;
       continue;

@@ -7,18 +7,21 @@
 import picomatch from 'picomatch';
 import { describe, expect, it } from 'vitest';
 import { allPatches } from '../patches/index.js';
-import { filterPaths, matchesAny } from '../src/core/repo-view.js';
+import { filterListing, filterPaths, matchesAny } from '../src/core/repo-view.js';
 import { SECRET_SOURCE_GLOBS } from '../src/git/secrets.js';
 import { VERIFY_GLOBS } from '../src/verify/index.js';
-import { ROUTE_GLOBS } from '../src/model/secret-routes.js';
+import { ROUTE_GLOBS, ROUTE_SCRIPT_GLOBS } from '../src/model/secret-routes.js';
 import { fixtureFiles } from './helpers.js';
 
 const LISTS: string[][] = [
   ...allPatches.map((patch) => [...patch.files]),
   allPatches.flatMap((patch) => patch.files),
+  ...allPatches.flatMap((patch) => (patch.scripts ? [[...patch.scripts]] : [])),
+  allPatches.flatMap((patch) => [...patch.files, ...(patch.scripts ?? [])]),
   [...SECRET_SOURCE_GLOBS],
   [...VERIFY_GLOBS],
   [...ROUTE_GLOBS],
+  [...ROUTE_SCRIPT_GLOBS],
   ['**/roles', '**/roles/*'],
   ['**/roles/*/templates/**', '**/roles/*/files/**'],
   ['**/roles/openclaw-config/tasks/main.{yml,yaml}'],
@@ -91,6 +94,12 @@ describe('glob lists', () => {
       ).toEqual(expected);
       expect(filterPaths(sorted, list), list.join(' ')).toEqual(sorted.filter((path) => expected.includes(path)));
       expect(filterPaths(paths, list), list.join(' ')).toEqual(expected);
+      // The same paths as `git ls-files -z` lists them (the empty path aside: a listing has none).
+      const listed = paths.filter((path) => path !== '' && !path.includes('\0'));
+      expect(filterListing(`${listed.join('\0')}\0`, list), list.join(' ')).toEqual(listed.filter((path) => expected.includes(path)));
+      expect(filterListing(sorted.filter((path) => path !== '').join('\0'), list), list.join(' ')).toEqual(
+        sorted.filter((path) => path !== '' && expected.includes(path)),
+      );
     }
   });
 });

@@ -39,4 +39,25 @@ describe('a module view', () => {
     expect(view.read('roles/a/files/x.sh')).toBeUndefined();
     expect(createRepoView(files, globs).paths).toEqual(['roles/a/tasks/main.yml']);
   });
+
+  it('with `scripts`, also holds the shell scripts those match, by name or shebang, and no other file there', () => {
+    const files = new Map([
+      ['roles/a/files/archive.tar', '\u001f\u008b#!/bin/sh'],
+      ['roles/a/files/backup', '#!/bin/sh\ndocker run alpine true\n'],
+      ['roles/a/files/notes.txt', 'docker run alpine true\n'],
+      ['roles/a/files/prune.sh', 'docker image prune -f\n'],
+      ['roles/a/files/report', '#!/usr/bin/python3\n'],
+      ['roles/a/tasks/main.yml', 'a'],
+    ]);
+    const view = createRepoView(files, ['**/roles/*/tasks/**/*.{yml,yaml}'], ['**/roles/*/files/**']);
+    expect(view.paths).toEqual(['roles/a/files/backup', 'roles/a/files/prune.sh', 'roles/a/tasks/main.yml']);
+    expect(view.glob('**/files/**')).toEqual(['roles/a/files/backup', 'roles/a/files/prune.sh']);
+    expect(view.read('roles/a/files/notes.txt')).toBeUndefined();
+    // A file its `files` globs match is in it whole, script or not.
+    expect(createRepoView(files, ['**/*.txt'], ['**/roles/*/files/**']).paths).toEqual([
+      'roles/a/files/backup',
+      'roles/a/files/notes.txt',
+      'roles/a/files/prune.sh',
+    ]);
+  });
 });

@@ -221,7 +221,9 @@ export const bug9: PatchModule = {
   bug: 9,
   priority: 9,
   scope: 'maintenance',
-  files: [...SCRIPT_GLOBS, ...TASK_GLOBS, ...REQUIREMENTS_GLOBS],
+  files: [...TASK_GLOBS, ...REQUIREMENTS_GLOBS],
+  // Read only as shell scripts (scriptImages skips any other file): a role's files/ may hold thousands of assets.
+  scripts: SCRIPT_GLOBS,
   home: import.meta.url,
 
   check(repo): CheckResult {

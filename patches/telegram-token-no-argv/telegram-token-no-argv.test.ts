@@ -637,6 +637,28 @@ describe('bug 6: every route to a command line', () => {
     expect(verified.message).toMatch(verifyMessage);
   });
 
+  it("a script in a role's files/ known only by its shebang that sets the token on a command line is a route", () => {
+    const files = fixedFixture();
+    files.set(
+      'roles/openclaw-integrate/files/rotate-telegram-token',
+      [
+        '#!/usr/bin/env bash',
+        '# Installed as /usr/local/bin/rotate-telegram-token; the operator drops the new token first.',
+        'set -euo pipefail',
+        'docker exec openclaw openclaw config set channels.telegram.botToken "$(cat /etc/openclaw/new-telegram-token)"',
+        '',
+      ].join('\n'),
+    );
+    // The same line in a file that is no script is not run by anything: no route.
+    files.set('roles/openclaw-integrate/files/README.txt', 'docker exec openclaw openclaw config set channels.telegram.botToken "$T"\n');
+    const check = runCheck(bug6, files);
+    expect(check.state).toBe('unrecognised');
+    expect(check.reason).toMatch(
+      /roles\/openclaw-integrate\/files\/rotate-telegram-token:4 \(the script passes it to docker as an argument\)/,
+    );
+    expect(check.reason).not.toMatch(/README/);
+  });
+
   it('a script that only writes the token to a file with printf (a builtin) is no route', async () => {
     const files = fixedFixture();
     files.set(

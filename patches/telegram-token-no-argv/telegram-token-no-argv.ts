@@ -12,7 +12,7 @@ import { escapeRegExp, locate, unquote } from '../../src/toolkit/text.js';
 import { entryLines, insertIntoMap, pairOf, seqAt, where } from '../../src/toolkit/yaml-edit.js';
 import { COMPOSE_TEMPLATE_GLOBS, composeDefining, composeFiles, type ComposeFile } from '../../src/model/compose-templates.js';
 import { staticRenderer, VARIABLE_GLOBS } from '../../src/model/render/render.js';
-import { ROUTE_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
+import { ROUTE_GLOBS, ROUTE_SCRIPT_GLOBS, secretRoutes } from '../../src/model/secret-routes.js';
 import { varDefinitions } from '../../src/model/telegram.js';
 import { dockerExecOf, shellCommands, type DockerExec } from '../../src/toolkit/shell.js';
 import {
@@ -417,6 +417,7 @@ export const bug6: PatchModule = {
   priority: 6,
   scope: 'integrate',
   files: [...TASK_FILE_GLOBS, ...PLAYBOOK_GLOBS, ...COMPOSE_TEMPLATE_GLOBS, ...ROUTE_GLOBS, ...VARIABLE_GLOBS],
+  scripts: ROUTE_SCRIPT_GLOBS,
   home: import.meta.url,
 
   check(repo): CheckResult {

@@ -52,7 +52,7 @@ export interface CheckOutcome extends CheckResult {
  * state with the reason and `file:line` (failure.ts): never the run's.
  */
 export function runCheck(patch: Patch, files: ReadonlyMap<string, string>): CheckOutcome {
-  const view = createRepoView(files, patch.files);
+  const view = createRepoView(files, patch.files, patch.scripts);
   let reading: string | undefined;
   const tracked: RepoView = {
     ...view,
@@ -95,7 +95,7 @@ export interface PlanOptions {
 /** Why the engine will not use a module's edits (the fix becomes unrecognised), or undefined when they are fine. */
 function refusedEdits(patch: Patch, files: ReadonlyMap<string, string>, edits: readonly TextEdit[]): string | undefined {
   if (edits.length === 0) return `internal error in ${patch.id}: it reports needs-fix but returned no edits`;
-  const outside = edits.find((edit) => !declaredBy(edit.path, patch.files));
+  const outside = edits.find((edit) => !declaredBy(edit.path, patch.files) && !declaredBy(edit.path, patch.scripts ?? []));
   if (outside)
     return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${patch.files.join(', ')}); the edit was refused`;
   return editOfSharedAnchor(files, edits);
@@ -305,4 +305,9 @@ export function unifiedDiff(outcome: FixOutcome): string {
 /** The files a patch set reads, for the loader: every module's globs. */
 export function candidateGlobs(patches: readonly Patch[]): string[] {
   return [...new Set(patches.flatMap((patch) => patch.files))];
+}
+
+/** The files a patch set reads only when they are shell scripts, for the loader: every module's `scripts` globs. */
+export function candidateScripts(patches: readonly Patch[]): string[] {
+  return [...new Set(patches.flatMap((patch) => patch.scripts ?? []))];
 }

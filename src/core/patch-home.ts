@@ -108,8 +108,17 @@ export function loadPatch(module: PatchModule): Patch {
     },
   };
   const prose = parseProse(readBeside(module, `${module.id}.md`), `patches/${module.id}/${module.id}.md`);
-  const { id, bug, priority, scope, files } = module;
-  const patch: Patch = { id, bug, priority, scope, files, ...prose, check: (repo) => module.check(repo, assets) };
+  const { id, bug, priority, scope, files, scripts } = module;
+  const patch: Patch = {
+    id,
+    bug,
+    priority,
+    scope,
+    files,
+    ...(scripts === undefined ? {} : { scripts }),
+    ...prose,
+    check: (repo) => module.check(repo, assets),
+  };
   loaded.set(module, patch);
   return patch;
 }

@@ -1,5 +1,6 @@
 /** The read-only view of a repository that patch modules receive. */
 import picomatch from 'picomatch';
+import { isShellScript } from '../toolkit/shell.js';
 import type { RepoView } from './types.js';
 
 const anyMatcherCache = new Map<string, GlobList>();
@@ -21,6 +22,16 @@ const listOfArray = new WeakMap<readonly string[], GlobList>();
 /** The paths among `paths` that one of the globs matches (as matchesAny), in order: sorted paths share the work per directory. */
 export function filterPaths(paths: readonly string[], patterns: readonly string[]): readonly string[] {
   return globList(patterns).filter(paths);
+}
+
+/**
+ * The paths of a NUL-separated listing (`git ls-files -z`) that one of the globs matches (as
+ * filterPaths), in order. The listing is read where it lies, not split first: on a 50,000-file
+ * repository, making a string of every path, and of every name to test, cost more than the
+ * matching; only the paths kept become strings.
+ */
+export function filterListing(listing: string, patterns: readonly string[]): string[] {
+  return globList(patterns).filterListing(listing);
 }
 
 /**
@@ -67,12 +78,19 @@ interface CompiledGlob {
   readonly closures?: readonly number[];
 }
 
+type SimpleGlob = Required<CompiledGlob>;
+
 /** What decides, for the paths in one directory, whether a list matches them: see GlobList. */
 interface DirectoryPlan {
   /** Every path in the directory matches. */
   readonly always: boolean;
   /** A test of the path's last segment (the glob segments that can end a match there, as one expression): the path matches when it passes. */
   readonly name: RegExp | undefined;
+  /**
+   * The same test of a name in a NUL-separated listing, sticky: matched where the name starts, it
+   * passes when it ends where the name does (no name holds `/` or NUL).
+   */
+  readonly nameInListing: RegExp | undefined;
   /** Globs that are not simple: picomatch's expression on the whole path. */
   readonly others: readonly RegExp[];
 }
@@ -105,6 +123,17 @@ const REMEMBERED_DIRECTORIES = 20_000;
 class GlobList {
   private readonly globs: CompiledGlob[];
   private readonly plans = new Map<string, DirectoryPlan>();
+  /** The globs matched segment by segment, and the expressions of the others (picomatch's, on the whole path). */
+  private readonly simple: readonly SimpleGlob[];
+  private readonly others: readonly RegExp[];
+  /** Per simple glob, the states of the repository's root directory, and of the directories worked out (null: not plain). */
+  private readonly initial: readonly number[];
+  private readonly states = new Map<string, readonly number[] | null>();
+  /** By states as interned (see intern). */
+  private readonly plansByStates = new WeakMap<readonly number[], DirectoryPlan>();
+  /** Equal states as one array (intern), and for each, the test of a segment against all its tests and where a segment that passes none leads. */
+  private readonly vectors = new Map<string, readonly number[]>();
+  private readonly steps = new WeakMap<readonly number[], { readonly any: RegExp; none?: readonly number[] }>();
   /**
    * The last few lists filtered, with their results. Each fix's view filters the loaded paths,
    * and the engine hands each fix a new map after every fix that changed a file, nearly always
@@ -120,6 +149,9 @@ class GlobList {
     this.single = patterns.length === 1 ? patterns[0] : undefined;
     this.singleDirectory = this.single?.slice(0, Math.max(0, this.single.lastIndexOf('/')));
     this.globs = patterns.map(compiled);
+    this.simple = this.globs.filter((glob): glob is SimpleGlob => glob.tests !== undefined && glob.closures !== undefined);
+    this.others = this.globs.filter((glob) => glob.tests === undefined || glob.closures === undefined).map((glob) => glob.exact);
+    this.initial = this.intern(this.simple.map((glob) => glob.closures[0]!));
   }
 
   matches(path: string): boolean {
@@ -136,6 +168,39 @@ class GlobList {
     this.filtered.unshift({ input: paths, output });
     this.filtered.length = Math.min(this.filtered.length, REMEMBERED_LISTS);
     return output;
+  }
+
+  filterListing(listing: string): string[] {
+    const kept: string[] = [];
+    // The current directory (paths of one directory come one after the other in a sorted listing) and its plan.
+    let directory: string | undefined;
+    let cut = -2;
+    let plan: DirectoryPlan | undefined;
+    for (let start = 0, end = 0; start < listing.length; start = end + 1) {
+      end = listing.indexOf('\0', start);
+      if (end === -1) end = listing.length;
+      if (end === start) continue;
+      const slash = listing.lastIndexOf('/', end - 1);
+      const at = slash < start ? -1 : slash - start; // as path.lastIndexOf('/')
+      if (directory === undefined || at !== cut || (at > 0 && !listing.startsWith(directory, start))) {
+        cut = at;
+        directory = at === -1 ? '' : listing.slice(start, start + at);
+        plan = at === 0 || directory === this.singleDirectory ? undefined : this.plan(directory);
+      }
+      if (plan === NEVER) continue;
+      const name = start + at + 1;
+      const plainName = end > name && !(end - name <= 2 && listing[name] === '.' && (end - name === 1 || listing[name + 1] === '.'));
+      if (plan === undefined || !plainName) {
+        const path = listing.slice(start, end);
+        if (this.matches(path)) kept.push(path);
+      } else if (plan.always || (plan.nameInListing !== undefined && nameAt(plan.nameInListing, listing, name))) {
+        kept.push(listing.slice(start, end));
+      } else if (plan.others.length > 0) {
+        const path = listing.slice(start, end);
+        if (plan.others.some((exact) => exact.test(path))) kept.push(path);
+      }
+    }
+    return kept;
   }
 
   private filterAll(paths: readonly string[]): string[] {
@@ -160,48 +225,124 @@ class GlobList {
   private plan(directory: string): DirectoryPlan | undefined {
     let plan = this.plans.get(directory);
     if (plan !== undefined) return plan;
-    const segments = directory === '' ? [] : directory.split('/');
-    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) return undefined;
+    const states = this.statesOf(directory);
+    if (states === undefined) return undefined;
+    plan = this.planOf(states);
+    if (this.plans.size >= REMEMBERED_DIRECTORIES) this.plans.clear();
+    this.plans.set(directory, plan);
+    return plan;
+  }
+
+  /**
+   * For each simple glob, the glob segments `directory` can have led to, as bits (an NFA over the
+   * segments; `**` loops); undefined for a directory that is not plain. Worked out from the
+   * nearest ancestor worked out before, one segment at a time: the directories of a big tree
+   * share their ancestors (`vendor/pkg-1/src`, `vendor/pkg-2/src`).
+   */
+  private statesOf(directory: string): readonly number[] | undefined {
+    if (directory === '') return this.initial;
+    const known = this.states.get(directory);
+    if (known !== undefined) return known ?? undefined;
+    const ends: number[] = [];
+    for (let at = directory.indexOf('/'); at !== -1; at = directory.indexOf('/', at + 1)) ends.push(at);
+    ends.push(directory.length);
+    let from = 0;
+    let states = this.initial;
+    for (let index = ends.length - 2; index >= 0; index--) {
+      const ancestor = this.states.get(directory.slice(0, ends[index]));
+      if (ancestor === undefined) continue;
+      if (ancestor === null) return this.remember(directory, null);
+      states = ancestor;
+      from = index + 1;
+      break;
+    }
+    for (let index = from; index < ends.length; index++) {
+      const segment = directory.slice(index === 0 ? 0 : ends[index - 1]! + 1, ends[index]);
+      if (segment === '' || segment === '.' || segment === '..') return this.remember(directory, null);
+      states = this.step(states, segment);
+      this.remember(directory.slice(0, ends[index]), states);
+    }
+    return states;
+  }
+
+  private remember(directory: string, states: readonly number[] | null): undefined {
+    if (this.states.size >= REMEMBERED_DIRECTORIES) this.states.clear();
+    this.states.set(directory, states);
+    return undefined;
+  }
+
+  /**
+   * The states after one more directory segment. Most segments of a big tree (`vendor`,
+   * `pkg-1`, `src`) pass no test the states could take, and then lead where any such segment
+   * does: one test of the segment against the states' tests at once, and the answer kept.
+   */
+  private step(before: readonly number[], segment: string): readonly number[] {
+    let known = this.steps.get(before);
+    if (known === undefined) {
+      const inners = new Set<string>();
+      before.forEach((states, index) => {
+        const { tests } = this.simple[index]!;
+        for (let state = 0; state < tests.length; state++) if (states & (1 << state) && tests[state]) inners.add(tests[state]!.inner);
+      });
+      known = { any: new RegExp(`^(?:${[...inners].join('|')})$`) };
+      this.steps.set(before, known);
+    }
+    if (!known.any.test(segment)) return (known.none ??= this.intern(this.stepEach(before, segment)));
+    return this.intern(this.stepEach(before, segment));
+  }
+
+  private stepEach(before: readonly number[], segment: string): number[] {
+    return before.map((states, index) => {
+      if (states === 0) return 0;
+      const { tests, closures } = this.simple[index]!;
+      let moved = 0;
+      for (let state = 0; state < tests.length; state++) {
+        if (!(states & (1 << state))) continue;
+        const test = tests[state];
+        if (test === undefined) moved |= 1 << state;
+        else if (test.re.test(segment)) moved |= 1 << (state + 1);
+      }
+      let closed = 0;
+      for (let state = 0; state <= tests.length; state++) if (moved & (1 << state)) closed |= closures[state]!;
+      return closed;
+    });
+  }
+
+  /** One array for equal states, so that what is known of them (steps, plans) is found again. */
+  private intern(states: readonly number[]): readonly number[] {
+    const key = states.join(',');
+    let known = this.vectors.get(key);
+    if (known === undefined) {
+      if (this.vectors.size >= REMEMBERED_DIRECTORIES) this.vectors.clear();
+      this.vectors.set(key, (known = states));
+    }
+    return known;
+  }
+
+  /** The plan of the directories whose states are `states` (many directories share them: worked out once). */
+  private planOf(states: readonly number[]): DirectoryPlan {
+    let plan = this.plansByStates.get(states);
+    if (plan !== undefined) return plan;
     let always = false;
     const names = new Set<string>();
-    const others: RegExp[] = [];
-    for (const glob of this.globs) {
-      const { tests, closures } = glob;
-      if (tests === undefined || closures === undefined) {
-        others.push(glob.exact);
-        continue;
-      }
-      // The glob segments the directory can have led to, as bits (an NFA over the segments; `**` loops).
+    states.forEach((set, index) => {
+      const { tests, closures } = this.simple[index]!;
       const end = tests.length;
-      const close = (states: number): number => {
-        let closed = 0;
-        for (let state = 0; state <= end; state++) if (states & (1 << state)) closed |= closures[state]!;
-        return closed;
-      };
-      let states = closures[0]!;
-      for (const segment of segments) {
-        let next = 0;
-        for (let state = 0; state < end; state++) {
-          if (!(states & (1 << state))) continue;
-          const test = tests[state];
-          if (test === undefined) next |= 1 << state;
-          else if (test.re.test(segment)) next |= 1 << (state + 1);
-        }
-        states = close(next);
-        if (states === 0) break;
-      }
       // The last segment: taken by a `**` the rest of which is `**` too (any name), or by a glob segment that ends it.
       for (let state = 0; state < end; state++) {
-        if (!(states & (1 << state))) continue;
+        if (!(set & (1 << state))) continue;
         const test = tests[state];
         if (test === undefined) {
           if (closures[state]! & (1 << end)) always = true;
         } else if (closures[state + 1]! & (1 << end)) names.add(test.inner);
       }
-    }
-    plan = always || names.size > 0 || others.length > 0 ? { always, name: nameExpression(names), others } : NEVER;
-    if (this.plans.size >= REMEMBERED_DIRECTORIES) this.plans.clear();
-    this.plans.set(directory, plan);
+    });
+    const name = nameExpression(names);
+    plan =
+      always || name !== undefined || this.others.length > 0
+        ? { always, name, nameInListing: name && stickyNames.get(name), others: this.others }
+        : NEVER;
+    this.plansByStates.set(states, plan);
     return plan;
   }
 }
@@ -251,7 +392,7 @@ function runsOf(paths: readonly string[]): readonly Run[] {
 }
 
 /** The plan of a directory none of whose paths a list matches. */
-const NEVER: DirectoryPlan = { always: false, name: undefined, others: [] };
+const NEVER: DirectoryPlan = { always: false, name: undefined, nameInListing: undefined, others: [] };
 
 /** False for a path ending in `/`, `/.` or `/..` (or that is `.` or `..`): not plain, picomatch decides it. */
 function plainName(path: string, slash: number): boolean {
@@ -296,14 +437,28 @@ function segmentTest(segment: string): SegmentTest {
   return { re: new RegExp(`^(?:${inner})$`), inner };
 }
 
+/** Each name expression's sticky twin for NUL-separated listings (DirectoryPlan.nameInListing). */
+const stickyNames = new WeakMap<RegExp, RegExp>();
+
+/** Whether the name starting at `start` in a NUL-separated listing passes a plan's `nameInListing`. */
+function nameAt(sticky: RegExp, listing: string, start: number): boolean {
+  sticky.lastIndex = start;
+  return sticky.test(listing);
+}
+
 const nameExpressions = new Map<string, RegExp>();
 
 /** One expression for the segment tests that can end a match in a directory (most directories of a list share it). */
 function nameExpression(inners: ReadonlySet<string>): RegExp | undefined {
   if (inners.size === 0) return undefined;
-  const source = `^(?:${[...inners].map((inner) => `(?:${inner})`).join('|')})$`;
+  const body = `(?:${[...inners].map((inner) => `(?:${inner})`).join('|')})`;
+  const source = `^${body}$`;
   let re = nameExpressions.get(source);
-  if (!re) nameExpressions.set(source, (re = new RegExp(source)));
+  if (!re) {
+    nameExpressions.set(source, (re = new RegExp(source)));
+    // A wildcard's `[^/]` stops at the end of the name in a listing too.
+    stickyNames.set(re, new RegExp(`${body.replaceAll('[^/]', '[^/\\0]')}(?=\\0|$)`, 'y'));
+  }
   return re;
 }
 
@@ -331,13 +486,19 @@ export function filesOfView(repo: RepoView): ReadonlyMap<string, string> {
 /**
  * The view of `files` a patch module gets. With `only` (the module's declared `files` globs) it
  * sees just the files those match, so a file outside them cannot change its answer, and a
- * problem in that file cannot stop it.
+ * problem in that file cannot stop it; with `scripts` (its `scripts` globs), also the shell
+ * scripts those match (isShellScript), and no other file they match.
  */
-export function createRepoView(files: ReadonlyMap<string, string>, only?: readonly string[]): RepoView {
+export function createRepoView(files: ReadonlyMap<string, string>, only?: readonly string[], scripts: readonly string[] = []): RepoView {
   const all = [...files.keys()];
   // Loaded maps are sorted already (a check of every key is cheaper than sorting them for each view).
   if (all.some((path, index) => index > 0 && all[index - 1]! > path)) all.sort();
-  const paths = only === undefined ? all : filterPaths(all, only);
+  let paths = only === undefined ? all : filterPaths(all, only);
+  if (only !== undefined && scripts.length > 0) {
+    const whole = new Set(paths);
+    const added = new Set(filterPaths(all, scripts).filter((path) => !whole.has(path) && isShellScript(path, files.get(path) ?? '')));
+    if (added.size > 0) paths = all.filter((path) => whole.has(path) || added.has(path));
+  }
   const visible = only === undefined ? undefined : new Set(paths);
   const glob = (...patterns: string[]): string[] => [...filterPaths(paths, patterns)];
   return {

@@ -61,6 +61,13 @@ export interface PatchModule {
   /** Globs (picomatch, repo-relative) of every file the module may read; the engine loads only these. */
   readonly files: readonly string[];
   /**
+   * Globs of files the module reads only when they are shell scripts (`isShellScript`: by name, or
+   * by a `#!` line): a role's `files/` may hold thousands of assets, and a file there matters to
+   * the module only as a script. Its view holds the scripts among them; the others are not read
+   * whole, kept or shown (the loader looks at a file's first bytes to tell).
+   */
+  readonly scripts?: readonly string[];
+  /**
    * The module's own URL (`import.meta.url`): the engine reads `<id>.md` and the `assets` from
    * its folder (src/core/patch-home.ts), so the module itself never touches the file system.
    */
@@ -97,5 +104,7 @@ export interface Patch extends PatchProse {
   readonly priority: number;
   readonly scope: string;
   readonly files: readonly string[];
+  /** The module's `scripts` (see PatchModule). */
+  readonly scripts?: readonly string[];
   check(repo: RepoView): CheckResult;
 }

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { onInterrupt } from '../core/cleanup.js';
 import { encodeLossless } from '../core/bytes.js';
 import { commitMessage, TRAILER } from '../output/commit-message.js';
-import { candidateGlobs, planFixes, type FixOutcome, type Plan } from '../core/engine.js';
+import { candidateGlobs, candidateScripts, planFixes, type FixOutcome, type Plan } from '../core/engine.js';
 import { planWithoutWritingThroughSymlinks } from './symlinks.js';
 import { catFileBatch, Git, GitCommandError, loadCommitFiles, type LoadedFiles } from './git.js';
 import type { Patch } from '../core/types.js';
@@ -533,7 +533,7 @@ async function planAt(
   patches: readonly Patch[],
   prefetch: readonly string[] = [],
 ): Promise<{ loaded: LoadedFiles; plan: Plan }> {
-  const loaded = await loadCommitFiles(git, commit, candidateGlobs(patches), prefetch);
+  const loaded = await loadCommitFiles(git, commit, candidateGlobs(patches), prefetch, candidateScripts(patches));
   return { loaded, plan: await planWithoutWritingThroughSymlinks(git, { kind: 'commit', commit }, loaded.files, patches) };
 }
 

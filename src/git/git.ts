@@ -8,8 +8,9 @@ import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { decodeLossless } from '../core/bytes.js';
 import { killGroup, trackChild } from '../core/cleanup.js';
-import { filterPaths, matchesAny } from '../core/repo-view.js';
+import { filterListing, filterPaths } from '../core/repo-view.js';
 import { UserError } from '../core/errors.js';
+import { isShellScript } from '../toolkit/shell.js';
 
 export interface GitRunOptions {
   readonly input?: string | Buffer;
@@ -248,31 +249,44 @@ export interface LoadedFiles {
  */
 const ROLE_LINKS = ['**/roles', '**/roles/*'];
 
-/** Loads the files matching `globs` from the work tree (tracked and untracked-unignored). */
-export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Promise<LoadedFiles> {
-  // Tracked and untracked files in two processes at once: on a big repo each costs about the
-  // same (the index; the untracked-file walk), and one process does them one after the other.
-  // Both are listed whole and filtered here. git tests every entry against every pathspec: with
-  // the fixes' forty `:(glob)**/…` pathspecs, the index listing cost 0.28 s of CPU on a
-  // 50,000-file repo against 0.04 s whole, and narrowing the globs to few pathspecs cost ~40 ms
-  // more; filterPaths rejects most paths once per directory.
-  const listings = await Promise.all([
-    git.run(['ls-files', '-z', '--cached']),
-    git.run(['ls-files', '-z', '--others', '--exclude-standard']),
-  ]);
-  const listed = listings.join('').split('\0');
-  const paths = [...new Set([...filterPaths(listed, globs), ...filterPaths(listed, ROLE_LINKS)])].filter((path) => path !== '').sort();
+/**
+ * Loads the files matching `globs` from the work tree (tracked and untracked-unignored), and the
+ * shell scripts among the files matching only `scripts` (a module's `scripts`: see PatchModule).
+ */
+export async function loadWorkTreeFiles(git: Git, globs: readonly string[], scripts: readonly string[] = []): Promise<LoadedFiles> {
+  // Tracked and untracked files listed whole by one process, and filtered here. git tests every
+  // entry against every pathspec: with the fixes' forty `:(glob)**/…` pathspecs, the index
+  // listing cost 0.28 s of CPU on a 50,000-file repo against 0.04 s whole, and narrowing the
+  // globs to few pathspecs cost ~40 ms more. Listing the untracked files reads the index anyway
+  // (40 ms of the 95 there), so a second process for the tracked ones read it again: one
+  // process cost as little wall time and ~80 ms less CPU. filterListing rejects most paths once
+  // per directory, on the listing as git printed it.
+  const listing = await git.run(['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
+  const listed = filterListing(listing, [...globs, ...scripts, ...ROLE_LINKS]);
+  const paths =
+    listed.length > 1 && listed.some((path, index) => index > 0 && listed[index - 1]! >= path) ? [...new Set(listed)].sort() : listed;
   const files = new Map<string, string>();
   const modes = new Map<string, string>();
   const realRoot = await realpath(git.root);
   // Synchronous reads: one after the other either way, and on a 50,000-file repo (10,000 of
   // them under roles/) a promise and a thread-pool round trip per call doubled the load time.
+  // git lists normalised relative paths: joined as strings (path.join normalised each one, a tenth of the loading).
+  const prefix = git.root.endsWith('/') ? git.root : `${git.root}/`;
+  // Which list wants each path, worked out per directory (a look-up per path cost twice as much).
+  const wholeFiles = new Set(filterPaths(paths, globs));
+  const scriptFiles = new Set(scripts.length === 0 ? [] : filterPaths(paths, scripts));
   for (const path of paths) {
-    const full = join(git.root, path);
-    const opened = matchesAny(path, globs) ? openPlainFile(full) : undefined;
+    const full = prefix + path;
+    const whole = wholeFiles.has(path);
+    // A file wanted only as a shell script, and not one by its name: read whole only when it starts with `#!`.
+    const onlyScript = !whole && scriptFiles.has(path);
+    if (onlyScript && !isShellScript(path, '') && startsWithShebang(full) === false) continue;
+    const opened = whole || onlyScript ? openPlainFile(full) : undefined;
     if (opened === 'not a file') continue;
     if (opened !== undefined) {
-      files.set(path, decodeLossless(opened.bytes));
+      const text = decodeLossless(opened.bytes);
+      if (onlyScript && !isShellScript(path, text)) continue;
+      files.set(path, text);
       modes.set(path, opened.mode & 0o111 ? '100755' : '100644');
       continue;
     }
@@ -294,15 +308,43 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[]): Pro
       }
       continue; // its target is a file of the repo and is loaded under its own name
     }
-    if (!stats.isFile() || !matchesAny(path, globs)) continue;
+    if (!stats.isFile() || !(whole || onlyScript)) continue;
+    let text: string;
     try {
-      files.set(path, decodeLossless(readFileSync(full)));
+      text = decodeLossless(readFileSync(full));
     } catch (error) {
       throw new UserError(`${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+    if (onlyScript && !isShellScript(path, text)) continue;
+    files.set(path, text);
     modes.set(path, stats.mode & 0o111 ? '100755' : '100644');
   }
   return { files, modes };
+}
+
+const shebang = Buffer.alloc(2);
+
+/**
+ * Whether a work-tree file starts with `#!`, from its first two bytes: one open (as
+ * openPlainFile's), read and close, for the thousands of assets a role's `files/` may hold
+ * (archives included), which a module reads only when they are scripts. false when it does not
+ * (an empty file, a FIFO, a device); undefined when it cannot be opened or read (missing, a
+ * symlink, a directory): the caller then looks at it as at any other candidate.
+ */
+function startsWithShebang(full: string): boolean | undefined {
+  let fd: number;
+  try {
+    fd = openSync(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    return readSync(fd, shebang, 0, 2, 0) === 2 && shebang[0] === 0x23 && shebang[1] === 0x21;
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -390,7 +432,8 @@ export async function treeBlobs(git: Git, tree: CommitTree, shas: readonly strin
 }
 
 /**
- * Loads the files matching `globs` from a commit, with one `cat-file --batch` for all blobs.
+ * Loads the files matching `globs` from a commit, and the shell scripts among the files matching
+ * only `scripts` (as loadWorkTreeFiles), with one `cat-file --batch` for all blobs.
  * The blobs of the files `prefetch` matches are read in the same batch and kept with the
  * commit's listing, for a later load of them (--apply's verify).
  */
@@ -399,10 +442,13 @@ export async function loadCommitFiles(
   commit: string,
   globs: readonly string[],
   prefetch: readonly string[] = [],
+  scripts: readonly string[] = [],
 ): Promise<LoadedFiles> {
   const tree = await commitTree(git, commit);
   const { paths } = tree;
-  const wanted = new Set(filterPaths(paths, globs));
+  const whole = new Set(filterPaths(paths, globs));
+  const onlyScripts = new Set(filterPaths(paths, scripts).filter((path) => !whole.has(path)));
+  const wanted = new Set([...whole, ...onlyScripts]);
   const links = new Set(filterPaths(paths, ROLE_LINKS));
   const entries: { mode: string; sha: string; path: string }[] = [];
   paths.forEach((path, index) => {
@@ -429,7 +475,9 @@ export async function loadCommitFiles(
       }
       continue;
     }
-    files.set(entry.path, decodeLossless(content));
+    const text = decodeLossless(content);
+    if (onlyScripts.has(entry.path) && !isShellScript(entry.path, text)) continue;
+    files.set(entry.path, text);
     modes.set(entry.path, entry.mode);
   }
   return { files, modes };

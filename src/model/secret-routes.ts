@@ -17,10 +17,15 @@ import { readTaskFile, taskCommand, tasksOf } from '../toolkit/tasks.js';
 export const ROUTE_GLOBS = [
   '**/roles/*/tasks/**/*.{yml,yaml}',
   '**/roles/*/templates/**',
-  '**/roles/*/files/**',
   '**/group_vars/**/*.{yml,yaml}',
   '**/roles/*/defaults/main.{yml,yaml}',
 ];
+
+/**
+ * A role's files that matter only as shell scripts (a module's `scripts`): secretRoutes reads no
+ * other file there, and a big repo may keep thousands of assets in its roles' `files/`.
+ */
+export const ROUTE_SCRIPT_GLOBS = ['**/roles/*/files/**'];
 
 export interface SecretRoute {
   readonly at: string;

@@ -37,6 +37,7 @@ export function fixesDocument(patches: readonly Patch[]): string {
     ];
     if (patch.details) lines.push('', patch.details.trim());
     lines.push('', `Files it reads: ${patch.files.map((glob) => `\`${glob}\``).join(', ')}`);
+    if (patch.scripts?.length) lines.push('', `Shell scripts it reads: ${patch.scripts.map((glob) => `\`${glob}\``).join(', ')}`);
     return lines.join('\n');
   });
   return `${HEADER}${table}\n\n${sections.join('\n\n')}\n`;

@@ -56,7 +56,11 @@ export interface ShellCommand {
   readonly start: number;
 }
 
-/** True when a file is a shell script: by its name (`.sh`, `.bash`, also as a `.j2` template) or its shebang. */
+/**
+ * True when a file is a shell script: by its name (`.sh`, `.bash`, also as a `.j2` template) or its
+ * shebang. A text that does not start with `#!` is a script only by its name: the loaders rely on
+ * that to skip, from a file's first bytes, the files a module reads only as scripts (`scripts`).
+ */
 export function isShellScript(path: string, text: string): boolean {
   return /\.(sh|bash)(\.j2)?$/.test(path) || /^#!\S*\b(ba|da|z|k)?sh\b/.test(text) || /^#!\S*env\s+(ba|da|z|k)?sh\b/.test(text);
 }
