@@ -378,6 +378,34 @@ describe("a rebuild never throws away a human's edit (item 5)", () => {
     expect(tipOf(repo)).toBe(amended);
   });
 
+  it('an edit to a fix commit in the middle of the branch is found and named, not only one at the tip', async () => {
+    const repo = await branchToRebuild();
+    const chain = git(repo, 'rev-list', '--reverse', `main..${DEFAULT_FIX_BRANCH}`).trim().split('\n');
+    expect(chain.length).toBeGreaterThan(6);
+    // Commit 5 gets a line by hand; the commits after it are made again on top with their own
+    // trees and messages (as a hand-made rebase would leave them, seals and all).
+    const middle = chain[4]!;
+    git(repo, 'checkout', '-q', middle);
+    const [changed] = git(repo, 'diff-tree', '--no-commit-id', '--name-only', '-r', middle).trim().split('\n');
+    writeFileSync(join(repo, changed!), `${readFileSync(join(repo, changed!), 'utf8')}# reviewed by hand\n`);
+    git(repo, 'commit', '-q', '-a', '--amend', '--no-edit');
+    let tip = git(repo, 'rev-parse', 'HEAD').trim();
+    const amendedMiddle = tip;
+    for (const sha of chain.slice(5)) {
+      const raw = git(repo, 'cat-file', 'commit', sha);
+      const message = join(repo, '.git', 'rebuilt-message');
+      writeFileSync(message, raw.slice(raw.indexOf('\n\n') + 2));
+      tip = git(repo, 'commit-tree', `${sha}^{tree}`, '-p', tip, '-F', message).trim();
+    }
+    git(repo, 'update-ref', `refs/heads/${DEFAULT_FIX_BRANCH}`, tip);
+    git(repo, 'checkout', '-q', 'main');
+    moveMain(repo);
+    const result = await runCli(repo, ['--apply']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`has commit ${amendedMiddle.slice(0, 12)} that was changed after openclaw-fix made it`);
+    expect(tipOf(repo)).toBe(tip);
+  });
+
   it('an amended message (trailers kept) is refused too; an untouched branch is still rebuilt', async () => {
     const repo = await branchToRebuild();
     const untouched = await branchToRebuild();
