@@ -637,7 +637,7 @@ describe('bug 6: every route to a command line', () => {
     expect(verified.message).toMatch(verifyMessage);
   });
 
-  it("a script in a role's files/ known only by its shebang that sets the token on a command line is a route", () => {
+  it("a script in a role's files/ known only by its shebang that sets the token on a command line is a route, and verify fails there", async () => {
     const files = fixedFixture();
     files.set(
       'roles/openclaw-integrate/files/rotate-telegram-token',
@@ -657,6 +657,29 @@ describe('bug 6: every route to a command line', () => {
       /roles\/openclaw-integrate\/files\/rotate-telegram-token:4 \(the script passes it to docker as an argument\)/,
     );
     expect(check.reason).not.toMatch(/README/);
+    // No variable names the token there, and its value is not in the file: verify must see the key.
+    const verified = await verifyBug6(files);
+    expect(verified.status).toBe('failed');
+    expect(verified.message).toMatch(
+      /the script roles\/openclaw-integrate\/files\/rotate-telegram-token passes the Telegram token to docker/,
+    );
+    expect(verified.message).not.toMatch(/README/);
+  });
+
+  it('a task in another role that sets the token key from a file is a route for the fix and for verify', async () => {
+    const files = fixedFixture();
+    files.set(
+      'roles/openclaw-harden/tasks/main.yml',
+      `${files.get('roles/openclaw-harden/tasks/main.yml') ?? ''}\n- name: Rotate the Telegram token\n  ansible.builtin.shell: docker exec openclaw openclaw config set channels.telegram.botToken "$(cat /etc/openclaw/new-telegram-token)"\n`,
+    );
+    const check = runCheck(bug6, files);
+    expect(check.state).toBe('unrecognised');
+    expect(check.reason).toMatch(/roles\/openclaw-harden\/tasks\/main\.yml:\d+/);
+    const verified = await verifyBug6(files);
+    expect(verified.status).toBe('failed');
+    expect(verified.message).toMatch(
+      /'Rotate the Telegram token' sets channels\.telegram\.botToken on a command line.*roles\/openclaw-harden\/tasks\/main\.yml:\d+/,
+    );
   });
 
   it('a script that only writes the token to a file with printf (a builtin) is no route', async () => {

@@ -39,6 +39,14 @@ function ownStrings(task: Task): string[] {
 const TOKEN_NAME = /^\w*(telegram\w*token|tg_\w*token)\w*$/i;
 
 /**
+ * OpenClaw config keys whose value is the token itself (`botToken`, and the report's `token`):
+ * a command that sets one has the token among its arguments, whatever fills the value
+ * (`"$(cat /run/secrets/tg)"`, a shell variable read from a file), where no variable name or
+ * rendered value shows it. `tokenFile` is the safe key.
+ */
+const TOKEN_VALUE_KEY = /channels\.telegram\.(?:accounts\.[^\s.'"]+\.)?(?:token|botToken)(?![A-Za-z0-9_])/;
+
+/**
  * The variables that hold the Telegram token: names that say so (`telegram_bot_token`,
  * `vault_telegram_bot_token`) and any variable whose value resolves to the same secret.
  */
@@ -119,15 +127,14 @@ function containerCopies(ctx: VerifyContext, tasks: readonly Task[], sources: Re
 
 /**
  * Routes outside the role's own tasks by which the rendered token reaches a command line: a
- * role script that passes it (or a shell variable holding it) to a program, a Compose
- * service whose command, entrypoint or healthcheck carries it.
+ * role script that passes it (or a shell variable holding it, or sets a key that holds it) to
+ * a program, a Compose service whose command, entrypoint or healthcheck carries it.
  */
 function tokenInOtherCommandLines(ctx: VerifyContext, names: ReadonlySet<string>): string[] {
   const values = [...names]
     .map((name) => ctx.vars[name])
     .filter((value): value is string => typeof value === 'string' && value.length >= 8);
-  if (values.length === 0) return [];
-  const carries = (text: string): boolean => values.some((value) => text.includes(value));
+  const carries = (text: string): boolean => values.some((value) => text.includes(value)) || TOKEN_VALUE_KEY.test(text);
   const problems: string[] = [];
   for (const path of ctx.roleAssets()) {
     const source = ctx.read(path);
@@ -194,15 +201,27 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
   ctx.allTasks((text) => (text.match(/[A-Za-z_]\w*/g) ?? []).some((identifier) => TOKEN_NAME.test(identifier) || names.has(identifier)));
   const elsewhere = tokenInOtherCommandLines(ctx, names);
   const problems: string[] = [];
-  // A command in any role that puts the token on its command line.
+  const reported = new Set<Task>();
+  // A command in any role that puts the token on its command line: by a variable, or by setting a key that holds it.
   for (const task of everyTask) {
     const command = commandOf(task);
-    if (command && jinjaUses(command, names))
+    if (command && jinjaUses(command, names)) {
       problems.push(`${label(task)} puts the Telegram token on a command line, visible in the host's process table (${at(task)})`);
+      reported.add(task);
+    }
   }
   problems.push(...elsewhere);
+  /** Tasks not reported otherwise that set a key holding the token on their command line (from a file, a shell variable). */
+  const keySetters = (): string[] =>
+    everyTask.flatMap((task) => {
+      const key = reported.has(task) ? undefined : TOKEN_VALUE_KEY.exec(commandOf(task) ?? '')?.[0];
+      return key
+        ? [`${label(task)} sets ${key} on a command line, so the token is in that process's argv whatever fills the value (${at(task)})`]
+        : [];
+    });
   const touching = tasks.filter((task) => ownStrings(task).some((text) => jinjaUses(text, names)));
   if (touching.length === 0) {
+    problems.push(...keySetters());
     if (problems.length > 0) return failedOr(problems, ok(''));
     return notApplicable(tasks.length === 0 ? 'no role task mentions a Telegram token' : 'no role task uses a Telegram token variable');
   }
@@ -225,16 +244,19 @@ export function checkTelegramToken(ctx: VerifyContext): Outcome {
   const tokenBasenames = new Set(tokenFiles.map((file) => basename(ctx.renderLoose(file))).filter(Boolean));
   for (const task of tasks) {
     const command = commandOf(task);
-    if (!command) continue;
+    if (!command || reported.has(task)) continue;
     const candidates = [...substitutedFiles(compactJinja(command)), ...substitutedFiles(ctx.renderLoose(command))];
     const substituted = candidates.find(
       (file) => tokenFiles.some((tokenFile) => samePath(ctx, file, tokenFile)) || tokenBasenames.has(basename(file)),
     );
-    if (substituted)
+    if (substituted) {
       problems.push(
         `${label(task)} substitutes the token file ${substituted} into a command's arguments with $(cat …), so the token is in that process's argv (${at(task)})`,
       );
+      reported.add(task);
+    }
   }
+  problems.push(...keySetters());
   return failedOr(
     problems,
     ok(
