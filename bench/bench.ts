@@ -2,7 +2,8 @@
  * `npm run bench`: what a user, a bot and CI pay for a run of openclaw-fix, as whole processes
  * (Node's start-up and module loading included), side by side in one run:
  *
- *   `node -e 0`, `git am` of the same fix series, and openclaw-fix `--list`, a dry run with a
+ *   `node -e 0`, `git am` of the same fix series, the floor (Node, the design card's libraries
+ *   and one parse of each YAML file, bench/floor.ts), and openclaw-fix `--list`, a dry run with a
  *   warm and with an empty cache, `--apply` with a cold and with a warm cache (XDG_CACHE_HOME:
  *   a new empty directory for each cold run, one reused directory for the warm ones; it holds
  *   the Go proof and V8's code cache of the CLI) and `verify` on the fixed tree,
@@ -34,6 +35,8 @@ const CLI = resolve(process.env.OPENCLAW_BENCH_CLI ?? join(PROJECT_ROOT, 'bin', 
 /** Another build's bin/openclaw-fix.js, measured in the same rounds (a before/after comparison). */
 const BASELINE = process.env.OPENCLAW_BENCH_BASELINE ? resolve(process.env.OPENCLAW_BENCH_BASELINE) : undefined;
 const BRANCH = 'openclaw-fix/deployment-bugs';
+/** Node, the design card's libraries and one parse of each YAML file: what no dry run can go below (bench/floor.ts). */
+const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
 const EXTRA_FILES = Number(process.env.OPENCLAW_BENCH_FILES ?? 50_000);
 const ROUNDS = Math.max(1, Number(process.env.OPENCLAW_BENCH_RUNS ?? 5));
 const IDENTITY = {
@@ -146,6 +149,7 @@ function makeRepo(parent: string, name: string, extraFiles: number): string {
 const ROWS = [
   'node -e 0',
   'git am of the series',
+  'floor (bench/floor.ts)',
   '--list',
   'dry run',
   'dry run, empty cache',
@@ -154,6 +158,8 @@ const ROWS = [
   'verify (fixed tree)',
 ] as const;
 type Row = (typeof ROWS)[number];
+/** The rows that measure something else than openclaw-fix (no RSS of ours to report). */
+const NOT_OPENCLAW: ReadonlySet<Row> = new Set<Row>(['node -e 0', 'git am of the series', 'floor (bench/floor.ts)']);
 
 interface RepoBench {
   name: string;
@@ -205,6 +211,8 @@ function prepare(parent: string, dir: string, name: string, clis: readonly strin
     figures.set('node -e 0', time({ file: process.execPath, args: ['-e', '0'], cwd: dir }));
     git(amClone, ['reset', '-q', '--hard', base]);
     figures.set('git am of the series', time({ file: 'git', args: ['am', '-q', series], cwd: amClone }));
+    // With the launcher's --no-opt, which makes a run this short cheaper.
+    figures.set('floor (bench/floor.ts)', time({ file: process.execPath, args: ['--no-opt', FLOOR], cwd: dir }));
     figures.set('--list', time({ file: process.execPath, args: [cli, '--list'], cwd: dir }));
     // A user's second and later runs: the code cache the first one wrote (src/core/code-cache.ts).
     figures.set('dry run', time({ file: process.execPath, args: [cli], cwd: dir, env: { XDG_CACHE_HOME: warmCache } }));
@@ -280,7 +288,7 @@ async function bench(): Promise<number> {
           if (row === '--list') parts.push(`${ratio(index, [repo, row], [repo, 'node -e 0']).toFixed(2)}× node`);
           if (row !== 'node -e 0' && row !== 'git am of the series' && row !== '--list')
             parts.push(`${ratio(index, [repo, row], [repo, 'git am of the series']).toFixed(2)}× git am`);
-          if (row !== 'node -e 0' && row !== 'git am of the series') parts.push(`${rssMiB(index, repo, row).toFixed(0)} MiB`);
+          if (!NOT_OPENCLAW.has(row)) parts.push(`${rssMiB(index, repo, row).toFixed(0)} MiB`);
           return parts.join(', ').padEnd(34);
         });
         lines.push(`| ${row.padEnd(24)} | ${cells.join(' | ')} |`);
@@ -308,11 +316,7 @@ async function bench(): Promise<number> {
     });
     check('--list vs node -e 0', ratio(0, [0, '--list'], [0, 'node -e 0']), TARGETS.listVsNode, '×');
     check(`dry run, ${repos[1]!.name} vs fixture`, ratio(0, [1, 'dry run'], [0, 'dry run']), TARGETS.largeVsFixtureDry, '×');
-    const peak = Math.max(
-      ...repos.flatMap((_, repo) =>
-        ROWS.filter((row) => row !== 'node -e 0' && row !== 'git am of the series').map((row) => rssMiB(0, repo, row)),
-      ),
-    );
+    const peak = Math.max(...repos.flatMap((_, repo) => ROWS.filter((row) => !NOT_OPENCLAW.has(row)).map((row) => rssMiB(0, repo, row))));
     check('peak RSS of openclaw-fix, any command', peak, TARGETS.rssMiB, ' MiB');
     process.stdout.write(
       `machine at the end: load average ${loadavg()
