@@ -322,6 +322,15 @@ export async function loadWorkTreeFiles(git: Git, globs: readonly string[], scri
   return { files, modes };
 }
 
+/** A work-tree file opened for reading, not following a symlink nor waiting on a FIFO; undefined when it cannot be. */
+function openNoFollow(full: string): number | undefined {
+  try {
+    return openSync(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+}
+
 const shebang = Buffer.alloc(2);
 
 /**
@@ -332,12 +341,8 @@ const shebang = Buffer.alloc(2);
  * symlink, a directory): the caller then looks at it as at any other candidate.
  */
 function startsWithShebang(full: string): boolean | undefined {
-  let fd: number;
-  try {
-    fd = openSync(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
+  const fd = openNoFollow(full);
+  if (fd === undefined) return undefined;
   try {
     return readSync(fd, shebang, 0, 2, 0) === 2 && shebang[0] === 0x23 && shebang[1] === 0x21;
   } catch {
@@ -355,12 +360,8 @@ function startsWithShebang(full: string): boolean | undefined {
  * caller then looks at it as before, with lstat.
  */
 function openPlainFile(full: string): { bytes: Buffer; mode: number } | 'not a file' | undefined {
-  let fd: number;
-  try {
-    fd = openSync(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
+  const fd = openNoFollow(full);
+  if (fd === undefined) return undefined;
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) return 'not a file';
