@@ -5,8 +5,7 @@
  * states, and the rendered Dockerfile and task file it leaves.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join, posix } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -14,7 +13,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { bug3 as bug3Module, ENTRYPOINT_FILE_NAME, entrypointDefects } from './egress-plain-http-role.js';
 import { parseDockerfile, shellParts, wordValues } from '../../src/toolkit/dockerfile.js';
 import { planFixes, runCheck } from '../../src/core/engine.js';
-import { checkSmokescreenEntrypoint } from '../../src/verify/go-check.js';
+import { checkSmokescreenEntrypoint, sandboxEnvironment } from '../../src/verify/go-check.js';
 import { loadVars, renderTemplate } from '../../src/model/render/render.js';
 import {
   ansiblePlaybook,
@@ -94,17 +93,14 @@ describe('the entrypoint is a real Go file beside the module', () => {
       const module = join(tempDir(), 'smokescreen');
       cpSync(join(PROJECT_ROOT, 'test', 'go-standin'), module, { recursive: true });
       writeFileSync(join(module, 'main.go'), SMOKESCREEN_ENTRYPOINT_GO);
-      // Vetted as it is built (src/verify/go-check.ts) and deployed (the Dockerfile's CGO_ENABLED=0
-      // go build), with the build cache verify's Go check fills ($TMPDIR/openclaw-fix-go, made
-      // by test/global-setup.ts): vet then reads the compiled dependencies instead of compiling
-      // them again in the run's empty default cache ($XDG_CACHE_HOME/go-build), ~15 CPU-s. When
-      // that directory is not this user's (the check then builds with a private cache), neither.
-      const shared = join(tmpdir(), 'openclaw-fix-go');
-      const ownShared = existsSync(shared) && statSync(shared).uid === process.getuid?.();
-      const vet = spawnSync('go', ['vet', '-trimpath', '-mod=vendor', '.'], {
+      // Vetted as verify's Go check builds it (src/verify/go-check.ts: CGO_ENABLED=0 as the
+      // Dockerfile builds it, vendored, offline) and in its environment, whose build cache the
+      // test run's global setup filled: vet reads the compiled dependencies instead of compiling
+      // them again in an empty default cache (~15 CPU-s).
+      const vet = spawnSync('go', ['vet', '-trimpath', '.'], {
         cwd: module,
         encoding: 'utf8',
-        env: { ...process.env, ...(ownShared ? { GOCACHE: join(shared, 'cache') } : {}), CGO_ENABLED: '0', GOFLAGS: '-mod=vendor' },
+        env: sandboxEnvironment(tempDir()),
         timeout: CHILD_PROCESS_TIMEOUT,
       });
       expect(vet.status, `${vet.stdout}${vet.stderr}`).toBe(0);

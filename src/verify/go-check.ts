@@ -136,7 +136,11 @@ export const SANDBOX_VARIABLES = [
   'CGO_ENABLED',
 ] as const;
 
-function sandboxEnvironment(work: string): NodeJS.ProcessEnv {
+/**
+ * The environment every Go command of a proof runs in (SANDBOX_VARIABLES), with HOME and TMPDIR
+ * made inside `work`. Exported for the test that vets the entrypoint the way it is built.
+ */
+export function sandboxEnvironment(work: string): NodeJS.ProcessEnv {
   const shared = sharedGoDir() ?? join(work, 'go');
   const env: Record<(typeof SANDBOX_VARIABLES)[number], string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
