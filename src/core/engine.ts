@@ -97,7 +97,7 @@ function refusedEdits(patch: Patch, files: ReadonlyMap<string, string>, edits: r
   if (edits.length === 0) return `internal error in ${patch.id}: it reports needs-fix but returned no edits`;
   const outside = edits.find((edit) => !declaredBy(edit.path, patch.files) && !declaredBy(edit.path, patch.scripts ?? []));
   if (outside)
-    return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${patch.files.join(', ')}); the edit was refused`;
+    return `internal error in ${patch.id}: it edits ${outside.path}, outside the files it declares (${[...patch.files, ...(patch.scripts ?? [])].join(', ')}); the edit was refused`;
   return editOfSharedAnchor(files, edits);
 }
 

@@ -457,6 +457,14 @@ export async function editedCommit(git: Git, tip: string, head: string): Promise
   return undefined;
 }
 
+/** A file a commit changes: its path, new mode and blob, and diff-tree's status letter. */
+interface CommitChange {
+  readonly path: string;
+  readonly mode: string;
+  readonly blob: string;
+  readonly status: string;
+}
+
 /**
  * The files each commit changes against the parent given with it (`[commit, parent]` pairs):
  * path, new mode, new blob and status, as `git diff-tree -r --no-renames` reports them. One
@@ -464,17 +472,14 @@ export async function editedCommit(git: Git, tip: string, head: string): Promise
  * nothing), then its entries; with `-z` an entry is its `:modes blobs status` header and its
  * path, so a path that looks like a commit id is still read as a path.
  */
-async function changesOfCommits(
-  git: Git,
-  pairs: readonly string[][],
-): Promise<Map<string, { path: string; mode: string; blob: string; status: string }[]>> {
-  const changes = new Map<string, { path: string; mode: string; blob: string; status: string }[]>();
+async function changesOfCommits(git: Git, pairs: readonly string[][]): Promise<Map<string, CommitChange[]>> {
+  const changes = new Map<string, CommitChange[]>();
   if (pairs.length === 0) return changes;
   const out = await git.run(['diff-tree', '-r', '-z', '--no-renames', '--always', '--stdin'], {
     input: pairs.map(([sha, parent]) => `${sha} ${parent}\n`).join(''),
   });
   const tokens = out.split('\0');
-  let current: { path: string; mode: string; blob: string; status: string }[] | undefined;
+  let current: CommitChange[] | undefined;
   for (let index = 0; index < tokens.length; index++) {
     const token = tokens[index] ?? '';
     if (token.startsWith(':')) {
